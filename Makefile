@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make run` (the main job) and `make test` (the test suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev,torch]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/eiesim paper --out results
+
+test: $(STAMP)
+	# pytest exits 5 when it collects no test; that is not a failure of the suite.
+	$(BIN)/python -m pytest -q -n 2 ; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+benchmark: $(STAMP)
+	$(BIN)/python -m pytest -q -m benchmark benchmarks
+
+clean:
+	rm -rf $(VENV) results/*.json results/*.md results/*.png results/*.svg results/*.parquet

@@ -1,0 +1,213 @@
+"""EIE's interleaved compressed sparse column format (EIE §III-B, SPEC §3 and §5, normative).
+
+With N PEs and R accumulators per PE a layer of M rows runs in T = ceil(M / (N R)) row
+blocks. In block t, global row i belongs to PE ``p = i mod N`` at local row
+``(i - t N R) div N``. Every (block, PE) pair has its own entry list, stored column by
+column; within a column the entries follow increasing local row. Each entry is (v, z):
+v the weight code (0 for a filler), z the relative row index. Walking a column, the local
+row of each entry is ``previous + z + 1`` starting from -1, for fillers too: a filler
+(v = 0, z = 2^x - 1) advances 2^x rows and writes nothing.
+
+Pointers: ``ptr[t, p, j]`` is the number of entries of (t, p) before column j, and
+``ptr[t, p, K]`` is the total, so an entry's SRAM address is its position in the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from compressor.quantize import share_weights
+from eiesim.config import ArchConfig
+from eiesim.errors import EieError
+
+Activation = Literal["relu", "none"]
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedLayer:
+    """One fully connected layer in interleaved CSC, as the PE array stores it.
+
+    Columns are the inputs (K, including the bias column when ``has_bias``), rows the
+    outputs (M). Entries of all (block, PE) lists are concatenated in (t, p) order;
+    ``start[t * N + p]`` is where the list of (t, p) begins in ``code`` / ``rel``.
+    """
+
+    shape: tuple[int, int]
+    n_pe: int
+    accumulators_per_pe: int
+    index_bits: int
+    weight_bits: int
+    codebook: np.ndarray  # float64, 2^weight_bits entries, codebook[0] == 0
+    code: np.ndarray  # uint8 (E,), v
+    rel: np.ndarray  # uint8 (E,), z
+    ptr: np.ndarray  # int64 (T, N, K + 1)
+    start: np.ndarray  # int64 (T * N + 1,)
+    name: str = ""
+    has_bias: bool = False
+    activation: Activation = "relu"
+
+    @property
+    def n_blocks(self) -> int:
+        return self.ptr.shape[0]
+
+    @property
+    def rows_per_block(self) -> int:
+        return self.n_pe * self.accumulators_per_pe
+
+    @property
+    def n_inputs(self) -> int:
+        """Activations the user supplies: K, less the bias column."""
+        return self.shape[1] - int(self.has_bias)
+
+    @property
+    def n_entries(self) -> int:
+        return int(self.code.size)
+
+    @property
+    def n_fillers(self) -> int:
+        return int(np.count_nonzero(self.code == 0))
+
+    @property
+    def n_real(self) -> int:
+        return self.n_entries - self.n_fillers
+
+    def column_counts(self) -> np.ndarray:
+        """Entries (real + filler) per (block, PE, column): shape (T, N, K)."""
+        return np.diff(self.ptr, axis=2)
+
+    def entry_groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Block, PE and column of every entry, in storage order."""
+        t_count, n_pe, k = self.column_counts().shape
+        group = np.repeat(np.arange(t_count * n_pe * k), self.column_counts().ravel())
+        col = group % k
+        tp = group // k
+        return tp // n_pe, tp % n_pe, col
+
+    def entry_local_rows(self) -> np.ndarray:
+        """Local row of every entry (fillers included): previous + z + 1 within a column."""
+        total = np.cumsum(self.rel.astype(np.int64) + 1)
+        counts = self.column_counts().ravel()
+        group_start = np.cumsum(counts) - counts
+        steps_before_group = np.concatenate(([0], total))[group_start]
+        return total - np.repeat(steps_before_group, counts) - 1
+
+    def real_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Global row, column and code of every real (non-filler) entry."""
+        t, p, col = self.entry_groups()
+        row = t * self.rows_per_block + self.entry_local_rows() * self.n_pe + p
+        real = self.code != 0
+        return row[real], col[real], self.code[real]
+
+    def to_coo(self, codebook: np.ndarray | None = None) -> sp.coo_matrix:
+        """The quantized matrix: every kept weight replaced by its codebook value.
+
+        ``codebook`` substitutes another table of the same codes (e.g. fixed-point values).
+        """
+        row, col, code = self.real_entries()
+        table = self.codebook if codebook is None else codebook
+        return sp.coo_matrix((table[code], (row, col)), shape=self.shape)
+
+    def to_dense(self) -> np.ndarray:
+        return self.to_coo().toarray()
+
+
+def as_coo(weights) -> sp.coo_matrix:
+    """A dense array or scipy sparse matrix as COO with its explicit zeros removed."""
+    if sp.issparse(weights):
+        coo = sp.coo_matrix(weights, dtype=np.float64)
+    else:
+        arr = np.asarray(weights)
+        if arr.ndim != 2:
+            raise EieError(f"weights must be a 2-D matrix, got shape {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            raise EieError(f"weights must be real numbers, got dtype {arr.dtype}")
+        coo = sp.coo_matrix(arr.astype(np.float64, copy=False))
+    if coo.shape[0] == 0 or coo.shape[1] == 0:
+        raise EieError(f"weights must have at least one row and one column, got shape {coo.shape}")
+    if not np.all(np.isfinite(coo.data)):
+        raise EieError("weights contain NaN or infinity")
+    coo.sum_duplicates()
+    coo.eliminate_zeros()
+    return coo
+
+
+def compress_layer(
+    weights,
+    config: ArchConfig = ArchConfig(),
+    *,
+    name: str = "",
+    has_bias: bool = False,
+    activation: Activation = "relu",
+) -> EncodedLayer:
+    """Quantize a matrix (zeros are pruned weights) and encode it for ``config``'s array."""
+    coo = as_coo(weights)
+    shared = share_weights(coo.data, config.weight_bits)
+    return interleave(
+        coo.row, coo.col, shared.codes, coo.shape, shared.codebook, config,
+        name=name, has_bias=has_bias, activation=activation,
+    )
+
+
+def interleave(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    codes: np.ndarray,
+    shape: tuple[int, int],
+    codebook: np.ndarray,
+    config: ArchConfig,
+    *,
+    name: str = "",
+    has_bias: bool = False,
+    activation: Activation = "relu",
+) -> EncodedLayer:
+    """Encode the kept weights at (rows, cols) with weight ``codes`` (1..2^b - 1)."""
+    m, k = int(shape[0]), int(shape[1])
+    if m <= 0 or k <= 0:
+        raise EieError(f"a layer needs M >= 1 rows and K >= 1 columns, got {m} x {k}")
+    if activation not in ("relu", "none"):
+        raise EieError(f"activation must be 'relu' or 'none', got {activation!r}")
+    n, nr = config.n_pe, config.rows_per_block
+    x = config.index_bits
+    rows = np.asarray(rows, np.int64)
+    cols = np.asarray(cols, np.int64)
+    codes = np.asarray(codes, np.uint8)
+    if np.any(codes == 0) or np.any(codes >= 2**config.weight_bits):
+        raise EieError(f"weight codes must lie in 1..{2**config.weight_bits - 1}")
+    t_count = -(-m // nr)
+
+    block = rows // nr
+    pe = rows % n
+    local = (rows - block * nr) // n
+    group = (block * n + pe) * k + cols
+    order = np.lexsort((local, group))
+    group, local, codes = group[order], local[order], codes[order]
+
+    # g: zero rows since the previous non-zero of the column (or since local row 0).
+    same = np.zeros(group.size, bool)
+    same[1:] = group[1:] == group[:-1]
+    prev = np.where(same, np.roll(local, 1), -1)
+    gap = local - prev - 1
+    fillers = gap >> x
+    z_real = gap & (2**x - 1)
+
+    per_weight = fillers + 1
+    owner = np.repeat(np.arange(group.size), per_weight)
+    first_of_owner = np.concatenate(([0], np.cumsum(per_weight)[:-1]))
+    is_real = (np.arange(owner.size) - first_of_owner[owner]) == fillers[owner]
+    code = np.where(is_real, codes[owner], 0).astype(np.uint8)
+    rel = np.where(is_real, z_real[owner], 2**x - 1).astype(np.uint8)
+
+    counts = np.bincount(group[owner], minlength=t_count * n * k).reshape(t_count, n, k)
+    ptr = np.zeros((t_count, n, k + 1), np.int64)
+    np.cumsum(counts, axis=2, out=ptr[:, :, 1:])
+    start = np.concatenate(([0], np.cumsum(ptr[:, :, k].ravel())))
+    return EncodedLayer(
+        shape=(m, k), n_pe=n, accumulators_per_pe=config.accumulators_per_pe,
+        index_bits=x, weight_bits=config.weight_bits, codebook=np.asarray(codebook, np.float64),
+        code=code, rel=rel, ptr=ptr, start=start,
+        name=name, has_bias=has_bias, activation=activation,
+    )

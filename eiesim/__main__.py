@@ -1,0 +1,3 @@
+from eiesim.cli import main
+
+main()

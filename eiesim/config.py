@@ -1,0 +1,90 @@
+"""The architecture configuration (SPEC §4): one frozen, validated object.
+
+Defaults are the paper's chip (EIE, ISCA 2016): 64 PEs at 800 MHz, queue depth 8, 64
+accumulators per PE, 4-bit weight codes and 4-bit relative indices in 64-bit SRAM rows,
+16-bit fixed point arithmetic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from eiesim.errors import EieError
+
+
+class ArchConfig(BaseModel):
+    """An EIE PE array. Unknown keys and out-of-range values raise :class:`EieError`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_pe: int = Field(64, ge=1, le=65536, description="number of processing elements N")
+    queue_depth: int = Field(8, ge=1, le=65536, description="usable activation-queue slots D")
+    clock_mhz: float = Field(800.0, gt=0, description="clock frequency in MHz")
+    accumulators_per_pe: int = Field(64, ge=1, description="accumulators R per PE (rows per PE per block)")
+    index_bits: int = Field(4, ge=1, le=16, description="bits x of a relative row index")
+    weight_bits: int = Field(4, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
+    spmat_width_bits: int = Field(64, ge=1, description="width of one sparse-matrix SRAM row")
+    spmat_sram_kb: float = Field(128.0, gt=0, description="sparse-matrix SRAM per PE, KB")
+    ptr_sram_kb: float = Field(32.0, gt=0, description="pointer SRAM per PE, KB")
+    act_sram_kb: float = Field(2.0, gt=0, description="activation SRAM per PE, KB")
+    ptr_bits: int = Field(16, ge=1, le=64, description="bits of one column pointer")
+    value_bits: int = Field(16, ge=2, le=32, description="bits of an activation / codebook value / accumulator")
+    act_frac_bits: int = Field(8, ge=0, description="fraction bits of activations")
+    weight_frac_bits: int = Field(12, ge=0, description="fraction bits of codebook values")
+    precision: Literal["fixed", "float32"] = Field("fixed", description="arithmetic number format")
+    strict_fit: bool = Field(False, description="make a layer that does not fit the SRAMs an error")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ArchConfig":
+        entry_bits = self.weight_bits + self.index_bits
+        if self.spmat_width_bits < entry_bits:
+            raise ValueError(
+                f"spmat_width_bits={self.spmat_width_bits} is narrower than one entry "
+                f"(weight_bits + index_bits = {entry_bits})"
+            )
+        if self.act_frac_bits >= self.value_bits or self.weight_frac_bits >= self.value_bits:
+            raise ValueError("act_frac_bits and weight_frac_bits must be smaller than value_bits")
+        return self
+
+    @property
+    def entries_per_row(self) -> int:
+        """Sparse-matrix entries held in one SRAM row: floor(width / (b + x))."""
+        return self.spmat_width_bits // (self.weight_bits + self.index_bits)
+
+    @property
+    def rows_per_block(self) -> int:
+        """Output rows handled in one row block: N x R."""
+        return self.n_pe * self.accumulators_per_pe
+
+    @property
+    def lnzd_latency(self) -> int:
+        """L: depth of the 4-ary LNZD tree, the smallest L >= 1 with 4^L >= N."""
+        levels = 1
+        while 4**levels < self.n_pe:
+            levels += 1
+        return levels
+
+    @classmethod
+    def make(cls, **fields: Any) -> "ArchConfig":
+        """Build a config, turning pydantic's report into one clear line naming the field."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise EieError(_one_line(exc)) from None
+
+    def replace(self, **fields: Any) -> "ArchConfig":
+        """A copy with some fields changed, validated like a new config."""
+        return ArchConfig.make(**{**self.model_dump(), **fields})
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown configuration key"
+        parts.append(f"{field}: {msg}")
+    return "invalid configuration: " + "; ".join(parts)

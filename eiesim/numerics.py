@@ -1,0 +1,64 @@
+"""Number formats of the datapath (SPEC §6, normative).
+
+Fixed point: activations and codebook values are signed ``value_bits`` integers with
+``act_frac_bits`` / ``weight_frac_bits`` fraction bits. Float inputs convert with
+round-to-nearest (ties to even, as ``numpy.rint``) and saturation. A product is shifted
+right by ``weight_frac_bits`` with round-half-up (add 2^(f-1), arithmetic shift) and added
+to the accumulator with saturation to the signed ``value_bits`` range, so accumulators hold
+activations. ``precision="float32"`` does the same steps in float32 without saturation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eiesim.config import ArchConfig
+
+
+def value_range(config: ArchConfig) -> tuple[int, int]:
+    """Smallest and largest signed ``value_bits`` integer."""
+    half = 1 << (config.value_bits - 1)
+    return -half, half - 1
+
+
+def to_fixed(x: np.ndarray, frac_bits: int, config: ArchConfig) -> np.ndarray:
+    """Round-to-nearest and saturate real values to signed ``value_bits`` integers."""
+    lo, hi = value_range(config)
+    return np.clip(np.rint(np.asarray(x, np.float64) * 2.0**frac_bits), lo, hi).astype(np.int64)
+
+
+def convert_activations(acts: np.ndarray, config: ArchConfig) -> np.ndarray:
+    """Activations in the layer's number format: int64 codes (fixed) or float32."""
+    if config.precision == "float32":
+        return np.asarray(acts, np.float32)
+    return to_fixed(acts, config.act_frac_bits, config)
+
+
+def convert_codebook(codebook: np.ndarray, config: ArchConfig) -> np.ndarray:
+    """Codebook values in the layer's number format; entry 0 stays exactly 0."""
+    if config.precision == "float32":
+        return np.asarray(codebook, np.float32)
+    return to_fixed(codebook, config.weight_frac_bits, config)
+
+
+def scaled_product(weight, act, config: ArchConfig):
+    """Product of a codebook value and an activation, in accumulator units."""
+    if config.precision == "float32":
+        return np.float32(weight) * np.float32(act)
+    f = config.weight_frac_bits
+    return (int(weight) * int(act) + ((1 << f) >> 1)) >> f
+
+
+def accumulate(acc, product, config: ArchConfig):
+    """acc + product, saturated to ``value_bits`` in fixed point."""
+    if config.precision == "float32":
+        return np.float32(np.float32(acc) + np.float32(product))
+    lo, hi = value_range(config)
+    return min(max(int(acc) + int(product), lo), hi)
+
+
+def to_real(acc: np.ndarray, config: ArchConfig) -> np.ndarray:
+    """Accumulator contents as real numbers (float64)."""
+    if config.precision == "float32":
+        return np.asarray(acc, np.float64)
+    return np.asarray(acc, np.float64) / 2.0**config.act_frac_bits

@@ -1,0 +1,45 @@
+"""Shared fixtures: the engines every engine test runs against, and a CLI runner."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from eiesim.engines import ENGINE_MODULES
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.load_profile("default")
+
+
+def _available(name: str) -> bool:
+    try:
+        importlib.import_module(ENGINE_MODULES[name])
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+@pytest.fixture(params=sorted(ENGINE_MODULES))
+def engine(request) -> str:
+    """Each engine in turn: tests written once run against every engine."""
+    if not _available(request.param):
+        pytest.skip(f"engine {request.param} not built yet")
+    return request.param
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``eiesim ARGS...`` in-process; returns (exit code, stdout, stderr)."""
+    from eiesim.cli import main
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return _run

@@ -1,0 +1,1 @@
+"""Workloads: the paper's benchmark layers, real models, PyTorch import, CPU/GPU baselines."""
