@@ -52,6 +52,6 @@ def simulate(
         layer=layer.name, engine=engine, n_pe=config.n_pe, queue_depth=config.queue_depth,
         clock_mhz=config.clock_mhz, cycles=run.cycles, counters=run.counters,
         per_pe=run.per_pe, output=run.output, block_cycles=run.block_cycles, fit=fit,
-        sim_wall_s=getattr(run, "sim_wall_s", None),
+        sim_wall_s=run.sim_wall_s,
     )
     return result
