@@ -78,6 +78,25 @@ def benchmark_activations(name: str, seed: int = 0) -> np.ndarray:
     return random_activations(length, bench.act_density, _rngs(bench, seed)[1], signed=signed)
 
 
+def benchmark_activation_batch(name: str, batch: int, seed: int = 0) -> np.ndarray:
+    """``batch`` input frames (K less bias x batch) at the layer's activation density.
+
+    Frame 0 is ``benchmark_activations(name, seed)``; every other frame has its own
+    generator, so the batch for one seed is fixed whatever else is generated.
+    """
+    if batch < 1:
+        raise EieError(f"batch must be at least 1, got {batch}")
+    bench = get_benchmark(name)
+    length = bench.inputs - int(bench.has_bias)
+    signed = bench.act_density == 1.0
+    index = list(BENCHMARKS).index(bench.name)
+    frames = [benchmark_activations(bench.name, seed)]
+    for frame in range(1, batch):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, index, frame]))
+        frames.append(random_activations(length, bench.act_density, rng, signed=signed))
+    return np.stack(frames, axis=1)
+
+
 def benchmark_layer(
     name: str, config: ArchConfig = ArchConfig(), seed: int = 0
 ) -> tuple[EncodedLayer, np.ndarray]:
