@@ -6,6 +6,7 @@ import numpy as np
 
 from compressor.csc import EncodedLayer
 from eiesim.config import ArchConfig
+from eiesim.energy import energy_report
 from eiesim.engines import get_engine
 from eiesim.errors import EieError
 from eiesim.fit import check_fit
@@ -41,9 +42,13 @@ def check_layer_matches(layer: EncodedLayer, config: ArchConfig) -> None:
 
 
 def simulate(
-    layer: EncodedLayer, acts, config: ArchConfig = ArchConfig(), engine: str = "fast"
+    layer: EncodedLayer, acts, config: ArchConfig = ArchConfig(), engine: str = "fast",
+    energy_table=None,
 ) -> SimResult:
-    """Simulate one layer on the PE array: cycles, counters, output and energy."""
+    """Simulate one layer on the PE array: cycles, counters, output and energy.
+
+    ``energy_table``: a TOML file (or loaded table) replacing the built-in event energies.
+    """
     check_layer_matches(layer, config)
     fit = check_fit(layer, config)
     converted = prepare_activations(layer, acts, config)
@@ -54,4 +59,5 @@ def simulate(
         per_pe=run.per_pe, output=run.output, block_cycles=run.block_cycles, fit=fit,
         sim_wall_s=run.sim_wall_s,
     )
+    result.energy = energy_report(run.counters, run.per_pe, run.cycles, config, table=energy_table)
     return result

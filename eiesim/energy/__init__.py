@@ -1,0 +1,27 @@
+"""Energy and area models with stated provenance (SPEC §7), Accelergy-style.
+
+Numbers are data (``tables/*.toml``: value, unit and citation for each), derivation rules
+are code (:mod:`.rules`, each derived energy carries the sentence that explains it), and
+estimators are small swappable plug-ins (:mod:`.base`):
+
+- :class:`EventModel`: event counts from the simulator's counters (:mod:`.events`) x
+  per-event energies derived from Horowitz's 45 nm table; the primary model;
+- :class:`Table2Model`: EIE Table II power x time, and the array's area;
+- :func:`dram_counterfactual`: the weights fetched from DRAM every inference;
+- :mod:`.studies`: the SRAM-width (EIE Fig. 9) and precision (Fig. 10) studies.
+
+``energy_report(counters, per_pe, cycles, config, table=None, table2=None)`` is what
+``simulate`` attaches to every result.
+"""
+
+from eiesim.energy.base import Activity, ModelEnergy
+from eiesim.energy.dram import dram_counterfactual
+from eiesim.energy.events import EVENTS, MODULES, EventModel
+from eiesim.energy.report import EnergyReport, energy_report, estimate
+from eiesim.energy.table2 import Table2Model, lnzd_nodes
+from eiesim.energy.tables import EnergyTable, load_table
+
+__all__ = [
+    "EVENTS", "MODULES", "Activity", "EnergyReport", "EnergyTable", "EventModel", "ModelEnergy",
+    "Table2Model", "dram_counterfactual", "energy_report", "estimate", "lnzd_nodes", "load_table",
+]

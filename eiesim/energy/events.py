@@ -1,0 +1,192 @@
+"""The event model: which hardware events a simulation causes, and what each one costs.
+
+Every event names its module (EIE Table II's units: activation queue, pointer read,
+sparse-matrix read, arithmetic unit, activation read/write), how its count follows from
+the simulator's counters (SPEC §5), how the count is shared among PEs, and which rule of
+:mod:`eiesim.energy.rules` prices one occurrence. ``eiesim energy --explain`` prints all of
+it. The accumulators are the destination activation registers, which EIE places in the
+activation read/write unit; the codebook lookup belongs to the arithmetic unit.
+
+Per-PE shares: "equal" where every PE does the same (every PE pops and reads pointers for
+every broadcast column; write-back is split evenly), "real" in proportion to the PE's real
+entries (exact for MACs), "busy" in proportion to its busy cycles (entries issued plus
+pointer-only cycles: the best per-PE proxy of issued entries among the per-PE counters).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from eiesim.config import ArchConfig
+from eiesim.energy import rules
+from eiesim.energy.base import Activity, Line, ModelEnergy, share
+from eiesim.energy.rules import Derived
+from eiesim.energy.tables import EnergyTable, load_table
+from eiesim.result import Counters
+
+MODULES: dict[str, str] = {
+    "queue": "activation queue",
+    "pointer_read": "pointer read",
+    "spmat_read": "sparse-matrix read",
+    "arithmetic": "arithmetic unit",
+    "act_rw": "activation read/write",
+}
+PER_PE_SHARES = ("equal", "real", "busy")
+
+
+def datapath_bits(config: ArchConfig) -> int:
+    """Width of activations, codebook values and accumulators: 32 in float32 precision."""
+    return 32 if config.precision == "float32" else config.value_bits
+
+
+def column_index_bits(config: ArchConfig) -> int:
+    """Bits of a column index: enough to address every pointer the pointer SRAM holds."""
+    pointers = config.ptr_sram_kb * 8192 / config.ptr_bits
+    return max(1, math.ceil(math.log2(pointers)))
+
+
+def queue_entry_bits(config: ArchConfig) -> int:
+    """A queue slot holds one broadcast: the activation value and its column index."""
+    return datapath_bits(config) + column_index_bits(config)
+
+
+def row_address_bits(config: ArchConfig) -> int:
+    """Bits of the local row address that accumulates z + 1 (R accumulators)."""
+    return max(1, math.ceil(math.log2(config.accumulators_per_pe)))
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    module: str
+    what: str
+    count: Callable[[Counters, ArchConfig], int]
+    count_rule: str
+    per_pe: str  # one of PER_PE_SHARES
+    energy: Callable[[EnergyTable, ArchConfig], Derived]
+
+
+def _regfile(bits: Callable[[ArchConfig], int]) -> Callable[[EnergyTable, ArchConfig], Derived]:
+    return lambda table, cfg: rules.register_file(table, bits(cfg))
+
+
+def _datapath(op: str) -> Callable[[EnergyTable, ArchConfig], Derived]:
+    return lambda table, cfg: rules.arithmetic(table, op, datapath_bits(cfg), cfg.precision == "float32")
+
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(
+        "queue_push", "queue", "a broadcast (value, column index) written into a PE's activation queue",
+        lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE queues every broadcast)",
+        "equal", _regfile(queue_entry_bits),
+    ),
+    EventSpec(
+        "queue_pop", "queue", "the head of a PE's activation queue read when the PE starts a column",
+        lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE pops every broadcast)",
+        "equal", _regfile(queue_entry_bits),
+    ),
+    EventSpec(
+        "pointer_read", "pointer_read", "one column pointer read from one of the two pointer SRAM banks",
+        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)",
+        "equal", lambda table, cfg: rules.sram_access(table, cfg.ptr_sram_kb / 2, cfg.ptr_bits),
+    ),
+    EventSpec(
+        "spmat_row_read", "spmat_read", "one row of the sparse-matrix SRAM",
+        lambda c, cfg: c.spmat_row_reads, "spmat_row_reads",
+        "busy", lambda table, cfg: rules.sram_access(table, cfg.spmat_sram_kb, cfg.spmat_width_bits),
+    ),
+    EventSpec(
+        "codebook_read", "arithmetic", "the weight code of an issued entry looked up in the codebook",
+        lambda c, cfg: c.codebook_reads, "codebook_reads (real + filler entries)",
+        "busy", _regfile(datapath_bits),
+    ),
+    EventSpec(
+        "row_address_add", "arithmetic", "z + 1 added to the local row address of an issued entry",
+        lambda c, cfg: c.codebook_reads, "codebook_reads (every issued entry, fillers too)",
+        "busy", lambda table, cfg: rules.int_op(table, "add", row_address_bits(cfg)),
+    ),
+    EventSpec(
+        "multiply", "arithmetic", "weight x activation",
+        lambda c, cfg: c.macs, "macs (real entries)",
+        "real", _datapath("mult"),
+    ),
+    EventSpec(
+        "accumulate_add", "arithmetic", "product added to the accumulator",
+        lambda c, cfg: c.macs, "macs (real entries)",
+        "real", _datapath("add"),
+    ),
+    EventSpec(
+        "accumulator_read", "act_rw", "an accumulator (destination register) read for an add",
+        lambda c, cfg: c.macs - c.bypass_hits, "macs - bypass_hits (a bypassed add reuses the sum)",
+        "real", _regfile(datapath_bits),
+    ),
+    EventSpec(
+        "accumulator_write", "act_rw", "an accumulator (destination register) written after an add",
+        lambda c, cfg: c.accumulator_writes, "accumulator_writes",
+        "real", _regfile(datapath_bits),
+    ),
+    EventSpec(
+        "source_act_read", "act_rw", "a non-zero input read from the source registers to broadcast it",
+        lambda c, cfg: c.broadcasts, "broadcasts",
+        "equal", _regfile(datapath_bits),
+    ),
+    EventSpec(
+        "writeback_read", "act_rw", "an accumulator read to write it back between row blocks",
+        lambda c, cfg: c.act_sram_writes, "act_sram_writes",
+        "equal", _regfile(datapath_bits),
+    ),
+    EventSpec(
+        "act_sram_write", "act_rw", "an output value written to the activation SRAM between row blocks",
+        lambda c, cfg: c.act_sram_writes, "act_sram_writes",
+        "equal", lambda table, cfg: rules.sram_access(table, cfg.act_sram_kb, datapath_bits(cfg)),
+    ),
+)
+
+
+def event_energies(table: EnergyTable, config: ArchConfig) -> dict[str, Derived]:
+    """The energy of one occurrence of each event, with the rule that derived it."""
+    return {e.name: e.energy(table, config) for e in EVENTS}
+
+
+def event_counts(counters: Counters, config: ArchConfig) -> dict[str, int]:
+    """How many times each event happened, from the simulator's counters."""
+    return {e.name: int(e.count(counters, config)) for e in EVENTS}
+
+
+class EventModel:
+    """Energy = sum over events of count x per-event energy (SPEC §7), from a table."""
+
+    name = "event"
+
+    def __init__(self, table: "str | EnergyTable | None" = None):
+        self.table = load_table(table, "events")
+
+    def derived(self, config: ArchConfig) -> dict[str, Derived]:
+        return event_energies(self.table, config)
+
+    def estimate(self, activity: Activity) -> ModelEnergy:
+        cfg = activity.config
+        each = self.derived(cfg)
+        counts = event_counts(activity.counters, cfg)
+        proxies = {
+            "equal": np.ones(cfg.n_pe),
+            "real": np.asarray(activity.per_pe.real),
+            "busy": np.asarray(activity.per_pe.busy),
+        }
+        per_module = dict.fromkeys(MODULES, 0.0)
+        per_pe = np.zeros(cfg.n_pe)
+        lines = []
+        for spec in EVENTS:
+            line = Line(spec.name, spec.module, counts[spec.name], each[spec.name].pj,
+                        each[spec.name].rule, spec.count_rule, spec.per_pe)
+            lines.append(line)
+            per_module[spec.module] += line.pj
+            per_pe += share(line.pj, proxies[spec.per_pe])
+        return ModelEnergy(
+            self.name, f"{self.table.name} ({self.table.source})", sum(per_module.values()),
+            per_module, per_pe, activity.time_us, lines,
+        )
