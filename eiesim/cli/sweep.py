@@ -1,0 +1,101 @@
+"""``eiesim sweep``: run a grid of layers x configurations into a resumable Parquet store."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--layers", default=None, help="'all', benchmark names (comma-separated) or synth:MxK:W:A  [default: all]")
+@click.option("--grid", "axes", multiple=True, metavar="FIELD=VALUES",
+              help="an axis: any ArchConfig field or seed; VALUES is a,b,c or lo..hi[:step|:pow2]. Repeatable.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file with layers, engine, [grid] and [base]; --layers/--grid/--engine override it")
+@click.option("--set", "base", multiple=True, metavar="FIELD=VALUE", help="fix a field for every point. Repeatable.")
+@click.option("--engine", type=click.Choice(["fast", "reference"]), default=None, help="simulation engine [default: fast]")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="sweep-results", show_default=True,
+              help="result store folder (Parquet parts); re-running skips finished points")
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="local worker processes (-1: all cores)")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="run on an existing dask.distributed scheduler")
+@click.option("--dask-local", is_flag=True, help="start a dask LocalCluster with --jobs workers for this run")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="folder for weight-shared layers [default: OUT/_layers]")
+@click.option("--chunk", type=int, default=64, show_default=True, help="most points per stored chunk")
+@click.option("--dry-run", is_flag=True, help="validate and print the plan, run nothing")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_local, cache_dir, chunk,
+          dry_run, no_progress) -> None:
+    """Simulate every point of a design-space grid, in parallel, into a Parquet store.
+
+    Example: eiesim sweep --layers all --grid n_pe=1..256:pow2 --grid queue_depth=1..256:pow2
+    """
+    from pathlib import Path
+
+    from eiesim.errors import EieError
+    from eiesim.sweep import ResultStore, SweepSpec, run_sweep
+    from eiesim.sweep.grid import parse_axis
+
+    if chunk < 1:
+        raise EieError(f"--chunk must be at least 1, got {chunk}")
+    if jobs == 0 or jobs < -1:
+        raise EieError(f"--jobs must be -1 or at least 1, got {jobs}")
+    if scheduler and dask_local:
+        raise EieError("give either --scheduler or --dask-local, not both")
+    fixed = {}
+    for item in base:
+        name, values = parse_axis(item)
+        if len(values) != 1:
+            raise EieError(f"--set {item}: give exactly one value")
+        fixed[name] = values[0]
+    if config_file:
+        spec = SweepSpec.from_toml(config_file, layers, list(axes), engine)
+        spec = SweepSpec.build(spec.layers, spec.axes, {**spec.base, **fixed}, spec.engine)
+    else:
+        spec = SweepSpec.build(layers or "all", list(axes), fixed, engine or "fast")
+    click.echo(f"sweep: {len(spec.layers)} layers x {spec.n_points // len(spec.layers)} configurations "
+               f"= {spec.n_points} points, engine {spec.engine} -> {out}")
+    if dry_run:
+        for name, values in spec.axes.items():
+            click.echo(f"  {name}: {', '.join(map(str, values))}")
+        return
+    store = ResultStore(out)
+    cache = cache_dir or str(Path(out) / "_layers")
+    with _executor(jobs, scheduler, dask_local) as executor:
+        summary = run_sweep(spec, store, executor, cache_dir=cache, chunk_size=chunk, progress=not no_progress)
+    click.echo(f"sweep: {summary.line()}")
+
+
+class _executor:
+    """The executor the options ask for; a LocalCluster started here is closed here."""
+
+    def __init__(self, jobs: int, scheduler: str | None, dask_local: bool):
+        self.jobs, self.scheduler, self.dask_local = jobs, scheduler, dask_local
+        self.closers: list = []
+
+    def __enter__(self):
+        from eiesim.sweep import DaskExecutor, local_executor
+
+        if not (self.scheduler or self.dask_local):
+            return local_executor(self.jobs)
+        from distributed import Client, LocalCluster
+
+        if self.dask_local:
+            import os
+
+            workers = (os.cpu_count() or 1) if self.jobs == -1 else self.jobs
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+            self.closers.append(cluster)
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                from eiesim.errors import EieError
+
+                raise EieError(f"cannot reach dask scheduler {self.scheduler}: {exc}") from None
+        self.closers.insert(0, client)
+        return DaskExecutor(client)
+
+    def __exit__(self, *exc) -> None:
+        for item in self.closers:
+            item.close()

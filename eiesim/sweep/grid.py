@@ -1,0 +1,243 @@
+"""Sweep grids: which layers and configurations a sweep runs, parsed and validated up front.
+
+A grid is a list of layers, a base configuration and axes ``field -> values`` over any
+:class:`~eiesim.config.ArchConfig` field plus ``seed``. Values come from the command line
+(``n_pe=1,2,4``, ``queue_depth=1..256:pow2``, ``clock_mhz=500..1000:250``) or a TOML file.
+Everything is validated before a point runs: an unknown field, a value of the wrong type,
+an empty range or a configuration the array rejects is an :class:`EieError` naming it.
+
+A layer is one of the nine benchmark names, ``all``, or a synthetic layer
+``synth:MxK:W:A`` (M outputs, K inputs, weight density W, activation density A).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eiesim.config import ArchConfig
+from eiesim.engines import ENGINE_MODULES
+from eiesim.errors import EieError
+
+SEED_AXIS = "seed"
+_SYNTH = re.compile(r"^synth:(\d+)x(\d+):([0-9.eE+-]+):([0-9.eE+-]+)$")
+_RANGE = re.compile(r"^(-?[0-9.eE+]+)\.\.(-?[0-9.eE+]+)(?::(pow2|[0-9.eE+]+))?$")
+
+
+def parse_layer(text: str) -> str:
+    """The canonical name of one layer spec (benchmark name or ``synth:MxK:W:A``)."""
+    from workloads.benchmarks import get_benchmark
+
+    text = text.strip()
+    match = _SYNTH.match(text)
+    if match is None:
+        return get_benchmark(text).name
+    m, k = int(match[1]), int(match[2])
+    try:
+        w, a = float(match[3]), float(match[4])
+    except ValueError:
+        raise EieError(f"bad synthetic layer {text!r}: densities must be numbers") from None
+    if m < 1 or k < 1 or not (0 < w <= 1) or not (0 <= a <= 1):
+        raise EieError(f"bad synthetic layer {text!r}: need M, K >= 1, 0 < W <= 1, 0 <= A <= 1")
+    return f"synth:{m}x{k}:{w:g}:{a:g}"
+
+
+def parse_layers(spec: str | list[str]) -> list[str]:
+    """``all``, a comma-separated string or a list of layer specs -> canonical names."""
+    from workloads.benchmarks import BENCHMARKS
+
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    for item in items:
+        if str(item).strip().lower() == "all":
+            names.extend(BENCHMARKS)
+        elif str(item).strip():
+            names.append(parse_layer(str(item)))
+    if not names:
+        raise EieError("no layers given")
+    return list(dict.fromkeys(names))
+
+
+def _field_type(name: str) -> Any:
+    """The Python type of a sweepable field (``seed`` is an int)."""
+    if name == SEED_AXIS:
+        return int
+    fields = ArchConfig.model_fields
+    if name not in fields:
+        raise EieError(f"unknown sweep field {name!r}; choose an ArchConfig field ({', '.join(fields)}) or seed")
+    return fields[name].annotation
+
+
+def _convert(name: str, raw: Any) -> Any:
+    """One value of field ``name`` from text or TOML, with a message naming both on failure."""
+    kind = _field_type(name)
+    try:
+        if typing.get_origin(kind) is typing.Literal:
+            choices = typing.get_args(kind)
+            if raw not in choices:
+                raise ValueError(f"choose one of {', '.join(map(str, choices))}")
+            return raw
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("true", "1", "yes"):
+                return True
+            if str(raw).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError("expected true or false")
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError("expected an integer")
+            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+        return float(raw)
+    except (TypeError, ValueError) as exc:
+        detail = str(exc) if "expected" in str(exc) or "choose" in str(exc) else f"expected {kind.__name__}"
+        raise EieError(f"bad value {raw!r} for sweep field {name}: {detail}") from None
+
+
+def parse_values(name: str, text: str) -> list[Any]:
+    """Values of one axis: ``a,b,c``, ``lo..hi`` (step 1), ``lo..hi:step`` or ``lo..hi:pow2``."""
+    text = text.strip()
+    match = _RANGE.match(text)
+    if match is None:
+        values = [_convert(name, part) for part in text.split(",") if part.strip()]
+    else:
+        lo, hi = _convert(name, match[1]), _convert(name, match[2])
+        step = match[3]
+        if hi < lo:
+            raise EieError(f"empty range {text!r} for sweep field {name}")
+        if step == "pow2":
+            if lo < 1 or not isinstance(lo, int):
+                raise EieError(f"range {text!r} for {name}: pow2 needs integers >= 1")
+            values = [2**e for e in range(hi.bit_length()) if lo <= 2**e <= hi]
+        else:
+            inc = _convert(name, step) if step else 1
+            if inc <= 0:
+                raise EieError(f"range {text!r} for {name}: step must be positive")
+            count = int((hi - lo) / inc + 1e-9) + 1
+            values = [lo + i * inc for i in range(count)]
+    if not values:
+        raise EieError(f"no values for sweep field {name} in {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def parse_axis(text: str) -> tuple[str, list[Any]]:
+    """``field=values`` from the command line."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise EieError(f"bad grid axis {text!r}: expected FIELD=VALUES, e.g. n_pe=1,2,4")
+    name = name.strip()
+    _field_type(name)
+    return name, parse_values(name, values)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation: a layer, a seed, an engine and a fully resolved configuration."""
+
+    layer: str
+    seed: int
+    engine: str
+    config: ArchConfig
+
+    @property
+    def config_hash(self) -> str:
+        return _digest(self.config.model_dump())
+
+    @property
+    def point_hash(self) -> str:
+        """Identity of the point in a store: same inputs, same hash, on every machine."""
+        return _digest({"layer": self.layer, "seed": self.seed, "engine": self.engine,
+                        "config": self.config.model_dump()})
+
+    @property
+    def encoding_key(self) -> tuple:
+        """What the encoded layer depends on; points sharing it share one encoding."""
+        c = self.config
+        return (self.layer, self.seed, c.n_pe, c.accumulators_per_pe, c.index_bits, c.weight_bits)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:20]
+
+
+@dataclass
+class SweepSpec:
+    """Layers x (base config with the axes varied); ``points()`` is the validated product."""
+
+    layers: list[str]
+    axes: dict[str, list[Any]] = field(default_factory=dict)
+    base: dict[str, Any] = field(default_factory=dict)
+    engine: str = "fast"
+
+    @classmethod
+    def build(cls, layers, axes: list[str] | dict[str, Any] = (), base: dict[str, Any] | None = None,
+              engine: str = "fast") -> "SweepSpec":
+        """Parse layers and axes (``["n_pe=1,2"]`` or ``{"n_pe": [1, 2] | "1..4:pow2"}``)."""
+        parsed: dict[str, list[Any]] = {}
+        items = axes.items() if isinstance(axes, dict) else (parse_axis(a) for a in axes)
+        for name, values in items:
+            if name in parsed:
+                raise EieError(f"sweep field {name} given twice")
+            if isinstance(values, str):
+                values = parse_values(name, values)
+            elif isinstance(values, list):
+                values = list(dict.fromkeys(_convert(name, v) for v in values))
+            else:
+                values = [_convert(name, values)]
+            if not values:
+                raise EieError(f"no values for sweep field {name}")
+            parsed[name] = values
+        base = {k: _convert(k, v) for k, v in (base or {}).items()}
+        if engine not in ENGINE_MODULES:
+            raise EieError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_MODULES)}")
+        spec = cls(parse_layers(layers), parsed, base, engine)
+        spec.points()  # validate every configuration before anything runs
+        return spec
+
+    @classmethod
+    def from_toml(cls, path: str | Path, layers=None, axes: list[str] = (), engine: str | None = None) -> "SweepSpec":
+        """A spec from TOML (``layers``, ``engine``, ``[grid]``, ``[base]``); CLI values extend it."""
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise EieError(f"bad sweep file {path}: {exc}") from None
+        unknown = set(data) - {"layers", "engine", "grid", "base"}
+        if unknown:
+            raise EieError(f"bad sweep file {path}: unknown key {sorted(unknown)[0]!r} (use layers, engine, grid, base)")
+        grid = dict(data.get("grid", {}))
+        for name, values in (parse_axis(a) for a in axes):
+            grid[name] = values  # the command line overrides the file
+        return cls.build(layers or data.get("layers", "all"), grid, data.get("base", {}),
+                         engine or data.get("engine", "fast"))
+
+    @property
+    def n_points(self) -> int:
+        n = len(self.layers)
+        for values in self.axes.values():
+            n *= len(values)
+        return n
+
+    def points(self) -> list[Point]:
+        """Every point of the grid, layer-major, each config validated."""
+        names = list(self.axes)
+        base_seed = self.base.get(SEED_AXIS, 0)
+        base_cfg = {k: v for k, v in self.base.items() if k != SEED_AXIS}
+        configs: dict[tuple, tuple[int, ArchConfig]] = {}
+        for combo in itertools.product(*(self.axes[n] for n in names)):
+            fields = dict(zip(names, combo))
+            seed = fields.pop(SEED_AXIS, base_seed)
+            try:
+                cfg = ArchConfig.make(**{**base_cfg, **fields})
+            except EieError as exc:
+                where = " ".join(f"{k}={v}" for k, v in zip(names, combo))
+                raise EieError(f"grid point {where}: {exc}") from None
+            configs[combo] = (seed, cfg)
+        return [Point(layer, seed, self.engine, cfg) for layer in self.layers for seed, cfg in configs.values()]

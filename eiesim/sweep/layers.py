@@ -1,0 +1,144 @@
+"""Layers for sweeps: generated and weight-shared once, then interleaved per PE array.
+
+Weight sharing (k-means) depends only on (layer, seed, weight_bits), the interleaved CSC
+also on (n_pe, accumulators_per_pe, index_bits). A :class:`SharedLayer` holds the first
+stage; :func:`encode` does the second. Shared layers are memoised in each worker process
+and, when a cache folder is given, kept there as ``.npz`` files (written atomically) whose
+names carry a fingerprint of the generating code, so a change to that code never reuses
+stale weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import tempfile
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from compressor.csc import EncodedLayer, as_coo, interleave
+from eiesim.config import ArchConfig
+
+_MEMO: OrderedDict[tuple, "SharedLayer"] = OrderedDict()
+_MEMO_SIZE = 3
+
+
+@dataclass(frozen=True)
+class SharedLayer:
+    """A layer after pruning and weight sharing, before interleaving: COO + codes + inputs."""
+
+    name: str
+    shape: tuple[int, int]
+    rows: np.ndarray  # int32
+    cols: np.ndarray  # int32
+    codes: np.ndarray  # uint8, 1..2^b - 1
+    codebook: np.ndarray  # float64
+    acts: np.ndarray  # float64, length K less bias
+    has_bias: bool
+    activation: str
+
+
+def _generate(name: str, seed: int, weight_bits: int) -> SharedLayer:
+    from compressor.quantize import share_weights
+    from compressor.synthetic import random_activations, random_sparse_weights
+    from workloads.benchmarks import benchmark_activations, benchmark_weights, get_benchmark
+
+    if name.startswith("synth:"):
+        _, dims, w, a = name.split(":")
+        m, k = (int(v) for v in dims.split("x"))
+        w_ss, a_ss = np.random.SeedSequence([seed, zlib.crc32(name.encode())]).spawn(2)
+        weights = random_sparse_weights((m, k), float(w), np.random.default_rng(w_ss))
+        acts = random_activations(k, float(a), np.random.default_rng(a_ss))
+        has_bias, activation = False, "relu"
+    else:
+        bench = get_benchmark(name)
+        weights, acts = benchmark_weights(name, seed), benchmark_activations(name, seed)
+        has_bias, activation = bench.has_bias, bench.activation
+    coo = as_coo(weights)
+    shared = share_weights(coo.data, weight_bits)
+    return SharedLayer(name, tuple(coo.shape), coo.row.astype(np.int32), coo.col.astype(np.int32),
+                       shared.codes, shared.codebook, np.asarray(acts, np.float64), has_bias, activation)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the code that generates and weight-shares layers (names cache files)."""
+    import compressor.csc
+    import compressor.quantize
+    import compressor.synthetic
+    import workloads.benchmarks
+
+    text = "".join(inspect.getsource(m) for m in (compressor.csc, compressor.quantize,
+                                                  compressor.synthetic, workloads.benchmarks))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _cache_file(cache_dir: Path, name: str, seed: int, weight_bits: int) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return cache_dir / f"{safe}-s{seed}-b{weight_bits}-{code_fingerprint()}.npz"
+
+
+def _save(path: Path, layer: SharedLayer) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, rows=layer.rows, cols=layer.cols, codes=layer.codes, codebook=layer.codebook,
+                     acts=layer.acts, shape=np.array(layer.shape),
+                     meta=np.array([layer.name, str(layer.has_bias), layer.activation]))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: Path) -> SharedLayer | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            name, bias, act = (str(v) for v in z["meta"])
+            return SharedLayer(name, tuple(int(v) for v in z["shape"]), z["rows"], z["cols"], z["codes"],
+                               z["codebook"], z["acts"], bias == "True", act)
+    except (OSError, KeyError, ValueError):
+        return None  # missing or unreadable: regenerate (the write is atomic, so rare)
+
+
+def shared_layer(name: str, seed: int, weight_bits: int, cache_dir: str | None = None) -> SharedLayer:
+    """The weight-shared layer, from this process's memo, the cache folder or generated."""
+    key = (name, seed, weight_bits)
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    path = _cache_file(Path(cache_dir), name, seed, weight_bits) if cache_dir else None
+    layer = _load(path) if path is not None and path.exists() else None
+    if layer is None:
+        layer = _generate(name, seed, weight_bits)
+        if path is not None:
+            try:
+                _save(path, layer)
+            except OSError:
+                pass  # an unwritable cache (e.g. a remote worker) only costs time
+    _MEMO[key] = layer
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return layer
+
+
+def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
+    """Interleave a shared layer for ``config``'s PE array."""
+    return interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
+                      name=layer.name, has_bias=layer.has_bias, activation=layer.activation)
+
+
+def prepare(name: str, seed: int, weight_bits: int, cache_dir: str | None = None) -> float:
+    """Make sure a shared layer is in the cache (a sweep's first stage); returns seconds spent."""
+    import time
+
+    t0 = time.perf_counter()
+    shared_layer(name, seed, weight_bits, cache_dir)
+    return time.perf_counter() - t0
