@@ -1,0 +1,261 @@
+"""Baselines (SPEC §8): timings, energy meters, the comparison table and ``eiesim baseline``."""
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+torch = pytest.importorskip("torch")
+
+from eiesim.cli.baseline import write_json  # noqa: E402
+from eiesim.errors import EieError  # noqa: E402
+from workloads import baselines, power  # noqa: E402
+from workloads.baselines import (  # noqa: E402
+    BaselineReport,
+    EieRow,
+    Measurement,
+    Stats,
+    check_devices,
+    measure_layer,
+    run_baselines,
+)
+from workloads.power import EnergyMeasurement, measure_energy, meter_for, nvml_meter, rapl_meter  # noqa: E402
+
+
+def tiny_layer(seed=0, shape=(30, 20)):
+    rng = np.random.default_rng(seed)
+    w = sp.random(*shape, density=0.2, random_state=seed, format="coo")
+    return w, rng.random((shape[1], 4))
+
+
+def test_stats_are_median_quartiles_and_range():
+    s = Stats.of([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (s.median, s.q1, s.q3, s.min, s.max, s.repeats) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
+
+
+def test_torch_matrices_compute_the_layer():
+    w, x = tiny_layer()
+    mats = baselines._torch_matrices(sp.csr_matrix(w, dtype=np.float32), "cpu")
+    expect = w.toarray() @ x
+    xt = torch.from_numpy(x.astype(np.float32))
+    for kind in ("dense", "sparse"):
+        np.testing.assert_allclose((mats[kind] @ xt).numpy(), expect, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose((mats[kind] @ xt[:, 0]).numpy(), expect[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_measure_layer_times_dense_and_sparse_per_batch(monkeypatch):
+    monkeypatch.setattr(baselines, "meter_for", lambda device: (None, "no meter in this test"))
+    w, x = tiny_layer()
+    got = measure_layer("tiny", w, x, batches=(1, 4), repeats=2, warmup=1)
+    assert [m.label for m in got] == ["cpu-dense-b1", "cpu-sparse-b1", "cpu-dense-b4", "cpu-sparse-b4"]
+    for m in got:
+        assert m.call.repeats == 2 and m.call.min <= m.call.median <= m.call.max
+        assert m.seconds_per_frame == pytest.approx(m.call.median / m.batch)
+        assert m.energy is None and m.joules_per_frame is None and m.energy_note == "no meter in this test"
+    with pytest.raises(EieError, match="do not fit"):
+        measure_layer("tiny", w, x[:5], batches=(1,), repeats=1, warmup=0)
+
+
+class CountingMeter:
+    """A fake cumulative counter that gains 3 J per reading after the first."""
+
+    source = "fake"
+
+    def __init__(self):
+        self.value = 0
+
+    def read(self):
+        self.value += 3
+        return self.value
+
+    def joules(self, before, after):
+        return float(after - before)
+
+
+def test_measure_layer_attaches_energy_per_frame(monkeypatch):
+    monkeypatch.setattr(baselines, "meter_for", lambda device: (CountingMeter(), "fake"))
+    w, x = tiny_layer()
+    got = measure_layer("tiny", w, x, batches=(4,), repeats=1, warmup=0, energy_seconds=0.001)
+    for m in got:
+        assert m.energy.source == "fake" and m.energy.calls >= 1
+        assert m.joules_per_frame == pytest.approx(3.0 / m.energy.calls / 4)
+
+
+def test_measure_energy_divides_by_calls_and_gives_up_on_a_stuck_counter():
+    calls = []
+    result = measure_energy(CountingMeter(), lambda: calls.append(1), min_seconds=0.001)
+    assert result.calls == len(calls) and result.joules_per_call == pytest.approx(3.0 / len(calls))
+    assert result.average_watts == pytest.approx(3.0 / result.seconds)
+
+    class Stuck(CountingMeter):
+        def read(self):
+            return 7
+
+    with pytest.raises(EieError, match="fake energy counter did not advance"):
+        measure_energy(Stuck(), lambda: None, min_seconds=0.001)
+
+
+def make_rapl(root, packages):
+    for name, (energy, top) in packages.items():
+        d = root / name
+        d.mkdir()
+        (d / "energy_uj").write_text(f"{energy}\n")
+        (d / "max_energy_range_uj").write_text(f"{top}\n")
+        (d / "name").write_text("package\n")
+
+
+def test_rapl_reads_package_domains_and_handles_wraparound(tmp_path):
+    make_rapl(tmp_path, {"intel-rapl:0": (900, 1000), "intel-rapl:1": (10, 1000), "intel-rapl:0:0": (5, 1000)})
+    meter, note = rapl_meter(tmp_path)
+    assert note == "rapl: intel-rapl:0, intel-rapl:1"  # the core sub-domain is not summed twice
+    before = meter.read()
+    assert before == [900, 10]
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("100\n")  # wrapped past 1000
+    (tmp_path / "intel-rapl:1" / "energy_uj").write_text("60\n")
+    assert meter.joules(before, meter.read()) == pytest.approx((200 + 50) * 1e-6)
+
+
+def test_rapl_unavailable_reasons(tmp_path, monkeypatch):
+    assert rapl_meter(tmp_path / "absent") == (None, f"RAPL unavailable: {tmp_path / 'absent'} does not exist on this machine")
+    assert rapl_meter(tmp_path)[1] == f"RAPL unavailable: no package domain under {tmp_path}"
+    make_rapl(tmp_path, {"intel-rapl:0": (1, 10)})
+
+    def denied(self):
+        raise PermissionError("denied")
+
+    monkeypatch.setattr(power.RaplMeter, "read", denied)
+    meter, note = rapl_meter(tmp_path)
+    assert meter is None and "energy_uj is not readable (needs root)" in note
+    assert meter_for("tpu") == (None, "no energy meter for device 'tpu'")
+
+
+def test_nvml_without_pynvml_and_with_a_fake_driver(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    assert nvml_meter(0) == (None, "NVML unavailable: the pynvml package is not installed")
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlDeviceGetHandleByIndex=lambda i: f"gpu{i}",
+        nvmlDeviceGetTotalEnergyConsumption=lambda h: 5000,
+    )
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    meter, note = meter_for("cuda:1")
+    assert note == "nvml: GPU 1" and meter.handle == "gpu1"
+    assert meter.joules(5000, 7500) == pytest.approx(2.5)
+
+    def unsupported(handle):
+        raise RuntimeError("Not Supported")
+
+    fake.nvmlDeviceGetTotalEnergyConsumption = unsupported
+    assert nvml_meter(0) == (None, "NVML unavailable: Not Supported")
+
+
+def test_devices_are_checked():
+    assert check_devices(["cpu"]) == ["cpu"]
+    with pytest.raises(EieError, match="unknown device 'tpu'"):
+        check_devices(["tpu"])
+    if not torch.cuda.is_available():
+        with pytest.raises(EieError, match="'cuda' requested but torch.cuda.is_available\\(\\) is False"):
+            check_devices(["cuda"])
+
+
+def fake_measurement(layer, label_kind, batch, seconds, joules=None):
+    energy = None if joules is None else EnergyMeasurement(joules * batch, 1, 1.0, 1.0, "fake")
+    return Measurement(layer, "cpu", label_kind, batch, Stats.of([seconds * batch]), energy, "")
+
+
+def test_comparison_ratios_and_geometric_means():
+    report = BaselineReport(
+        settings={}, environment={"torch_version": "t", "threads": 1, "cpu": "c"},
+        measurements=[
+            fake_measurement("A", "dense", 1, 8.0, joules=4.0),
+            fake_measurement("A", "sparse", 1, 2.0),
+            fake_measurement("B", "dense", 1, 1.0, joules=1.0),
+            fake_measurement("B", "sparse", 1, 2.0),
+            fake_measurement("B", "dense", 64, 0.25, joules=0.5),
+        ],
+        eie=[EieRow("A", 64, "fast", 800, 1.0, 0.5, "m"), EieRow("B", 64, "fast", 800, 0.5, None, "m")],
+    )
+    comp = report.comparison()
+    assert comp["reference"] == "cpu-dense-b1"
+    assert comp["columns"] == ["cpu-dense-b1", "cpu-sparse-b1", "cpu-dense-b64", "eie-64pe"]
+    a, b = comp["rows"]
+    assert a["speedup"] == {"cpu-dense-b1": 1.0, "cpu-sparse-b1": 4.0, "eie-64pe": 8.0}
+    assert a["energy_efficiency"]["eie-64pe"] == 8.0 and a["energy_efficiency"]["cpu-sparse-b1"] is None
+    assert b["speedup"]["cpu-dense-b64"] == 4.0 and b["energy_efficiency"]["cpu-dense-b64"] == 2.0
+    assert b["energy_efficiency"]["eie-64pe"] is None
+    assert comp["geomean"]["speedup"]["cpu-sparse-b1"] == pytest.approx(np.sqrt(4.0 * 0.5))
+    assert comp["geomean"]["speedup"]["eie-64pe"] == pytest.approx(np.sqrt(8.0 * 2.0))
+    assert comp["geomean"]["energy_efficiency"]["eie-64pe"] == pytest.approx(8.0)  # B has none
+    assert comp["geomean"]["energy_efficiency"]["cpu-sparse-b1"] is None
+    md = report.to_markdown()
+    assert "| A | 8000000.0 (1.00x) | 2000000.0 (4.00x) | - | 1000000.0 (8.00x) |" in md
+    assert "| geomean energy eff. | 1.00x | n/a | 2.00x | 8.00x |" in md
+    json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_run_baselines_small_benchmark_end_to_end(monkeypatch):
+    monkeypatch.setattr(baselines, "meter_for", lambda device: (None, "RAPL unavailable: test"))
+    threads = torch.get_num_threads()
+    report = run_baselines(["nt-we"], ["cpu"], batches=(2, 1), repeats=2, warmup=0, threads=1, seed=1)
+    assert torch.get_num_threads() == threads  # restored
+    assert report.settings["batches"] == [1, 2] and report.settings["benchmarks"] == ["NT-We"]
+    assert report.environment["threads"] == 1 and report.environment["torch_version"] == torch.__version__
+    assert len(report.measurements) == 4
+    comp = report.comparison()
+    if report.settings["engine"] is None:
+        assert report.eie == [] and "no simulator engine" in report.eie_note
+    else:
+        (row,) = report.eie
+        assert row.cycles > 0 and row.seconds == pytest.approx(row.cycles / 800e6)
+        assert comp["rows"][0]["speedup"]["eie-64pe"] > 0
+    assert "Measured energy: RAPL unavailable: test." in report.to_markdown()
+
+
+def test_run_baselines_rejects_bad_settings():
+    for kwargs, message in [
+        ({"batches": (0,)}, "batch sizes must be at least 1"),
+        ({"repeats": 0}, "need repeats >= 1"),
+        ({"threads": 0}, "threads must be at least 1"),
+        ({"energy_seconds": 0}, "energy seconds must be positive"),
+        ({"names": ["Alex-9"]}, "unknown benchmark 'Alex-9'"),
+    ]:
+        with pytest.raises(EieError, match=message):
+            run_baselines(**{"names": ["NT-We"], "devices": ["cpu"], **kwargs})
+
+
+def test_cli_baseline_writes_json(run_cli, tmp_path):
+    out = tmp_path / "base.json"
+    code, stdout, err = run_cli(
+        "baseline", "--benchmark", "NT-LSTM", "--batch", "1", "--batch", "2", "--repeats", "2",
+        "--warmup", "0", "--pes", "0", "--energy-seconds", "0.01", "--json", out)
+    assert code == 0, err
+    assert "| NT-LSTM |" in stdout and "EIE not simulated (disabled)." in stdout
+    data = json.loads(out.read_text())
+    assert data["settings"]["repeats"] == 2 and data["settings"]["batches"] == [1, 2]
+    assert {m["label"] for m in data["measurements"]} == {
+        "cpu-dense-b1", "cpu-sparse-b1", "cpu-dense-b2", "cpu-sparse-b2"}
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_cli_baseline_bad_input_is_one_line(run_cli):
+    code, _, err = run_cli("baseline", "--benchmark", "VGG-9", "--pes", "0")
+    assert code == 1 and err.strip().startswith("eiesim: error: unknown benchmark 'VGG-9'")
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("baseline", "--repeats", "0")
+    assert code == 2 and "Invalid value for '--repeats'" in err
+    if not torch.cuda.is_available():
+        code, _, err = run_cli("baseline", "--benchmark", "NT-We", "--device", "cuda")
+        assert code == 1 and "torch.cuda.is_available() is False" in err
+
+
+def test_write_json_is_atomic(tmp_path):
+    path = tmp_path / "r.json"
+    write_json(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+    with pytest.raises(ValueError):
+        write_json(path, {"a": float("nan")})
+    assert json.loads(path.read_text()) == {"a": 1}  # the old file survives a failed write
+    assert list(tmp_path.iterdir()) == [path]
