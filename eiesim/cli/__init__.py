@@ -16,6 +16,7 @@ from eiesim.errors import EieError
 
 # name -> "module:attribute" of a click command; keep this list sorted.
 COMMANDS = {
+    "baseline": "eiesim.cli.baseline:baseline",
     "compress": "eiesim.cli.compress:compress",
     "decompress": "eiesim.cli.compress:decompress",
     "info": "eiesim.cli.compress:info",
