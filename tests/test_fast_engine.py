@@ -1,0 +1,348 @@
+"""The fast engine against SPEC §5/§6: the worked example, hand-derived cases, a
+cycle-by-cycle re-statement of the timing contract, the functional model, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from compressor.csc import interleave
+from eiesim.config import ArchConfig
+from eiesim.engines import get_engine
+from eiesim.engines.fast import run
+from eiesim.errors import EieError
+from eiesim.functional import functional_output
+from eiesim.result import COUNTER_NAMES, Counters
+from eiesim.simulate import prepare_activations
+
+CODEBOOK = np.linspace(-1.0, 1.0, 16)
+CODEBOOK[0] = 0.0
+
+
+def encode(nonzeros, shape, config, codes=None, **kwargs):
+    """A layer with weights at the (row, col) pairs, codes 1, 2, ... unless given."""
+    rows, cols = (np.array(x, np.int64) for x in zip(*nonzeros)) if nonzeros else (np.zeros(0, int),) * 2
+    if codes is None:
+        codes = 1 + np.arange(rows.size) % (2**config.weight_bits - 1)
+    book = np.linspace(-1.0, 1.0, 2**config.weight_bits)
+    book[0] = 0.0
+    return interleave(rows, cols, np.asarray(codes), shape, book, config, **kwargs)
+
+
+def simulate_fast(layer, acts, config):
+    return run(layer, prepare_activations(layer, acts, config), config)
+
+
+# --- SPEC §5 worked example and hand-derived cases ---------------------------------
+
+
+def test_spec_worked_example():
+    config = ArchConfig.make(n_pe=2, queue_depth=1)
+    layer = encode([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
+    result = simulate_fast(layer, np.ones(3), config)
+    assert result.cycles == 12 and result.block_cycles == [12]
+    assert result.counters == Counters(
+        broadcasts=3, real_entries=5, filler_entries=0, empty_columns=2, busy_pe_cycles=7,
+        starved_pe_cycles=1, queue_full_stall_cycles=1, pointer_reads=12, spmat_row_reads=2,
+        accumulator_writes=5, macs=5, codebook_reads=5, bypass_hits=0, act_sram_writes=0,
+    )
+    assert result.per_pe.busy.tolist() == [4, 3]
+    assert result.per_pe.starved.tolist() == [0, 1]
+    assert result.per_pe.real.tolist() == [3, 2]
+
+
+@pytest.mark.parametrize("n_pe, lnzd", [(1, 1), (4, 1), (5, 2), (16, 2), (17, 3), (64, 3), (256, 4)])
+def test_no_broadcast_costs_lnzd_latency_plus_drain(n_pe, lnzd):
+    config = ArchConfig.make(n_pe=n_pe)
+    layer = encode([(0, 0)], (3, 2), config)
+    result = simulate_fast(layer, np.zeros(2), config)
+    assert result.cycles == lnzd + 6
+    assert result.counters == Counters()
+    assert not result.output.any()
+
+
+def test_pes_without_rows_spend_one_cycle_per_column():
+    # N = 4, M = 2: PEs 2 and 3 own no row but pay c = 1 on each broadcast column.
+    config = ArchConfig.make(n_pe=4)
+    layer = encode([(0, 0), (0, 1), (1, 1)], (2, 2), config)
+    result = simulate_fast(layer, np.ones(2), config)
+    assert result.per_pe.busy.tolist() == [2, 2, 2, 2]
+    assert result.counters.empty_columns == 5
+    # b = 1, 2; s = 2, 3 on every PE; T = 3 + 1 + 6.
+    assert result.cycles == 10
+
+
+def test_row_blocks_write_back_between_blocks():
+    # N = 2, R = 1: rows {0,1}, {2,3}, {4} in three blocks; write-back 1, 1, 1 cycles.
+    config = ArchConfig.make(n_pe=2, accumulators_per_pe=1)
+    layer = encode([(0, 0), (3, 0), (4, 1)], (5, 2), config)
+    result = simulate_fast(layer, np.ones(2), config)
+    # Every block: b = 1, 2; s = 2, 3 on both PEs; T = 4 + 6 = 10, plus 1 of write-back.
+    assert result.block_cycles == [11, 11, 11]
+    assert result.cycles == 33
+    assert result.counters.act_sram_writes == 5
+    assert result.counters.broadcasts == 6
+    assert result.counters.pointer_reads == 2 * 2 * 6
+
+
+def test_single_block_has_no_write_back():
+    config = ArchConfig.make(n_pe=2, accumulators_per_pe=4)
+    result = simulate_fast(encode([(0, 0), (7, 0)], (8, 1), config), np.ones(1), config)
+    assert result.block_cycles == [2 + 1 + 6] and result.counters.act_sram_writes == 0
+
+
+def test_only_nonzero_converted_activations_are_broadcast():
+    config = ArchConfig.make(n_pe=1)
+    layer = encode([(0, 0), (0, 1), (0, 2)], (1, 3), config)
+    # 0.001 rounds to 0 with 8 fraction bits: not broadcast.
+    result = simulate_fast(layer, np.array([1.0, 0.001, -2.0]), config)
+    assert result.counters.broadcasts == 2 and result.counters.macs == 2
+
+
+def test_bypass_needs_back_to_back_issue_to_the_same_accumulator():
+    # N = 2, M = 6. PE1 has three entries in column 0; PE0 has row 0 in columns 1 and 2.
+    nonzeros = [(1, 0), (3, 0), (5, 0), (0, 1), (0, 2)]
+    shallow = ArchConfig.make(n_pe=2, queue_depth=1)
+    layer = encode(nonzeros, (6, 3), shallow)
+    # D = 1: b_3 = max(3, s_1(2) = 5) = 5, so PE0 waits 2 cycles before column 3: no hit.
+    result = simulate_fast(layer, np.ones(3), shallow)
+    assert result.counters.bypass_hits == 0
+    assert result.per_pe.starved.tolist() == [2, 0]
+    # D = 2: b_3 = 3, PE0 pops column 3 the cycle its column 2 entry issued: one hit.
+    deep = shallow.replace(queue_depth=2)
+    assert simulate_fast(layer, np.ones(3), deep).counters.bypass_hits == 1
+
+
+def test_bypass_counts_real_entries_only():
+    # index_bits = 2: column 1's gap of 4 rows gives a filler at local row 3, the row
+    # column 0's last entry wrote; the filler writes nothing, so there is no hit.
+    config = ArchConfig.make(n_pe=1, index_bits=2)
+    layer = encode([(3, 0), (4, 1)], (5, 2), config)
+    result = simulate_fast(layer, np.ones(2), config)
+    assert result.counters.filler_entries == 1
+    assert result.counters.bypass_hits == 0
+    same_row = encode([(3, 0), (3, 1)], (5, 2), config)
+    assert simulate_fast(same_row, np.ones(2), config).counters.bypass_hits == 1
+
+
+def test_spmat_rows_follow_issued_addresses_across_skipped_columns():
+    # One PE, 2 entries per SRAM row. Columns hold 3, 2, 1 entries: addresses 0-2, 3-4, 5.
+    config = ArchConfig.make(n_pe=1, spmat_width_bits=16)
+    nonzeros = [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (0, 2)]
+    layer = encode(nonzeros, (3, 3), config)
+    # All broadcast: addresses 0..5 span rows 0, 1, 2 -> 3 reads.
+    assert simulate_fast(layer, np.ones(3), config).counters.spmat_row_reads == 3
+    # Column 1 skipped: 0, 1 (row 0), 2 (row 1), then 5 (row 2) -> 3 reads.
+    assert simulate_fast(layer, np.array([1.0, 0, 1.0]), config).counters.spmat_row_reads == 3
+    # Column 0 skipped: 3 (row 1), 4 (row 2), 5 (row 2) -> 2 reads.
+    assert simulate_fast(layer, np.array([0, 1.0, 1.0]), config).counters.spmat_row_reads == 2
+
+
+def test_get_engine_fast_and_wall_time():
+    config = ArchConfig.make(n_pe=2)
+    layer = encode([(0, 0)], (2, 1), config)
+    result = get_engine("fast")(layer, prepare_activations(layer, np.ones(1), config), config)
+    assert isinstance(result.sim_wall_s, float) and result.sim_wall_s >= 0
+
+
+def test_outputs_saturate_and_round_like_the_functional_model():
+    config = ArchConfig.make(n_pe=2, value_bits=8, act_frac_bits=4, weight_frac_bits=4)
+    nonzeros = [(r, c) for r in range(4) for c in range(6)]
+    codes = [15 if r < 2 else 1 for r, _ in nonzeros]  # codebook values +1.0 and -1.0
+    layer = encode(nonzeros, (4, 6), config, codes=codes, activation="none")
+    acts = np.array([7.0, 7.0, 7.0, 3.3, -0.2, 5.5])
+    converted = prepare_activations(layer, acts, config)
+    out = run(layer, converted, config).output
+    assert np.array_equal(out, functional_output(layer, converted, config))
+    assert out.tolist() == [127 / 16, 127 / 16, -8.0, -8.0]  # saturated both ways
+
+
+# --- a cycle-by-cycle re-statement of SPEC §5 ---------------------------------------
+
+
+def cycle_model(layer, acts, config):
+    """Step cycles one at a time: pops, then a broadcast into the freed slots, then issue.
+
+    Returns (cycles, block_cycles, counters dict, busy, starved, real).
+    """
+    n_pe, depth, lnzd, epr = config.n_pe, config.queue_depth, config.lnzd_latency, config.entries_per_row
+    converted = prepare_activations(layer, acts, config)
+    cols = np.flatnonzero(converted)
+    local_rows = layer.entry_local_rows()
+    m, nr, blocks = layer.shape[0], config.rows_per_block, layer.n_blocks
+    counts = dict.fromkeys(COUNTER_NAMES, 0)
+    busy, starved, real = (np.zeros(n_pe, int) for _ in range(3))
+    block_cycles = []
+    for t in range(blocks):
+        queues = [deque() for _ in range(n_pe)]  # (column index, cycle pushed)
+        free_at = [0] * n_pe  # first cycle the PE may pop again
+        popped = [0] * n_pe
+        issues = [[] for _ in range(n_pe)]  # (cycle, address, code, local row)
+        pushed, cycle = 0, 0
+        while pushed < cols.size or any(q for q in queues) or cycle < max(free_at):
+            for p in range(n_pe):
+                q = queues[p]
+                if cycle >= free_at[p] and q and q[0][1] < cycle:
+                    k, _ = q.popleft()
+                    lo, hi = layer.ptr[t, p, cols[k]], layer.ptr[t, p, cols[k] + 1]
+                    free_at[p] = cycle + max(1, hi - lo)
+                    busy[p] += max(1, hi - lo)
+                    popped[p] += 1
+                    counts["pointer_reads"] += 2
+                    counts["empty_columns"] += hi == lo
+                    for i, addr in enumerate(range(lo, hi)):
+                        e = layer.start[t * n_pe + p] + addr
+                        issues[p].append((cycle + 1 + i, addr, layer.code[e], local_rows[e]))
+                elif 0 < popped[p] < cols.size and cycle >= free_at[p]:
+                    starved[p] += 1
+            if pushed < cols.size and cycle >= lnzd and all(len(q) < depth for q in queues):
+                for q in queues:
+                    q.append((pushed, cycle))
+                pushed += 1
+            elif 0 < pushed < cols.size:
+                counts["queue_full_stall_cycles"] += 1
+            cycle += 1
+        end = (max(free_at) if cols.size else lnzd) + 6
+        rows_in_block = min(nr, m - t * nr)
+        block_cycles.append(end + (-(-rows_in_block // n_pe) if blocks > 1 else 0))
+        for p in range(n_pe):
+            sram_row, previous_real = -1, None
+            for cyc, addr, code, row in issues[p]:
+                counts["spmat_row_reads"] += addr // epr != sram_row
+                sram_row = addr // epr
+                counts["codebook_reads"] += 1
+                if code:
+                    real[p] += 1
+                    counts["bypass_hits"] += previous_real == (cyc - 1, row)
+                    previous_real = (cyc, row)
+                else:
+                    counts["filler_entries"] += 1
+    counts.update(
+        broadcasts=blocks * cols.size, real_entries=int(real.sum()), busy_pe_cycles=int(busy.sum()),
+        starved_pe_cycles=int(starved.sum()), accumulator_writes=int(real.sum()), macs=int(real.sum()),
+        act_sram_writes=m if blocks > 1 else 0,
+    )
+    return sum(block_cycles), block_cycles, counts, busy, starved, real
+
+
+@st.composite
+def small_cases(draw):
+    """A random layer, configuration and activations, with small sizes."""
+    m, k = draw(st.integers(1, 60)), draw(st.integers(1, 20))
+    index_bits, weight_bits = draw(st.sampled_from([2, 2, 3, 4, 8])), draw(st.integers(1, 4))
+    value_bits = draw(st.integers(4, 16))
+    config = ArchConfig.make(
+        n_pe=draw(st.integers(1, 9)), queue_depth=draw(st.sampled_from([1, 1, 2, 3, 5])),
+        accumulators_per_pe=draw(st.integers(1, 24)), index_bits=index_bits, weight_bits=weight_bits,
+        spmat_width_bits=draw(st.integers(index_bits + weight_bits, 40)), value_bits=value_bits,
+        act_frac_bits=draw(st.integers(0, value_bits - 1)), weight_frac_bits=draw(st.integers(0, value_bits - 1)),
+        precision=draw(st.sampled_from(["fixed", "float32"])),
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    # empty, full, mixed and sparse (filler-making) columns
+    col_density = rng.choice([0.0, 1.0, rng.random(), 0.15 * rng.random()], size=k)
+    mask = rng.random((m, k)) < col_density
+    rows, cols = np.nonzero(mask)
+    codes = rng.integers(1, 2**weight_bits, size=rows.size)
+    book = np.concatenate(([0.0], rng.normal(0, draw(st.sampled_from([0.5, 8.0])), 2**weight_bits - 1)))
+    has_bias = draw(st.booleans()) and k > 1
+    layer = interleave(rows, cols, codes, (m, k), book, config, has_bias=has_bias,
+                       activation=draw(st.sampled_from(["relu", "none"])))
+    acts = rng.normal(0, 4, layer.n_inputs) * (rng.random(layer.n_inputs) < rng.random())
+    return layer, acts, config
+
+
+@given(small_cases())
+@settings(max_examples=150)
+def test_fast_engine_equals_cycle_model_and_functional_model(case):
+    layer, acts, config = case
+    result = simulate_fast(layer, acts, config)
+    for name in ("bypass_hits", "queue_full_stall_cycles", "starved_pe_cycles", "filler_entries"):
+        event(f"{name} > 0: {getattr(result.counters, name) > 0}")
+    event(f"row blocks: {min(layer.n_blocks, 3)}{'+' if layer.n_blocks > 3 else ''}")
+    cycles, block_cycles, counts, busy, starved, real = cycle_model(layer, acts, config)
+    assert (result.cycles, result.block_cycles) == (cycles, block_cycles)
+    assert result.counters.to_dict() == counts
+    assert result.per_pe.busy.tolist() == busy.tolist()
+    assert result.per_pe.starved.tolist() == starved.tolist()
+    assert result.per_pe.real.tolist() == real.tolist()
+    converted = prepare_activations(layer, acts, config)
+    expected = functional_output(layer, converted, config)
+    assert result.output.dtype == expected.dtype
+    assert np.array_equal(result.output, expected, equal_nan=True)
+
+
+def test_float32_accumulation_is_bit_exact_over_many_terms():
+    config = ArchConfig.make(n_pe=3, precision="float32")
+    rng = np.random.default_rng(3)
+    rows, cols = np.nonzero(rng.random((30, 200)) < 0.7)
+    layer = interleave(rows, cols, rng.integers(1, 16, rows.size), (30, 200),
+                       np.concatenate(([0.0], rng.normal(0, 1, 15))), config, activation="none")
+    converted = prepare_activations(layer, rng.normal(0, 1, 200), config)
+    assert np.array_equal(run(layer, converted, config).output, functional_output(layer, converted, config))
+
+
+# --- bad input ----------------------------------------------------------------------
+
+
+def _bad(layer, **changes):
+    return dataclasses.replace(layer, **changes)
+
+
+@pytest.fixture
+def small():
+    config = ArchConfig.make(n_pe=2, accumulators_per_pe=2)
+    layer = encode([(0, 0), (1, 0), (2, 1), (3, 1)], (4, 2), config)
+    return layer, prepare_activations(layer, np.ones(2), config), config
+
+
+def test_rejects_activations_of_wrong_length_type_or_range(small):
+    layer, acts, config = small
+    with pytest.raises(EieError, match="length 2"):
+        run(layer, acts[:1], config)
+    with pytest.raises(EieError, match="must be integers"):
+        run(layer, acts.astype(np.float64), config)
+    with pytest.raises(EieError, match="must lie in"):
+        run(layer, acts * 10**6, config)
+    with pytest.raises(EieError, match="float32 activations"):
+        run(layer, acts, config.replace(precision="float32"))
+
+
+def test_rejects_a_config_the_layer_was_not_encoded_for(small):
+    layer, acts, config = small
+    with pytest.raises(EieError, match="n_pe"):
+        run(layer, acts, config.replace(n_pe=4))
+
+
+def test_rejects_inconsistent_layer_arrays(small):
+    layer, acts, config = small
+    ptr = layer.ptr.copy()
+    ptr[0, 0, 1] = 5
+    with pytest.raises(EieError, match="never decrease|offsets"):
+        run(_bad(layer, ptr=ptr), acts, config)
+    with pytest.raises(EieError, match="pointers have shape"):
+        run(_bad(layer, ptr=layer.ptr[:, :, :2]), acts, config)
+    with pytest.raises(EieError, match="offsets"):
+        run(_bad(layer, start=layer.start + 1), acts, config)
+    with pytest.raises(EieError, match="entries expected"):
+        run(_bad(layer, code=layer.code[:-1]), acts, config)
+    with pytest.raises(EieError, match="weight code"):
+        run(_bad(layer, code=layer.code + 16), acts, config)
+    with pytest.raises(EieError, match="relative index"):
+        run(_bad(layer, rel=layer.rel + 16), acts, config)
+    with pytest.raises(EieError, match="codebook"):
+        run(_bad(layer, codebook=layer.codebook[:4]), acts, config)
+
+
+def test_rejects_an_entry_beyond_its_rows(small):
+    layer, acts, config = small
+    rel = layer.rel.copy()
+    rel[-1] = 3  # local row 3 of PE 1 in a block where it owns 2 rows
+    with pytest.raises(EieError, match="block 0, PE 1 has an entry beyond its rows"):
+        run(_bad(layer, rel=rel), acts, config)
+
