@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -147,6 +148,7 @@ EVENTS: tuple[EventSpec, ...] = (
 )
 
 
+@lru_cache(maxsize=256)
 def event_energies(table: EnergyTable, config: ArchConfig) -> dict[str, Derived]:
     """The energy of one occurrence of each event, with the rule that derived it."""
     return {e.name: e.energy(table, config) for e in EVENTS}
@@ -172,20 +174,18 @@ class EventModel:
         cfg = activity.config
         each = self.derived(cfg)
         counts = event_counts(activity.counters, cfg)
-        proxies = {
-            "equal": np.ones(cfg.n_pe),
-            "real": np.asarray(activity.per_pe.real),
-            "busy": np.asarray(activity.per_pe.busy),
-        }
+        lines = [
+            Line(spec.name, spec.module, counts[spec.name], each[spec.name].pj,
+                 each[spec.name].rule, spec.count_rule, spec.per_pe)
+            for spec in EVENTS
+        ]
         per_module = dict.fromkeys(MODULES, 0.0)
-        per_pe = np.zeros(cfg.n_pe)
-        lines = []
-        for spec in EVENTS:
-            line = Line(spec.name, spec.module, counts[spec.name], each[spec.name].pj,
-                        each[spec.name].rule, spec.count_rule, spec.per_pe)
-            lines.append(line)
-            per_module[spec.module] += line.pj
-            per_pe += share(line.pj, proxies[spec.per_pe])
+        per_share = dict.fromkeys(PER_PE_SHARES, 0.0)
+        for line in lines:
+            per_module[line.module] += line.pj
+            per_share[line.per_pe] += line.pj
+        proxies = {"equal": np.ones(cfg.n_pe), "real": activity.per_pe.real, "busy": activity.per_pe.busy}
+        per_pe = sum(share(per_share[k], proxies[k]) for k in PER_PE_SHARES)
         return ModelEnergy(
             self.name, f"{self.table.name} ({self.table.source})", sum(per_module.values()),
             per_module, per_pe, activity.time_us, lines,

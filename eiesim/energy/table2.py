@@ -38,10 +38,10 @@ POWER_TYPES = ("memory_power", "clock_network_power", "register_power", "combina
 CONSISTENCY_TOLERANCE = 0.01
 
 
-def lnzd_nodes(n_pe: int) -> int:
-    """Nodes of a 4-ary tree over ``n_pe`` leaves: sum over l = 1..L of ceil(N / 4^l)."""
-    levels = ArchConfig.make(n_pe=n_pe).lnzd_latency
-    return sum(math.ceil(n_pe / 4**level) for level in range(1, levels + 1))
+def lnzd_nodes(config: ArchConfig) -> int:
+    """Nodes of a 4-ary tree over N leaves: sum over l = 1..L of ceil(N / 4^l)."""
+    n = config.n_pe
+    return sum(math.ceil(n / 4**level) for level in range(1, config.lnzd_latency + 1))
 
 
 def _check_sum(table: EnergyTable, parts: list[str], total_key: str) -> None:
@@ -65,7 +65,7 @@ class Table2Model:
 
     def estimate(self, activity: Activity) -> ModelEnergy:
         t, cfg = self.table, activity.config
-        n, nodes = cfg.n_pe, lnzd_nodes(cfg.n_pe)
+        n, nodes = cfg.n_pe, lnzd_nodes(cfg)
         # mW x us = nJ; cycles / f_ref(MHz) = us at the reference clock.
         pj_per_mw = activity.cycles / t["clock"] * 1000
         when = f"x {activity.cycles} cycles / {t['clock']:g} MHz"
@@ -84,9 +84,18 @@ class Table2Model:
             np.full(n, pe_pj / n), activity.time_us, lines,
         )
 
+    @property
+    def pe_power_mw(self) -> float:
+        """One PE's power: the sum of its units (the table's total up to rounding)."""
+        return sum(self.table[f"{unit}_power"] for unit in UNITS.values())
+
+    def array_power_mw(self, config: ArchConfig) -> float:
+        """N PEs and the LNZD tree at the table's clock."""
+        return config.n_pe * self.pe_power_mw + lnzd_nodes(config) * self.table["lnzd_node_power"]
+
     def area(self, config: ArchConfig) -> dict[str, Any]:
         """Area in um^2 per unit (N of each) and in total, with the LNZD tree."""
-        t, n, nodes = self.table, config.n_pe, lnzd_nodes(config.n_pe)
+        t, n, nodes = self.table, config.n_pe, lnzd_nodes(config)
         per_unit = {module: n * t[f"{unit}_area"] for module, unit in UNITS.items()}
         per_unit["filler_cells"] = n * t["filler_cell_area"]
         per_unit["lnzd"] = nodes * t["lnzd_node_area"]

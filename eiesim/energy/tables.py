@@ -93,9 +93,11 @@ class Entry:
     citation: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EnergyTable:
-    """A validated table: ``table["int_add_8"]`` is the value in the schema's unit."""
+    """A validated table: ``table["int_add_8"]`` is the value in the schema's unit.
+
+    Compared and hashed by identity, so derived energies can be cached per table."""
 
     kind: str
     name: str

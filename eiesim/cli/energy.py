@@ -1,0 +1,192 @@
+"""``eiesim energy``: the energy and area models, their provenance, and per-layer energy.
+
+Prints the per-event energies derived from the table (with ``--explain``: the rule
+behind each, how its count follows from the counters, and how it is shared among PEs),
+the EIE Table II model's power and area, and for ``--benchmark`` layers the energy of
+both models side by side with the DRAM counterfactual. ``--sram-width-study`` and
+``--precision-study`` run the EIE Fig. 9 / Fig. 10 studies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from eiesim.config import ArchConfig
+from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
+from eiesim.energy.events import datapath_bits
+from eiesim.energy.files import write_atomic
+from eiesim.energy.report import EnergyReport
+from eiesim.energy.rules import sram_access
+from eiesim.errors import EieError
+
+ENGINES = ("fast", "reference")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--explain", is_flag=True, help="Show every derivation rule, count mapping and per-PE share.")
+@click.option("--table", "table_path", metavar="FILE", help="Event energy table (TOML) instead of the built-in Horowitz 45 nm one.")
+@click.option("--table2", "table2_path", metavar="FILE", help="EIE Table II power/area table (TOML) instead of the built-in one.")
+@click.option("--pes", type=int, default=64, show_default=True, help="Number of PEs N.")
+@click.option("--benchmark", "benchmarks", metavar="NAME|all", multiple=True,
+              help="Benchmark layer(s) to simulate and price (repeatable; 'all' = the nine).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="Simulation engine [default: fast if available, else reference].")
+@click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9).")
+@click.option("--precision-study", is_flag=True, help="Arithmetic energy per format and fixed-point error against float32 (EIE Fig. 10).")
+@click.option("--plot-dir", metavar="DIR", help="Also draw the studies as PNG files into DIR.")
+@click.option("--json", "json_out", metavar="OUT", help="Write everything shown as JSON to OUT.")
+def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram_width_study,
+           precision_study, plot_dir, json_out) -> None:
+    """Per-event energies with their provenance, and per-layer energy of both models."""
+    from eiesim.energy import studies
+
+    config = ArchConfig.make(n_pe=pes)
+    if plot_dir is not None and not Path(plot_dir).is_dir():
+        raise EieError(f"--plot-dir {plot_dir} is not a directory")
+    event_model, table2_model = EventModel(table_path), Table2Model(table2_path)
+    layers = _layers(benchmarks)
+    doc: dict = {"config": config.model_dump()}
+
+    doc["per_event"] = _show_events(event_model, config, explain)
+    doc["table2"] = _show_table2(table2_model, config, explain)
+    if layers:
+        engine = engine or studies.default_engine()
+        doc["layers"] = _show_layers(layers, config, seed, engine, event_model, table2_model)
+    study_layers = layers or None
+    if sram_width_study:
+        width = studies.sram_width_study(study_layers, config=config, seed=seed, engine=engine,
+                                         table=event_model.table)
+        summary = studies.sram_width_summary(width)
+        _section("Sparse-matrix SRAM width study (EIE Fig. 9): spmat_row_reads x energy per read")
+        click.echo(width.to_string(index=False, float_format="{:.4g}".format))
+        click.echo("\nTotal over the layers:")
+        click.echo(summary.to_string(index=False, float_format="{:.4g}".format))
+        best = summary.loc[summary["minimum"], "width_bits"].tolist()
+        click.echo(f"Minimum read energy at {best} bits (per-read energy is linear in width in this model).")
+        doc["sram_width_study"] = {"per_layer": width.to_dict("records"), "total": summary.to_dict("records")}
+        if plot_dir:
+            click.echo(f"wrote {studies.plot_sram_width(width, Path(plot_dir) / 'sram_width.png')}")
+    if precision_study:
+        energy_df = studies.precision_energy(event_model.table)
+        errors = studies.precision_error_study(study_layers, config=config, seed=seed)
+        _section("Precision study (EIE Fig. 10): arithmetic energy per operand format")
+        click.echo(energy_df.drop(columns=["mult_rule", "add_rule"]).to_string(index=False, float_format="{:.4g}".format))
+        if explain:
+            for row in energy_df.itertuples():
+                click.echo(f"  {row.mult_rule}\n  {row.add_rule}")
+        _section("Output error of fixed point against float32 (same quantized weights)")
+        click.echo(errors.to_string(index=False, float_format="{:.4g}".format))
+        doc["precision_study"] = {"energy": energy_df.to_dict("records"), "error": errors.to_dict("records")}
+        if plot_dir:
+            click.echo(f"wrote {studies.plot_precision(energy_df, errors, Path(plot_dir) / 'precision.png')}")
+    if json_out:
+        text = json.dumps(doc, indent=2, default=_json_default)
+        write_atomic(json_out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        click.echo(f"wrote {json_out}")
+
+
+def _layers(names: tuple[str, ...]) -> list[str]:
+    from workloads.benchmarks import BENCHMARKS, get_benchmark
+
+    if any(n.lower() == "all" for n in names):
+        return list(BENCHMARKS)
+    return [get_benchmark(n).name for n in names]
+
+
+def _section(title: str) -> None:
+    click.echo(f"\n{title}\n{'-' * len(title)}")
+
+
+def _show_events(model: EventModel, config: ArchConfig, explain: bool) -> dict:
+    t = model.table
+    fmt = f"{datapath_bits(config)}-bit {'float' if config.precision == 'float32' else 'fixed point'}"
+    _section(f"Per-event energies: {t.name} ({t.source}), N = {config.n_pe}, {fmt}")
+    if explain:
+        click.echo(f"Source: {t.citation}")
+    derived = model.derived(config)
+    rows = []
+    for spec in EVENTS:
+        d = derived[spec.name]
+        rows.append({"event": spec.name, "module": spec.module, "pJ": d.pj, "count from": spec.count_rule})
+        if explain:
+            click.echo(f"{spec.name} [{MODULES[spec.module]}]: {spec.what}")
+            click.echo(f"    energy: {d.rule}")
+            click.echo(f"    count:  {spec.count_rule}; per-PE share: {spec.per_pe}")
+    if not explain:
+        click.echo(pd.DataFrame(rows).to_string(index=False, float_format="{:.4g}".format))
+    else:
+        click.echo(f"Cross-check: the table lists a 32-bit access of a 32 KB SRAM at {t['sram_32bit_32kb']:g} pJ; "
+                   f"the width rule gives {sram_access(t, 32, 32).pj:.4g} pJ. The model uses the rule.")
+        click.echo("Per-PE shares: equal = split evenly over the N PEs; real = in proportion to each "
+                   "PE's real entries; busy = in proportion to each PE's busy cycles.")
+    return {r["event"]: {"pj": r["pJ"], "module": r["module"], "rule": derived[r["event"]].rule,
+                         "count": r["count from"]} for r in rows}
+
+
+def _show_table2(model: Table2Model, config: ArchConfig, explain: bool) -> dict:
+    t = model.table
+    area, array_mw = model.area(config), model.array_power_mw(config)
+    _section(f"EIE Table II model: {t.name} ({t.source})")
+    click.echo(f"{config.n_pe} PEs + {area['lnzd_nodes']} LNZD nodes: {array_mw:.1f} mW at {t['clock']:g} MHz, "
+               f"area {area['total_mm2']:.2f} mm^2")
+    if explain:
+        click.echo(f"Source: {t.citation}")
+        click.echo("energy = Table II power x N PEs x cycles / table clock (energy per cycle kept at other "
+                   "clocks); LNZD nodes = sum over levels l=1..L of ceil(N/4^l)")
+        click.echo(f"PE power: units sum to {model.pe_power_mw:.3f} mW (table total {t['pe_power']:g} mW; the model "
+                   "uses the sum so modules add up)")
+        by_type = model.power_by_type_mw(config)
+        click.echo("array power by type (mW): " + ", ".join(f"{k} {v:.1f}" for k, v in by_type.items()))
+        click.echo("area per unit (um^2): " + ", ".join(f"{k} {v:,.0f}" for k, v in area["per_unit_um2"].items()))
+    return {"array_power_mw": array_mw, "area": area, "power_by_type_mw": model.power_by_type_mw(config)}
+
+
+def _show_layers(layers, config, seed, engine, event_model, table2_model) -> list[dict]:
+    from eiesim.energy.base import Activity
+    from eiesim.energy.report import estimate
+    from eiesim.simulate import simulate
+    from workloads.benchmarks import benchmark_layer
+
+    rows, dram_rows, out = [], [], []
+    for name in layers:
+        layer, acts = benchmark_layer(name, config, seed)
+        result = simulate(layer, acts, config, engine=engine)
+        report: EnergyReport = estimate(
+            Activity(result.counters, result.per_pe, result.cycles, config), [event_model, table2_model])
+        ev, t2 = report.estimates
+        rows.append({
+            "layer": name, "cycles": result.cycles, "time_us": result.time_us,
+            "event_uJ": ev.total / 1e6, "table2_uJ": t2.total / 1e6,
+            "event/table2": report.ratios()["event/table2"],
+            **{f"{m}_uJ": ev.per_module[m] / 1e6 for m in MODULES},
+            "event_mW": ev.avg_power_mw, "table2_mW": t2.avg_power_mw,
+        })
+        dram = dram_counterfactual(layer, config, event_model.table)
+        for s in dram:
+            dram_rows.append({
+                "layer": name, "weights": s.stream, "KB": s.bits / 8192,
+                "dram_uJ_32bit": s.pj_32bit / 1e6, "dram_uJ_64bit_low": s.pj_64bit_low / 1e6,
+                "dram_uJ_64bit_high": s.pj_64bit_high / 1e6,
+                "x_onchip_64bit_low": s.pj_64bit_low / ev.total if ev.total else float("nan"),
+                "x_onchip_64bit_high": s.pj_64bit_high / ev.total if ev.total else float("nan"),
+            })
+        out.append({"layer": name, "cycles": result.cycles, "time_us": result.time_us,
+                    "energy_pj": report.to_dict(), "dram": [s.to_dict() for s in dram]})
+    _section(f"Per-layer energy at N = {config.n_pe} (engine {engine}, seed {seed}); modules from the event model")
+    click.echo(pd.DataFrame(rows).to_string(index=False, float_format="{:.4g}".format))
+    _section("DRAM counterfactual: the weights fetched from DRAM every inference (x_onchip = DRAM / on-chip event energy)")
+    click.echo(pd.DataFrame(dram_rows).to_string(index=False, float_format="{:.4g}".format))
+    return out
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

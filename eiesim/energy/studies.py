@@ -1,0 +1,212 @@
+"""Design studies on the energy side: SRAM width (EIE Fig. 9) and precision (Fig. 10).
+
+- :func:`sram_width_study`: for each sparse-matrix SRAM width, the simulator's
+  ``spmat_row_reads`` on the benchmark layers x the energy of one read of that width
+  (:func:`eiesim.energy.rules.sram_access`) = the layer's total read energy.
+- :func:`precision_energy` (from the table) and :func:`precision_error_study` (the
+  functional model's output error of fixed point against float32 on the same quantized
+  weights) for the precision trade-off.
+
+All return pandas DataFrames; :func:`plot_sram_width` and :func:`plot_precision` draw them
+(matplotlib, Agg backend) into an image file written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from eiesim.config import ArchConfig
+from eiesim.energy import rules
+from eiesim.energy.files import write_atomic
+from eiesim.energy.tables import EnergyTable, load_table
+from eiesim.errors import EieError
+
+SRAM_WIDTHS = (16, 32, 64, 128, 256, 512)
+# (format, bits, floating): the operand formats EIE Fig. 10 compares.
+PRECISION_FORMATS = (("int8", 8, False), ("int16", 16, False), ("int32", 32, False),
+                     ("float16", 16, True), ("float32", 32, True))
+
+
+def default_engine() -> str:
+    """"fast" when the numba engine is installed, else "reference"."""
+    for name in ("fast", "reference"):
+        if importlib.util.find_spec(f"eiesim.engines.{name}") is not None:
+            return name
+    raise EieError("no simulation engine is available (eiesim.engines.fast or .reference)")
+
+
+def _layer_names(layers: Iterable[str] | None) -> list[str]:
+    from workloads.benchmarks import BENCHMARKS, get_benchmark
+
+    return list(BENCHMARKS) if layers is None else [get_benchmark(name).name for name in layers]
+
+
+def sram_width_study(
+    layers: Iterable[str] | None = None,
+    widths: Sequence[int] = SRAM_WIDTHS,
+    config: ArchConfig = ArchConfig(),
+    seed: int = 0,
+    engine: str | None = None,
+    table: "str | EnergyTable | None" = None,
+) -> pd.DataFrame:
+    """Sparse-matrix read energy per layer and SRAM width (one row each).
+
+    The layers are encoded once (the encoding does not depend on the SRAM width) and
+    simulated at each width; capacity stays ``config.spmat_sram_kb``.
+    """
+    from eiesim.simulate import simulate
+    from workloads.benchmarks import benchmark_layer
+
+    engine = engine or default_engine()
+    t = load_table(table, "events")
+    per_read = {w: rules.sram_access(t, config.spmat_sram_kb, w).pj for w in widths}
+    configs = {w: config.replace(spmat_width_bits=w) for w in widths}
+    rows = []
+    for name in _layer_names(layers):
+        layer, acts = benchmark_layer(name, config, seed)
+        for w in widths:
+            c = simulate(layer, acts, configs[w], engine=engine).counters
+            rows.append({
+                "layer": name, "width_bits": w, "entries_per_row": configs[w].entries_per_row,
+                "spmat_row_reads": c.spmat_row_reads, "pj_per_read": per_read[w],
+                "read_energy_pj": c.spmat_row_reads * per_read[w],
+                "pj_per_real_entry": c.spmat_row_reads * per_read[w] / c.real_entries if c.real_entries else 0.0,
+            })
+    return pd.DataFrame(rows)
+
+
+def sram_width_summary(study: pd.DataFrame) -> pd.DataFrame:
+    """Total read energy over the layers per width, and which width is cheapest."""
+    total = study.groupby("width_bits", as_index=False).agg(
+        spmat_row_reads=("spmat_row_reads", "sum"), read_energy_pj=("read_energy_pj", "sum"))
+    total["relative_to_min"] = total["read_energy_pj"] / total["read_energy_pj"].min()
+    total["minimum"] = total["read_energy_pj"] == total["read_energy_pj"].min()
+    return total
+
+
+def precision_energy(table: "str | EnergyTable | None" = None) -> pd.DataFrame:
+    """MULT and ADD energy of each operand format, with the rule behind each figure."""
+    t = load_table(table, "events")
+    rows = []
+    for name, bits, floating in PRECISION_FORMATS:
+        mult = rules.arithmetic(t, "mult", bits, floating)
+        add = rules.arithmetic(t, "add", bits, floating)
+        rows.append({"format": name, "bits": bits, "mult_pj": mult.pj, "add_pj": add.pj,
+                     "mac_pj": mult.pj + add.pj, "mult_rule": mult.rule, "add_rule": add.rule})
+    return pd.DataFrame(rows)
+
+
+def calibrated_frac_bits(magnitude: float, bits: int) -> int:
+    """Fraction bits of a signed ``bits``-bit format whose range just holds ``magnitude``."""
+    if magnitude <= 0:
+        return bits - 1
+    integer_bits = max(0, math.ceil(math.log2(magnitude)))
+    return min(bits - 1, max(0, bits - 1 - integer_bits))
+
+
+def precision_variants(layer, acts: np.ndarray, config: ArchConfig) -> dict[str, ArchConfig]:
+    """Fixed-point formats to compare with float32 on one layer.
+
+    ``fixed16 (paper)`` is the configured 16-bit format; the ``calibrated`` ones choose,
+    per layer, the fraction bits whose range just covers the largest codebook value
+    (weights) and the largest input or pre-activation output (activations and
+    accumulators), as a per-layer dynamic-range calibration would.
+    """
+    from eiesim.functional import functional_output
+    from eiesim.simulate import prepare_activations
+
+    f32 = config.replace(precision="float32")
+    linear = dataclasses.replace(layer, activation="none")
+    pre_act = functional_output(linear, prepare_activations(linear, acts, f32), f32)
+    act_peak = float(max(np.abs(acts).max(initial=0.0), np.abs(pre_act).max(initial=0.0)))
+    weight_peak = float(np.abs(layer.codebook).max())
+    out = {"fixed16 (paper)": config.replace(precision="fixed", value_bits=16)}
+    for bits in (16, 8):
+        out[f"fixed{bits} (calibrated)"] = config.replace(
+            precision="fixed", value_bits=bits,
+            act_frac_bits=calibrated_frac_bits(act_peak, bits),
+            weight_frac_bits=calibrated_frac_bits(weight_peak, bits),
+        )
+    return out
+
+
+def precision_error_study(
+    layers: Iterable[str] | None = None, config: ArchConfig = ArchConfig(), seed: int = 0
+) -> pd.DataFrame:
+    """Output error of fixed-point formats against float32, same quantized weights."""
+    from eiesim.functional import functional_output
+    from eiesim.simulate import prepare_activations
+    from workloads.benchmarks import benchmark_layer
+
+    f32 = config.replace(precision="float32")
+    rows = []
+    for name in _layer_names(layers):
+        layer, acts = benchmark_layer(name, config, seed)
+        ref = functional_output(layer, prepare_activations(layer, acts, f32), f32)
+        ref_norm = float(np.linalg.norm(ref))
+        for label, cfg in precision_variants(layer, acts, config).items():
+            out = functional_output(layer, prepare_activations(layer, acts, cfg), cfg)
+            err = out - ref
+            rows.append({
+                "layer": name, "format": label, "value_bits": cfg.value_bits,
+                "act_frac_bits": cfg.act_frac_bits, "weight_frac_bits": cfg.weight_frac_bits,
+                "relative_error": float(np.linalg.norm(err)) / ref_norm if ref_norm > 0 else 0.0,
+                "max_abs_error": float(np.abs(err).max(initial=0.0)),
+                "max_abs_output": float(np.abs(ref).max(initial=0.0)),
+            })
+    return pd.DataFrame(rows)
+
+
+def _save_figure(fig, path: str | os.PathLike) -> Path:
+    """Write a matplotlib figure atomically and release it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+
+
+def _axes(ncols: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(1, ncols, figsize=(5.5 * ncols, 3.8))
+
+
+def plot_sram_width(study: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """EIE Fig. 9 style: read energy (uJ) per layer and in total against SRAM width."""
+    fig, (ax_layers, ax_total) = _axes(2)
+    for name, group in study.groupby("layer", sort=False):
+        ax_layers.plot(group["width_bits"], group["read_energy_pj"] / 1e6, marker="o", label=name)
+    total = sram_width_summary(study)
+    ax_total.bar([str(w) for w in total["width_bits"]], total["read_energy_pj"] / 1e6)
+    ax_layers.set(xscale="log", xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)",
+                  title="per layer")
+    ax_layers.set_xticks(sorted(study["width_bits"].unique()), [str(w) for w in sorted(study["width_bits"].unique())])
+    ax_layers.legend(fontsize=7)
+    ax_total.set(xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)", title="all layers")
+    return _save_figure(fig, path)
+
+
+def plot_precision(energy: pd.DataFrame, errors: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """EIE Fig. 10 style: MAC energy per format, and output error per fixed-point format."""
+    fig, (ax_energy, ax_error) = _axes(2)
+    ax_energy.bar(energy["format"], energy["mac_pj"])
+    ax_energy.set(ylabel="MULT + ADD energy (pJ)", title="arithmetic energy (45 nm)")
+    pivot = errors.pivot(index="layer", columns="format", values="relative_error").reindex(
+        errors["layer"].unique())
+    pivot.plot.bar(ax=ax_error, logy=True)
+    ax_error.set(ylabel="relative L2 error vs float32", title="output error")
+    ax_error.legend(fontsize=7)
+    return _save_figure(fig, path)
