@@ -19,6 +19,7 @@ COMMANDS = {
     "baseline": "eiesim.cli.baseline:baseline",
     "compress": "eiesim.cli.compress:compress",
     "decompress": "eiesim.cli.compress:decompress",
+    "energy": "eiesim.cli.energy:energy",
     "info": "eiesim.cli.compress:info",
 }
 
