@@ -21,6 +21,7 @@ COMMANDS = {
     "decompress": "eiesim.cli.compress:decompress",
     "energy": "eiesim.cli.energy:energy",
     "info": "eiesim.cli.compress:info",
+    "lab": "eiesim.cli.lab:lab",
 }
 
 

@@ -1,0 +1,98 @@
+"""Lab discovery and ``open``: the lab sources shipped in ``eiesim/labs/notebooks/``.
+
+A lab is a jupytext percent-format script named ``labN_slug.py``; its title is the first
+Markdown heading. ``open_lab`` converts one to a ``.ipynb`` notebook (no outputs) in a
+folder of the user's choice and never overwrites an existing file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from eiesim.errors import EieError
+
+_NAME = re.compile(r"^lab(\d+)_([a-z0-9_]+)\.py$")
+_TITLE = re.compile(r"^# #\s+(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Lab:
+    number: int
+    slug: str  # file stem, e.g. "lab2_pe_array"
+    title: str
+    path: Path
+
+    @property
+    def notebook_name(self) -> str:
+        return f"{self.slug}.ipynb"
+
+
+def lab_dir() -> Path:
+    """The folder holding the lab sources, inside the installed package."""
+    return Path(str(resources.files("eiesim.labs").joinpath("notebooks")))
+
+
+def _title(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _TITLE.match(line)
+        if match:
+            return match[1]
+    return path.stem
+
+
+def list_labs() -> list[Lab]:
+    """Every lab, by number."""
+    labs = []
+    for path in lab_dir().glob("lab*.py"):
+        match = _NAME.match(path.name)
+        if match:
+            labs.append(Lab(int(match[1]), path.stem, _title(path), path))
+    return sorted(labs, key=lambda lab: lab.number)
+
+
+def get_lab(number: int | str) -> Lab:
+    """A lab by its number (``2``, ``"2"``) or its file stem (``"lab2_pe_array"``)."""
+    labs = list_labs()
+    for lab in labs:
+        if str(number).strip() in (str(lab.number), lab.slug):
+            return lab
+    known = ", ".join(str(lab.number) for lab in labs)
+    raise EieError(f"no lab {number!r}; choose one of {known}")
+
+
+def open_lab(number: int | str, dest: str | os.PathLike = ".") -> Path:
+    """Write lab ``number`` as a notebook into ``dest``; refuses to overwrite a file."""
+    import jupytext
+
+    lab = get_lab(number)
+    folder = Path(dest)
+    if not folder.is_dir():
+        raise EieError(f"destination {folder} is not an existing folder")
+    target = folder / lab.notebook_name
+    if target.exists():
+        raise EieError(f"{target} already exists; remove it or choose another --dest")
+    notebook = jupytext.read(lab.path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{lab.slug}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            jupytext.write(notebook, handle, fmt="ipynb")
+        _place(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _place(tmp: str, target: Path) -> None:
+    """Move the finished temp file to ``target`` without replacing a file created meanwhile."""
+    try:
+        os.link(tmp, target)  # fails if target exists: no overwrite, even in a race
+    except FileExistsError:
+        raise EieError(f"{target} already exists; remove it or choose another --dest") from None
+    except OSError:  # a filesystem without hard links: the existence check above must do
+        os.replace(tmp, target)
