@@ -1,0 +1,137 @@
+"""The event model and the EIE Table II model: linear in counters, sums that add up."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compressor.csc import compress_layer
+from eiesim.config import ArchConfig
+from eiesim.energy import MODULES, EventModel, Table2Model, dram_counterfactual, energy_report, lnzd_nodes
+from eiesim.energy.base import Activity
+from eiesim.energy.events import event_counts, event_energies
+from eiesim.energy.tables import load_table
+from eiesim.result import COUNTER_NAMES, Counters, PerPE
+
+N = 8
+CFG = ArchConfig(n_pe=N)
+
+
+@st.composite
+def activities(draw, n=N):
+    values = {name: draw(st.integers(0, 10**6)) for name in COUNTER_NAMES}
+    values["bypass_hits"] = draw(st.integers(0, values["macs"]))
+    per_pe = PerPE(*(np.array(draw(st.lists(st.integers(0, 10**5), min_size=n, max_size=n))) for _ in range(3)))
+    return Activity(Counters(**values), per_pe, draw(st.integers(1, 10**6)), ArchConfig(n_pe=n))
+
+
+def scaled(a: Activity, k: int) -> Activity:
+    counters = Counters(**{name: k * v for name, v in a.counters.to_dict().items()})
+    per_pe = PerPE(*(k * np.asarray(x) for x in (a.per_pe.busy, a.per_pe.starved, a.per_pe.real)))
+    return Activity(counters, per_pe, a.cycles, a.config)
+
+
+@given(activities())
+def test_doubling_the_counters_doubles_the_energy(a):
+    e1, e2 = EventModel().estimate(a), EventModel().estimate(scaled(a, 2))
+    assert e2.total == pytest.approx(2 * e1.total, rel=1e-12)
+    np.testing.assert_allclose(e2.per_pe, 2 * e1.per_pe, rtol=1e-12, atol=1e-9)
+    for m in MODULES:
+        assert e2.per_module[m] == pytest.approx(2 * e1.per_module[m], rel=1e-12)
+
+
+@given(activities())
+def test_modules_and_pes_add_up_to_the_total(a):
+    e = EventModel().estimate(a)
+    assert set(e.per_module) == set(MODULES)
+    assert sum(e.per_module.values()) == pytest.approx(e.total, rel=1e-12)
+    assert e.per_pe.shape == (N,)
+    assert e.per_pe.sum() == pytest.approx(e.total, rel=1e-9)
+    assert e.total == pytest.approx(sum(ln.pj for ln in e.lines), rel=1e-12)
+
+
+def test_zero_work_is_zero_dynamic_energy():
+    zero = Activity(Counters(), PerPE(np.zeros(N), np.zeros(N), np.zeros(N)), 7, CFG)
+    e = EventModel().estimate(zero)
+    assert e.total == 0 and not e.per_pe.any() and not any(e.per_module.values())
+
+
+def test_energy_is_counts_times_derived_energies():
+    c = Counters(broadcasts=3, real_entries=5, empty_columns=2, busy_pe_cycles=7, pointer_reads=12,
+                 spmat_row_reads=2, accumulator_writes=5, macs=5, codebook_reads=6, bypass_hits=1,
+                 act_sram_writes=4)
+    counts = event_counts(c, ArchConfig(n_pe=2))
+    assert counts == {
+        "queue_push": 6, "queue_pop": 6, "pointer_read": 12, "spmat_row_read": 2, "codebook_read": 6,
+        "row_address_add": 6, "multiply": 5, "accumulate_add": 5, "accumulator_read": 4,
+        "accumulator_write": 5, "source_act_read": 3, "writeback_read": 4, "act_sram_write": 4,
+    }
+    cfg = ArchConfig(n_pe=2)
+    each = event_energies(load_table(None, "events"), cfg)
+    a = Activity(c, PerPE(np.array([4, 3]), np.array([0, 1]), np.array([3, 2])), 12, cfg)
+    e = EventModel().estimate(a)
+    assert e.total == pytest.approx(sum(counts[k] * each[k].pj for k in counts))
+    # per-PE shares: MACs follow the real entries (3:2), pointer reads split evenly.
+    mac_pj = 5 * (each["multiply"].pj + each["accumulate_add"].pj + each["accumulator_write"].pj) + 4 * each["accumulator_read"].pj
+    busy_pj = 2 * each["spmat_row_read"].pj + 6 * (each["codebook_read"].pj + each["row_address_add"].pj)
+    equal_pj = e.total - mac_pj - busy_pj
+    assert e.per_pe == pytest.approx([0.6 * mac_pj + 4 / 7 * busy_pj + equal_pj / 2,
+                                      0.4 * mac_pj + 3 / 7 * busy_pj + equal_pj / 2])
+
+
+@pytest.mark.parametrize("n, nodes", [(1, 1), (4, 1), (5, 3), (16, 5), (64, 21), (256, 85), (1000, 334)])
+def test_lnzd_node_count_of_a_4_ary_tree(n, nodes):
+    assert lnzd_nodes(ArchConfig(n_pe=n)) == nodes
+
+
+def test_table2_model_is_power_times_time():
+    cfg = ArchConfig()
+    a = Activity(Counters(), PerPE(np.zeros(64), np.zeros(64), np.zeros(64)), 8000, cfg)  # 10 us
+    e = Table2Model().estimate(a)
+    pe_mw = 0.112 + 1.807 + 4.955 + 1.162 + 1.122
+    assert e.total == pytest.approx((64 * pe_mw + 21 * 0.023) * 10 * 1000)  # mW x us -> pJ
+    assert e.per_module["spmat_read"] == pytest.approx(64 * 4.955 * 10 * 1000)
+    assert e.per_module["lnzd"] == pytest.approx(21 * 0.023 * 10 * 1000)
+    assert e.per_pe.sum() + e.per_module["lnzd"] == pytest.approx(e.total)
+    assert e.avg_power_mw == pytest.approx(586.6, abs=0.1)  # EIE: about 590 mW
+    # At another clock the energy per cycle stays: same cycles, same energy.
+    slow = dataclasses.replace(a, config=cfg.replace(clock_mhz=400))
+    assert Table2Model().estimate(slow).total == pytest.approx(e.total)
+
+
+def test_table2_area_of_the_paper_chip():
+    area = Table2Model().area(ArchConfig())
+    assert area["total_um2"] == 64 * 638024 + 21 * 189  # 40.8 mm^2 in EIE
+    assert sum(area["per_unit_um2"].values()) == area["total_um2"]
+
+
+def test_report_has_both_models_and_their_ratio():
+    cfg = ArchConfig(n_pe=2)
+    c = Counters(broadcasts=3, real_entries=5, busy_pe_cycles=7, pointer_reads=12, spmat_row_reads=2,
+                 accumulator_writes=5, macs=5, codebook_reads=5)
+    report = energy_report(c, PerPE(np.array([4, 3]), np.array([0, 1]), np.array([3, 2])), 12, cfg)
+    event, table2 = report.estimates
+    assert report.ratios() == {"event/table2": pytest.approx(event.total / table2.total)}
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["total"] == pytest.approx(event.total)
+    assert set(d["per_module"]) == set(MODULES) and len(d["per_pe"]) == 2
+    assert set(d["models"]) == {"event", "table2"} and d["area"]["lnzd_nodes"] == 1
+    assert d["models"]["event"]["avg_power_mw"] == pytest.approx(event.total / (12 / 800) / 1000)
+
+
+def test_dram_counterfactual_prices_both_weight_streams():
+    cfg = ArchConfig(n_pe=2, accumulators_per_pe=2)
+    w = np.zeros((6, 5))
+    w[0, 0], w[5, 4], w[3, 1] = 1.0, -2.0, 0.5
+    layer = compress_layer(w, cfg)
+    compressed, dense = dram_counterfactual(layer, cfg)
+    # 3 entries x 8 bits + 2 blocks x 2 PEs x 6 pointers x 16 bits + 16 codebook values x 16 bits
+    assert compressed.bits == 3 * 8 + 2 * 2 * 6 * 16 + 16 * 16 == 664
+    assert compressed.pj_32bit == 21 * 640 and compressed.pj_64bit_low == 11 * 1300
+    assert compressed.pj_64bit_high == 11 * 2600
+    assert dense.bits == 6 * 5 * 32 and dense.pj_32bit == 30 * 640
