@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -12,16 +11,10 @@ import click
 
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as JSON atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from eiesim.energy.files import write_atomic
+
+    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
 @click.command()

@@ -1,0 +1,28 @@
+"""``eiesim lenet``: train, Deep-Compress and run LeNet-300-100 (digits) on simulated EIE."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="The full setting (longer training, all test images on EIE).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--pes", default=64, show_default=True, type=click.IntRange(min=1), help="PEs of the simulated EIE.")
+@click.option("--engine", type=click.Choice(["fast", "reference"]), default=None,
+              help="Simulator engine (default: fast when built).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the full result here (atomically).")
+def lenet(full, seed, pes, engine, json_out):
+    """LeNet-300-100 end to end: accuracy per stage, storage, EIE cycles and energy."""
+    from dataclasses import replace
+
+    from eiesim.cli.baseline import write_json
+    from workloads.lenet import LeNetSettings, run_lenet
+
+    settings = replace(LeNetSettings.full() if full else LeNetSettings.reduced(), n_pe=pes)
+    result = run_lenet(settings, seed, engine, progress=lambda msg: click.echo(msg, err=True))
+    click.echo(result.to_markdown())
+    if json_out:
+        write_json(json_out, result.to_dict())
+        click.echo(f"wrote {json_out}")

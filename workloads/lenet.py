@@ -1,0 +1,388 @@
+"""LeNet-300-100 end to end: train, Deep-Compress, and run every layer on simulated EIE.
+
+The network is Deep Compression's MLP on scikit-learn's 8 x 8 digits (64-300-100-10, ReLU
+between layers; DC used 784 MNIST inputs, so storage is compared as ratios). Stages:
+
+1. dense training (Adam, cross-entropy);
+2. iterative magnitude pruning with retraining: ``prune_steps`` rounds, each layer's
+   density falling geometrically to DC's LeNet-300-100 targets (8 / 9 / 26 % kept, DC
+   Table 2), masks enforced with ``torch.nn.utils.prune``; biases are not pruned;
+3. weight sharing: each layer's kept weights *and its bias* (the bias is EIE's extra input
+   column, so it shares the layer's codebook) clustered into 2^b - 1 centroids, then
+   centroid fine-tuning with gradients summed per cluster (DC §3.3);
+4. EIE: each layer encoded in interleaved CSC and run on the simulator, layer by layer on
+   the test images, each layer's input the previous layer's output as EIE computed it.
+   Accuracy uses the numpy functional model (equal bit for bit to the engines' outputs);
+   cycles, latency and energy come from the engine on ``eie_images`` test images, whose
+   outputs are checked against the functional model.
+
+Everything is seeded (torch seed, deterministic algorithms, one thread, fixed split).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from compressor.csc import EncodedLayer, compress_layer
+from compressor.quantize import finetune_centroids, share_weights
+from eiesim.config import ArchConfig
+from eiesim.errors import EieError
+from workloads.digits import Digits, load_digits_split
+
+# Deep Compression, Table 1 / Table 2, LeNet-300-100 on MNIST: kept weight fraction per
+# layer and the whole model's storage before and after pruning + quantisation + Huffman.
+DC_LENET_DENSITIES = (0.08, 0.09, 0.26)
+DC_LENET_STORAGE = {"dense_kb": 1070.0, "compressed_kb": 27.0, "ratio": 40.0}
+LAYER_NAMES = ("fc1", "fc2", "fc3")
+
+
+@dataclass(frozen=True)
+class LeNetSettings:
+    """Training and compression settings; ``reduced()`` for tests, ``full()`` for reports."""
+
+    hidden: tuple[int, int] = (300, 100)
+    densities: tuple[float, float, float] = DC_LENET_DENSITIES
+    weight_bits: int = 4
+    dense_epochs: int = 40
+    prune_steps: int = 4
+    retrain_epochs: int = 10
+    finetune_epochs: int = 8
+    batch_size: int = 64
+    lr: float = 1e-3
+    retrain_lr: float = 5e-4
+    centroid_lr: float = 1e-3
+    test_fraction: float = 0.2
+    eie_images: int | None = None  # test images run on the engine; None: all of them
+    check_images: int = 4  # of those, checked against the functional model
+    n_pe: int = 64
+
+    @classmethod
+    def full(cls) -> "LeNetSettings":
+        return cls()
+
+    @classmethod
+    def reduced(cls) -> "LeNetSettings":
+        """A few seconds: short training, two pruning rounds, 20 images on the engine."""
+        return cls(dense_epochs=6, prune_steps=2, retrain_epochs=2, finetune_epochs=2, eie_images=20)
+
+    def check(self) -> "LeNetSettings":
+        if len(self.densities) != 3 or not all(0.0 < d <= 1.0 for d in self.densities):
+            raise EieError(f"densities must be three fractions in (0, 1], got {self.densities}")
+        if len(self.hidden) != 2 or min(self.hidden) < 1:
+            raise EieError(f"hidden must be two positive layer widths, got {self.hidden}")
+        counts = {"dense_epochs": 1, "prune_steps": 1, "retrain_epochs": 0, "finetune_epochs": 0,
+                  "batch_size": 1, "weight_bits": 1, "n_pe": 1, "check_images": 0}
+        for name, least in counts.items():
+            if getattr(self, name) < least:
+                raise EieError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if self.eie_images is not None and self.eie_images < 1:
+            raise EieError(f"eie_images must be at least 1 (or None for all), got {self.eie_images}")
+        return self
+
+
+@dataclass
+class Stage:
+    name: str
+    accuracy: float  # on the test split
+    note: str = ""
+
+
+@dataclass
+class LayerReport:
+    """One layer after compression, on EIE."""
+
+    name: str
+    shape: tuple[int, int]  # M x K, the bias column included
+    weights: int  # M x K less bias
+    kept: int  # non-zero weights (bias excluded)
+    density: float
+    activation: str
+    storage: dict[str, Any]
+    act_density: float  # mean fraction of non-zero inputs over the simulated images
+    cycles: list[int] = field(default_factory=list)  # one per simulated image
+    energy_pj: list[float] | None = None
+    real_entries: int = 0
+    filler_entries: int = 0
+
+    @property
+    def mean_cycles(self) -> float:
+        return float(np.mean(self.cycles)) if self.cycles else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["mean_cycles"] = self.mean_cycles
+        return out
+
+
+@dataclass
+class LeNetResult:
+    """Accuracy after each stage, storage per layer, EIE cycles, latency and energy."""
+
+    seed: int
+    settings: LeNetSettings
+    engine: str
+    clock_mhz: float
+    stages: list[Stage]
+    layers: list[LayerReport]
+    storage: dict[str, Any]
+    engine_matches_functional: bool  # on the first check_images images
+
+    @property
+    def latency_us(self) -> float:
+        """Mean whole-network time per image: the layers run one after another."""
+        return sum(layer.mean_cycles for layer in self.layers) / self.clock_mhz
+
+    @property
+    def energy_pj(self) -> float | None:
+        """Mean whole-network energy per image, when the simulator reports energy."""
+        if any(layer.energy_pj is None for layer in self.layers):
+            return None
+        return float(sum(np.mean(layer.energy_pj) for layer in self.layers))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed, "settings": asdict(self.settings), "engine": self.engine,
+            "clock_mhz": self.clock_mhz,
+            "stages": [asdict(s) for s in self.stages],
+            "layers": [layer.to_dict() for layer in self.layers],
+            "storage": self.storage,
+            "eie": {
+                "images": len(self.layers[0].cycles) if self.layers else 0,
+                "latency_us": self.latency_us, "energy_pj": self.energy_pj,
+                "engine_matches_functional": self.engine_matches_functional,
+            },
+            "deep_compression_reference": {**DC_LENET_STORAGE, "densities": list(DC_LENET_DENSITIES)},
+        }
+
+    def to_markdown(self) -> str:
+        lines = ["| stage | test accuracy | note |", "|---|---|---|"]
+        lines += [f"| {s.name} | {100 * s.accuracy:.2f}% | {s.note} |" for s in self.stages]
+        lines += ["", "| layer | M x K | kept | act. density | mean cycles | time us | energy nJ |",
+                  "|---|---|---|---|---|---|---|"]
+        for layer in self.layers:
+            energy = "n/a" if layer.energy_pj is None else f"{np.mean(layer.energy_pj) / 1e3:.2f}"
+            lines.append(
+                f"| {layer.name} | {layer.shape[0]} x {layer.shape[1]} | {100 * layer.density:.1f}% "
+                f"| {100 * layer.act_density:.1f}% | {layer.mean_cycles:.1f} "
+                f"| {layer.mean_cycles / self.clock_mhz:.3f} | {energy} |")
+        energy = "n/a" if self.energy_pj is None else f"{self.energy_pj / 1e3:.2f} nJ"
+        lines += ["", f"Whole network on EIE ({self.settings.n_pe} PEs, {self.engine} engine): "
+                  f"{self.latency_us:.3f} us, {energy} per image."]
+        return "\n".join(lines)
+
+
+@contextmanager
+def _deterministic_torch(seed: int):
+    """Seeded, deterministic, single-threaded torch; previous global settings restored."""
+    import torch
+
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def build_mlp(n_inputs: int, hidden: tuple[int, int], n_classes: int = 10):
+    """LeNet-300-100 as nn.Sequential with layers named fc1, fc2, fc3."""
+    from torch import nn
+
+    sizes = (n_inputs, *hidden, n_classes)
+    parts: list[tuple[str, Any]] = []
+    for i, name in enumerate(LAYER_NAMES):
+        parts.append((name, nn.Linear(sizes[i], sizes[i + 1])))
+        if i < len(LAYER_NAMES) - 1:
+            parts.append((f"relu{i + 1}", nn.ReLU()))
+    return nn.Sequential(OrderedDict(parts))
+
+
+def _batches(torch, n: int, batch_size: int, generator):
+    order = torch.randperm(n, generator=generator)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def train(torch, forward: Callable, params, data: Digits, epochs: int, lr: float, batch_size: int, generator):
+    """Adam on cross-entropy over the training split."""
+    x = torch.from_numpy(data.x_train).float()
+    y = torch.from_numpy(data.y_train)
+    opt = torch.optim.Adam(params, lr=lr)
+    for _ in range(epochs):
+        for idx in _batches(torch, len(y), batch_size, generator):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(forward(x[idx]), y[idx]).backward()
+            opt.step()
+
+
+def accuracy(torch, forward: Callable, data: Digits) -> float:
+    with torch.no_grad():
+        logits = forward(torch.from_numpy(data.x_test).float())
+    return float((logits.argmax(dim=1).numpy() == data.y_test).mean())
+
+
+def magnitude_prune(torch, model, densities: tuple[float, ...]) -> None:
+    """Keep the largest-magnitude weights of each layer (exact count, ties by index)."""
+    from torch.nn.utils import prune
+
+    for name, density in zip(LAYER_NAMES, densities):
+        layer = getattr(model, name)
+        w = layer.weight.detach()
+        keep = int(round(density * w.numel()))
+        # A stable sort on -|w| breaks ties by flat index, so the mask is deterministic.
+        order = torch.sort(-w.abs().flatten(), stable=True).indices
+        mask = torch.zeros(w.numel())
+        mask[order[:keep]] = 1.0
+        prune.custom_from_mask(layer, "weight", mask.reshape(w.shape))
+
+
+@dataclass
+class SharedLayer:
+    """A layer [W | b] after weight sharing: kept positions, their codes and the codebook."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    codes: np.ndarray
+    codebook: np.ndarray
+    shape: tuple[int, int]
+
+    def matrix(self) -> np.ndarray:
+        w = np.zeros(self.shape)
+        w[self.rows, self.cols] = self.codebook[self.codes]
+        return w
+
+
+def share_layer(matrix: np.ndarray, weight_bits: int) -> SharedLayer:
+    rows, cols = np.nonzero(matrix)
+    shared = share_weights(matrix[rows, cols], weight_bits)
+    return SharedLayer(rows, cols, shared.codes, shared.codebook, matrix.shape)
+
+
+def shared_forward(torch, matrices: list):
+    """The MLP computed from [W | b] matrices: ReLU between layers, none after the last."""
+
+    def forward(x):
+        h = x.double()
+        for i, m in enumerate(matrices):
+            h = torch.cat([h, torch.ones(h.shape[0], 1, dtype=h.dtype)], dim=1) @ m.T
+            if i < len(matrices) - 1:
+                h = torch.relu(h)
+        return h
+
+    return forward
+
+
+def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int, lr: float, batch_size: int, generator):
+    """Centroid fine-tuning (DC §3.3): dL/dw of each kept weight summed per cluster."""
+    x = torch.from_numpy(data.x_train)
+    y = torch.from_numpy(data.y_train)
+    for _ in range(epochs):
+        for idx in _batches(torch, len(y), batch_size, generator):
+            mats = [torch.from_numpy(layer.matrix()).requires_grad_() for layer in layers]
+            torch.nn.functional.cross_entropy(shared_forward(torch, mats)(x[idx]), y[idx]).backward()
+            for layer, m in zip(layers, mats):
+                grads = m.grad.numpy()[layer.rows, layer.cols]
+                layer.codebook = finetune_centroids(layer.codebook, layer.codes, grads, lr)
+
+
+def run_lenet(
+    settings: LeNetSettings | None = None,
+    seed: int = 0,
+    engine: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> LeNetResult:
+    """Train, compress and simulate LeNet-300-100 on the digits; see the module docstring."""
+    from workloads.benchmarks import pick_engine
+    from workloads.torch_import import layers_from_module
+
+    settings = (settings or LeNetSettings.reduced()).check()
+    data = load_digits_split(seed, settings.test_fraction)
+    stages: list[Stage] = []
+    with _deterministic_torch(seed) as torch:
+        gen = torch.Generator().manual_seed(seed)
+        model = build_mlp(data.n_inputs, settings.hidden)
+        progress("training the dense network")
+        train(torch, model, model.parameters(), data, settings.dense_epochs, settings.lr, settings.batch_size, gen)
+        stages.append(Stage("dense", accuracy(torch, model, data), "float32"))
+
+        for step in range(1, settings.prune_steps + 1):
+            step_densities = tuple(d ** (step / settings.prune_steps) for d in settings.densities)
+            progress(f"pruning round {step}: densities {', '.join(f'{d:.3f}' for d in step_densities)}")
+            magnitude_prune(torch, model, step_densities)
+            if step == settings.prune_steps:
+                stages.append(Stage("pruned, before retraining", accuracy(torch, model, data),
+                                    "final round's masks, weights not yet retrained"))
+            train(torch, model, model.parameters(), data, settings.retrain_epochs, settings.retrain_lr,
+                  settings.batch_size, gen)
+        kept = " / ".join(f"{100 * d:.0f}%" for d in settings.densities)
+        stages.append(Stage("pruned + retrained", accuracy(torch, model, data), f"{kept} of weights kept"))
+
+        imported = layers_from_module(model)
+        shared = [share_layer(matrix, settings.weight_bits) for _, matrix, _ in imported]
+        to_torch = lambda: [torch.from_numpy(layer.matrix()) for layer in shared]  # noqa: E731
+        stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", accuracy(torch, shared_forward(torch, to_torch()), data),
+                            f"{2 ** settings.weight_bits - 1} shared values per layer, bias included"))
+        progress("fine-tuning centroids")
+        finetune_shared(torch, shared, data, settings.finetune_epochs, settings.centroid_lr, settings.batch_size, gen)
+        stages.append(Stage("centroids fine-tuned", accuracy(torch, shared_forward(torch, to_torch()), data),
+                            "gradients summed per cluster"))
+
+    config = ArchConfig.make(n_pe=settings.n_pe, weight_bits=settings.weight_bits)
+    encoded = [
+        compress_layer(layer.matrix(), config, name=name, has_bias=True,
+                       activation="relu" if i < len(shared) - 1 else "none")
+        for i, (layer, name) in enumerate(zip(shared, LAYER_NAMES))
+    ]
+    engine = pick_engine(engine)
+    if engine is None:
+        raise EieError("no simulator engine is built; cannot run LeNet on EIE")
+    progress(f"running the test images on EIE ({engine} engine)")
+    eie_acc, n_images, reports, matches = _run_on_eie(encoded, imported, data, config, engine, settings)
+    stages.append(Stage("EIE fixed point", eie_acc,
+                        f"{config.value_bits}-bit values, {n_images} of {len(data.y_test)} test images"))
+    return LeNetResult(seed, settings, engine, config.clock_mhz, stages, reports,
+                       _storage(encoded, imported), matches)
+
+
+def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: ArchConfig, engine: str, settings):
+    """Run test images through the layers on the engine, each layer fed the previous
+    layer's simulated output; the first ``check_images`` are checked against the
+    functional model. Returns accuracy, images run, per-layer reports and the check."""
+    from eiesim.functional import functional_output
+    from eiesim.simulate import prepare_activations, simulate
+    from workloads.baselines import energy_joules
+
+    n_images = len(data.y_test) if settings.eie_images is None else min(settings.eie_images, len(data.y_test))
+    reports = []
+    for layer, (_, matrix, _) in zip(encoded, imported):
+        weights = matrix[:, :-1]
+        kept = int(np.count_nonzero(weights))
+        reports.append(LayerReport(
+            layer.name, layer.shape, weights.size, kept, kept / weights.size, layer.activation, {}, 0.0,
+            energy_pj=[], real_entries=layer.n_real, filler_entries=layer.n_fillers))
+    correct, matches = 0, True
+    for index in range(n_images):
+        a = data.x_test[index]
+        for layer, report in zip(encoded, reports):
+            report.act_density += np.count_nonzero(a) / a.size / n_images
+            result = simulate(layer, a, config, engine=engine)
+            if index < settings.check_images:
+                expected = functional_output(layer, prepare_activations(layer, a, config), config)
+                matches &= bool(np.array_equal(result.output, expected))
+            report.cycles.append(int(result.cycles))
+            joules, _ = energy_joules(result)
+            report.energy_pj = None if joules is None or report.energy_pj is None else report.energy_pj + [joules * 1e12]
+            a = result.output
+        correct += int(np.argmax(a) == data.y_test[index])
+    return correct / n_images, n_images, reports, matches
+
+
+def _storage(encoded, imported) -> dict[str, Any]:
+    return {}
