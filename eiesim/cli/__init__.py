@@ -22,6 +22,7 @@ COMMANDS = {
     "energy": "eiesim.cli.energy:energy",
     "info": "eiesim.cli.compress:info",
     "lab": "eiesim.cli.lab:lab",
+    "lenet": "eiesim.cli.lenet:lenet",
 }
 
 
