@@ -130,9 +130,17 @@ def as_coo(weights) -> sp.coo_matrix:
         raise EieError(f"weights must have at least one row and one column, got shape {coo.shape}")
     if not np.all(np.isfinite(coo.data)):
         raise EieError("weights contain NaN or infinity")
-    coo.sum_duplicates()
+    if not _canonical(coo):
+        coo.sum_duplicates()
     coo.eliminate_zeros()
     return coo
+
+
+def _canonical(coo: sp.coo_matrix) -> bool:
+    """Whether entries are already in strictly increasing row-major order (a cheap check
+    that spares scipy's sort in ``sum_duplicates``)."""
+    flat = coo.row.astype(np.int64) * coo.shape[1] + coo.col
+    return bool(np.all(flat[1:] > flat[:-1]))
 
 
 def compress_layer(
@@ -170,44 +178,61 @@ def interleave(
         raise EieError(f"a layer needs M >= 1 rows and K >= 1 columns, got {m} x {k}")
     if activation not in ("relu", "none"):
         raise EieError(f"activation must be 'relu' or 'none', got {activation!r}")
-    n, nr = config.n_pe, config.rows_per_block
+    n, r, nr = config.n_pe, config.accumulators_per_pe, config.rows_per_block
     x = config.index_bits
-    rows = np.asarray(rows, np.int64)
-    cols = np.asarray(cols, np.int64)
-    codes = np.asarray(codes, np.uint8)
-    if np.any(codes == 0) or np.any(codes >= 2**config.weight_bits):
+    rows = np.asarray(rows, np.int64).ravel()
+    cols = np.asarray(cols, np.int64).ravel()
+    codes = np.asarray(codes).ravel()
+    if not rows.size == cols.size == codes.size:
+        raise EieError(f"rows, cols and codes differ in length: {rows.size}, {cols.size}, {codes.size}")
+    if rows.size and (rows.min() < 0 or rows.max() >= m or cols.min() < 0 or cols.max() >= k):
+        raise EieError(f"a kept weight lies outside the {m} x {k} matrix")
+    if codes.size and not np.issubdtype(codes.dtype, np.integer):
+        raise EieError(f"weight codes must be integers, got dtype {codes.dtype}")
+    if np.any(codes < 1) or np.any(codes >= 2**config.weight_bits):
         raise EieError(f"weight codes must lie in 1..{2**config.weight_bits - 1}")
+    codes = codes.astype(np.uint8)
+    codebook = np.asarray(codebook, np.float64)
+    if codebook.shape != (2**config.weight_bits,) or codebook[0] != 0 or not np.all(np.isfinite(codebook)):
+        raise EieError(f"the codebook must hold 2^{config.weight_bits} finite values with entry 0 equal to 0")
     t_count = -(-m // nr)
+    n_groups = t_count * n * k
 
+    # One sort key orders entries by (block, PE, column) group, then by local row (< R).
     block = rows // nr
-    pe = rows % n
     local = (rows - block * nr) // n
-    group = (block * n + pe) * k + cols
-    order = np.lexsort((local, group))
-    group, local, codes = group[order], local[order], codes[order]
+    group = (block * n + rows % n) * k + cols
+    key = group * r + local
+    order = np.argsort(key)
+    key, codes = key[order], codes[order]
+    if np.any(key[1:] == key[:-1]):
+        raise EieError("a (row, column) position is listed twice")
+    group, local = np.divmod(key, r)
 
     # g: zero rows since the previous non-zero of the column (or since local row 0).
-    same = np.zeros(group.size, bool)
-    same[1:] = group[1:] == group[:-1]
-    prev = np.where(same, np.roll(local, 1), -1)
+    prev = np.full(key.size, -1, np.int64)
+    same = group[1:] == group[:-1]
+    prev[1:][same] = local[:-1][same]
     gap = local - prev - 1
     fillers = gap >> x
-    z_real = gap & (2**x - 1)
 
-    per_weight = fillers + 1
-    owner = np.repeat(np.arange(group.size), per_weight)
-    first_of_owner = np.concatenate(([0], np.cumsum(per_weight)[:-1]))
-    is_real = (np.arange(owner.size) - first_of_owner[owner]) == fillers[owner]
-    code = np.where(is_real, codes[owner], 0).astype(np.uint8)
-    rel = np.where(is_real, z_real[owner], 2**x - 1).astype(np.uint8)
+    # Fillers (v = 0, z = 2^x - 1) fill the output; each real entry lands after its fillers.
+    position = np.arange(key.size) + np.cumsum(fillers)
+    total = int(key.size + fillers.sum())
+    code = np.zeros(total, np.uint8)
+    rel = np.full(total, 2**x - 1, np.uint8)
+    code[position] = codes
+    rel[position] = gap & (2**x - 1)
 
-    counts = np.bincount(group[owner], minlength=t_count * n * k).reshape(t_count, n, k)
+    counts = np.bincount(group, minlength=n_groups)
+    if total > key.size:
+        counts += np.bincount(group, weights=fillers, minlength=n_groups).astype(np.int64)
     ptr = np.zeros((t_count, n, k + 1), np.int64)
-    np.cumsum(counts, axis=2, out=ptr[:, :, 1:])
+    np.cumsum(counts.reshape(t_count, n, k), axis=2, out=ptr[:, :, 1:])
     start = np.concatenate(([0], np.cumsum(ptr[:, :, k].ravel())))
     return EncodedLayer(
         shape=(m, k), n_pe=n, accumulators_per_pe=config.accumulators_per_pe,
-        index_bits=x, weight_bits=config.weight_bits, codebook=np.asarray(codebook, np.float64),
+        index_bits=x, weight_bits=config.weight_bits, codebook=codebook,
         code=code, rel=rel, ptr=ptr, start=start,
         name=name, has_bias=has_bias, activation=activation,
     )
