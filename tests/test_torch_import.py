@@ -190,3 +190,13 @@ def test_imported_pruned_layer_encodes_with_its_pattern():
     layer = compress_layer(w, name=name, has_bias=has_bias)
     assert layer.n_real == np.count_nonzero(w)
     np.testing.assert_array_equal(layer.to_dense() != 0, w != 0)
+
+
+def test_torch_loads_only_when_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, eiesim.cli.baseline, eiesim.cli.lenet, workloads.baselines, workloads.lenet, "
+            "workloads.torch_import; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
