@@ -1,0 +1,95 @@
+"""The reference engine: a readable SimPy model of the EIE PE array (SPEC §5, §6).
+
+Each row block is its own pass on a fresh SimPy environment, so cycle numbers start at
+0: the CCU streams the block's non-zero activations out of the LNZD tree into the
+activation queues, every PE processes the columns it pops, and the block ends when the
+last entry has left the arithmetic pipeline; a layer of several blocks then writes the
+accumulators back to the activation SRAM. The cycle counts and counters follow from
+the blocks' behaviour (``eiesim.blocks``); they are not computed from the recurrences
+of the timing contract, which the tests check them against.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import simpy
+
+from compressor.csc import EncodedLayer
+from eiesim.blocks import (
+    ActQueue, ActRW, ArithmeticUnit, Ccu, Lnzd, Multiplier, ProcessingElement, PtrRead, SpmatRead,
+)
+from eiesim.blocks.pe import DRAIN_CYCLES
+from eiesim.config import ArchConfig
+from eiesim.engines import EngineRun
+from eiesim.numerics import convert_codebook
+from eiesim.result import Counters, PerPE
+
+
+def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig, *, trace=None) -> EngineRun:
+    """Simulate ``layer`` for converted activations (length K, bias included).
+
+    ``trace``: an ``eiesim.trace.Trace`` that records broadcasts and columns per block.
+    """
+    started = time.perf_counter()
+    m, n = layer.shape[0], config.n_pe
+    counters = Counters()
+    busy, starved, real = (np.zeros(n, np.int64) for _ in range(3))
+    output = np.zeros(m)
+    block_cycles = []
+    multiplier = Multiplier(convert_codebook(layer.codebook, config), config)
+    for t in range(layer.n_blocks):
+        first_row = t * config.rows_per_block
+        rows_in_block = min(config.rows_per_block, m - first_row)
+        pes, act_rws, cycles = _run_block(layer, t, rows_in_block, acts_converted, config, multiplier, counters, trace)
+        block_cycles.append(cycles)
+        for p, (pe, act_rw) in enumerate(zip(pes, act_rws)):
+            busy[p] += pe.busy
+            starved[p] += pe.starved
+            real[p] += pe.real
+            output[first_row + p : first_row + rows_in_block : n] = act_rw.outputs()
+    return EngineRun(
+        cycles=sum(block_cycles), block_cycles=block_cycles, counters=counters,
+        per_pe=PerPE(busy=busy, starved=starved, real=real), output=output,
+        sim_wall_s=time.perf_counter() - started,
+    )
+
+
+def _run_block(layer, t, rows_in_block, acts, config, multiplier, counters, trace):
+    """Wire the PE array for row block t, run it, return its PEs, act R/W units and cycles."""
+    env = simpy.Environment()
+    n = config.n_pe
+    if trace is not None:
+        trace.begin_block(t, n)
+    queues, pes, act_rws = [], [], []
+    for p in range(n):
+        entries = slice(layer.start[t * n + p], layer.start[t * n + p + 1])
+        act_rw = ActRW(env, acts[p::n], len(range(p, rows_in_block, n)), layer.activation, config, counters)
+        queue = ActQueue(env, config.queue_depth)
+        pe = ProcessingElement(
+            env, p, queue,
+            PtrRead(layer.ptr[t, p], counters),
+            SpmatRead(layer.code[entries], layer.rel[entries], config.entries_per_row, counters),
+            ArithmeticUnit(multiplier, act_rw.destination, config, counters),
+            counters, trace,
+        )
+        queues.append(queue)
+        pes.append(pe)
+        act_rws.append(act_rw)
+    ccu = Ccu(env, Lnzd([rw.source for rw in act_rws], config.lnzd_latency), queues, counters, trace)
+
+    def controller():
+        pe_runs = [env.process(pe.run()) for pe in pes]
+        broadcasts = yield env.process(ccu.run())
+        if broadcasts:  # with no non-zero input the PEs never start
+            yield env.all_of(pe_runs)
+        yield env.timeout(DRAIN_CYCLES)
+        t_block = env.now
+        if layer.n_blocks > 1:
+            yield env.all_of([env.process(rw.write_back()) for rw in act_rws])
+        if trace is not None:
+            trace.end_block(t_block, env.now - t_block, [q.peak for q in queues])
+
+    env.run(until=env.process(controller()))
+    return pes, act_rws, int(env.now)
