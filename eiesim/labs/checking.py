@@ -1,7 +1,8 @@
 """What every answer check shares: compare, then print ``correct`` or a hint.
 
 A check recomputes the expected answer with the package (never a stored number) and
-returns True or False, so tests can use it too. What it prints never contains the
+returns True or False, so tests can use it too. An answer left as ``None`` (how the labs
+ship) gets "no answer yet". What it prints never contains the
 expected value: a wrong answer gets a hint about the method, and at most whether the
 answer is too high or too low.
 """
@@ -14,6 +15,9 @@ from numbers import Real
 from eiesim.errors import EieError
 
 
+NO_ANSWER = "no answer yet: replace None with your answer"
+
+
 def verdict(ok: bool, hint: str) -> bool:
     """Print the outcome of a check; returns ``ok``."""
     print("correct" if ok else f"not yet: {hint}")
@@ -22,7 +26,9 @@ def verdict(ok: bool, hint: str) -> bool:
 
 def number(answer, name: str) -> float:
     """The student's answer as a finite number, or a clear error."""
-    if isinstance(answer, bool) or not isinstance(answer, Real):
+    if isinstance(answer, bool):
+        raise EieError(f"{name}: expected a number, got {answer!r}")
+    if not isinstance(answer, Real):
         try:
             answer = float(answer)
         except (TypeError, ValueError):
@@ -36,6 +42,8 @@ def number(answer, name: str) -> float:
 def check_number(answer, expected: float, hint: str, *, name: str = "answer",
                  rel: float = 0.0, abs_tol: float = 0.0) -> bool:
     """Compare a numeric answer with ``expected`` (exact unless a tolerance is given)."""
+    if answer is None:
+        return verdict(False, NO_ANSWER)
     value = number(answer, name)
     ok = math.isclose(value, expected, rel_tol=rel, abs_tol=abs_tol) or value == expected
     if not ok:
@@ -45,6 +53,8 @@ def check_number(answer, expected: float, hint: str, *, name: str = "answer",
 
 def check_choice(answer, expected: str, choices: tuple[str, ...], hint: str, *, name: str = "answer") -> bool:
     """Compare a word answer, case-insensitively, with one of ``choices``."""
+    if answer is None:
+        return verdict(False, NO_ANSWER)
     text = str(answer).strip().lower()
     if text not in choices:
         raise EieError(f"{name}: choose one of {', '.join(choices)}, got {answer!r}")
@@ -53,6 +63,8 @@ def check_choice(answer, expected: str, choices: tuple[str, ...], hint: str, *, 
 
 def check_sequence(answer, expected, hint: str, *, name: str = "answer") -> bool:
     """Compare a list of integers element by element."""
+    if answer is None:
+        return verdict(False, NO_ANSWER)
     try:
         values = [int(v) for v in answer]
     except (TypeError, ValueError):

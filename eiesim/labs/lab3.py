@@ -1,0 +1,78 @@
+"""Lab 3 (activation queues and load balance): the lab's two-PE layer and answer checks.
+
+Each check recomputes its answer with the simulator and prints ``correct`` or a hint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compressor.csc import EncodedLayer, interleave
+from eiesim.config import ArchConfig
+from eiesim.labs.checking import check_number
+from eiesim.labs.sweeps import measured
+
+# (row, column) of the non-zeros of the 12 x 5 two-PE layer: PE0 (even rows) has six
+# entries in column 0, PE1 (odd rows) six in column 3, one entry each elsewhere.
+TWO_PE_NONZEROS = (
+    [(r, 0) for r in range(0, 12, 2)] + [(1, 0), (0, 1), (1, 1), (0, 2), (1, 2), (0, 3)]
+    + [(r, 3) for r in range(1, 12, 2)] + [(0, 4), (1, 4)]
+)
+
+
+def two_pe_layer(queue_depth: int) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
+    """The lab's 12 x 5 layer on two PEs, all five activations non-zero."""
+    config = ArchConfig.make(n_pe=2, queue_depth=queue_depth)
+    rows, cols = (np.array(v) for v in zip(*TWO_PE_NONZEROS))
+    codebook = np.linspace(0.0, 1.0, 16)
+    layer = interleave(rows, cols, np.ones(rows.size, np.uint8), (12, 5), codebook, config, name="two-PE")
+    return layer, np.ones(5), config
+
+
+def two_pe_cycles(queue_depth: int) -> int:
+    from eiesim.simulate import simulate
+
+    layer, acts, config = two_pe_layer(queue_depth)
+    return simulate(layer, acts, config).cycles
+
+
+def tiny_cycles(answer, queue_depth: int) -> bool:
+    """Exercise 1: cycles of the two-PE layer at ``queue_depth``."""
+    return check_number(
+        answer, two_pe_cycles(queue_depth),
+        "write c_p(k) for both PEs, then apply b_k and s_p(k) of the timing contract column by "
+        "column; remember b_k waits for s_p(k - D) only when k > D, and the +6 drain",
+        name="cycle count")
+
+
+def smallest_full_speed_depth(answer) -> bool:
+    """Exercise 2: the smallest D at which the two-PE layer is as fast as with D = 256."""
+    best = two_pe_cycles(256)
+    depth = next(d for d in range(1, 257) if two_pe_cycles(d) == best)
+    return check_number(
+        answer, depth,
+        "a broadcast waits for s_p(k - D); find how far the lightly loaded PE runs ahead of the "
+        "busy one while the six-entry column is processed", name="queue depth")
+
+
+def knee_depth(answer, layers, depths, n_pe: int, store, within: float = 0.05) -> bool:
+    """Exercise 3: the smallest depth whose load efficiency is within ``within`` (relative)
+    of the deepest queue's, for every layer."""
+    df = measured(layers, {"queue_depth": list(depths)}, {"n_pe": n_pe}, store)
+    deepest = df[df.queue_depth == max(depths)].set_index("layer")["load_efficiency"]
+    ratio = df.load_efficiency / df.layer.map(deepest)
+    ok_depths = df.assign(ok=ratio >= 1 - within).groupby("queue_depth")["ok"].all()
+    depth = int(min(d for d, ok in ok_depths.items() if ok))
+    return check_number(
+        answer, depth,
+        "divide each layer's load efficiency by its value at the deepest queue and look for the "
+        "first depth where every layer reaches 1 - within", name="queue depth")
+
+
+def starved_fraction(answer, layer: str, queue_depth: int, n_pe: int, store) -> bool:
+    """Exercise 4: starved PE-cycles as a fraction of all PE-cycles (N x cycles)."""
+    df = measured([layer], {"queue_depth": [queue_depth]}, {"n_pe": n_pe}, store)
+    row = df.iloc[0]
+    return check_number(
+        answer, row.starved_pe_cycles / (n_pe * row.cycles),
+        "starved_pe_cycles counts PE-cycles; divide by N x cycles", name="fraction", rel=1e-3)

@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab3_activation_queues.py

@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab4_scaling_pes.py

@@ -1,0 +1,247 @@
+"""The coursework labs: each runs top to bottom in the quick setting, is a clean notebook,
+and its answer checks accept the right answer and hint (without revealing it) otherwise."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from eiesim.errors import EieError
+from eiesim.labs import QUICK_ENV, get_lab, list_labs, pick, quick_mode
+from eiesim.labs.checking import check_choice, check_number, check_sequence
+
+LABS = list_labs()
+LAB_TIMEOUT_S = 300
+
+
+def lab_env() -> dict[str, str]:
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="default")
+    env[QUICK_ENV] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]), env.get("PYTHONPATH")]))
+    return env
+
+
+# --- every lab runs headless, in its own process --------------------------------------
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
+def test_lab_runs_top_to_bottom_in_quick_mode(lab, tmp_path):
+    proc = subprocess.run([sys.executable, str(lab.path)], cwd=tmp_path, env=lab_env(),
+                          capture_output=True, text=True, timeout=LAB_TIMEOUT_S)
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr
+    # Labs ship with answers left as None: every exercise's check says so, none errors.
+    exercises = len(re.findall(r"^# ### Exercise \d", lab.path.read_text(), re.M))
+    assert proc.stdout.count("not yet: no answer yet") == exercises
+
+
+# --- every lab is a clean notebook with the agreed structure ---------------------------
+
+
+def test_labs_are_numbered_from_one_without_gaps():
+    assert [lab.number for lab in LABS] == list(range(1, len(LABS) + 1))
+    assert len(LABS) >= 7
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
+def test_lab_is_a_clean_notebook(lab):
+    text = lab.path.read_text(encoding="utf-8")
+    nb = jupytext.reads(text, fmt="py:percent")
+    assert nb.cells[0].cell_type == "markdown"
+    assert nb.cells[0].source.startswith(f"# Lab {lab.number}: ")
+    assert lab.title.startswith(f"Lab {lab.number}: ")
+    assert "**Learning objectives.**" in nb.cells[0].source
+    assert "**Background.**" in nb.cells[0].source
+    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
+    assert 2 <= len(re.findall(r"^### Exercise \d", "\n".join(c.source for c in nb.cells), re.M)) <= 4
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    # Things that work in a script but not in a kernel (or the reverse).
+    assert "__file__" not in code and "__main__" not in code
+    assert not re.search(r"^\s*[%!]", code, re.M)
+    assert "plt.show()" not in code  # Agg warns; Jupyter shows figures by itself
+    assert f"from eiesim.labs import lab{lab.number} as check" in code
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
+def test_every_exercise_answer_is_left_to_the_student(lab):
+    nb = jupytext.read(lab.path)
+    checked = [c.source for c in nb.cells if c.cell_type == "code" and "check." in c.source
+               and re.search(r"^my_\w+ = ", c.source, re.M)]
+    assert checked
+    for source in checked:
+        for line in re.findall(r"^my_\w+ = .*$", source, re.M):
+            assert re.match(r"^my_\w+ = None\s+# your answer", line), line
+
+
+# --- catalog and quick mode --------------------------------------------------------------
+
+
+def test_get_lab_by_number_or_slug_and_bad_names():
+    assert get_lab(3) == get_lab("3") == get_lab(LABS[2].slug)
+    with pytest.raises(EieError, match="no lab '99'"):
+        get_lab("99")
+    with pytest.raises(EieError, match="no lab"):
+        get_lab("")
+
+
+@pytest.mark.parametrize("value, quick", [("1", True), ("yes", True), ("0", False), ("", False), (" ", False)])
+def test_quick_mode_reads_the_environment(monkeypatch, value, quick):
+    monkeypatch.setenv(QUICK_ENV, value)
+    assert quick_mode() is quick
+    assert pick("full", "quick") == ("quick" if quick else "full")
+
+
+def test_quick_mode_is_off_without_the_variable(monkeypatch):
+    monkeypatch.delenv(QUICK_ENV, raising=False)
+    assert not quick_mode()
+
+
+# --- the shared check helpers --------------------------------------------------------------
+
+
+def test_check_number_prints_correct_or_a_hint_without_the_answer(capsys):
+    assert check_number(12, 12, "use the recurrence")
+    assert capsys.readouterr().out == "correct\n"
+    assert not check_number(13, 12, "use the recurrence", name="cycle count")
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: use the recurrence") and "too high" in out and "12" not in out
+    assert not check_number(11, 12, "x")
+    assert "too low" in capsys.readouterr().out
+    assert check_number(0.1001, 0.1, "x", rel=1e-2)
+    assert check_number("12", 12, "x")
+
+
+def test_check_number_none_and_bad_answers(capsys):
+    assert not check_number(None, 3, "x")
+    assert "no answer yet" in capsys.readouterr().out
+    for bad in ("twelve", [1], float("nan"), float("inf"), True):
+        with pytest.raises(EieError, match="answer: expected a"):
+            check_number(bad, 3, "x")
+
+
+def test_check_choice_and_sequence(capsys):
+    assert check_choice(" Empty ", "empty", ("filler", "empty"), "x")
+    assert not check_choice("filler", "empty", ("filler", "empty"), "think")
+    assert "empty" not in capsys.readouterr().out.split("\n")[1]
+    with pytest.raises(EieError, match="choose one of filler, empty"):
+        check_choice("other", "empty", ("filler", "empty"), "x")
+    assert not check_choice(None, "empty", ("filler", "empty"), "x")
+    assert check_sequence([1, 2], (1, 2), "x")
+    assert not check_sequence([1, 3], (1, 2), "x")
+    assert "position 1" in capsys.readouterr().out.splitlines()[-1]
+    assert not check_sequence([1], (1, 2), "x")
+    with pytest.raises(EieError, match="list of integers"):
+        check_sequence(["a"], (1,), "x")
+    assert not check_sequence(None, (1,), "x")
+
+
+# --- lab answer checks: right answers pass, wrong ones get a hint without the answer ----
+
+
+@pytest.fixture(scope="module")
+def quick_store(tmp_path_factory):
+    """A small sweep store shared by the sweep-based checks (quick mode: in-process)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(QUICK_ENV, "1")
+        yield tmp_path_factory.mktemp("lab-store")
+
+
+def assert_verdict(capsys, ok: bool, expected_text: str | None = None) -> None:
+    out = capsys.readouterr().out
+    if ok:
+        assert out == "correct\n"
+    else:
+        assert out.startswith("not yet: ")
+        if expected_text is not None:
+            assert not re.search(rf"(?<![\d.]){re.escape(expected_text)}(?![\d])", out), out
+
+
+def test_lab3_two_pe_cycles_by_hand(capsys):
+    from eiesim.labs import lab3
+
+    # Hand-derived with SPEC §5: c0 = 6,1,1,1,1 and c1 = 1,1,1,6,1, L = 1.
+    # D = 8: b = 1..5; PE0 ends at 11 + 1, PE1 at 11 + 1 -> 12 + 6 = 18.
+    # D = 1: lock step, b = 1, 2, 8, 9, 10; PE1 ends at 16 + 1 -> 17 + 6 = 23.
+    assert lab3.tiny_cycles(18, queue_depth=8)
+    assert_verdict(capsys, True)
+    assert lab3.tiny_cycles(23, queue_depth=1)
+    assert_verdict(capsys, True)
+    assert not lab3.tiny_cycles(17, queue_depth=8)
+    assert_verdict(capsys, False, "18")
+    # D = 2 still stalls (22 cycles); D = 3 reaches the unbounded queue's 18.
+    assert lab3.two_pe_cycles(2) == 22 and lab3.two_pe_cycles(3) == 18
+    assert lab3.smallest_full_speed_depth(3)
+    assert_verdict(capsys, True)
+    assert not lab3.smallest_full_speed_depth(8)
+    assert_verdict(capsys, False, "3")
+
+
+def test_lab3_sweep_checks(capsys, quick_store):
+    from eiesim.labs import lab3
+    from eiesim.labs.sweeps import measured
+
+    layers, depths, n_pe = ["synth:64x256:0.2:0.5", "synth:48x128:0.3:1"], [1, 2, 8, 64], 8
+    df = measured(layers, {"queue_depth": depths}, {"n_pe": n_pe}, quick_store)
+    table = df.pivot(index="queue_depth", columns="layer", values="load_efficiency")
+    ratio = table / table.loc[64]
+    knee = int(ratio.index[(ratio >= 0.95).all(axis=1)].min())
+    assert lab3.knee_depth(knee, layers, depths, n_pe, quick_store)
+    assert_verdict(capsys, True)
+    wrong = next(d for d in depths if d != knee)
+    assert not lab3.knee_depth(wrong, layers, depths, n_pe, quick_store)
+    assert_verdict(capsys, False, str(knee))
+
+    row = df[(df.layer == layers[0]) & (df.queue_depth == 8)].iloc[0]
+    fraction = row.starved_pe_cycles / (n_pe * row.cycles)
+    assert lab3.starved_fraction(fraction, layers[0], 8, n_pe, quick_store)
+    assert_verdict(capsys, True)
+    assert not lab3.starved_fraction(fraction + 0.05, layers[0], 8, n_pe, quick_store)
+    assert_verdict(capsys, False)
+
+
+def test_lab4_fillers_by_hand(capsys):
+    from eiesim.labs import lab4
+
+    rows = [3, 40, 41, 100]
+    # N = 1: gaps 3, 36, 0, 58 -> 0 + 2 + 0 + 3. N = 2: PE0 local rows 20, 50 (gaps 20, 29),
+    # PE1 local rows 1, 20 (gaps 1, 18) -> 1 + 1 + 0 + 1. N = 4: every gap < 16.
+    assert [lab4.column_fillers(rows, n) for n in (1, 2, 4)] == [5, 3, 0]
+    assert lab4.fillers(3, rows, n_pe=2)
+    assert_verdict(capsys, True)
+    assert not lab4.fillers(5, rows, n_pe=2)
+    assert_verdict(capsys, False, "3")
+
+
+def test_lab4_sweep_checks(capsys, quick_store):
+    from eiesim.labs import lab4
+
+    layer, pes = "synth:96x256:0.1:1", [1, 4, 16, 64]
+    df = lab4.scaling_frame([layer], pes, quick_store)
+    assert df.speedup.iloc[0] == 1.0
+    assert (df.real_entries + df.filler_entries + df.empty_columns == df.busy_pe_cycles).all()
+    best = int(df[df.speedup / df.n_pe >= 0.75].n_pe.max())
+    assert lab4.last_efficient_n(best, layer, pes, quick_store)
+    assert_verdict(capsys, True)
+    assert not lab4.last_efficient_n(best * 4 if best < 64 else 1, layer, pes, quick_store)
+    assert_verdict(capsys, False, str(best))
+
+    row = df[df.n_pe == 64].iloc[0]
+    losses = {"filler": row.filler_entries, "empty": row.empty_columns,
+              "idle": row.n_pe * row.cycles - row.busy_pe_cycles}
+    top = max(losses, key=losses.get)
+    assert lab4.dominant_loss(top, layer, 64, pes, quick_store)
+    assert_verdict(capsys, True)
+    assert not lab4.dominant_loss(next(k for k in losses if k != top), layer, 64, pes, quick_store)
+    assert_verdict(capsys, False)
+
+
+def test_notebooks_folder_links_every_lab():
+    folder = Path(__file__).parents[1] / "notebooks"
+    linked = {p.name: p.resolve() for p in folder.glob("lab*.py")}
+    assert linked == {lab.path.name: lab.path.resolve() for lab in LABS}
