@@ -131,6 +131,7 @@ def as_coo(weights) -> sp.coo_matrix:
     if not np.all(np.isfinite(coo.data)):
         raise EieError("weights contain NaN or infinity")
     if not _canonical(coo):
+        coo.has_canonical_format = False  # make scipy sort even if the flag claims order
         coo.sum_duplicates()
     coo.eliminate_zeros()
     return coo

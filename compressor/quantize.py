@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from eiesim.errors import EieError
 
@@ -49,6 +48,8 @@ def share_weights(values: np.ndarray, weight_bits: int = 4) -> SharedWeights:
     if distinct.size <= n_clusters:
         centroids = distinct
     else:
+        from sklearn.cluster import KMeans  # imported here: it is slow to load
+
         init = np.linspace(values.min(), values.max(), n_clusters).reshape(-1, 1)
         km = KMeans(n_clusters=n_clusters, init=init, n_init=1, random_state=0)
         km.fit(values.reshape(-1, 1))
