@@ -191,9 +191,11 @@ def plot_sram_width(study: pd.DataFrame, path: str | os.PathLike) -> Path:
         ax_layers.plot(group["width_bits"], group["read_energy_pj"] / 1e6, marker="o", label=name)
     total = sram_width_summary(study)
     ax_total.bar([str(w) for w in total["width_bits"]], total["read_energy_pj"] / 1e6)
-    ax_layers.set(xscale="log", xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)",
-                  title="per layer")
-    ax_layers.set_xticks(sorted(study["width_bits"].unique()), [str(w) for w in sorted(study["width_bits"].unique())])
+    widths = sorted(study["width_bits"].unique())
+    ax_layers.set_xscale("log", base=2)
+    ax_layers.set_xticks(widths, [str(w) for w in widths], minor=False)
+    ax_layers.minorticks_off()
+    ax_layers.set(xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)", title="per layer")
     ax_layers.legend(fontsize=7)
     ax_total.set(xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)", title="all layers")
     return _save_figure(fig, path)
@@ -205,7 +207,7 @@ def plot_precision(energy: pd.DataFrame, errors: pd.DataFrame, path: str | os.Pa
     ax_energy.bar(energy["format"], energy["mac_pj"])
     ax_energy.set(ylabel="MULT + ADD energy (pJ)", title="arithmetic energy (45 nm)")
     pivot = errors.pivot(index="layer", columns="format", values="relative_error").reindex(
-        errors["layer"].unique())
+        index=errors["layer"].unique(), columns=errors["format"].unique())
     pivot.plot.bar(ax=ax_error, logy=True)
     ax_error.set(ylabel="relative L2 error vs float32", title="output error")
     ax_error.legend(fontsize=7)
