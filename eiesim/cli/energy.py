@@ -36,8 +36,8 @@ ENGINES = ("fast", "reference")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
 @click.option("--engine", type=click.Choice(ENGINES), default=None,
               help="Simulation engine [default: fast if available, else reference].")
-@click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9).")
-@click.option("--precision-study", is_flag=True, help="Arithmetic energy per format and fixed-point error against float32 (EIE Fig. 10).")
+@click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9), on the --benchmark layers (default all nine).")
+@click.option("--precision-study", is_flag=True, help="Arithmetic energy per format and fixed-point error against float32 (EIE Fig. 10), on the --benchmark layers (default all nine).")
 @click.option("--plot-dir", metavar="DIR", help="Also draw the studies as PNG files into DIR.")
 @click.option("--json", "json_out", metavar="OUT", help="Write everything shown as JSON to OUT.")
 def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram_width_study,
