@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import numpy as np
 import pytest
 
 from eiesim.errors import EieError
@@ -245,3 +246,38 @@ def test_notebooks_folder_links_every_lab():
     folder = Path(__file__).parents[1] / "notebooks"
     linked = {p.name: p.resolve() for p in folder.glob("lab*.py")}
     assert linked == {lab.path.name: lab.path.resolve() for lab in LABS}
+
+
+def test_lab2_golden_example_by_hand(capsys):
+    from eiesim.labs import lab2
+
+    # EIE Fig. 3: PE0's relative row indices.
+    fig3 = [0, 1, 0, 1, 0, 2, 0, 0, 0, 2, 0, 2, 0]
+    assert lab2.relative_indices(fig3, pe=0)
+    assert_verdict(capsys, True)
+    assert not lab2.relative_indices(fig3[:-1] + [1], pe=0)
+    assert "position 12" in capsys.readouterr().out
+    # Hand schedule (SPEC §5), broadcast columns 2, 4, 5, 7, c_p(k) rows PE0..PE3:
+    # 2 2 2 2 / 4 1 1 1 / 1 2 1 1 / 1 1 4 1, L = 1.
+    # D = 8: b = 1..4; PE0 pops at 2, 4, 6, 8 and ends at 10 -> 16 cycles, nobody starves.
+    # D = 1: b = 1, 2, 6, 7; PE3 pops column 7 at 11 -> 12 + 6 = 18; starved 1 + 0 + 2 + 3.
+    assert lab2.cycles(16, queue_depth=8)
+    assert_verdict(capsys, True)
+    assert lab2.cycles(18, queue_depth=1)
+    assert_verdict(capsys, True)
+    assert not lab2.cycles(17, queue_depth=1)
+    assert_verdict(capsys, False, "18")
+    assert lab2.starved(6, queue_depth=1)
+    assert_verdict(capsys, True)
+    assert not lab2.starved(0, queue_depth=1)
+    assert_verdict(capsys, False, "6")
+
+
+def test_lab2_example_keeps_the_papers_pe0_pattern():
+    from eiesim.labs import lab2
+
+    layer, _, _ = lab2.golden_layer()
+    assert layer.ptr[0, 0].tolist() == [0, 3, 4, 6, 6, 8, 10, 11, 13]  # EIE Fig. 3
+    w = lab2.golden_matrix()
+    assert all(r % 4 == p for p, pairs in lab2.NONZEROS.items() for r, _ in pairs)
+    assert np.count_nonzero(w) == sum(len(v) for v in lab2.NONZEROS.values())

@@ -1,0 +1,86 @@
+"""Lab 2 (the PE array cycle by cycle): EIE's 16 x 8 example and answer checks.
+
+PE0's non-zeros are those of EIE Fig. 2 (checked against Fig. 3 in
+``tests/test_csc_golden.py``); the other PEs' non-zeros are chosen here so that the
+four PEs carry different loads. Each check recomputes its answer with the compressor or
+the simulator and prints ``correct`` or a hint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compressor.csc import EncodedLayer, compress_layer
+from eiesim.config import ArchConfig
+from eiesim.labs.checking import check_number, check_sequence
+
+N_PE = 4
+# (row, column) per PE; PE p owns rows p, p + 4, p + 8, p + 12.
+NONZEROS = {
+    0: [(0, 0), (8, 0), (12, 0), (4, 1), (0, 2), (12, 2), (0, 4), (4, 4), (0, 5), (12, 5),
+        (0, 6), (8, 7), (12, 7)],  # EIE Fig. 2
+    1: [(1, 0), (5, 1), (1, 2), (5, 2), (9, 2), (13, 2), (9, 3), (13, 5), (1, 7)],
+    2: [(2, 1), (6, 3), (10, 4), (14, 4), (2, 5), (6, 6), (10, 6)],
+    3: [(3, 0), (7, 2), (11, 4), (3, 5), (7, 5), (11, 5), (15, 5), (15, 7)],
+}
+ACTIVE = (2, 4, 5, 7)  # a = (0, 0, a2, 0, a4, a5, 0, a7)
+
+
+def golden_matrix() -> np.ndarray:
+    """W (16 x 8): weight n of the list above is 0.1 x (n + 1) with alternating sign."""
+    w = np.zeros((16, 8))
+    pairs = [rc for p in range(N_PE) for rc in NONZEROS[p]]
+    for n, (r, c) in enumerate(pairs):
+        w[r, c] = (-1) ** n * 0.1 * (n + 1)
+    return w
+
+
+def golden_activations() -> np.ndarray:
+    a = np.zeros(8)
+    a[list(ACTIVE)] = [0.5, 1.0, 0.25, 0.75]
+    return a
+
+
+def golden_layer(queue_depth: int = 8) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
+    """The example encoded for 4 PEs, its activations and the configuration."""
+    config = ArchConfig.make(n_pe=N_PE, queue_depth=queue_depth)
+    return compress_layer(golden_matrix(), config, name="EIE Fig. 2"), golden_activations(), config
+
+
+def pe_list(layer: EncodedLayer, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes v, relative indices z and column pointers of one PE (single row block)."""
+    span = slice(layer.start[pe], layer.start[pe + 1])
+    return layer.code[span], layer.rel[span], layer.ptr[0, pe]
+
+
+def relative_indices(answer, pe: int = 0) -> bool:
+    """Exercise 1: the relative row indices z of PE ``pe``, in storage order."""
+    layer, _, _ = golden_layer()
+    return check_sequence(
+        answer, pe_list(layer, pe)[1],
+        "walk the PE's columns left to right; in each column, z counts the PE's zero rows "
+        "since the previous non-zero of that column (or since local row 0)", name="z list")
+
+
+def _simulate(queue_depth: int):
+    from eiesim.simulate import simulate
+
+    layer, acts, config = golden_layer(queue_depth)
+    return simulate(layer, acts, config)
+
+
+def cycles(answer, queue_depth: int) -> bool:
+    """Exercises 2 and 3: cycles of the example at ``queue_depth``."""
+    return check_number(
+        answer, _simulate(queue_depth).cycles,
+        "list n_p(k) for the broadcast columns 2, 4, 5, 7 and each PE, set c = max(1, n), "
+        "then run b_k and s_p(k) of the timing contract; L = 1 for 4 PEs; add the 6-cycle drain",
+        name="cycle count")
+
+
+def starved(answer, queue_depth: int) -> bool:
+    """Exercise 4: starved PE-cycles of the example at ``queue_depth``."""
+    return check_number(
+        answer, _simulate(queue_depth).counters.starved_pe_cycles,
+        "a PE is starved in the cycles between finishing column k-1 (s_p(k-1) + c_p(k-1)) and "
+        "popping column k (s_p(k)); sum over PEs and k >= 2", name="starved PE-cycles")

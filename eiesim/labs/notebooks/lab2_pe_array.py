@@ -1,0 +1,196 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 2: The PE array cycle by cycle
+#
+# **Learning objectives.** After this lab you can
+#
+# 1. encode a small sparse matrix in EIE's interleaved CSC by hand (virtual weights v,
+#    relative row indices z, column pointers) for each PE;
+# 2. follow one layer through the PE array cycle by cycle in a line trace and on a
+#    Perfetto timeline;
+# 3. predict the cycle count and the starvation of a layer with the timing contract,
+#    then check the prediction against both simulation engines.
+#
+# **Background.** EIE computes b = ReLU(W a) with W stored sparse. Rows are interleaved
+# over the N PEs: row i belongs to PE i mod N, at local row i div N. Each PE stores, for
+# each column j, its non-zeros of that column as entries (v, z): v is a 4-bit index into
+# a 16-entry codebook of shared weights and z the number of the PE's zero rows since the
+# previous entry of the column. Pointers p_j give where column j starts in the PE's entry
+# list (p_{j+1} - p_j entries).
+#
+# The central control unit scans a for non-zeros (the LNZD tree, latency L = 1 for up to
+# 4 PEs) and broadcasts them one per cycle into every PE's activation queue. A PE pops a
+# column, reads its two pointers (one cycle), then issues one entry per cycle: the
+# sparse-matrix SRAM delivers (v, z), the arithmetic unit decodes v, multiplies by a_j and
+# accumulates into local row "previous + z + 1". The pointer read of the next column
+# overlaps the last entry of the current one. With c_p(k) = max(1, n_p(k)) cycles for
+# PE p on broadcast column k:
+#
+# * b_1 = L, b_k = max(b_{k-1} + 1, max_p s_p(k - D)) (the second term only for k > D);
+# * s_p(1) = b_1 + 1, s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1));
+# * the block ends at max_p (s_p(K') + c_p(K')) + 6: issue 1 + SRAM read 1 + four
+#   arithmetic stages.
+#
+# The example is EIE Figs. 2-3: W is 16 x 8 on 4 PEs, and only a2, a4, a5, a7 are
+# non-zero. PE0's non-zeros are the paper's; the other PEs' are made up for this lab.
+
+# %%
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eiesim.engines import reference
+from eiesim.labs import lab2 as check
+from eiesim.simulate import prepare_activations, simulate
+from eiesim.trace import Trace, line_trace, perfetto_trace
+
+# %% [markdown]
+# ## 1. The matrix and its interleaved CSC
+
+# %%
+W = check.golden_matrix()
+a = check.golden_activations()
+pd.DataFrame(np.where(W != 0, "x", "."), index=[f"row {i} (PE{i % 4})" for i in range(16)])
+
+# %% [markdown]
+# `compress_layer` quantizes the non-zeros to a 4-bit codebook (15 shared values plus
+# the reserved 0) and interleaves them. Here are PE1's codes v, relative indices z and
+# its column pointers:
+
+# %%
+layer, acts, config = check.golden_layer(queue_depth=8)
+v, z, ptr = check.pe_list(layer, pe=1)
+print("v  ", v.tolist())
+print("z  ", z.tolist())
+print("ptr", ptr.tolist())
+print("local rows", layer.entry_local_rows()[layer.start[1]:layer.start[2]].tolist())
+
+# %% [markdown]
+# ### Exercise 1
+# Write down the relative row indices z of **PE0** (rows 0, 4, 8, 12), column by column,
+# in storage order. Compare your list with EIE Fig. 3 once the check says correct.
+
+# %%
+my_z = None  # your answer, e.g. [0, 1, ...]
+check.relative_indices(my_z, pe=0)
+
+# %% [markdown]
+# ## 2. Predict the cycle count
+#
+# Only columns 2, 4, 5 and 7 are broadcast. The table gives n_p(k), the entries of each PE
+# in each broadcast column. A PE with n = 0 still spends one cycle reading pointers.
+
+# %%
+n_pk = pd.DataFrame(layer.column_counts()[0][:, list(check.ACTIVE)],
+                    index=[f"PE{p}" for p in range(4)], columns=[f"j={j}" for j in check.ACTIVE])
+n_pk
+
+# %% [markdown]
+# ### Exercise 2
+# With the paper's queue depth **D = 8** (deeper than the four broadcasts, so the
+# broadcast never waits), compute b_k and s_p(k) and the cycle count by hand.
+
+# %%
+my_cycles_d8 = None  # your answer
+check.cycles(my_cycles_d8, queue_depth=8)
+
+# %% [markdown]
+# ### Exercise 3
+# Now the queue holds a single column (**D = 1**): broadcast k can happen only once every
+# PE has popped column k - 1. Compute the cycle count again.
+
+# %%
+my_cycles_d1 = None  # your answer
+check.cycles(my_cycles_d1, queue_depth=1)
+
+# %% [markdown]
+# ## 3. Watch it: the line trace
+#
+# The reference engine is a SimPy model of the PE blocks (LNZD/CCU, activation queue,
+# pointer read, sparse-matrix read, arithmetic unit, activation read/write). Give it a
+# `Trace` and it records every broadcast and every column a PE pops. Each line below is
+# one cycle: the broadcast of that cycle, then per PE its queue occupancy `qN` and what it
+# does (`ptr jJ` pops column J and reads its pointers, `jJ:rR` issues the entry of column
+# J for local row R, `wait` is starvation, `-` is idle).
+
+# %%
+layer1, acts1, config1 = check.golden_layer(queue_depth=1)
+recorder = Trace()
+run = reference.run(layer1, prepare_activations(layer1, acts1, config1), config1, trace=recorder)
+print("\n".join(line_trace(recorder, layer1, config1)))
+
+# %% [markdown]
+# ### Exercise 4
+# Count, from your hand schedule for D = 1 (or from the `wait` cells above), the starved
+# PE-cycles summed over all PEs.
+
+# %%
+my_starved = None  # your answer
+check.starved(my_starved, queue_depth=1)
+
+# %% [markdown]
+# ## 4. The Perfetto timeline
+#
+# The same recording as a Chrome trace-event file: open https://ui.perfetto.dev and drag
+# the file in. One track is the CCU (broadcasts, the row block), one track per PE shows
+# its columns and its starved intervals; time is in microseconds at 800 MHz.
+
+# %%
+path = Path("lab2_fig2_d1.perfetto.json")
+path.write_text(json.dumps(perfetto_trace(recorder, config1, "EIE Fig. 2, D = 1")))
+print("wrote", path.resolve())
+
+# %% [markdown]
+# The command line does the same from weight and activation files:
+#
+#     eiesim simulate --weights W.npy --acts a.npy --pes 4 --queue-depth 1 --trace --perfetto out.json
+#
+# Below we call the command in-process.
+
+# %%
+from eiesim.cli import cli
+
+np.save("W.npy", W)
+np.save("a.npy", a)
+cli.main(["simulate", "--weights", "W.npy", "--acts", "a.npy", "--pes", "4", "--queue-depth", "1",
+          "--engine", "reference", "--json", "lab2_result.json"], standalone_mode=False)
+print(json.loads(Path("lab2_result.json").read_text())["counters"])
+
+# %% [markdown]
+# ## 5. Two engines, one meaning
+#
+# The fast engine (numba) does not step cycles: it evaluates the recurrence column by
+# column. Both engines must agree on every cycle, counter and output bit.
+
+# %%
+rows = []
+for depth in (1, 8):
+    lay, act, cfg = check.golden_layer(queue_depth=depth)
+    for engine in ("reference", "fast"):
+        res = simulate(lay, act, cfg, engine=engine)
+        rows.append({"D": depth, "engine": engine, "cycles": res.cycles,
+                     **{k: v for k, v in res.counters.to_dict().items()
+                        if k in ("real_entries", "empty_columns", "starved_pe_cycles", "queue_full_stall_cycles")}})
+pd.DataFrame(rows)
+
+# %% [markdown]
+# Questions to discuss:
+#
+# * Which PE finishes last at D = 1, and which column made it late?
+# * PE0's pointer read of the next column overlaps its last entry: find a cycle in the
+#   trace where a PE issues an entry and reads pointers at once.
+# * Why does the layer end 6 cycles after the last entry is issued, and why is the result
+#   not affected by the order in which the PEs finish?

@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab2_pe_array.py
