@@ -91,7 +91,7 @@ def line_trace(trace: Trace, layer: EncodedLayer, config: ArchConfig) -> Iterato
         bcast = {b: f"j{j} a={_real(a, config):g}" for b, j, a in block.broadcasts}
         widths = [max([len(f"PE{p}")] + [len(c) for c in cells[p]]) for p in range(n)]
         bwidth = max([len("broadcast")] + [len(s) for s in bcast.values()])
-        yield " | ".join(["cycle", "broadcast".ljust(bwidth)] + [f"PE{p}".ljust(w) for p, w in enumerate(widths)])
+        yield " | ".join(["cycle", "broadcast".ljust(bwidth)] + [f"PE{p}".ljust(w) for p, w in enumerate(widths)]).rstrip()
         for t in range(block.t_block):
             row = [f"{t:5d}", bcast.get(t, "").ljust(bwidth)]
             row += [cells[p][t].ljust(widths[p]) for p in range(n)]

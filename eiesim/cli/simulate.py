@@ -1,0 +1,251 @@
+"""``eiesim simulate``: run one layer (or the nine benchmarks) on the PE array (SPEC §9).
+
+The layer comes from exactly one source: a dense weight matrix and an activation vector
+(``--weights``/``--acts``, quantised and encoded per SPEC §3), a compressed model file
+(``--model``, with ``--layer`` and ``--acts``), or a benchmark layer of EIE Table III
+(``--benchmark NAME|all`` with ``--seed``). Prints a human summary; ``--json`` writes
+``SimResult.to_dict()``; ``--trace`` prints a per-cycle line trace and ``--perfetto``
+writes a Chrome/Perfetto trace (both recorded by the reference engine).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from eiesim.errors import EieError
+
+AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
+TRACE_MAX_PES = 64
+TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: bounds the trace's line count
+PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--weights", metavar="W.npy", help="Dense weight matrix M x K (.npy); zeros are pruned weights.")
+@click.option("--acts", metavar="a.npy", help="Input activation vector of length K (.npy), for --weights or --model.")
+@click.option("--model", metavar="FILE", help="Compressed model file (written by 'eiesim compress').")
+@click.option("--layer", "layer_name", metavar="NAME", help="Layer of --model to simulate (needed when it has several).")
+@click.option("--benchmark", metavar="NAME|all", help="An EIE benchmark layer (Alex-6 ... NT-LSTM), or all nine.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --benchmark weights and activations.")
+@click.option("--pes", type=int, help="Number of PEs N [default: 64, or the --model's].")
+@click.option("--queue-depth", type=int, help="Activation queue depth D [default: 8].")
+@click.option("--accumulators", type=int, help="Accumulators per PE R [default: 64, or the --model's].")
+@click.option("--precision", type=click.Choice(["fixed", "float32"]), help="Arithmetic number format [default: fixed].")
+@click.option("--engine", type=click.Choice(["reference", "fast", "auto"]), default="auto", show_default=True,
+              help=f"Simulation engine; auto = reference up to {AUTO_REFERENCE_MAX_ENTRIES} entries, else fast.")
+@click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically).")
+@click.option("--trace", "line_trace", is_flag=True,
+              help=f"Print a per-cycle line trace (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
+@click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
+@click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
+def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth, accumulators, precision,
+             engine, json_out, line_trace, perfetto, strict_fit) -> None:
+    """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
+    from eiesim.config import ArchConfig
+
+    _check_sources(weights, acts, model, layer_name, benchmark)
+    for out in (json_out, perfetto):
+        if out is not None and not Path(out).resolve().parent.is_dir():
+            raise EieError(f"cannot write {out}: its folder does not exist")
+    if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
+        raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
+    fields = {k: v for k, v in dict(
+        n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators, precision=precision,
+    ).items() if v is not None}
+    fields["strict_fit"] = strict_fit
+
+    if weights is not None:
+        config = ArchConfig.make(**fields)
+        jobs = [_weights_job(weights, acts, config)]
+    elif model is not None:
+        layer = _model_layer(model, layer_name)
+        encoding = {f: getattr(layer, f) for f in ("n_pe", "accumulators_per_pe", "index_bits", "weight_bits")}
+        config = ArchConfig.make(**{**encoding, **fields})
+        jobs = [(layer, _load_npy(acts, "activations"), config)]
+    else:
+        config = ArchConfig.make(**fields)
+        jobs = _benchmark_jobs(benchmark, seed, config)
+
+    results = []
+    for layer, a, cfg in jobs:
+        chosen = _resolve_engine(engine, layer)
+        if line_trace or perfetto:
+            _check_trace_size(layer, a, cfg, line_trace)
+        results.append((layer, _run(layer, a, cfg, chosen), cfg))
+
+    outputs: dict[str, str] = {}
+    if line_trace or perfetto:
+        layer, a, cfg = jobs[0]
+        recorder = _record_trace(layer, a, cfg)
+        if line_trace:
+            from eiesim.trace import line_trace as render
+
+            for line in render(recorder, layer, cfg):
+                click.echo(line)
+        if perfetto:
+            from eiesim.trace import perfetto_trace
+
+            outputs[perfetto] = json.dumps(perfetto_trace(recorder, cfg, layer.name))
+    if len(results) == 1:
+        _summary(*results[0])
+    else:
+        _table(results)
+    if json_out:
+        docs = [r.to_dict() for _, r, _ in results]
+        outputs[json_out] = json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, allow_nan=False) + "\n"
+    for path, text in outputs.items():
+        _write(path, text)
+
+
+def _check_sources(weights, acts, model, layer_name, benchmark) -> None:
+    """Exactly one layer source, with the options it needs."""
+    given = [name for name, v in (("--weights", weights), ("--model", model), ("--benchmark", benchmark)) if v]
+    if len(given) != 1:
+        raise EieError("give exactly one of --weights (with --acts), --model (with --acts) or --benchmark"
+                       + (f"; got {', '.join(given)}" if given else ""))
+    if (weights or model) and acts is None:
+        raise EieError(f"{given[0]} needs --acts (the input activation vector, .npy)")
+    if benchmark and acts is not None:
+        raise EieError("--benchmark generates its own activations; drop --acts")
+    if layer_name is not None and model is None:
+        raise EieError("--layer selects a layer of --model")
+
+
+def _load_npy(path: str, what: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise EieError(f"{what} file not found: {path}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise EieError(f"cannot read {what} from {path}: {' '.join(str(exc).split())}") from None
+    if not isinstance(array, np.ndarray):
+        raise EieError(f"{what} file {path} is not a single .npy array")
+    return array
+
+
+def _weights_job(weights: str, acts: str, config):
+    from compressor.csc import compress_layer
+
+    layer = compress_layer(_load_npy(weights, "weights"), config, name=Path(weights).stem)
+    return layer, _load_npy(acts, "activations"), config
+
+
+def _model_layer(path: str, name: str | None):
+    from compressor.fileformat import load_model
+
+    layers = load_model(path).layers
+    named = dict(layers) if isinstance(layers, dict) else {layer.name: layer for layer in layers}
+    if name is None:
+        if len(named) != 1:
+            raise EieError(f"model {path} has {len(named)} layers; pick one with --layer ({', '.join(named)})")
+        return next(iter(named.values()))
+    if name not in named:
+        raise EieError(f"model {path} has no layer {name!r}; it has {', '.join(named)}")
+    return named[name]
+
+
+def _benchmark_jobs(benchmark: str, seed: int, config):
+    from workloads.benchmarks import BENCHMARKS, benchmark_layer, get_benchmark
+
+    names = list(BENCHMARKS) if benchmark.lower() == "all" else [get_benchmark(benchmark).name]
+    return [(*benchmark_layer(name, config, seed), config) for name in names]
+
+
+def _engine_available(name: str) -> bool:
+    from eiesim.engines import get_engine
+
+    try:
+        get_engine(name)
+    except ImportError:
+        return False
+    return True
+
+
+def _resolve_engine(choice: str, layer) -> str:
+    if choice == "auto":
+        small = layer.n_entries <= AUTO_REFERENCE_MAX_ENTRIES
+        return "reference" if small or not _engine_available("fast") else "fast"
+    if not _engine_available(choice):
+        raise EieError(f"engine {choice!r} is not available in this installation")
+    return choice
+
+
+def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
+    if line_trace:
+        size = layer.n_blocks * layer.shape[1] + layer.n_entries
+        if config.n_pe > TRACE_MAX_PES or size > TRACE_MAX_SIZE:
+            raise EieError(
+                f"--trace is for small layers (N <= {TRACE_MAX_PES}, row blocks x K + entries <= "
+                f"{TRACE_MAX_SIZE}); {layer.name or 'this layer'} has N = {config.n_pe}, size {size}"
+            )
+    slices = layer.n_blocks * int(np.count_nonzero(acts)) * config.n_pe
+    if slices > PERFETTO_MAX_SLICES:
+        raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
+
+
+def _run(layer, acts, config, engine: str):
+    from eiesim.simulate import simulate as run_simulation
+
+    started = time.perf_counter()
+    result = run_simulation(layer, acts, config, engine=engine)
+    if result.sim_wall_s is None:
+        result.sim_wall_s = time.perf_counter() - started
+    return result
+
+
+def _record_trace(layer, acts, config):
+    """Run the reference engine once more with a trace recorder (deterministic: same run)."""
+    from eiesim.engines.reference import run
+    from eiesim.simulate import prepare_activations
+    from eiesim.trace import Trace
+
+    recorder = Trace()
+    run(layer, prepare_activations(layer, acts, config), config, trace=recorder)
+    return recorder
+
+
+def _summary(layer, result, config) -> None:
+    m, k = layer.shape
+    metrics = result.metrics
+    click.echo(
+        f"{layer.name or 'layer'}: {m} x {k}, {layer.n_blocks} row block(s), N = {config.n_pe}, "
+        f"D = {config.queue_depth}, R = {config.accumulators_per_pe}, {config.precision}, "
+        f"engine {result.engine}"
+    )
+    rows = [
+        ("cycles", f"{result.cycles}"),
+        ("time_us", f"{result.time_us:.3f}"),
+        ("load efficiency", f"{metrics['load_efficiency']:.3f}"),
+        ("imbalance", f"{metrics['imbalance']:.3f}"),
+        ("real work fraction", f"{metrics['real_work_fraction']:.3f}"),
+        ("sim wall (s)", f"{result.sim_wall_s:.3f}"),
+    ]
+    if result.fit is not None and not result.fit.fits:
+        rows.append(("fits SRAM", "no: " + "; ".join(result.fit.problems())))
+    for name, value in rows:
+        click.echo(f"  {name:<20}{value}")
+
+
+def _table(results) -> None:
+    header = f"{'layer':<9}{'cycles':>9}{'time_us':>10}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}  {'engine':<10}{'wall_s':>8}"
+    click.echo(header)
+    for layer, r, _ in results:
+        m = r.metrics
+        click.echo(
+            f"{layer.name:<9}{r.cycles:>9}{r.time_us:>10.2f}{m['load_efficiency']:>10.3f}"
+            f"{m['real_work_fraction']:>11.3f}{m['imbalance']:>11.3f}  {r.engine:<10}{r.sim_wall_s:>8.2f}"
+        )
+    cycles = sum(r.cycles for _, r, _ in results)
+    wall = sum(r.sim_wall_s for _, r, _ in results)
+    click.echo(f"{'total':<9}{cycles:>9}{sum(r.time_us for _, r, _ in results):>10.2f}{'':>44}{wall:>8.2f}")
+
+
+def _write(path: str, text: str) -> None:
+    from eiesim.energy.files import write_atomic
+
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))

@@ -1,0 +1,76 @@
+"""The reference engine's traces: per-cycle line trace and Chrome/Perfetto JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from compressor.csc import compress_layer
+from eiesim.config import ArchConfig
+from eiesim.engines.reference import run
+from eiesim.simulate import prepare_activations
+from eiesim.trace import Trace, line_trace, perfetto_trace
+from tests.test_csc_golden import golden_matrix
+from tests.test_engines import make_layer
+
+GOLDEN_ACTS = np.array([0, 0, 0.5, 0, 1.0, 0.25, 0, 2.0])
+
+
+def traced(layer, acts, config) -> Trace:
+    trace = Trace()
+    run(layer, prepare_activations(layer, acts, config), config, trace=trace)
+    return trace
+
+
+def test_golden_line_trace():
+    config = ArchConfig(n_pe=4)
+    layer = compress_layer(golden_matrix(), config)
+    lines = list(line_trace(traced(layer, GOLDEN_ACTS, config), layer, config))
+    assert lines[0] == "row block 0: T_block = 16 cycles + 0 write-back cycles"
+    assert lines[1].split(" | ") == ["cycle", "broadcast", "PE0".ljust(15), "PE1".ljust(15), "PE2".ljust(15), "PE3"]
+    assert len(lines) == 2 + 16
+    cells = {t: [c.strip() for c in line.split(" | ")] for t, line in enumerate(lines[2:])}
+    # b = 1, 2, 3, 4 broadcasts j2, j4, j5, j7; every PE pops j2 in cycle 2.
+    assert [cells[t][1] for t in range(1, 5)] == ["j2 a=0.5", "j4 a=1", "j5 a=0.25", "j7 a=2"]
+    assert cells[2][2:] == ["q1 ptr j2"] * 4
+    # PE0 (Fig 3): W0,2 W12,2 issued in cycles 3, 4 while it pops j4 in cycle 4 (s_0(2) = 4).
+    assert cells[3][2] == "q2 j2:r0" and cells[4][2] == "q2 j2:r3 ptr j4"
+    # PE1 has no entry in j5: it pops j5 in cycle 4 and j7 in 5; its last entry in cycle 6.
+    assert cells[4][3] == "q1 j4:r0 ptr j5" and cells[5][3] == "q0 ptr j7" and cells[6][3] == "q0 j7:r2"
+    assert cells[10][2] == "q0 j7:r3" and cells[11][2:] == ["q0 -"] * 4
+
+
+def test_line_trace_shows_starvation_fillers_and_blocks():
+    # Worked example (N = 2, D = 1): PE1 waits in cycle 4 before popping column 2 in 5.
+    config = ArchConfig(n_pe=2, queue_depth=1)
+    layer = make_layer([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
+    lines = list(line_trace(traced(layer, np.ones(3), config), layer, config))
+    assert lines[2 + 4].split(" | ")[3].strip() == "q1 j1:r1 wait"  # last entry issued, then idle
+    # A filler (gap of 16 rows) and two row blocks with write-back.
+    config = ArchConfig(n_pe=1, accumulators_per_pe=20)
+    layer = make_layer([(17, 0), (20, 0)], (40, 1), config)
+    lines = list(line_trace(traced(layer, np.ones(1), config), layer, config))
+    # Block 0: n = 2 (filler, row 17): s = 2, issues in 3 and 4, T = 2 + 2 + 6 = 10.
+    assert lines[0] == "row block 0: T_block = 10 cycles + 20 write-back cycles"
+    assert [line.split(" | ")[2].strip() for line in lines[2 + 3 : 2 + 5]] == ["q0 j0:fill", "q0 j0:r17"]
+    assert lines[2 + 10] == "row block 1: T_block = 9 cycles + 20 write-back cycles"
+
+
+def test_perfetto_trace():
+    # Worked example: tracks CCU + 2 PEs; 3 column slices per PE; PE1 starved 1 cycle at 4.
+    config = ArchConfig(n_pe=2, queue_depth=1)
+    layer = make_layer([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
+    doc = json.loads(json.dumps(perfetto_trace(traced(layer, np.ones(3), config), config, "ex")))
+    events = doc["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert names == {0: "CCU / LNZD", 1: "PE 0", 2: "PE 1"}
+    slices = [e for e in events if e["ph"] == "X"]
+    columns = [(e["tid"], e["args"]["cycle"], e["args"]["entries"]) for e in slices if e["name"].startswith("column")]
+    assert sorted(columns) == [(1, 2, 2), (1, 4, 0), (1, 5, 1), (2, 2, 1), (2, 3, 1), (2, 5, 0)]
+    starved = [(e["tid"], e["args"]["cycle"], e["dur"]) for e in slices if e["name"] == "starved"]
+    assert starved == [(2, 4, 1 / config.clock_mhz)]
+    broadcasts = [e["args"]["cycle"] for e in slices if e["name"].startswith("broadcast")]
+    assert broadcasts == [1, 2, 4]
+    block = next(e for e in slices if e["name"] == "row block 0")
+    assert block["ts"] == 0 and block["dur"] == 12 / config.clock_mhz
