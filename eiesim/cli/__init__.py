@@ -23,6 +23,7 @@ COMMANDS = {
     "info": "eiesim.cli.compress:info",
     "lab": "eiesim.cli.lab:lab",
     "lenet": "eiesim.cli.lenet:lenet",
+    "simulate": "eiesim.cli.simulate:simulate",
 }
 
 
