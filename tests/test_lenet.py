@@ -68,7 +68,7 @@ def test_magnitude_prune_keeps_the_exact_count_with_ties_by_index():
     model = build_mlp(4, (3, 2))
     with torch.no_grad():
         model.fc1.weight.copy_(torch.tensor([[1.0, -1.0, 0.5, 1.0]] * 3))
-    magnitude_prune(torch, model, (0.5, 1.0, 0.5))
+    magnitude_prune(model, (0.5, 1.0, 0.5))
     mask = model.fc1.weight_mask.numpy()
     # Six of twelve kept: the nine |w| = 1 tie, so the first six of them by flat index win.
     expected = np.zeros(12)

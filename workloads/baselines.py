@@ -175,26 +175,28 @@ class BaselineReport:
         }
 
     def to_markdown(self) -> str:
-        """Time per frame (us) and speedup per layer and column, then the geometric means."""
+        """Time per frame (us) with speedup, and energy per frame (uJ) where known, per
+        layer and column; then the geometric means."""
         comp, cols = self.comparison(), self.columns()
-        lines = [
-            f"Reference: {comp['reference']}. torch {self.environment['torch_version']}, "
-            f"{self.environment['threads']} threads, {self.environment['cpu']}.",
-            "",
-            "| layer | " + " | ".join(f"{c} us (x)" for c in cols) + " |",
-            "|---" * (len(cols) + 1) + "|",
-        ]
-        for row in comp["rows"]:
-            cells = [
-                f"{row['seconds'][c] * 1e6:.1f} ({_fmt(row['speedup'][c])})" if c in row["seconds"] else "-"
-                for c in cols
-            ]
-            lines.append(f"| {row['layer']} | " + " | ".join(cells) + " |")
-        lines.append("| geomean speedup | " + " | ".join(_fmt(comp["geomean"]["speedup"][c]) for c in cols) + " |")
-        lines.append(
-            "| geomean energy eff. | "
-            + " | ".join(_fmt(comp["geomean"]["energy_efficiency"][c]) for c in cols) + " |"
-        )
+        header = "| layer | " + " | ".join(cols) + " |"
+        rule = "|---" * (len(cols) + 1) + "|"
+
+        def table(metric: str, cell) -> list[str]:
+            out = [header, rule]
+            for row in comp["rows"]:
+                cells = [cell(row, c) if c in row["seconds"] else "-" for c in cols]
+                out.append(f"| {row['layer']} | " + " | ".join(cells) + " |")
+            out.append(f"| geomean {metric} | " + " | ".join(_fmt(comp["geomean"][metric][c]) for c in cols) + " |")
+            return out
+
+        env = self.environment
+        lines = [f"Reference: {comp['reference']}. torch {env['torch_version']}, {env['threads']} threads, "
+                 f"{env['cpu']}.", "", "Time per frame, us (speedup over the reference):", ""]
+        lines += table("speedup", lambda row, c: f"{row['seconds'][c] * 1e6:.1f} ({_fmt(row['speedup'][c])})")
+        if any(j is not None for row in comp["rows"] for j in row["joules"].values()):
+            lines += ["", "Energy per frame, uJ (energy efficiency over the reference):", ""]
+            lines += table("energy_efficiency", lambda row, c: "n/a" if row["joules"][c] is None else
+                           f"{row['joules'][c] * 1e6:.3f} ({_fmt(row['energy_efficiency'][c])})")
         notes = sorted({m.energy_note for m in self.measurements if m.energy is None and m.energy_note})
         if notes:
             lines += ["", "Measured energy: " + "; ".join(notes) + "."]

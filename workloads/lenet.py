@@ -6,15 +6,16 @@ between layers; DC used 784 MNIST inputs, so storage is compared as ratios). Sta
 1. dense training (Adam, cross-entropy);
 2. iterative magnitude pruning with retraining: ``prune_steps`` rounds, each layer's
    density falling geometrically to DC's LeNet-300-100 targets (8 / 9 / 26 % kept, DC
-   Table 2), masks enforced with ``torch.nn.utils.prune``; biases are not pruned;
+   Table 2), masks from ``compressor.prune`` enforced with ``torch.nn.utils.prune``;
+   biases are not pruned;
 3. weight sharing: each layer's kept weights *and its bias* (the bias is EIE's extra input
    column, so it shares the layer's codebook) clustered into 2^b - 1 centroids, then
    centroid fine-tuning with gradients summed per cluster (DC §3.3);
 4. EIE: each layer encoded in interleaved CSC and run on the simulator, layer by layer on
-   the test images, each layer's input the previous layer's output as EIE computed it.
-   Accuracy uses the numpy functional model (equal bit for bit to the engines' outputs);
-   cycles, latency and energy come from the engine on ``eie_images`` test images, whose
-   outputs are checked against the functional model.
+   ``eie_images`` test images (all in the full setting), each layer's input the previous
+   layer's output as EIE computed it; accuracy, cycles, latency and energy come from the
+   engine, whose outputs on the first ``check_images`` are checked against the numpy
+   functional model.
 
 Everything is seeded (torch seed, deterministic algorithms, one thread, fixed split).
 """
@@ -29,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from compressor.csc import EncodedLayer, compress_layer
+from compressor.prune import apply_mask_to_torch, magnitude_mask
 from compressor.quantize import finetune_centroids, share_weights
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
@@ -228,19 +230,12 @@ def accuracy(torch, forward: Callable, data: Digits) -> float:
     return float((logits.argmax(dim=1).numpy() == data.y_test).mean())
 
 
-def magnitude_prune(torch, model, densities: tuple[float, ...]) -> None:
-    """Keep the largest-magnitude weights of each layer (exact count, ties by index)."""
-    from torch.nn.utils import prune
-
+def magnitude_prune(model, densities: tuple[float, ...]) -> None:
+    """Keep each layer's largest-magnitude weights (exact count, ties by index); the new
+    masks go on with torch.nn.utils.prune, multiplying any earlier ones."""
     for name, density in zip(LAYER_NAMES, densities):
         layer = getattr(model, name)
-        w = layer.weight.detach()
-        keep = int(round(density * w.numel()))
-        # A stable sort on -|w| breaks ties by flat index, so the mask is deterministic.
-        order = torch.sort(-w.abs().flatten(), stable=True).indices
-        mask = torch.zeros(w.numel())
-        mask[order[:keep]] = 1.0
-        prune.custom_from_mask(layer, "weight", mask.reshape(w.shape))
+        apply_mask_to_torch(layer, magnitude_mask(layer.weight.detach().numpy(), density))
 
 
 @dataclass
@@ -315,7 +310,7 @@ def run_lenet(
         for step in range(1, settings.prune_steps + 1):
             step_densities = tuple(d ** (step / settings.prune_steps) for d in settings.densities)
             progress(f"pruning round {step}: densities {', '.join(f'{d:.3f}' for d in step_densities)}")
-            magnitude_prune(torch, model, step_densities)
+            magnitude_prune(model, step_densities)
             if step == settings.prune_steps:
                 stages.append(Stage("pruned, before retraining", accuracy(torch, model, data),
                                     "final round's masks, weights not yet retrained"))
