@@ -1,15 +1,15 @@
 """Numba kernels of the fast engine: plain loops over typed arrays, no Python objects.
 
 They compute SPEC §5 (timing, counters) and §6 (arithmetic) for an interleaved-CSC layer
-(``ptr`` (T, N, K+1), ``start`` (T N + 1), ``code``/``rel`` per entry; see compressor.csc)
-and the broadcast columns ``cols`` = J_1 < ... < J_K'. Only broadcast columns are visited.
+(``ptr`` (T, N, K+1), ``start`` (T N + 1), ``code``/``rel`` per entry; see compressor.csc).
 
-* :func:`layer_timing`: per block, :func:`_column_pass` walks each PE's broadcast columns
-  (n_p(k), SRAM rows, bypass candidates: nothing here depends on time), then
-  :func:`_broadcast_schedule` runs the recurrence b_k, s_p(k) column by column over all
-  PEs. Work per column is O(N) plus a byte-wide walk of its entries for the local rows.
-* :func:`layer_output`: one multiply-accumulate per real entry, each output row taking
-  its columns in increasing order, in the accumulator's number format.
+* :func:`prepare_layer` (once per layer, activations not needed) turns the PE lists into
+  a column table indexed [t, j, field, p], so that a column's numbers for all N PEs sit
+  side by side, and into a column-major copy of the real entries for the arithmetic.
+* :func:`layer_timing` runs, block by block, the recurrence b_k, s_p(k) over the
+  broadcast columns J_1 < ... < J_K' with all N PEs per column, O(N) per column.
+* :func:`layer_output` does one multiply-accumulate per real entry of a broadcast
+  column, columns in increasing order.
 """
 
 from __future__ import annotations
@@ -21,74 +21,97 @@ from numba.extending import overload
 from eiesim.engines.numba_options import JIT
 
 PIPELINE_DRAIN = 6  # issue offset 1 + sparse-matrix read 1 + four arithmetic stages
+# Fields of the column table, one row of N values each, for every (block, column):
+ADDR = 0  # address of the column's first entry in the PE's list (ptr[t, p, j])
+COUNT = 1  # entries of the column (real + filler)
+REAL = 2  # real entries of the column
+HEAD = 3  # local row of the column's first entry if it is real, else NO_HEAD
+TAIL = 4  # local row of the column's last entry if it is real, else NO_TAIL
+FIELDS = 5
+NO_HEAD = -1
+NO_TAIL = -2  # never equal to a head, so an empty column never bypasses
 
 
 @njit(**JIT)
-def _column_pass(ptr, base, code, rel, cols, entries_per_row, row_limit, n, bypassable, real):
-    """The time-free part of one row block, PE by PE.
+def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
+    """Column table of a layer, and its real entries column by column.
 
-    ptr: (N, K+1) pointers of the block; base[p]: where PE p's list starts in code/rel;
-    row_limit[p]: PE p's local rows in this block. Fills n[k, p] = n_p(k) and
-    bypassable[k, p] (column k's first entry is real and hits the accumulator of column
-    k-1's last entry), adds real entries per PE to ``real``. Returns (entries, empty
-    columns, SRAM row reads, first PE with an entry beyond its rows or -1).
+    Returns (table, col_ptr, col_row, col_code, overflow): table (T, K, FIELDS, N) int32
+    holds, for each block and column, one row of N values per field (ADDR ... TAIL), so
+    the timing kernel reads one contiguous block per broadcast column; col_ptr (K+1,),
+    col_row, col_code: global row and code of every real entry, column by column;
+    overflow = t N + p of the first list with an entry beyond its PE's rows, else -1.
     """
-    n_pe = ptr.shape[0]
-    entries = 0
-    empty = 0
-    row_reads = 0
+    n_blocks, n_pe, k1 = ptr.shape
+    table = np.empty((n_blocks, k1 - 1, FIELDS, n_pe), np.int32)
+    col_ptr = np.zeros(k1, np.int64)
+    row_limit = np.empty(n_pe, np.int64)
     overflow = -1
-    for p in range(n_pe):
-        last_row = -1  # local row of the last entry of the previous broadcast column
-        sram_row = -1  # SRAM row holding the last address issued (none yet)
-        for k in range(cols.size):
-            lo = ptr[p, cols[k]]
-            hi = ptr[p, cols[k] + 1]
-            n[k, p] = hi - lo
-            if hi == lo:
-                empty += 1
-                bypassable[k, p] = False
-                last_row = -1
-                continue
-            entries += hi - lo
-            first = base[p] + lo
-            # Local rows start at -1 + z + 1 = z; bypass needs a real entry (code != 0).
-            bypassable[k, p] = code[first] != 0 and rel[first] == last_row
-            local = -1
-            for a in range(first, base[p] + hi):
-                local += np.int64(rel[a]) + 1  # int64 first: uint8 + 1 wraps in NumPy
-                real[p] += code[a] != 0
-            # Only a real last entry can be bypassed to (encoders never end on a filler).
-            last_row = local if code[base[p] + hi - 1] != 0 else -1
-            if local >= row_limit[p] and overflow < 0:
-                overflow = p
-            r0 = lo // entries_per_row
-            r1 = (hi - 1) // entries_per_row
-            row_reads += r1 - r0 + (r0 != sram_row)
-            sram_row = r1
-    return entries, empty, row_reads, overflow
+    for t in range(n_blocks):
+        rows_in_block = min(rows_per_block, n_rows - t * rows_per_block)
+        for p in range(n_pe):
+            row_limit[p] = (rows_in_block - p + n_pe - 1) // n_pe  # local rows of PE p
+        for j in range(k1 - 1):
+            column = table[t, j]
+            for p in range(n_pe):
+                lo = start[t * n_pe + p] + ptr[t, p, j]
+                hi = start[t * n_pe + p] + ptr[t, p, j + 1]
+                real = 0
+                local = -1
+                for a in range(lo, hi):
+                    local += np.int64(rel[a]) + 1  # int64 first: uint8 + 1 wraps in NumPy
+                    real += code[a] != 0
+                column[ADDR, p] = ptr[t, p, j]
+                column[COUNT, p] = hi - lo
+                column[REAL, p] = real
+                column[HEAD, p] = rel[lo] if hi > lo and code[lo] != 0 else NO_HEAD  # -1 + z + 1
+                column[TAIL, p] = local if hi > lo and code[hi - 1] != 0 else NO_TAIL
+                if local >= row_limit[p] and overflow < 0:
+                    overflow = t * n_pe + p
+                col_ptr[j + 1] += real
+    for j in range(k1 - 1):
+        col_ptr[j + 1] += col_ptr[j]
+    col_row = np.empty(col_ptr[k1 - 1], np.int32)
+    col_code = np.empty(col_ptr[k1 - 1], np.uint8)
+    fill = col_ptr[:-1].copy()
+    for t in range(n_blocks):
+        for j in range(k1 - 1):
+            for p in range(n_pe):
+                local = -1
+                for a in range(start[t * n_pe + p] + ptr[t, p, j], start[t * n_pe + p] + ptr[t, p, j + 1]):
+                    local += np.int64(rel[a]) + 1
+                    if code[a] != 0:
+                        col_row[fill[j]] = t * rows_per_block + local * n_pe + p
+                        col_code[fill[j]] = code[a]
+                        fill[j] += 1
+    return table, col_ptr, col_row, col_code, overflow
 
 
 @njit(**JIT)
-def _broadcast_schedule(n, bypassable, queue_depth, lnzd_latency, busy, starved):
-    """The broadcast recurrence of one block (SPEC §5), columns in order, all PEs each.
+def _block_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, busy, starved, real):
+    """One row block (SPEC §5), columns in broadcast order, all N PEs each.
 
     b_1 = L, b_k = max(b_{k-1} + 1, max_p s_p(k - D)) for k > D;
     s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1)), c_p(k) = max(1, n_p(k)).
-    Adds c and starvation per PE to ``busy``/``starved``. Returns (T_block,
-    queue-full stall cycles, bypass hits).
+    table: this block's column table (K, FIELDS, N). The SRAM row of address a is
+    (a * row_mul) >> row_shift (see :func:`row_divisor`). Adds busy, starved and real
+    entries per PE. Returns (T_block, entries, empty columns, SRAM row reads, stall
+    cycles, bypass hits). The PE loop is branch-free: empty columns are unpredictable.
     """
-    k_count, n_pe = n.shape
+    n_pe = table.shape[2]
+    k_count = cols.size
     if k_count == 0:
-        return lnzd_latency + PIPELINE_DRAIN, 0, 0
+        return lnzd_latency + PIPELINE_DRAIN, 0, 0, 0, 0, 0
     b = lnzd_latency
     # finish[p] = s_p(k-1) + c_p(k-1); starting it at b_1 + 1 makes s_p(1) = b_1 + 1
     # with no wait, so column 1 needs no special case.
     finish = np.full(n_pe, b + 1, np.int64)
+    sram_row = np.full(n_pe, -1, np.int64)  # SRAM row of the last address issued
     s_max = np.empty(k_count, np.int64)  # max_p s_p(k): when queue slots free up
-    stalls = 0
-    hits = 0
+    entries = empty = row_reads = stalls = hits = 0
+    previous = table[cols[0]]  # column k-1 (only read for k > 0)
     for k in range(k_count):
+        column = table[cols[k]]
         if k > 0:
             b_k = b + 1
             if k >= queue_depth:
@@ -97,59 +120,57 @@ def _broadcast_schedule(n, bypassable, queue_depth, lnzd_latency, busy, starved)
             b = b_k
         top = 0
         for p in range(n_pe):
+            n = np.int64(column[COUNT, p])  # n_p(k)
             s = max(b + 1, finish[p])
             wait = s - finish[p]
             starved[p] += wait
-            # Back-to-back issue: the first entry follows the previous column's last.
-            if wait == 0 and bypassable[k, p]:
-                hits += 1
-            c = max(1, n[k, p])
+            # Bypass: the first entry issues the cycle after the previous column's last
+            # and writes the same accumulator.
+            hits += (wait == 0) & (k > 0) & (column[HEAD, p] == previous[TAIL, p])
+            c = max(1, n)
             busy[p] += c
             finish[p] = s + c
             top = max(top, s)
+            empty += n == 0
+            entries += n
+            real[p] += column[REAL, p]
+            addr = np.int64(column[ADDR, p])
+            first = (addr * row_mul) >> row_shift
+            last = ((addr + n - 1) * row_mul) >> row_shift
+            row_reads += (last - first + (first != sram_row[p])) * (n > 0)
+            sram_row[p] = last if n > 0 else sram_row[p]
         s_max[k] = top
-    return finish.max() + PIPELINE_DRAIN, stalls, hits
+        previous = column
+    return finish.max() + PIPELINE_DRAIN, entries, empty, row_reads, stalls, hits
 
 
 @njit(**JIT)
-def layer_timing(ptr, start, code, rel, cols, queue_depth, lnzd_latency, entries_per_row,
-                 rows_per_block, n_rows):
-    """Cycles and counters of a whole layer (SPEC §5).
+def layer_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, rows_per_block, n_rows):
+    """Cycles and counters of a whole layer from its column table (SPEC §5).
 
     Returns (counters int64 in ``Counters`` field order, busy, starved, real per PE,
-    block_cycles, overflow) where overflow = t N + p of the first (block, PE) with an
-    entry beyond its rows, or -1.
+    block_cycles).
     """
-    n_blocks, n_pe = ptr.shape[0], ptr.shape[1]
+    n_blocks, n_pe = table.shape[0], table.shape[3]
     k_count = cols.size
-    n = np.empty((k_count, n_pe), np.int64)
-    bypassable = np.empty((k_count, n_pe), np.bool_)
-    row_limit = np.empty(n_pe, np.int64)
     busy = np.zeros(n_pe, np.int64)
     starved = np.zeros(n_pe, np.int64)
     real = np.zeros(n_pe, np.int64)
     block_cycles = np.empty(n_blocks, np.int64)
     entries = empty = row_reads = stalls = hits = 0
-    overflow = -1
     for t in range(n_blocks):
-        rows_in_block = min(rows_per_block, n_rows - t * rows_per_block)
-        for p in range(n_pe):
-            row_limit[p] = (rows_in_block - p + n_pe - 1) // n_pe  # rows i = p mod N
-        e, m, r, bad = _column_pass(ptr[t], start[t * n_pe:(t + 1) * n_pe], code, rel, cols,
-                                    entries_per_row, row_limit, n, bypassable, real)
+        cycles, e, m, r, s, h = _block_timing(table[t], cols, queue_depth, lnzd_latency,
+                                              row_mul, row_shift, busy, starved, real)
         entries += e
         empty += m
         row_reads += r
-        if bad >= 0 and overflow < 0:
-            overflow = t * n_pe + bad
-        cycles, s, h = _broadcast_schedule(n, bypassable, queue_depth, lnzd_latency, busy, starved)
         stalls += s
         hits += h
         # Write-back of the accumulators to the activation SRAM, only between blocks.
+        rows_in_block = min(rows_per_block, n_rows - t * rows_per_block)
         write_back = (rows_in_block + n_pe - 1) // n_pe if n_blocks > 1 else 0
         block_cycles[t] = cycles + write_back
     n_real = real.sum()
-    act_writes = n_rows if n_blocks > 1 else 0
     counters = np.array([
         n_blocks * k_count,  # broadcasts
         n_real,  # real_entries
@@ -164,9 +185,23 @@ def layer_timing(ptr, start, code, rel, cols, queue_depth, lnzd_latency, entries
         n_real,  # macs
         entries,  # codebook_reads
         hits,  # bypass_hits
-        act_writes,  # act_sram_writes
+        n_rows if n_blocks > 1 else 0,  # act_sram_writes
     ], np.int64)
-    return counters, busy, starved, real, block_cycles, overflow
+    return counters, busy, starved, real, block_cycles
+
+
+ADDRESS_BITS = 30  # addresses below 2^30: row_divisor's multiply stays within int64
+
+
+def row_divisor(entries_per_row: int) -> tuple[int, int]:
+    """(m, s) with (a * m) >> s == a // entries_per_row for 0 <= a < 2^ADDRESS_BITS.
+
+    m = ceil(2^s / d) with s = ADDRESS_BITS + ceil(log2 d): the rounding error of m adds
+    less than a / 2^s < 1 / d to a / d, too little to reach the next integer
+    (Granlund & Montgomery 1994). A multiply replaces a slow 64-bit division per column.
+    """
+    s = ADDRESS_BITS + (entries_per_row - 1).bit_length()
+    return -(-(1 << s) // entries_per_row), s
 
 
 def _fixed_mac(acc, weight, act, half, shift, lo, hi):
@@ -191,25 +226,16 @@ def _mac_typed(acc, weight, act, half, shift, lo, hi):
 
 
 @njit(**JIT)
-def layer_output(ptr, start, code, rel, cols, codebook, acts, rows_per_block, n_rows,
-                 half, shift, lo, hi):
-    """Accumulators (M,) of the layer in the codebook's number format (SPEC §6).
+def layer_output(col_ptr, col_row, col_code, cols, codebook, acts, n_rows, half, shift, lo, hi):
+    """Accumulators (M,) in the codebook's number format (SPEC §6).
 
-    Every output row lives in one (block, PE) list and that list is walked in increasing
-    column order, so each row accumulates its columns in order. Fillers write nothing.
+    Broadcast columns in increasing order, so each row accumulates its columns in order;
+    within a column every row appears once, so the order there does not matter.
     """
-    n_blocks, n_pe = ptr.shape[0], ptr.shape[1]
     acc = np.zeros(n_rows, codebook.dtype)
-    for t in range(n_blocks):
-        for p in range(n_pe):
-            base = start[t * n_pe + p]
-            row0 = t * rows_per_block + p
-            for j in cols:
-                act = acts[j]
-                local = -1
-                for a in range(base + ptr[t, p, j], base + ptr[t, p, j + 1]):
-                    local += np.int64(rel[a]) + 1
-                    if code[a] != 0:
-                        i = row0 + local * n_pe
-                        acc[i] = mac(acc[i], codebook[code[a]], act, half, shift, lo, hi)
+    for j in cols:
+        act = acts[j]
+        for e in range(col_ptr[j], col_ptr[j + 1]):
+            i = col_row[e]
+            acc[i] = mac(acc[i], codebook[col_code[e]], act, half, shift, lo, hi)
     return acc
