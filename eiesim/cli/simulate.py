@@ -63,9 +63,8 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth
         config = ArchConfig.make(**fields)
         jobs = [_weights_job(weights, acts, config)]
     elif model is not None:
-        layer = _model_layer(model, layer_name)
-        encoding = {f: getattr(layer, f) for f in ("n_pe", "accumulators_per_pe", "index_bits", "weight_bits")}
-        config = ArchConfig.make(**{**encoding, **fields})
+        layer, model_config = _model_layer(model, layer_name)
+        config = model_config.replace(**fields)  # the array the model was encoded for
         jobs = [(layer, _load_npy(acts, "activations"), config)]
     else:
         config = ArchConfig.make(**fields)
@@ -136,17 +135,18 @@ def _weights_job(weights: str, acts: str, config):
 
 
 def _model_layer(path: str, name: str | None):
+    """The chosen layer of a compressed model file, and the config it was encoded for."""
     from compressor.fileformat import load_model
 
-    layers = load_model(path).layers
-    named = dict(layers) if isinstance(layers, dict) else {layer.name: layer for layer in layers}
+    model = load_model(path)
+    named = {layer.name: layer for layer in model.layers}
     if name is None:
         if len(named) != 1:
             raise EieError(f"model {path} has {len(named)} layers; pick one with --layer ({', '.join(named)})")
-        return next(iter(named.values()))
+        name = next(iter(named))
     if name not in named:
         raise EieError(f"model {path} has no layer {name!r}; it has {', '.join(named)}")
-    return named[name]
+    return named[name], model.config
 
 
 def _benchmark_jobs(benchmark: str, seed: int, config):
