@@ -1,0 +1,258 @@
+"""The compressed-model file (SPEC §3): one versioned, self-describing, checksummed ``.npz``.
+
+Layout: for layer i the arrays ``layer<i>.code``, ``.rel`` (uint8), ``.ptr``, ``.start``
+(int64) of :class:`~compressor.csc.EncodedLayer`, plus ``manifest``: UTF-8 JSON holding
+the format name and version, the architecture config, the source, free metadata, and per
+layer its name, shape, N, R, bit widths, codebook, bias and activation. ``sha256`` in the
+manifest covers the manifest itself (less that field) and every array's name, dtype, shape
+and bytes, so the codebooks are covered too.
+
+Loading checks everything and raises :class:`EieError` naming the problem (unreadable,
+truncated, wrong format or version, missing or unexpected array, checksum mismatch, or an
+encoding that is not a valid interleaved CSC); it never returns wrong data. Files are
+written atomically, so a failed save leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compressor.csc import EncodedLayer
+from eiesim.config import ArchConfig
+from eiesim.errors import EieError
+
+FORMAT = "eiesim-compressed-model"
+VERSION = 1
+ARRAYS = {"code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3), "start": (np.int64, 1)}
+# Fields every layer shares with the model's config.
+ENCODING_FIELDS = ("n_pe", "accumulators_per_pe", "index_bits", "weight_bits")
+
+
+@dataclass(frozen=True, eq=False)
+class CompressedModel:
+    """The encoded layers of one model, the array they were encoded for, and provenance.
+
+    ``metadata`` is free JSON (e.g. how the weights were pruned); ``source`` says where the
+    weights came from (a file, a benchmark name, a torch module).
+    """
+
+    layers: tuple[EncodedLayer, ...]
+    config: ArchConfig
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if not self.layers:
+            raise EieError("a compressed model needs at least one layer")
+        names = [layer.name for layer in self.layers]
+        if any(not name for name in names) or len(set(names)) != len(names):
+            raise EieError(f"layer names must be non-empty and distinct, got {names}")
+        for layer in self.layers:
+            for name in ENCODING_FIELDS:
+                if getattr(layer, name) != getattr(self.config, name):
+                    raise EieError(
+                        f"layer {layer.name} was encoded with {name}={getattr(layer, name)}, "
+                        f"the model's config has {getattr(self.config, name)}"
+                    )
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def layer(self, name: str) -> EncodedLayer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise EieError(f"no layer {name!r} in the model; it has {', '.join(self.names)}")
+
+
+def save_model(path: str | os.PathLike, model: CompressedModel) -> Path:
+    """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
+    from eiesim.energy.files import write_atomic  # the project's one atomic writer
+
+    arrays: dict[str, np.ndarray] = {}
+    layers = []
+    for i, layer in enumerate(model.layers):
+        for name, (dtype, _) in ARRAYS.items():
+            arrays[f"layer{i}.{name}"] = np.ascontiguousarray(getattr(layer, name), dtype)
+        layers.append({
+            "name": layer.name, "shape": list(layer.shape),
+            **{name: getattr(layer, name) for name in ENCODING_FIELDS},
+            "has_bias": layer.has_bias, "activation": layer.activation,
+            "codebook": [float(v) for v in layer.codebook],
+        })
+    manifest = {
+        "format": FORMAT, "version": VERSION, "source": model.source,
+        "config": model.config.model_dump(), "metadata": model.metadata, "layers": layers,
+    }
+    try:
+        manifest["sha256"] = _checksum(manifest, arrays)
+        text = json.dumps(manifest, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise EieError(f"model metadata is not plain JSON: {exc}") from None
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, manifest=np.frombuffer(text.encode(), np.uint8), **arrays)
+
+    return write_atomic(path, write)
+
+
+def load_model(path: str | os.PathLike) -> CompressedModel:
+    """Read and fully validate a model file written by :func:`save_model`."""
+    arrays = _read_arrays(path)
+    where = f"model file {path}"
+    if "manifest" not in arrays:
+        raise EieError(f"{where} has no manifest: not an eiesim model file")
+    try:
+        manifest = json.loads(arrays.pop("manifest").tobytes().decode())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EieError(f"{where}: the manifest is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise EieError(f"{where} is not an eiesim compressed model (format field missing or wrong)")
+    if manifest.get("version") != VERSION:
+        raise EieError(
+            f"{where} has format version {manifest.get('version')!r}; this eiesim reads version {VERSION}"
+        )
+    layer_specs = _get(manifest, "layers", list, where)
+    expected = {f"layer{i}.{name}" for i in range(len(layer_specs)) for name in ARRAYS}
+    for name in sorted(expected - arrays.keys()):
+        raise EieError(f"{where} is missing array {name}")
+    for name in sorted(arrays.keys() - expected):
+        raise EieError(f"{where} has an unexpected array {name}")
+    stored = manifest.pop("sha256", None)
+    if stored != _checksum(manifest, arrays):
+        raise EieError(f"{where}: checksum mismatch, the file is corrupt or was modified")
+    config_fields = _get(manifest, "config", dict, where)
+    try:
+        config = ArchConfig.make(**config_fields)
+    except EieError as exc:
+        raise EieError(f"{where}: {exc}") from None
+    layers = [
+        _layer(spec, {name: arrays[f"layer{i}.{name}"] for name in ARRAYS}, f"{where}, layer {i}")
+        for i, spec in enumerate(layer_specs)
+    ]
+    try:
+        return CompressedModel(
+            layers, config, source=_get(manifest, "source", str, where),
+            metadata=_get(manifest, "metadata", dict, where),
+        )
+    except EieError as exc:
+        raise EieError(f"{where}: {exc}") from None
+
+
+def validate_layer(layer: EncodedLayer) -> None:
+    """Raise :class:`EieError` unless ``layer`` is a valid interleaved CSC encoding.
+
+    Valid means exactly what :func:`compressor.csc.interleave` produces: consistent array
+    shapes and pointers, codes and indices within their bit widths, fillers with
+    z = 2^x - 1 and never last in a column, and every entry on a row of its PE's slice.
+    The entry sequence of a column is then the unique encoding of its rows.
+    """
+    m, k = layer.shape
+    n, r, b, x = layer.n_pe, layer.accumulators_per_pe, layer.weight_bits, layer.index_bits
+    t_count = -(-m // (n * r))
+    entries = layer.code.size
+    _require(layer.codebook.shape == (2**b,), f"the codebook has {layer.codebook.size} entries, not 2^{b}")
+    _require(np.all(np.isfinite(layer.codebook)), "the codebook holds NaN or infinity")
+    _require(layer.codebook[0] == 0, "codebook entry 0 is not 0")
+    _require(layer.rel.shape == (entries,), f"rel has {layer.rel.size} entries, code has {entries}")
+    _require(layer.ptr.shape == (t_count, n, k + 1),
+             f"ptr has shape {layer.ptr.shape}, expected {(t_count, n, k + 1)} for a {m} x {k} layer")
+    _require(layer.start.shape == (t_count * n + 1,),
+             f"start has {layer.start.size} entries, expected {t_count * n + 1}")
+    counts = np.diff(layer.ptr, axis=2)
+    _require(np.all(layer.ptr[:, :, 0] == 0), "a pointer list does not start at 0")
+    _require(np.all(counts >= 0), "pointers decrease within a list")
+    _require(np.array_equal(layer.start, np.concatenate(([0], np.cumsum(layer.ptr[:, :, k].ravel())))),
+             "start offsets do not match the pointer lists")
+    _require(layer.start[-1] == entries, f"pointers count {int(layer.start[-1])} entries, the file has {entries}")
+    if entries == 0:
+        return
+    _require(layer.code.max() < 2**b, f"a weight code exceeds {2**b - 1}")
+    _require(layer.rel.max() < 2**x, f"a relative index exceeds {2**x - 1}")
+    _require(np.all(layer.rel[layer.code == 0] == 2**x - 1), f"a filler's relative index is not {2**x - 1}")
+    last_of_column = np.cumsum(counts.ravel())[counts.ravel() > 0] - 1
+    _require(np.all(layer.code[last_of_column] != 0), "a column ends with a filler")
+    local = layer.entry_local_rows()
+    _require(local.max() < r, f"an entry lies past local row {r - 1} of its block")
+    t, p, _ = layer.entry_groups()
+    _require((t * n * r + local * n + p).max() < m, f"an entry lies past row {m - 1}")
+
+
+def _layer(spec: Any, arrays: dict[str, np.ndarray], where: str) -> EncodedLayer:
+    if not isinstance(spec, dict):
+        raise EieError(f"{where}: the layer description is not an object")
+    shape = _get(spec, "shape", list, where)
+    ints = [shape[0] if len(shape) == 2 else None, shape[1] if len(shape) == 2 else None,
+            *(spec.get(name) for name in ENCODING_FIELDS)]
+    if any(type(v) is not int or v < 1 for v in ints):
+        raise EieError(f"{where}: shape, n_pe, accumulators_per_pe and bit widths must be positive integers")
+    codebook = np.asarray(_get(spec, "codebook", list, where))
+    if codebook.ndim != 1 or not np.issubdtype(codebook.dtype, np.number) or np.iscomplexobj(codebook):
+        raise EieError(f"{where}: the codebook is not a list of numbers")
+    for name, (dtype, ndim) in ARRAYS.items():
+        if arrays[name].dtype != dtype or arrays[name].ndim != ndim:
+            raise EieError(f"{where}: array {name} must be {np.dtype(dtype).name} with {ndim} dimension(s)")
+    activation = _get(spec, "activation", str, where)
+    if activation not in ("relu", "none"):
+        raise EieError(f"{where}: activation must be 'relu' or 'none', got {activation!r}")
+    layer = EncodedLayer(
+        shape=(shape[0], shape[1]), **{name: spec[name] for name in ENCODING_FIELDS},
+        codebook=codebook.astype(np.float64), **arrays, name=_get(spec, "name", str, where),
+        has_bias=_get(spec, "has_bias", bool, where), activation=activation,
+    )
+    try:
+        validate_layer(layer)
+    except EieError as exc:
+        raise EieError(f"{where} ({layer.name}): {exc}") from None
+    return layer
+
+
+def _read_arrays(path) -> dict[str, np.ndarray]:
+    """Every array of the archive, read (and CRC-checked) now."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except FileNotFoundError:
+        raise EieError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise EieError(f"model file {path} is a directory") from None
+    except OSError as exc:
+        raise EieError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if magic != b"PK\x03\x04":
+        raise EieError(f"model file {path} is not an eiesim model (not an .npz archive)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except Exception as exc:  # zipfile, zlib and numpy each have their own ways to fail
+        raise EieError(f"model file {path} is corrupt or truncated ({' '.join(str(exc).split())})") from None
+
+
+def _checksum(manifest: dict, arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, allow_nan=False).encode())
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        digest.update(f"\n{name} {arr.dtype.str} {arr.shape}\n".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+def _get(obj: dict, key: str, kind: type, where: str):
+    value = obj.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise EieError(f"{where}: manifest field {key!r} is missing or not a {kind.__name__}")
+    return value
+
+
+def _require(ok, problem: str) -> None:
+    if not ok:
+        raise EieError(problem)
