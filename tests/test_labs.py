@@ -281,3 +281,56 @@ def test_lab2_example_keeps_the_papers_pe0_pattern():
     w = lab2.golden_matrix()
     assert all(r % 4 == p for p, pairs in lab2.NONZEROS.items() for r, _ in pairs)
     assert np.count_nonzero(w) == sum(len(v) for v in lab2.NONZEROS.values())
+
+
+@pytest.fixture(scope="module")
+def small_layer():
+    from eiesim.config import ArchConfig
+    from eiesim.labs import lab5
+
+    config = ArchConfig(n_pe=16)
+    layer, acts = lab5.lab_layer("synth:128x256:0.1:0.5", config)
+    return layer, acts, config
+
+
+def test_lab5_energy_checks(capsys, small_layer):
+    import math
+
+    from eiesim.labs import lab5
+    from eiesim.simulate import simulate
+
+    layer, acts, config = small_layer
+    result = simulate(layer, acts, config)
+    # 128 KB lies between 32 KB (20 pJ) and 1 MB (100 pJ) on a log-log line.
+    per_read = 20 * (128 / 32) ** (math.log(100 / 20) / math.log(1024 / 32))
+    by_hand = result.counters.spmat_row_reads * per_read
+    assert lab5.spmat_energy(by_hand, layer, acts, config)
+    assert_verdict(capsys, True)
+    assert not lab5.spmat_energy(by_hand * 1.1, layer, acts, config)
+    assert_verdict(capsys, False)
+
+    reads = {w: simulate(layer, acts, config.replace(spmat_width_bits=w)).counters.spmat_row_reads for w in (64, 128)}
+    f = 2 - reads[64] / reads[128]  # r64 x 1 = r128 x (f + 2 (1 - f))
+    assert lab5.break_even_fraction(f, layer, acts, config)
+    assert_verdict(capsys, True)
+    df = lab5.read_energy_by_width(layer, acts, config, [64, 128], fixed_fraction=f)
+    assert df.read_energy_pj.iloc[0] == pytest.approx(df.read_energy_pj.iloc[1])
+    assert not lab5.break_even_fraction(f + 0.1, layer, acts, config)
+    assert_verdict(capsys, False)
+    with pytest.raises(EieError, match="fixed_fraction"):
+        lab5.read_energy_by_width(layer, acts, config, [64], fixed_fraction=1.0)
+
+    ratio = simulate(layer, acts, config.replace(precision="float32")).energy.total / result.energy.total
+    assert ratio > 1
+    assert lab5.float32_ratio(ratio, layer, acts, config)
+    assert_verdict(capsys, True)
+    assert not lab5.float32_ratio(1.0, layer, acts, config)
+    assert_verdict(capsys, False)
+
+    m, k = layer.shape
+    bits = layer.n_entries * 8 + layer.n_blocks * 16 * (k + 1) * 16 + 16 * 16
+    dram = math.ceil(bits / 32) * 640.0 / result.energy.total
+    assert lab5.dram_ratio(dram, layer, acts, config)
+    assert_verdict(capsys, True)
+    assert not lab5.dram_ratio(dram / 2, layer, acts, config)
+    assert_verdict(capsys, False)

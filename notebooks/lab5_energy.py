@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab5_energy.py
