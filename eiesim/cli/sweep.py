@@ -18,13 +18,14 @@ import click
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="local worker processes (-1: all cores)")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="run on an existing dask.distributed scheduler")
 @click.option("--dask-local", is_flag=True, help="start a dask LocalCluster with --jobs workers for this run")
+@click.option("--scheduler-timeout", type=float, default=10.0, show_default=True, help="seconds to reach --scheduler")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="folder for weight-shared layers [default: OUT/_layers]")
 @click.option("--chunk", type=int, default=64, show_default=True, help="most points per stored chunk")
 @click.option("--dry-run", is_flag=True, help="validate and print the plan, run nothing")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_local, cache_dir, chunk,
-          dry_run, no_progress) -> None:
+def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_local, scheduler_timeout,
+          cache_dir, chunk, dry_run, no_progress) -> None:
     """Simulate every point of a design-space grid, in parallel, into a Parquet store.
 
     Example: eiesim sweep --layers all --grid n_pe=1..256:pow2 --grid queue_depth=1..256:pow2
@@ -60,7 +61,7 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         return
     store = ResultStore(out)
     cache = cache_dir or str(Path(out) / "_layers")
-    with _executor(jobs, scheduler, dask_local) as executor:
+    with _executor(jobs, scheduler, dask_local, scheduler_timeout) as executor:
         summary = run_sweep(spec, store, executor, cache_dir=cache, chunk_size=chunk, progress=not no_progress)
     click.echo(f"sweep: {summary.line()}")
 
@@ -68,8 +69,8 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
 class _executor:
     """The executor the options ask for; a LocalCluster started here is closed here."""
 
-    def __init__(self, jobs: int, scheduler: str | None, dask_local: bool):
-        self.jobs, self.scheduler, self.dask_local = jobs, scheduler, dask_local
+    def __init__(self, jobs: int, scheduler: str | None, dask_local: bool, timeout: float):
+        self.jobs, self.scheduler, self.dask_local, self.timeout = jobs, scheduler, dask_local, timeout
         self.closers: list = []
 
     def __enter__(self):
@@ -83,12 +84,14 @@ class _executor:
             import os
 
             workers = (os.cpu_count() or 1) if self.jobs == -1 else self.jobs
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+            # One worker needs no process of its own; several need processes (the GIL).
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=workers > 1,
+                                   dashboard_address=None)
             self.closers.append(cluster)
             client = Client(cluster)
         else:
             try:
-                client = Client(self.scheduler, timeout="10s")
+                client = Client(self.scheduler, timeout=f"{self.timeout}s")
             except (OSError, TimeoutError) as exc:
                 from eiesim.errors import EieError
 

@@ -25,6 +25,7 @@ from typing import Any
 from eiesim.config import ArchConfig
 from eiesim.engines import ENGINE_MODULES
 from eiesim.errors import EieError
+from eiesim.sweep import fingerprint
 
 SEED_AXIS = "seed"
 _SYNTH = re.compile(r"^synth:(\d+)x(\d+):([0-9.eE+-]+):([0-9.eE+-]+)$")
@@ -146,6 +147,7 @@ class Point:
     seed: int
     engine: str
     config: ArchConfig
+    code: str = ""  # fingerprint of the simulator code (eiesim.sweep.fingerprint)
 
     @property
     def config_hash(self) -> str:
@@ -153,9 +155,9 @@ class Point:
 
     @property
     def point_hash(self) -> str:
-        """Identity of the point in a store: same inputs, same hash, on every machine."""
+        """Identity of the point in a store: same inputs and code, same hash, on every machine."""
         return _digest({"layer": self.layer, "seed": self.seed, "engine": self.engine,
-                        "config": self.config.model_dump()})
+                        "config": self.config.model_dump(), "code": self.code})
 
     @property
     def encoding_key(self) -> tuple:
@@ -240,4 +242,5 @@ class SweepSpec:
                 where = " ".join(f"{k}={v}" for k, v in zip(names, combo))
                 raise EieError(f"grid point {where}: {exc}") from None
             configs[combo] = (seed, cfg)
-        return [Point(layer, seed, self.engine, cfg) for layer in self.layers for seed, cfg in configs.values()]
+        code = fingerprint.simulator()
+        return [Point(layer, seed, self.engine, cfg, code) for layer in self.layers for seed, cfg in configs.values()]

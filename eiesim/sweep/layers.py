@@ -3,27 +3,26 @@
 Weight sharing (k-means) depends only on (layer, seed, weight_bits), the interleaved CSC
 also on (n_pe, accumulators_per_pe, index_bits). A :class:`SharedLayer` holds the first
 stage; :func:`encode` does the second. Shared layers are memoised in each worker process
-and, when a cache folder is given, kept there as ``.npz`` files (written atomically) whose
-names carry a fingerprint of the generating code, so a change to that code never reuses
-stale weights.
+and, when a cache folder is given, kept there as ``.npz`` files (written atomically).
+:func:`cache_folder` names that folder after a fingerprint of the generating code, fixed
+once per run by the caller, so a change to that code never reuses stale weights.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import os
+import shutil
 import tempfile
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from compressor.csc import EncodedLayer, as_coo, interleave
 from eiesim.config import ArchConfig
+from eiesim.sweep import fingerprint
 
 _MEMO: OrderedDict[tuple, "SharedLayer"] = OrderedDict()
 _MEMO_SIZE = 3
@@ -66,22 +65,20 @@ def _generate(name: str, seed: int, weight_bits: int) -> SharedLayer:
                        shared.codes, shared.codebook, np.asarray(acts, np.float64), has_bias, activation)
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """Hash of the code that generates and weight-shares layers (names cache files)."""
-    import compressor.csc
-    import compressor.quantize
-    import compressor.synthetic
-    import workloads.benchmarks
-
-    text = "".join(inspect.getsource(m) for m in (compressor.csc, compressor.quantize,
-                                                  compressor.synthetic, workloads.benchmarks))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def cache_folder(root: str | Path) -> Path:
+    """The cache folder for this code under ``root``; folders of older code are removed."""
+    root = Path(root)
+    folder = root / f"code-{fingerprint.generator()}"
+    if not folder.is_dir():
+        for old in root.glob("code-*"):
+            shutil.rmtree(old, ignore_errors=True)  # a run still using one just regenerates
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _cache_file(cache_dir: Path, name: str, seed: int, weight_bits: int) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return cache_dir / f"{safe}-s{seed}-b{weight_bits}-{code_fingerprint()}.npz"
+    return cache_dir / f"{safe}-s{seed}-b{weight_bits}.npz"
 
 
 def _save(path: Path, layer: SharedLayer) -> None:

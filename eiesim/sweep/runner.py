@@ -18,7 +18,7 @@ import pandas as pd
 
 from eiesim.sweep.executors import SerialExecutor
 from eiesim.sweep.grid import Point, SweepSpec
-from eiesim.sweep.layers import prepare
+from eiesim.sweep.layers import cache_folder, prepare
 from eiesim.sweep.store import ResultStore
 from eiesim.sweep.tasks import run_chunk
 
@@ -67,12 +67,12 @@ def run_sweep(
     points = spec.points() if isinstance(spec, SweepSpec) else list(spec)
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     executor = executor or SerialExecutor()
-    cache = str(cache_dir) if cache_dir is not None else None
     done = store.done_hashes()
     todo = list({p.point_hash: p for p in points if p.point_hash not in done}.values())
     summary = SweepSummary(total=len(points), skipped=len(points) - len(todo), computed=0, chunks=0)
     if not todo:
         return summary
+    cache = str(cache_folder(cache_dir)) if cache_dir is not None else None
 
     t0 = time.perf_counter()
     layers = sorted({(p.layer, p.seed, p.config.weight_bits) for p in todo})

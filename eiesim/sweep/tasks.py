@@ -48,7 +48,7 @@ def result_row(point: Point, result) -> dict[str, Any]:
     """One store row: identity, the full config, counters, metrics, per-PE arrays, energy."""
     row: dict[str, Any] = {
         "point_hash": point.point_hash, "config_hash": point.config_hash,
-        "layer": point.layer, "engine": point.engine, "seed": point.seed,
+        "layer": point.layer, "engine": point.engine, "seed": point.seed, "code_version": point.code,
         **point.config.model_dump(),
         "cycles": int(result.cycles), "time_us": float(result.time_us),
         "n_blocks": len(result.block_cycles),

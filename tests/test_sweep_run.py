@@ -1,0 +1,121 @@
+"""Sweep runs: rows match direct simulation, the Parquet schema, resume without duplicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eiesim.simulate import simulate
+from eiesim.config import ArchConfig
+from eiesim.errors import EieError
+from eiesim.result import COUNTER_NAMES
+from eiesim.sweep import JoblibExecutor, ResultStore, SweepSpec, run_sweep, sweep_frame
+from eiesim.sweep import layers as sweep_layers
+from eiesim.sweep.layers import encode, shared_layer
+from workloads.benchmarks import benchmark_layer
+
+from tests.sweep_helpers import SMALL, TINY, available_engine
+
+
+@pytest.fixture(scope="module")
+def engine() -> str:
+    return available_engine()
+
+
+def test_shared_layer_encodes_like_the_benchmark_and_caches(tmp_path):
+    config = ArchConfig(n_pe=16)
+    direct, acts = benchmark_layer("NT-We", config, seed=1)
+    sweep_layers._MEMO.clear()
+    ours = encode(shared_layer("NT-We", 1, 4, str(tmp_path)), config)
+    sweep_layers._MEMO.clear()
+    cached = shared_layer("NT-We", 1, 4, str(tmp_path))  # now read from the cache file
+    assert len(list(tmp_path.glob("NT-We-s1-b4.npz"))) == 1
+    np.testing.assert_array_equal(cached.acts, acts)
+    for layer in (ours, encode(cached, config)):
+        for name in ("code", "rel", "ptr", "start", "codebook"):
+            np.testing.assert_array_equal(getattr(layer, name), getattr(direct, name))
+        assert (layer.has_bias, layer.activation, layer.shape) == (direct.has_bias, direct.activation, direct.shape)
+
+
+def test_corrupt_cache_file_is_regenerated(tmp_path):
+    first = shared_layer(TINY, 2, 4, str(tmp_path))
+    (path,) = tmp_path.glob("*.npz")
+    path.write_bytes(b"not a zip")
+    sweep_layers._MEMO.clear()
+    again = shared_layer(TINY, 2, 4, str(tmp_path))
+    np.testing.assert_array_equal(first.codes, again.codes)
+
+
+def test_rows_equal_direct_simulation_and_schema(tmp_path, engine):
+    spec = SweepSpec.build([TINY], ["n_pe=1,4", "queue_depth=1,8"], engine=engine)
+    summary = run_sweep(spec, tmp_path / "store", cache_dir=tmp_path / "cache", progress=False)
+    assert (summary.computed, summary.skipped, summary.chunks) == (4, 0, 2)
+    df = sweep_frame(spec, tmp_path / "store")
+    assert len(df) == 4 and df["point_hash"].is_unique
+    for column in ("point_hash", "config_hash", "layer", "engine", "seed", "cycles", "time_us",
+                   "per_pe_busy", "per_pe_starved", "per_pe_real", "encode_s", "simulate_s",
+                   *ArchConfig.model_fields, *COUNTER_NAMES, "load_efficiency", "real_work_fraction"):
+        assert column in df.columns, column
+    assert df["n_pe"].dtype.kind == "i" and df["cycles"].dtype.kind == "i"
+    for point in spec.points():
+        row = df[df["point_hash"] == point.point_hash].iloc[0]
+        layer = encode(shared_layer(TINY, 0, 4), point.config)
+        result = simulate(layer, shared_layer(TINY, 0, 4).acts, point.config, engine=engine)
+        assert row["cycles"] == result.cycles
+        assert {k: row[k] for k in COUNTER_NAMES} == result.counters.to_dict()
+        assert list(row["per_pe_busy"]) == list(result.per_pe.busy)
+        assert row["load_efficiency"] == pytest.approx(result.metrics["load_efficiency"])
+        assert row["n_pe"] == point.config.n_pe and row["queue_depth"] == point.config.queue_depth
+
+
+def test_resume_skips_finished_points_and_never_duplicates(tmp_path, engine):
+    store = ResultStore(tmp_path / "store")
+    small = SweepSpec.build([TINY], ["n_pe=2", "queue_depth=1,2"], engine=engine)
+    run_sweep(small, store, progress=False)
+    again = run_sweep(small, store, progress=False)
+    assert (again.computed, again.skipped) == (0, 2)
+    bigger = SweepSpec.build([TINY], ["n_pe=2", "queue_depth=1,2,4"], engine=engine)
+    more = run_sweep(bigger, store, progress=False)
+    assert (more.computed, more.skipped) == (1, 2)
+    rows = store.read()
+    assert len(rows) == 3 and rows["point_hash"].is_unique
+    # a duplicated part (e.g. two runs racing on one store) is read once
+    store.write(rows.iloc[:2].to_dict("records"))
+    assert len(store.parts()) == 3
+    assert len(store.read()) == 3
+
+
+def test_joblib_pool_matches_serial(tmp_path, engine):
+    spec = SweepSpec.build([TINY, SMALL], ["n_pe=2,8", "queue_depth=2"], engine=engine)
+    run_sweep(spec, tmp_path / "serial", progress=False)
+    run_sweep(spec, tmp_path / "pool", JoblibExecutor(2), cache_dir=tmp_path / "cache", progress=False)
+    a = sweep_frame(spec, tmp_path / "serial").sort_values("point_hash").reset_index(drop=True)
+    b = sweep_frame(spec, tmp_path / "pool").sort_values("point_hash").reset_index(drop=True)
+    assert a[["point_hash", "cycles", *COUNTER_NAMES]].equals(b[["point_hash", "cycles", *COUNTER_NAMES]])
+
+
+def test_store_ignores_and_cleans_temporaries(tmp_path):
+    import os
+
+    root = tmp_path / "store"
+    store = ResultStore(root)
+    store.write([{"point_hash": "a", "cycles": 1}])
+    (root / ".tmp-half.parquet").write_bytes(b"PAR1 half written")
+    fresh = root / ".tmp-live.parquet"
+    fresh.write_bytes(b"being written")
+    old = root / ".tmp-half.parquet"
+    os.utime(old, (1, 1))
+    store = ResultStore(root)
+    assert not old.exists() and fresh.exists()  # only stale temporaries are removed
+    assert store.read()["point_hash"].tolist() == ["a"]
+    assert store.write([]) is None
+
+
+def test_store_path_must_be_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(EieError, match="is not a folder"):
+        ResultStore(tmp_path / "file")
+
+
+def test_empty_store_reads_empty(tmp_path):
+    assert ResultStore(tmp_path / "s").read().empty
