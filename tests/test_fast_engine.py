@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from compressor.csc import interleave
 from eiesim.config import ArchConfig
 from eiesim.engines import get_engine
-from eiesim.engines.fast import run
+from eiesim.engines._kernels import ADDRESS_BITS, row_divisor
+from eiesim.engines.fast import layer_tables, run
 from eiesim.errors import EieError
 from eiesim.functional import functional_output
 from eiesim.result import COUNTER_NAMES, Counters
@@ -150,6 +151,28 @@ def test_get_engine_fast_and_wall_time():
     assert isinstance(result.sim_wall_s, float) and result.sim_wall_s >= 0
 
 
+@pytest.mark.parametrize("divisor", [1, 2, 3, 5, 7, 8, 13, 21, 64, 1000, 2**20 + 7, 2**30 - 1])
+def test_row_divisor_equals_integer_division(divisor):
+    rng = np.random.default_rng(divisor)
+    a = np.concatenate((np.arange(5000), rng.integers(0, 2**ADDRESS_BITS, 5000), [2**ADDRESS_BITS - 1]))
+    a = np.concatenate((a, (a // divisor) * divisor, (a // divisor) * divisor - 1)).clip(0)
+    mul, shift = row_divisor(divisor)
+    assert np.array_equal((a.astype(object) * mul) >> shift, a // divisor)
+    assert (2**ADDRESS_BITS - 1) * mul < 2**63  # the kernel's product fits int64
+
+
+def test_tables_are_prepared_once_per_layer_and_reused():
+    config = ArchConfig.make(n_pe=2, queue_depth=1)
+    layer = encode([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
+    first = simulate_fast(layer, np.ones(3), config)
+    assert layer_tables(layer) is layer_tables(layer)
+    # Same layer object, other depth and activations: the cached tables give fresh results.
+    deep = simulate_fast(layer, np.ones(3), config.replace(queue_depth=4))
+    assert (deep.cycles, deep.counters.queue_full_stall_cycles, deep.counters.starved_pe_cycles) == (12, 0, 0)
+    assert simulate_fast(layer, np.array([1.0, 0, 1.0]), config).counters.broadcasts == 2
+    assert simulate_fast(layer, np.ones(3), config).counters == first.counters
+
+
 def test_outputs_saturate_and_round_like_the_functional_model():
     config = ArchConfig.make(n_pe=2, value_bits=8, act_frac_bits=4, weight_frac_bits=4)
     nonzeros = [(r, c) for r in range(4) for c in range(6)]
@@ -230,24 +253,38 @@ def cycle_model(layer, acts, config):
     return sum(block_cycles), block_cycles, counts, busy, starved, real
 
 
+def mostly_small(low: int, typical: int, high: int):
+    """Integers low..high, drawn from low..typical half of the time."""
+    return st.one_of(st.integers(low, min(typical, high)), st.integers(low, high))
+
+
+# (low, typical, high) ranges of layer_cases; CONGESTED forces stalls, starvation, fillers.
+SMALL = dict(rows=(1, 24, 60), cols=(1, 12, 20), pes=(1, 9, 9), depth=(1, 5, 5), accumulators=(1, 8, 24),
+             index_bits=(2, 2, 2, 3, 4, 8))
+CONGESTED = dict(rows=(16, 60, 150), cols=(8, 20, 40), pes=(2, 4, 8), depth=(1, 2, 3), accumulators=(8, 16, 32),
+                 index_bits=(2, 3))
+
+
 @st.composite
-def small_cases(draw):
-    """A random layer, configuration and activations, with small sizes."""
-    m, k = draw(st.integers(1, 60)), draw(st.integers(1, 20))
-    index_bits, weight_bits = draw(st.sampled_from([2, 2, 3, 4, 8])), draw(st.integers(1, 4))
+def layer_cases(draw, rows, cols, pes, depth, accumulators, index_bits):
+    """A random layer, configuration and activations (shared with test_cross_engine).
+
+    Columns are empty, full, mixed or sparse (sparse ones make fillers); codebooks are
+    small or large (large ones saturate).
+    """
+    m, k = draw(mostly_small(*rows)), draw(mostly_small(*cols))
+    x, weight_bits = draw(st.sampled_from(index_bits)), draw(st.integers(1, 4))
     value_bits = draw(st.integers(4, 16))
     config = ArchConfig.make(
-        n_pe=draw(st.integers(1, 9)), queue_depth=draw(st.sampled_from([1, 1, 2, 3, 5])),
-        accumulators_per_pe=draw(st.integers(1, 24)), index_bits=index_bits, weight_bits=weight_bits,
-        spmat_width_bits=draw(st.integers(index_bits + weight_bits, 40)), value_bits=value_bits,
-        act_frac_bits=draw(st.integers(0, value_bits - 1)), weight_frac_bits=draw(st.integers(0, value_bits - 1)),
-        precision=draw(st.sampled_from(["fixed", "float32"])),
+        n_pe=draw(mostly_small(*pes)), queue_depth=draw(mostly_small(*depth)),
+        accumulators_per_pe=draw(mostly_small(*accumulators)), index_bits=x,
+        weight_bits=weight_bits, spmat_width_bits=draw(st.integers(x + weight_bits, 64)),
+        value_bits=value_bits, act_frac_bits=draw(st.integers(0, value_bits - 1)),
+        weight_frac_bits=draw(st.integers(0, value_bits - 1)), precision=draw(st.sampled_from(["fixed", "float32"])),
     )
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    # empty, full, mixed and sparse (filler-making) columns
-    col_density = rng.choice([0.0, 1.0, rng.random(), 0.15 * rng.random()], size=k)
-    mask = rng.random((m, k)) < col_density
-    rows, cols = np.nonzero(mask)
+    col_density = rng.choice([0.0, 1.0, rng.random(), 0.1 * rng.random(), 0.1 * rng.random()], size=k)
+    rows, cols = np.nonzero(rng.random((m, k)) < col_density)
     codes = rng.integers(1, 2**weight_bits, size=rows.size)
     book = np.concatenate(([0.0], rng.normal(0, draw(st.sampled_from([0.5, 8.0])), 2**weight_bits - 1)))
     has_bias = draw(st.booleans()) and k > 1
@@ -257,14 +294,19 @@ def small_cases(draw):
     return layer, acts, config
 
 
-@given(small_cases())
+def record_events(result, layer) -> None:
+    """Hypothesis statistics: how often the rarer behaviours were exercised."""
+    for name in ("bypass_hits", "queue_full_stall_cycles", "starved_pe_cycles", "filler_entries"):
+        event(f"{name} > 0: {getattr(result.counters, name) > 0}")
+    event(f"row blocks: {min(layer.n_blocks, 3)}{'+' if layer.n_blocks > 3 else ''}")
+
+
+@given(st.one_of(layer_cases(**SMALL), layer_cases(**CONGESTED)))
 @settings(max_examples=150)
 def test_fast_engine_equals_cycle_model_and_functional_model(case):
     layer, acts, config = case
     result = simulate_fast(layer, acts, config)
-    for name in ("bypass_hits", "queue_full_stall_cycles", "starved_pe_cycles", "filler_entries"):
-        event(f"{name} > 0: {getattr(result.counters, name) > 0}")
-    event(f"row blocks: {min(layer.n_blocks, 3)}{'+' if layer.n_blocks > 3 else ''}")
+    record_events(result, layer)
     cycles, block_cycles, counts, busy, starved, real = cycle_model(layer, acts, config)
     assert (result.cycles, result.block_cycles) == (cycles, block_cycles)
     assert result.counters.to_dict() == counts
@@ -337,6 +379,11 @@ def test_rejects_inconsistent_layer_arrays(small):
         run(_bad(layer, rel=layer.rel + 16), acts, config)
     with pytest.raises(EieError, match="codebook"):
         run(_bad(layer, codebook=layer.codebook[:4]), acts, config)
+    huge = np.zeros_like(layer.ptr)
+    huge[-1, -1, -1] = 2**ADDRESS_BITS
+    with pytest.raises(EieError, match="exceed the fast engine's limit"):
+        run(_bad(layer, ptr=huge, start=np.append(np.zeros(layer.start.size - 1, np.int64), 2**ADDRESS_BITS)),
+            acts, config)
 
 
 def test_rejects_an_entry_beyond_its_rows(small):
