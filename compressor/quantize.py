@@ -14,6 +14,9 @@ import numpy as np
 
 from eiesim.errors import EieError
 
+# k-means runs on two threads from this many non-zero weights on.
+PARALLEL_FROM = 2**19
+
 
 @dataclass(frozen=True)
 class SharedWeights:
@@ -48,15 +51,27 @@ def share_weights(values: np.ndarray, weight_bits: int = 4) -> SharedWeights:
     if distinct.size <= n_clusters:
         centroids = distinct
     else:
-        from sklearn.cluster import KMeans  # imported here: it is slow to load
-
-        init = np.linspace(values.min(), values.max(), n_clusters).reshape(-1, 1)
-        km = KMeans(n_clusters=n_clusters, init=init, n_init=1, random_state=0)
-        km.fit(values.reshape(-1, 1))
-        centroids = np.sort(km.cluster_centers_.ravel())
+        centroids = _kmeans(values, n_clusters)
     codebook[1 : 1 + centroids.size] = centroids
     codes = 1 + _nearest(values, centroids)
     return SharedWeights(codes.astype(np.uint8), codebook)
+
+
+def _kmeans(values: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Sorted centroids of one deterministic Lloyd k-means run (scikit-learn) from linear init.
+
+    Threads: scikit-learn adds per-thread partial sums in whatever order threads finish,
+    which is exact for at most two (a + b == b + a), so two threads at most; one for small
+    inputs, where thread synchronisation per iteration costs more than it saves.
+    """
+    from sklearn.cluster import KMeans  # imported here: it is slow to load
+    from threadpoolctl import threadpool_limits
+
+    init = np.linspace(values.min(), values.max(), n_clusters).reshape(-1, 1)
+    km = KMeans(n_clusters=n_clusters, init=init, n_init=1, random_state=0)
+    with threadpool_limits(limits=1 if values.size < PARALLEL_FROM else 2, user_api="openmp"):
+        km.fit(values.reshape(-1, 1))
+    return np.sort(km.cluster_centers_.ravel())
 
 
 def _nearest(values: np.ndarray, sorted_centroids: np.ndarray) -> np.ndarray:
