@@ -50,6 +50,20 @@ def test_layers_keep_dc_densities_and_run_on_eie(reduced):
     assert "| fc2 | 100 x 301 | 9.0% |" in reduced.to_markdown()
 
 
+def test_storage_in_both_layouts(reduced):
+    assert list(reduced.storage) == ["single stream", "EIE 64 PEs"]
+    single, eie = reduced.storage.values()
+    for report in (single, eie):
+        for storage, layer in zip(report.layers, reduced.layers):
+            assert storage.shape == layer.shape and storage.dense_bits == 32 * layer.shape[0] * layer.shape[1]
+            assert layer.kept <= storage.real <= layer.kept + layer.shape[0]  # kept weights + biases
+    # One list per layer needs K + 1 pointers; 64 interleaved lists need 64 x (K + 1).
+    assert [s.pointers_bits for s in single.layers] == [16 * k for k in (66, 302, 102)]
+    assert [s.pointers_bits for s in eie.layers] == [16 * 64 * k for k in (66, 302, 102)]
+    assert single.total.ratio_huffman > 20 > eie.total.ratio_huffman
+    assert "| total | 197.7 |" in reduced.storage_markdown()
+
+
 def test_same_seed_same_result_other_seed_differs():
     a, b = run_lenet(TINY, seed=5), run_lenet(TINY, seed=5)
     assert a.to_dict() == b.to_dict()

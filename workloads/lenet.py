@@ -29,9 +29,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from compressor.csc import EncodedLayer, compress_layer
+from compressor.csc import EncodedLayer, compress_layer, interleave
 from compressor.prune import apply_mask_to_torch, magnitude_mask
 from compressor.quantize import finetune_centroids, share_weights
+from compressor.report import KB, StorageReport, layer_storage
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from workloads.digits import Digits, load_digits_split
@@ -104,7 +105,6 @@ class LayerReport:
     kept: int  # non-zero weights (bias excluded)
     density: float
     activation: str
-    storage: dict[str, Any]
     act_density: float  # mean fraction of non-zero inputs over the simulated images
     cycles: list[int] = field(default_factory=list)  # one per simulated image
     energy_pj: list[float] | None = None
@@ -131,7 +131,7 @@ class LeNetResult:
     clock_mhz: float
     stages: list[Stage]
     layers: list[LayerReport]
-    storage: dict[str, Any]
+    storage: dict[str, StorageReport]  # "single stream" (DC's layout) and "EIE" (N PEs)
     engine_matches_functional: bool  # on the first check_images images
 
     @property
@@ -152,7 +152,7 @@ class LeNetResult:
             "clock_mhz": self.clock_mhz,
             "stages": [asdict(s) for s in self.stages],
             "layers": [layer.to_dict() for layer in self.layers],
-            "storage": self.storage,
+            "storage": {layout: report.to_dict() for layout, report in self.storage.items()},
             "eie": {
                 "images": len(self.layers[0].cycles) if self.layers else 0,
                 "latency_us": self.latency_us, "energy_pj": self.energy_pj,
@@ -160,6 +160,22 @@ class LeNetResult:
             },
             "deep_compression_reference": {**DC_LENET_STORAGE, "densities": list(DC_LENET_DENSITIES)},
         }
+
+    def storage_markdown(self) -> str:
+        """KB and compression ratio (float32 / compressed, Huffman) per layer and layout."""
+        layouts = list(self.storage)
+        lines = ["| layer | dense KB | " + " | ".join(f"{name} KB (ratio)" for name in layouts) + " |",
+                 "|---" * (len(layouts) + 2) + "|"]
+        columns = [(*report.layers, report.total) for report in self.storage.values()]
+        for row in zip(*columns):
+            cells = [f"{s.total_huffman_bits / KB:.1f} ({s.ratio_huffman:.1f}x)" for s in row]
+            lines.append(f"| {row[0].name} | {row[0].dense_bits / KB:.1f} | " + " | ".join(cells) + " |")
+        dc = DC_LENET_STORAGE
+        lines += ["", f"Deep Compression, LeNet-300-100 on MNIST (784 inputs): {dc['dense_kb']:g} KB -> "
+                  f"{dc['compressed_kb']:g} KB ({dc['ratio']:g}x). Ours: 64 inputs, biases stored as a "
+                  f"{self.settings.weight_bits}-bit column, {self.settings.weight_bits}-bit relative indices "
+                  "with fillers, 16-bit pointers; Huffman-coded weights and indices."]
+        return "\n".join(lines)
 
     def to_markdown(self) -> str:
         lines = ["| stage | test accuracy | note |", "|---|---|---|"]
@@ -172,6 +188,7 @@ class LeNetResult:
                 f"| {layer.name} | {layer.shape[0]} x {layer.shape[1]} | {100 * layer.density:.1f}% "
                 f"| {100 * layer.act_density:.1f}% | {layer.mean_cycles:.1f} "
                 f"| {layer.mean_cycles / self.clock_mhz:.3f} | {energy} |")
+        lines += ["", self.storage_markdown()]
         energy = "n/a" if self.energy_pj is None else f"{self.energy_pj / 1e3:.2f} nJ"
         lines += ["", f"Whole network on EIE ({self.settings.n_pe} PEs, {self.engine} engine): "
                   f"{self.latency_us:.3f} us, {energy} per image."]
@@ -342,8 +359,9 @@ def run_lenet(
     eie_acc, n_images, reports, matches = _run_on_eie(encoded, imported, data, config, engine, settings)
     stages.append(Stage("EIE fixed point", eie_acc,
                         f"{config.value_bits}-bit values, {n_images} of {len(data.y_test)} test images"))
-    return LeNetResult(seed, settings, engine, config.clock_mhz, stages, reports,
-                       _storage(encoded, imported), matches)
+    storage = {"single stream": storage_of(shared, config.replace(n_pe=1)),
+               f"EIE {config.n_pe} PEs": storage_of(shared, config)}
+    return LeNetResult(seed, settings, engine, config.clock_mhz, stages, reports, storage, matches)
 
 
 def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: ArchConfig, engine: str, settings):
@@ -360,7 +378,7 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
         weights = matrix[:, :-1]
         kept = int(np.count_nonzero(weights))
         reports.append(LayerReport(
-            layer.name, layer.shape, weights.size, kept, kept / weights.size, layer.activation, {}, 0.0,
+            layer.name, layer.shape, weights.size, kept, kept / weights.size, layer.activation, 0.0,
             energy_pj=[], real_entries=layer.n_real, filler_entries=layer.n_fillers))
     correct, matches = 0, True
     for index in range(n_images):
@@ -379,5 +397,17 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
     return correct / n_images, n_images, reports, matches
 
 
-def _storage(encoded, imported) -> dict[str, Any]:
-    return {}
+def storage_of(shared: list[SharedLayer], config: ArchConfig) -> StorageReport:
+    """Storage of the shared layers encoded for ``config`` (compressor.report).
+
+    With ``n_pe=1`` and ``accumulators_per_pe`` raised to the tallest layer, every layer is
+    one column-major list with one pointer per column: Deep Compression's own layout.
+    """
+    if config.n_pe == 1:
+        config = config.replace(accumulators_per_pe=max(layer.shape[0] for layer in shared))
+    layers = [
+        layer_storage(interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
+                                 name=layer_name, has_bias=True), config.ptr_bits, config.value_bits)
+        for layer, layer_name in zip(shared, LAYER_NAMES)
+    ]
+    return StorageReport(tuple(layers), config.weight_bits, config.index_bits, config.ptr_bits, config.value_bits)
