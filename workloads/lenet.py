@@ -291,6 +291,10 @@ def shared_forward(torch, matrices: list):
     return forward
 
 
+def shared_accuracy(torch, layers: list[SharedLayer], data: Digits) -> float:
+    return accuracy(torch, shared_forward(torch, [torch.from_numpy(layer.matrix()) for layer in layers]), data)
+
+
 def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int, lr: float, batch_size: int, generator):
     """Centroid fine-tuning (DC §3.3): dL/dw of each kept weight summed per cluster."""
     x = torch.from_numpy(data.x_train)
@@ -338,12 +342,11 @@ def run_lenet(
 
         imported = layers_from_module(model)
         shared = [share_layer(matrix, settings.weight_bits) for _, matrix, _ in imported]
-        to_torch = lambda: [torch.from_numpy(layer.matrix()) for layer in shared]  # noqa: E731
-        stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", accuracy(torch, shared_forward(torch, to_torch()), data),
+        stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", shared_accuracy(torch, shared, data),
                             f"{2 ** settings.weight_bits - 1} shared values per layer, bias included"))
         progress("fine-tuning centroids")
         finetune_shared(torch, shared, data, settings.finetune_epochs, settings.centroid_lr, settings.batch_size, gen)
-        stages.append(Stage("centroids fine-tuned", accuracy(torch, shared_forward(torch, to_torch()), data),
+        stages.append(Stage("centroids fine-tuned", shared_accuracy(torch, shared, data),
                             "gradients summed per cluster"))
 
     config = ArchConfig.make(n_pe=settings.n_pe, weight_bits=settings.weight_bits)
@@ -391,7 +394,10 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
                 matches &= bool(np.array_equal(result.output, expected))
             report.cycles.append(int(result.cycles))
             joules, _ = energy_joules(result)
-            report.energy_pj = None if joules is None or report.energy_pj is None else report.energy_pj + [joules * 1e12]
+            if joules is None:
+                report.energy_pj = None  # the simulator reports no energy
+            elif report.energy_pj is not None:
+                report.energy_pj.append(joules * 1e12)
             a = result.output
         correct += int(np.argmax(a) == data.y_test[index])
     return correct / n_images, n_images, reports, matches
