@@ -86,10 +86,22 @@ def layer_tables(layer: EncodedLayer) -> Tables:
     return tables
 
 
+_COMPILED: set[tuple] = set()
+
+
 def _compile(kernel, args) -> None:
-    """Compile (or load from cache) ``kernel`` for these argument types before timing."""
-    if hasattr(kernel, "compile"):  # a plain function when NUMBA_DISABLE_JIT=1
+    """Compile (or load from cache) ``kernel`` for these argument types before timing.
+
+    Asking numba costs about 0.5 ms a call; a key of dtypes and shapes' ranks costs
+    microseconds, which matters for sweeps of many small layers.
+    """
+    if not hasattr(kernel, "compile"):  # a plain function when NUMBA_DISABLE_JIT=1
+        return
+    key = (kernel.__name__, *((a.dtype.str, a.ndim, a.flags.c_contiguous) if isinstance(a, np.ndarray)
+                              else type(a) for a in args))
+    if key not in _COMPILED:
         kernel.compile(tuple(numba.typeof(a) for a in args))
+        _COMPILED.add(key)
 
 
 def _checked_acts(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:
