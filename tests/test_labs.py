@@ -22,7 +22,8 @@ LAB_TIMEOUT_S = 300
 
 
 def lab_env() -> dict[str, str]:
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="default")
+    # One thread per library: the suite runs two labs side by side on two cores.
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env[QUICK_ENV] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]), env.get("PYTHONPATH")]))
     return env
@@ -334,3 +335,82 @@ def test_lab5_energy_checks(capsys, small_layer):
     assert_verdict(capsys, True)
     assert not lab5.dram_ratio(dram / 2, layer, acts, config)
     assert_verdict(capsys, False)
+
+
+@pytest.fixture(scope="module")
+def digits_linear_model():
+    """A one-layer softmax classifier of the digits, pruned to 30 %: [(W, b)] and the data."""
+    from sklearn.linear_model import LogisticRegression
+
+    from compressor.prune import magnitude_mask
+    from workloads.digits import load_digits_split
+
+    data = load_digits_split(seed=0)
+    clf = LogisticRegression(max_iter=500).fit(data.x_train, data.y_train)
+    w = clf.coef_ * magnitude_mask(clf.coef_, 0.3)
+    return [(w, clf.intercept_.copy())], data
+
+
+def test_lab1_survivors_and_huffman_ratio(capsys, digits_linear_model):
+    from compressor.csc import compress_layer
+    from compressor.huffman import HuffmanCode
+    from eiesim.config import ArchConfig
+    from eiesim.labs import lab1
+
+    assert lab1.survivors(1536, (300, 64), 0.08)  # 0.08 x 19200
+    assert_verdict(capsys, True)
+    assert not lab1.survivors(1537, (300, 64), 0.08)
+    assert_verdict(capsys, False, "1536")
+
+    [(w, _)], _ = digits_linear_model
+    layer = compress_layer(w, ArchConfig(n_pe=4))
+    codes, rel = HuffmanCode.from_symbols(layer.code, 16), HuffmanCode.from_symbols(layer.rel, 16)
+    stored = (codes.encoded_bits + rel.encoded_bits + codes.table_bits + rel.table_bits
+              + layer.ptr.size * 16 + 16 * 16)
+    ratio = w.size * 32 / stored
+    assert lab1.huffman_ratio(ratio, layer)
+    assert_verdict(capsys, True)
+    assert not lab1.huffman_ratio(ratio * 1.01, layer)
+    assert_verdict(capsys, False)
+
+
+def test_lab1_sharing_inits(digits_linear_model):
+    from compressor.quantize import share_weights
+    from eiesim.labs import lab1
+
+    [(w, _)], _ = digits_linear_model
+    values = w[w != 0]
+    assert np.array_equal(lab1.share(values, 3, "linear"), share_weights(values, 3).values())
+    shared = lab1.share(values, 3, "random")
+    assert shared.shape == values.shape and np.unique(shared).size <= 7
+    assert np.array_equal(shared, lab1.share(values, 3, "random"))  # seeded
+    with pytest.raises(EieError, match="init must be one of linear, random"):
+        lab1.share(values, 3, "density")
+
+
+def test_lab1_accuracy_checks(capsys, digits_linear_model):
+    from eiesim.labs import lab1
+
+    layers, data = digits_linear_model
+
+    def acc(layers_):
+        (w, b), = layers_
+        return float(((data.x_test @ w.T + b).argmax(axis=1) == data.y_test).mean())
+
+    at = {init: acc(lab1.shared_layers(layers, 2, init)) for init in lab1.INITS}
+    assert at["linear"] != at["random"]
+    best = max(at, key=at.get)
+    assert lab1.better_init(best, layers, data, bits=2)
+    assert_verdict(capsys, True)
+    assert not lab1.better_init(next(i for i in lab1.INITS if i != best), layers, data, bits=2)
+    assert_verdict(capsys, False)
+
+    bits_list = [1, 2, 3, 4, 6]
+    base = acc(layers)
+    fewest = min(b for b in bits_list if acc(lab1.shared_layers(layers, b, "linear")) >= base - 0.01)
+    assert lab1.smallest_bits(fewest, layers, data, bits_list, tolerance=0.01)
+    assert_verdict(capsys, True)
+    assert not lab1.smallest_bits(fewest + 1, layers, data, bits_list, tolerance=0.01)
+    assert_verdict(capsys, False, str(fewest))
+    with pytest.raises(EieError, match="no codebook size"):
+        lab1.smallest_bits(1, layers, data, [1], tolerance=-1.0)

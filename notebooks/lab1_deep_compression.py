@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab1_deep_compression.py
