@@ -119,7 +119,8 @@ def test_rapl_reads_package_domains_and_handles_wraparound(tmp_path):
 
 
 def test_rapl_unavailable_reasons(tmp_path, monkeypatch):
-    assert rapl_meter(tmp_path / "absent") == (None, f"RAPL unavailable: {tmp_path / 'absent'} does not exist on this machine")
+    absent = tmp_path / "absent"
+    assert rapl_meter(absent) == (None, f"RAPL unavailable: {absent} does not exist on this machine")
     assert rapl_meter(tmp_path)[1] == f"RAPL unavailable: no package domain under {tmp_path}"
     make_rapl(tmp_path, {"intel-rapl:0": (1, 10)})
 
