@@ -1,0 +1,255 @@
+"""``eiesim compress`` / ``decompress`` / ``info``: the Deep Compression front-end (SPEC §3).
+
+``compress`` takes the layers of exactly one source: a dense ``.npy`` matrix (``--weights``),
+EIE benchmark layers (``--benchmark NAME|all``), or a PyTorch model (``--torch-module
+module:attr`` or ``--state-dict FILE``, read by ``workloads.torch_import``). It optionally
+prunes each layer to ``--density`` (magnitude or structured), shares weights by k-means,
+encodes the interleaved CSC for the PE array, writes one model file and prints the
+storage report (``--json`` writes it as JSON). ``decompress`` writes a layer's quantized
+dense matrix back to ``.npy``; ``info`` describes a model file. Outputs are written
+atomically: a failed command leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from eiesim.errors import EieError
+
+PRUNE_METHODS = ("magnitude", "row", "column", "block")
+SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+@click.command(context_settings=SETTINGS)
+@click.option("--weights", metavar="W.npy", help="Dense weight matrix M x K (.npy); zeros are pruned weights.")
+@click.option("--benchmark", metavar="NAME|all", help="An EIE Table III layer (Alex-6 ... NT-LSTM), or all nine in one file.")
+@click.option("--torch-module", metavar="MODULE:ATTR",
+              help="The Linear/LSTM layers of an importable torch nn.Module (or a factory returning one).")
+@click.option("--state-dict", metavar="FILE", help="The Linear/LSTM layers of a saved torch state dict (.pt).")
+@click.option("--seed", type=int, help="Seed of the --benchmark weights [default: 0].")
+@click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first.")
+@click.option("--prune", "method", type=click.Choice(PRUNE_METHODS),
+              help="How --density prunes: largest magnitudes, or whole rows / columns / blocks by L2 norm "
+                   "[default: magnitude].")
+@click.option("--block", metavar="RxC", help="Block shape for --prune block [default: 4x4].")
+@click.option("--pes", type=int, default=64, show_default=True, help="Number of PEs N the layers are interleaved over.")
+@click.option("--accumulators", type=int, default=64, show_default=True,
+              help="Accumulators per PE R (a row block has N x R rows).")
+@click.option("--index-bits", type=int, default=4, show_default=True, help="Bits x of a relative row index.")
+@click.option("--weight-bits", type=int, default=4, show_default=True,
+              help="Bits b of a weight code: 2^b - 1 shared weights plus code 0 for zero.")
+@click.option("--name", metavar="NAME", help="Layer name for --weights [default: the file name without suffix].")
+@click.option("--bias", "has_bias", is_flag=True, default=None,
+              help="--weights: the last column is a bias (an input fixed at 1.0).")
+@click.option("--activation", type=click.Choice(["relu", "none"]),
+              help="Output non-linearity on write-back, for every layer [default: relu for --weights, "
+                   "the table's for --benchmark, none for torch layers].")
+@click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.npz).")
+@click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
+def compress(weights, benchmark, torch_module, state_dict, seed, density, method, block, pes, accumulators,
+             index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:
+    """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
+    from compressor.csc import compress_layer
+    from compressor.fileformat import CompressedModel
+    from eiesim.config import ArchConfig
+
+    source = _one_source(weights=weights, benchmark=benchmark, torch_module=torch_module, state_dict=state_dict)
+    if source != "weights" and (name is not None or has_bias is not None):
+        raise EieError("--name and --bias describe a --weights matrix")
+    if seed is not None and source != "benchmark":
+        raise EieError("--seed is for --benchmark layers")
+    if density is None and (method is not None or block is not None):
+        raise EieError("--prune and --block need --density")
+    if block is not None and method != "block":
+        raise EieError("--block goes with --prune block")
+    for path in (out, json_out):
+        _check_folder(path)
+    config = ArchConfig.make(n_pe=pes, accumulators_per_pe=accumulators, index_bits=index_bits,
+                             weight_bits=weight_bits)
+    pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4")
+
+    if source == "weights":
+        raw = [(name or Path(weights).stem, _load_matrix(weights), bool(has_bias), "relu")]
+        origin = str(weights)
+    elif source == "benchmark":
+        raw, origin = _benchmark_layers(benchmark, seed or 0), f"benchmark {benchmark} seed {seed or 0}"
+    else:
+        spec = torch_module or state_dict
+        raw, origin = [(n, w, b, "none") for n, w, b in load_torch_source(spec)], f"torch {spec}"
+
+    layers = []
+    for layer_name, w, bias, act in raw:
+        if pruning is not None:
+            w = pruning(w)
+        layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=activation or act))
+    metadata: dict = {"pruning": None}
+    if density is not None:
+        metadata["pruning"] = {"density": density, "method": method or "magnitude",
+                               "block": (block or "4x4") if method == "block" else None}
+    if source == "benchmark":
+        metadata["seed"] = seed or 0
+    model = CompressedModel(layers, config, source=origin, metadata=metadata)
+    _write_outputs(model, out, json_out)
+
+
+@click.command(context_settings=SETTINGS)
+@click.option("--model", "model_path", required=True, metavar="FILE", help="Compressed model file (from 'eiesim compress').")
+@click.option("--out", required=True, metavar="W.npy", help="Where to write the quantized dense matrix (float64 .npy).")
+@click.option("--layer", "layer_name", metavar="NAME", help="Layer to write (needed when the model has several).")
+def decompress(model_path, out, layer_name) -> None:
+    """Write one layer's quantized weights as a dense matrix (bias column last, if it has one)."""
+    from compressor.fileformat import load_model
+    from eiesim.energy.files import write_atomic
+
+    _check_folder(out)
+    model = load_model(model_path)
+    if layer_name is None:
+        if len(model.layers) != 1:
+            raise EieError(f"model {model_path} has {len(model.layers)} layers; pick one with --layer "
+                           f"({', '.join(model.names)})")
+        layer_name = model.names[0]
+    layer = model.layer(layer_name)
+    dense = layer.to_dense()
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, dense)
+
+    write_atomic(out, write)
+    m, k = layer.shape
+    bias = ", last column is the bias" if layer.has_bias else ""
+    click.echo(f"wrote {out}: layer {layer.name}, {m} x {k}, {layer.n_real} non-zeros{bias}")
+
+
+@click.command(context_settings=SETTINGS)
+@click.argument("model_path", metavar="FILE")
+@click.option("--json", "json_out", metavar="OUT", help="Also write the description and storage report as JSON.")
+def info(model_path, json_out) -> None:
+    """Describe a compressed model file: array, layers, codebooks and storage."""
+    from compressor.fileformat import VERSION, load_model
+    from compressor.report import storage_report
+
+    _check_folder(json_out)
+    model = load_model(model_path)
+    cfg = model.config
+    click.echo(f"{model_path}: eiesim compressed model, format version {VERSION}")
+    click.echo(f"  source: {model.source or '-'}")
+    click.echo(f"  array: N = {cfg.n_pe} PEs, R = {cfg.accumulators_per_pe} accumulators, "
+               f"b = {cfg.weight_bits} weight bits, x = {cfg.index_bits} index bits")
+    if model.metadata:
+        click.echo(f"  metadata: {json.dumps(model.metadata)}")
+    layers = []
+    for layer in model.layers:
+        m, k = layer.shape
+        used = layer.codebook[1 : 1 + int(layer.code.max(initial=0))]
+        click.echo(f"  layer {layer.name}: {m} x {k}, {layer.n_blocks} row block(s), {layer.n_real} real + "
+                   f"{layer.n_fillers} filler entries, bias {'yes' if layer.has_bias else 'no'}, "
+                   f"activation {layer.activation}")
+        click.echo("    codebook: " + " ".join(f"{v:.6g}" for v in used))
+        layers.append({"name": layer.name, "shape": [m, k], "n_blocks": layer.n_blocks, "real": layer.n_real,
+                       "fillers": layer.n_fillers, "has_bias": layer.has_bias, "activation": layer.activation,
+                       "codebook": layer.codebook.tolist()})
+    report = storage_report(model)
+    click.echo("")
+    click.echo(report.format_table())
+    if json_out:
+        _write_text(json_out, _json({
+            "format_version": VERSION, "source": model.source, "config": cfg.model_dump(),
+            "metadata": model.metadata, "layers": layers, "storage": report.to_dict(),
+        }))
+
+
+def load_torch_source(spec: str) -> list[tuple[str, np.ndarray, bool]]:
+    """Hook to ``workloads.torch_import.load_torch_layers`` (imported only when used)."""
+    try:
+        from workloads.torch_import import load_torch_layers
+    except ModuleNotFoundError as exc:
+        if exc.name in ("workloads.torch_import", "torch"):
+            raise EieError(f"PyTorch import is unavailable here ({exc.name} is not installed)") from None
+        raise
+    return load_torch_layers(spec)
+
+
+def _one_source(**sources) -> str:
+    given = [key for key, value in sources.items() if value is not None]
+    if len(given) != 1:
+        options = ", ".join("--" + key.replace("_", "-") for key in sources)
+        got = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise EieError(f"give exactly one of {options}" + (f"; got {got}" if given else ""))
+    return given[0]
+
+
+def _check_folder(path: str | None) -> None:
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise EieError(f"cannot write {path}: its folder does not exist")
+
+
+def _load_matrix(path: str) -> np.ndarray:
+    from compressor.csc import as_coo
+    from eiesim.cli.simulate import _load_npy
+
+    matrix = _load_npy(path, "weights")
+    as_coo(matrix)  # validates: 2-D, real, finite, non-empty
+    return matrix
+
+
+def _pruner(density: float, method: str, block: str):
+    """A function pruning one layer's weights to ``density`` with ``method``."""
+    from compressor.prune import magnitude_mask, prune, structured_mask
+    from compressor.synthetic import exact_count
+
+    exact_count(1, density)  # validates the density before any work
+    if method == "magnitude":
+        return lambda w: prune(w, magnitude_mask(w, density))
+    tile = _block_shape(block) if method == "block" else (4, 4)
+    return lambda w: prune(w, structured_mask(w, density, method, block=tile))
+
+
+def _block_shape(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise EieError(f"--block must look like 4x4, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _benchmark_layers(benchmark: str, seed: int):
+    from workloads.benchmarks import BENCHMARKS, benchmark_weights, get_benchmark
+
+    names = list(BENCHMARKS) if benchmark.lower() == "all" else [get_benchmark(benchmark).name]
+    return [(n, benchmark_weights(n, seed), BENCHMARKS[n].has_bias, BENCHMARKS[n].activation) for n in names]
+
+
+def _write_outputs(model, out: str, json_out: str | None) -> None:
+    """Save the model and (optionally) the JSON report: both files or, on failure, neither."""
+    from compressor.fileformat import save_model
+    from compressor.report import storage_report
+
+    report = storage_report(model)
+    text = _json(report.to_dict()) if json_out else None
+    save_model(out, model)
+    if text is not None:
+        try:
+            _write_text(json_out, text)
+        except BaseException:
+            Path(out).unlink(missing_ok=True)
+            raise
+    cfg = model.config
+    click.echo(f"wrote {out}: {len(model.layers)} layer(s) for N = {cfg.n_pe} PEs, R = {cfg.accumulators_per_pe}, "
+               f"b = {cfg.weight_bits}, x = {cfg.index_bits}")
+    click.echo(report.format_table())
+    if json_out:
+        click.echo(f"wrote {json_out}")
+
+
+def _json(doc: dict) -> str:
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+def _write_text(path: str, text: str) -> None:
+    from eiesim.energy.files import write_atomic
+
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
