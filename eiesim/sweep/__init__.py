@@ -9,13 +9,13 @@
     df = ResultStore("sweep-results").read()
 """
 
-from eiesim.sweep.executors import DaskExecutor, JoblibExecutor, SerialExecutor, local_executor
+from eiesim.sweep.executors import DaskExecutor, ProcessExecutor, SerialExecutor, local_executor
 from eiesim.sweep.grid import Point, SweepSpec, parse_axis, parse_layers, parse_values
 from eiesim.sweep.runner import SweepSummary, plan_chunks, run_sweep, sweep_frame
 from eiesim.sweep.store import ResultStore
 
 __all__ = [
-    "DaskExecutor", "JoblibExecutor", "Point", "ResultStore", "SerialExecutor", "SweepSpec",
+    "DaskExecutor", "Point", "ProcessExecutor", "ResultStore", "SerialExecutor", "SweepSpec",
     "SweepSummary", "local_executor", "parse_axis", "parse_layers", "parse_values", "plan_chunks",
     "run_sweep", "sweep_frame",
 ]

@@ -1,4 +1,4 @@
-"""Where sweep tasks run: in this process, on local cores (joblib) or on a dask cluster.
+"""Where sweep tasks run: in this process, on local worker processes or on a dask cluster.
 
 An executor maps a function over tasks and yields results as they finish, in any order.
 The library never starts a cluster by itself: :class:`DaskExecutor` wraps a
@@ -7,7 +7,10 @@ The library never starts a cluster by itself: :class:`DaskExecutor` wraps a
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
 
@@ -15,27 +18,40 @@ class SerialExecutor:
     """Runs tasks one after another in this process (debugging, tiny sweeps, tests)."""
 
     n_workers = 1
+    forks = False
 
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
         for args in tasks:
             yield fn(*args)
 
 
-class JoblibExecutor:
-    """Local process pool (joblib's loky backend); ``n_jobs=-1`` uses every core."""
+class ProcessExecutor:
+    """A local pool of worker processes; ``n_jobs=-1`` uses every core.
+
+    Workers are forked where the platform allows it, so they start with this process's
+    imports, and they ignore SIGINT: Ctrl-C stops the parent, which cancels what has not
+    started. Workers live for the whole map, keeping their layer memo and warm JIT (a
+    pool that recycles workers it suspects of leaking, like joblib's loky, loses both).
+    """
 
     def __init__(self, n_jobs: int = -1):
         self.n_workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+        self.forks = "fork" in multiprocessing.get_all_start_methods()  # workers inherit warm state
 
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
-        from joblib import Parallel, delayed
-
         tasks = list(tasks)
         if self.n_workers == 1 or len(tasks) <= 1:
             yield from SerialExecutor().map_unordered(fn, tasks)
             return
-        parallel = Parallel(n_jobs=self.n_workers, return_as="generator_unordered", batch_size=1)
-        yield from parallel(delayed(fn)(*args) for args in tasks)
+        context = multiprocessing.get_context("fork" if self.forks else None)
+        pool = ProcessPoolExecutor(min(self.n_workers, len(tasks)), mp_context=context,
+                                   initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+        try:
+            futures = [pool.submit(fn, *args) for args in tasks]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -57,5 +73,5 @@ class DaskExecutor:
 
 
 def local_executor(n_jobs: int = -1):
-    """The default executor: all cores through joblib, or this process for one job."""
-    return SerialExecutor() if n_jobs == 1 else JoblibExecutor(n_jobs)
+    """The default executor: a process per core, or this process for one job."""
+    return SerialExecutor() if n_jobs == 1 else ProcessExecutor(n_jobs)

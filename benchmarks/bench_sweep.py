@@ -1,0 +1,49 @@
+"""Sweep speed (SPEC §10): nine layers x PE counts 1..256 x queue depths 1..256 (powers of 2).
+
+729 points on two local workers, measured twice: cold (empty layer cache: every layer is
+generated and weight-shared) and warm (cache filled, empty result store), with the time
+split into layer preparation, encoding and simulation. Run with
+``pytest -m benchmark benchmarks/bench_sweep.py -s`` or ``python benchmarks/bench_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from eiesim.sweep import ProcessExecutor, ResultStore, SweepSpec, run_sweep
+
+AXES = ["n_pe=1..256:pow2", "queue_depth=1..256:pow2"]
+TARGET_S = 60.0
+
+
+def measure(root: Path, workers: int = 2) -> dict[str, object]:
+    spec = SweepSpec.build("all", AXES)
+    out: dict[str, object] = {"points": spec.n_points, "workers": workers, "load_avg_before": os.getloadavg()[0]}
+    for label in ("cold", "warm"):
+        t0 = time.perf_counter()
+        summary = run_sweep(spec, ResultStore(root / f"store-{label}"), ProcessExecutor(workers),
+                            cache_dir=root / "cache", progress=False)
+        out[label] = {"wall_s": round(time.perf_counter() - t0, 2), "summary": summary.line()}
+        assert summary.computed == spec.n_points
+    out["load_avg_after"] = os.getloadavg()[0]
+    rows = ResultStore(root / "store-warm").read()
+    assert len(rows) == spec.n_points and rows["point_hash"].is_unique
+    return out
+
+
+@pytest.mark.benchmark
+def test_sweep_729_points(tmp_path):
+    result = measure(tmp_path)
+    print(result)
+    assert result["warm"]["wall_s"] <= TARGET_S, result
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, value in measure(Path(tmp)).items():
+            print(f"{key}: {value}")

@@ -1,0 +1,36 @@
+"""``eiesim paper``: regenerate the evaluation (report, figures, data) into a folder."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="output folder: report.md, figures/, data/, sweep/")
+@click.option("--full", is_flag=True, help="complete grids, every layer in every study, more repeats")
+@click.option("--smoke", is_flag=True, help="a seconds-long run on two small layers (tests, CI)")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of every generated layer and input")
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="sweep worker processes (-1: all cores)")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="weight-shared layer cache [default: $XDG_CACHE_HOME/eiesim/layers]")
+@click.option("--engine", type=click.Choice(["fast", "reference"]), default=None, help="[default: fast if built]")
+@click.option("--no-progress", is_flag=True, help="no progress bars")
+def paper(out, full, smoke, seed, jobs, cache_dir, engine, no_progress) -> None:
+    """Run the whole evaluation (EIE Table IV, Figs 6-13, LeNet, storage) into OUT."""
+    import time
+
+    from eiesim.errors import EieError
+    from eiesim.paper import PaperSettings, run_paper
+    from eiesim.sweep import local_executor
+
+    if full and smoke:
+        raise EieError("give either --full or --smoke, not both")
+    if jobs == 0 or jobs < -1:
+        raise EieError(f"--jobs must be -1 or at least 1, got {jobs}")
+    settings = PaperSettings.for_mode("full" if full else "smoke" if smoke else "default", seed)
+    t0 = time.perf_counter()
+    run = run_paper(out, settings, local_executor(jobs), cache_dir, engine, progress=not no_progress)
+    click.echo(f"paper: {len(run.files)} files in {out} in {time.perf_counter() - t0:.0f} s; report: {run.out / 'report.md'}")
+    for name, why in run.missing.items():
+        click.echo(f"paper: stage {name} not run ({why})", err=True)

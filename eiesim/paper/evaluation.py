@@ -1,0 +1,170 @@
+"""``eiesim paper``: every stage of the evaluation, from nothing to ``results/report.md``.
+
+Stages run in order, each with a progress bar: the simulator sweeps (resumable: finished
+points are kept in ``OUT/sweep``), the per-layer table and the sweep figures, CPU/GPU
+baselines, precision, LeNet-300-100 end to end and the storage report. Every figure has
+its data as Parquet in ``OUT/data``. A stage whose module is not installed is reported as
+missing in the report rather than failing the run; any other error stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from eiesim.paper import figures, report, sweeps
+from eiesim.paper.settings import PaperSettings
+from eiesim.paper.stages import StageResult, baselines, lenet, precision, storage
+
+
+@dataclass
+class PaperRun:
+    out: Path
+    settings: PaperSettings
+    files: list[Path] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def default_cache_dir() -> Path:
+    """Weight-shared benchmark layers are kept here between runs (XDG cache)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "eiesim" / "layers"
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_text(text: str, path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir: str | Path | None = None,
+              engine: str | None = None, progress: bool = True) -> PaperRun:
+    """Run the whole evaluation into ``out``; returns what was written."""
+    from tqdm.auto import tqdm
+
+    from eiesim.sweep import ResultStore, local_executor
+    from workloads.benchmarks import pick_engine
+
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    engine = pick_engine(engine)
+    if engine is None:
+        from eiesim.errors import EieError
+
+        raise EieError("no simulation engine is built (eiesim.engines.fast or .reference)")
+    executor = executor or local_executor()
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    run = PaperRun(out, settings)
+    sections: dict[str, list[str]] = {}
+
+    def data(name: str, df: pd.DataFrame) -> None:
+        run.files.append(_write_parquet(df, out / "data" / f"{name}.parquet"))
+
+    def draw(fn: Callable, df, name: str, *extra) -> None:
+        data(name, df)
+        run.files.extend(fn(df, *extra, out / "figures" / name))
+
+    stages = ["sweeps", "baselines", "precision", "lenet", "storage"]
+    bar = tqdm(total=len(stages), desc="paper", unit="stage", disable=not progress, position=0)
+
+    def stage(name: str):
+        bar.set_description(f"paper: {name}")
+        return time.perf_counter()
+
+    def done(name: str, t0: float) -> None:
+        run.stage_seconds[name] = round(time.perf_counter() - t0, 1)
+        bar.update(1)
+
+    # 1. Simulator sweeps and the figures drawn from them.
+    t0 = stage("sweeps")
+    rows = sweeps.run(settings, ResultStore(out / "sweep"), executor, cache_dir, engine, progress)
+    data("sweep_points", rows)
+    per_layer = sweeps.per_layer(rows, settings)
+    data("per_layer", per_layer)
+    table, notes = report.per_layer_section(per_layer)
+    sections["per_layer"] = [table, *notes]
+    fig8, fig_pe, fig9 = (sweeps.queue_depth(rows, settings), sweeps.pe_count(rows, settings),
+                          sweeps.sram_width(rows, settings))
+    draw(figures.queue_depth, fig8, "fig08_queue_depth")
+    sections["fig08"] = report.queue_depth_notes(fig8)
+    if "read_energy_pj" in fig9:
+        draw(figures.sram_width, fig9, "fig09_sram_width")
+    else:
+        data("fig09_sram_width", fig9)
+    sections["fig09"] = report.sram_notes(fig9)
+    draw(figures.pe_speedup, fig_pe, "fig11_speedup_pe")
+    draw(figures.real_work, fig_pe, "fig12_real_work")
+    draw(figures.load_balance, fig_pe, "fig13_load_balance")
+    sections["pe"] = report.pe_notes(fig_pe)
+    draw(figures.per_pe, sweeps.per_pe(rows, settings), f"per_pe_{settings.detail_layer}")
+    done("sweeps", t0)
+
+    # 2-5. The other modules' stages; a missing module is a note, not a failure.
+    def optional(name: str, fn: Callable[[], StageResult]) -> StageResult | None:
+        t = stage(name)
+        try:
+            result = fn()
+        except ImportError as exc:
+            run.missing[name] = f"{type(exc).__name__}: {exc}"
+            result = None
+        else:
+            for table_name, df in result.tables.items():
+                data(table_name, df)
+        done(name, t)
+        return result
+
+    say = (lambda msg: bar.set_postfix_str(msg[:60])) if progress else (lambda msg: None)
+    base = optional("baselines", lambda: baselines(settings, per_layer, engine, say))
+    if base is not None:
+        long = base.tables["baselines"]
+        per = long[long["layer"] != "geomean"]
+        run.files.extend(figures.speedup_bars(per, "speedup", out / "figures" / "fig06_speedup",
+                                              "speedup over CPU dense (batch 1)", "Speedup (EIE Fig 6 style)"))
+        if per["energy_efficiency"].notna().any():
+            run.files.extend(figures.speedup_bars(per, "energy_efficiency", out / "figures" / "fig07_energy",
+                                                  "energy efficiency over CPU dense", "Energy efficiency (Fig 7 style)"))
+        sections["baselines"] = [base.markdown, *report.baseline_notes(long)]
+    prec = optional("precision", lambda: precision(settings, engine))
+    if prec is not None:
+        run.files.extend(figures.precision(prec.tables["fig10_precision_energy"],
+                                           prec.tables["fig10_precision_error"], out / "figures" / "fig10_precision"))
+        sections["precision"] = [prec.markdown]
+    net = optional("lenet", lambda: lenet(settings, engine, say))
+    if net is not None:
+        sections["lenet"] = [net.markdown]
+    store = optional("storage", lambda: storage(settings, cache_dir))
+    if store is not None:
+        sections["storage"] = [store.markdown]
+    bar.close()
+
+    meta = {"settings": asdict(settings), "engine": engine, "stage_seconds": run.stage_seconds,
+            "missing": run.missing, "python": platform.python_version(), "machine": platform.platform(),
+            "cpus": os.cpu_count()}
+    run.files.append(_write_text(json.dumps(meta, indent=2, default=str), out / "run.json"))
+    run.files.append(_write_text(report.assemble(settings, engine, sections, run), out / "report.md"))
+    return run

@@ -1,0 +1,136 @@
+"""The evaluation's figures, EIE-paper style, each drawn from one DataFrame.
+
+Each function takes the table that :mod:`eiesim.paper.sweeps` or :mod:`eiesim.paper.stages`
+produced (and that is saved as Parquet beside the figure) and returns nothing: it saves
+``<stem>.png`` and ``<stem>.svg`` through :func:`eiesim.paper.style.save`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eiesim.paper.style import figure, log2_axis, save
+
+
+def _per_layer_lines(ax, df: pd.DataFrame, x: str, y: str) -> None:
+    for layer, group in df.groupby("layer", sort=False):
+        ax.plot(group[x], group[y], marker="o", markersize=3, label=layer)
+
+
+def queue_depth(df: pd.DataFrame, stem) -> list:
+    """EIE Fig 8: load efficiency against activation-queue depth."""
+    with figure() as (fig, ax):
+        _per_layer_lines(ax, df, "queue_depth", "load_efficiency")
+        log2_axis(ax, df["queue_depth"])
+        ax.set(xlabel="activation queue depth D", ylabel="load efficiency (busy / N x cycles)",
+               title=f"Load efficiency vs queue depth ({int(df['n_pe'].iloc[0])} PEs)", ylim=(0, 1.02))
+        ax.legend(ncol=3)
+        return save(fig, stem)
+
+
+def sram_width(df: pd.DataFrame, stem) -> list:
+    """EIE Fig 9: sparse-matrix SRAM reads and read energy against SRAM row width."""
+    total = df.groupby("spmat_width_bits", as_index=False)[["spmat_row_reads", "read_energy_pj"]].sum()
+    with figure(ncols=2) as (fig, (ax_reads, ax_energy)):
+        ax_reads.bar([str(w) for w in total["spmat_width_bits"]], total["spmat_row_reads"] / 1e3, color="#7f7f7f")
+        ax_reads.set(xlabel="SRAM width (bits)", ylabel="sparse-matrix row reads (thousands)",
+                     title="reads, all layers")
+        ax_energy.bar([str(w) for w in total["spmat_width_bits"]], total["read_energy_pj"] / 1e6)
+        best = total.loc[total["read_energy_pj"].idxmin(), "spmat_width_bits"]
+        ax_energy.set(xlabel="SRAM width (bits)", ylabel="read energy (uJ)",
+                      title=f"read energy, all layers (lowest at {best} bits)")
+        return save(fig, stem)
+
+
+def precision(energy: pd.DataFrame, errors: pd.DataFrame, stem) -> list:
+    """EIE Fig 10: arithmetic energy per number format and output error against float32."""
+    with figure(ncols=2) as (fig, (ax_energy, ax_error)):
+        ax_energy.bar(energy["format"], energy["mac_pj"])
+        ax_energy.set(ylabel="MULT + ADD energy (pJ)", title="arithmetic energy per MAC (45 nm)")
+        ax_energy.tick_params(axis="x", rotation=30)
+        pivot = errors.pivot(index="layer", columns="format", values="relative_error")
+        pivot = pivot.reindex(index=errors["layer"].unique(), columns=errors["format"].unique())
+        width = 0.8 / max(1, pivot.shape[1])
+        x = np.arange(pivot.shape[0])
+        for i, fmt in enumerate(pivot.columns):
+            ax_error.bar(x + i * width, pivot[fmt].clip(lower=1e-12), width, label=fmt)
+        ax_error.set_xticks(x + width * (pivot.shape[1] - 1) / 2, pivot.index, rotation=30)
+        ax_error.set_yscale("log")
+        ax_error.set(ylabel="relative L2 error vs float32", title="output error")
+        ax_error.legend()
+        return save(fig, stem)
+
+
+def pe_speedup(df: pd.DataFrame, stem) -> list:
+    """EIE Fig 11: speedup over the smallest PE count, with the linear ideal."""
+    with figure() as (fig, ax):
+        _per_layer_lines(ax, df, "n_pe", "speedup")
+        base = df["speedup_base_n_pe"].min()
+        ns = np.array(sorted(df["n_pe"].unique()))
+        ax.plot(ns, ns / base, color="black", linestyle="--", linewidth=1, label="linear")
+        log2_axis(ax, ns)
+        ax.set_yscale("log", base=2)
+        ax.set(xlabel="number of PEs N", ylabel=f"speedup over {base} PE{'s' if base > 1 else ''}",
+               title="Scalability (D = %d)" % int(df["queue_depth"].iloc[0]))
+        ax.legend(ncol=2)
+        return save(fig, stem)
+
+
+def real_work(df: pd.DataFrame, stem) -> list:
+    """EIE Fig 12: real work / total work (real + filler entries + empty columns) against N."""
+    with figure() as (fig, ax):
+        _per_layer_lines(ax, df, "n_pe", "real_work_fraction")
+        log2_axis(ax, df["n_pe"])
+        ax.set(xlabel="number of PEs N", ylabel="real work / total work", ylim=(0, 1.02),
+               title="Padding: real work fraction vs PE count")
+        ax.legend(ncol=3)
+        return save(fig, stem)
+
+
+def load_balance(df: pd.DataFrame, stem) -> list:
+    """EIE Fig 13: load efficiency against N."""
+    with figure() as (fig, ax):
+        _per_layer_lines(ax, df, "n_pe", "load_efficiency")
+        log2_axis(ax, df["n_pe"])
+        ax.set(xlabel="number of PEs N", ylabel="load efficiency (busy / N x cycles)", ylim=(0, 1.02),
+               title="Load balance vs PE count (D = %d)" % int(df["queue_depth"].iloc[0]))
+        ax.legend(ncol=3)
+        return save(fig, stem)
+
+
+def per_pe(df: pd.DataFrame, stem) -> list:
+    """Busy and starved cycles of every PE for one layer, and their distribution."""
+    layer, cycles = df["layer"].iloc[0], int(df["cycles"].iloc[0])
+    with figure(ncols=2) as (fig, (ax_pe, ax_hist)):
+        ax_pe.bar(df["pe"], df["busy"], width=1.0, label="busy")
+        ax_pe.bar(df["pe"], df["starved"], bottom=df["busy"], width=1.0, label="starved")
+        ax_pe.axhline(cycles, color="black", linewidth=1, linestyle="--", label="layer cycles")
+        ax_pe.set(xlabel="PE", ylabel="cycles", title=f"{layer}: per-PE cycles ({len(df)} PEs)")
+        ax_pe.legend()
+        ax_hist.hist([df["busy"], df["starved"]], bins=20, label=["busy", "starved"])
+        ax_hist.set(xlabel="cycles", ylabel="PEs", title="distribution over PEs")
+        ax_hist.legend()
+        return save(fig, stem)
+
+
+def speedup_bars(table: pd.DataFrame, value: str, stem, ylabel: str, title: str) -> list:
+    """EIE Figs 6-7: per layer, one bar per platform (log scale), geometric mean last."""
+    pivot = table.pivot(index="layer", columns="platform", values=value)
+    pivot = pivot.reindex(index=table["layer"].unique(), columns=table["platform"].unique())
+    with figure(width=8.0) as (fig, ax):
+        width = 0.8 / max(1, pivot.shape[1])
+        x = np.arange(pivot.shape[0])
+        for i, platform in enumerate(pivot.columns):
+            values = pivot[platform].astype(float)
+            bars = ax.bar(x + i * width, values, width, label=platform)
+            for bar, v in zip(bars, values):
+                if np.isfinite(v):
+                    ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
+                                fontsize=5, rotation=90, xytext=(0, 2), textcoords="offset points")
+        ax.set_xticks(x + width * (pivot.shape[1] - 1) / 2, pivot.index, rotation=30)
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set(ylabel=ylabel, title=title)
+        ax.legend(ncol=min(4, pivot.shape[1]))
+        return save(fig, stem)

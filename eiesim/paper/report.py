@@ -1,0 +1,214 @@
+"""The Markdown report: tables, figures, and what the numbers say next to the paper's.
+
+Statements comparing with the paper are computed from the data (each names its numbers);
+the paper's own values quoted here are EIE Table IV's measured times and the abstract's
+headline ratios, marked as the paper's wherever they appear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# EIE Table IV, "actual time" per layer at 64 PEs (us); their sum is the ~133 us of SPEC §10.
+EIE_TABLE4_US = {"Alex-6": 30.3, "Alex-7": 12.2, "Alex-8": 9.9, "VGG-6": 34.4, "VGG-7": 8.7,
+                 "VGG-8": 8.4, "NT-We": 8.0, "NT-Wd": 13.9, "NT-LSTM": 7.5}
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
+    """A DataFrame as a Markdown table."""
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "n/a" if not np.isfinite(v) else format(float(v), floatfmt)
+        return "n/a" if v is None else str(v)
+
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def figure_md(name: str, caption: str) -> str:
+    return f"![{caption}](figures/{name}.png)\n\n*{caption}* ([SVG](figures/{name}.svg), data: `data/{name}.parquet`)"
+
+
+def per_layer_section(df: pd.DataFrame) -> tuple[str, list[str]]:
+    show = df[["layer", "outputs_M", "inputs_K", "theoretical_ideal_us", "theoretical_padded_us", "time_us",
+               "load_efficiency", "real_work_fraction", "imbalance"]].copy()
+    for column in ("energy_event_uj", "energy_table2_uj"):
+        if column in df:
+            show[column] = df[column]
+    show["eie_table4_us"] = [EIE_TABLE4_US.get(n, float("nan")) for n in df["layer"]]
+    notes = []
+    paper = show.dropna(subset=["eie_table4_us"])
+    if len(paper) == len(EIE_TABLE4_US):
+        ours, theirs = paper["time_us"].sum(), paper["eie_table4_us"].sum()
+        ratio = paper["time_us"] / paper["eie_table4_us"]
+        notes.append(
+            f"Simulated time over the nine layers is {ours:.1f} us against EIE Table IV's {theirs:.1f} us "
+            f"(ratio per layer {ratio.min():.2f} to {ratio.max():.2f}). The layers here are synthetic: uniformly "
+            f"random non-zeros at Table III's densities and random activations, not the pruned AlexNet/VGG/"
+            f"NeuralTalk weights, so the work per layer and its spread over PEs differ from the paper's.")
+    padded_gap = (df["theoretical_padded_us"] / df["theoretical_ideal_us"] - 1).max()
+    notes.append(f"Fillers add at most {100 * padded_gap:.1f}% to the ideal time (padded vs ideal columns); "
+                 f"the rest of the gap to the simulated time is load imbalance and queue stalls.")
+    return markdown_table(show), notes
+
+
+def queue_depth_notes(df: pd.DataFrame) -> list[str]:
+    mean = df.groupby("queue_depth")["load_efficiency"].mean()
+    d = list(mean.index)
+    lo, mid, hi = d[0], (8 if 8 in d else d[len(d) // 2]), d[-1]
+    gain_low, gain_high = mean[mid] - mean[lo], mean[hi] - mean[mid]
+    points = ", ".join(f"{mean[x]:.3f} at D = {x}" for x in dict.fromkeys((lo, mid, hi)))
+    notes = [f"Mean load efficiency over the layers: {points}."]
+    same = gain_low > 0 and gain_high <= gain_low
+    notes.append(
+        f"EIE Fig 8 shows load efficiency rising with queue depth and levelling off around depth 8; here the "
+        f"curve {'has' if same else 'does not have'} that shape (+{gain_low:.3f} from D = {lo} to {mid}"
+        + (f", {gain_high:+.3f} from {mid} to {hi})." if hi != mid else ")."))
+    low = mean[lo]
+    if low > 0.7:
+        notes.append(
+            f"Even D = {lo} is already efficient ({low:.3f}), higher than the paper's shallow-queue points. Why: "
+            "with uniformly random non-zeros each PE's work per column is nearly binomial and balanced, while "
+            "the paper's pruned layers have skewed columns and rows; and the SPEC's load efficiency counts a "
+            "PE's one-cycle pointer read of an empty column as busy, which raises the baseline. Nothing was "
+            "tuned to match.")
+    return notes
+
+
+def pe_notes(df: pd.DataFrame) -> list[str]:
+    base = int(df["speedup_base_n_pe"].min())
+    ns = sorted(df["n_pe"].unique())
+    notes = []
+    for n in dict.fromkeys((64, ns[-1])):
+        if n not in ns:
+            continue
+        at = df[df["n_pe"] == n].set_index("layer")
+        eff = at["speedup"] / (n / base)
+        notes.append(f"At {n} PEs the speedup over {base} PE is {at['speedup'].min():.1f}x to "
+                     f"{at['speedup'].max():.1f}x (parallel efficiency {eff.min():.2f} for {eff.idxmin()} to "
+                     f"{eff.max():.2f} for {eff.idxmax()}).")
+    notes.append("EIE Fig 11 reports near-linear scaling up to 64 PEs with the smallest layers falling behind at "
+                 "256 PEs; compare the per-layer curves above. Layers with few rows per PE (NT-We: 600 rows) run out "
+                 "of work per column first: every PE still spends a cycle per broadcast column.")
+    rw = df.groupby("n_pe")["real_work_fraction"].mean()
+    le = df.groupby("n_pe")["load_efficiency"].mean()
+    notes.append(f"Real work / total work (Fig 12), mean over layers: {rw.iloc[0]:.3f} at {ns[0]} PE to "
+                 f"{rw.iloc[-1]:.3f} at {ns[-1]} PEs: more PEs means more (PE, column) pairs with no entry "
+                 f"(each costs a pointer read) while fillers become rarer as each PE's slice gets shorter.")
+    points = ", ".join(f"{le[n]:.3f} at {n}" for n in dict.fromkeys((ns[0], 64, ns[-1])) if n in le)
+    notes.append(f"Load efficiency (Fig 13), mean over layers: {points} PEs.")
+    return notes
+
+
+def sram_notes(df: pd.DataFrame) -> list[str]:
+    if "read_energy_pj" not in df:
+        return ["No energy model attached to the results: SRAM-width energy not computed."]
+    total = df.groupby("spmat_width_bits")["read_energy_pj"].sum()
+    best = int(total.idxmin())
+    verdict = "agrees with" if best == 64 else "differs from"
+    return [f"Total sparse-matrix read energy is lowest at {best}-bit rows here; EIE Fig 9 found 64 bits best, so "
+            f"this {verdict} the paper. Per-read energy scales linearly with width (SPEC §7 rule) while wider rows "
+            f"cut reads only while a PE's column has enough entries to fill them."]
+
+
+def baseline_notes(table: pd.DataFrame) -> list[str]:
+    geo = table[table["layer"] == "geomean"].set_index("platform")
+    eie = [p for p in geo.index if p.startswith("eie-")]
+    notes = []
+    for p in eie:
+        notes.append(f"Geometric-mean speedup of simulated EIE ({p}) over the reference: {geo.loc[p, 'speedup']:.1f}x.")
+    if geo["energy_efficiency"].isna().all():
+        notes.append("Energy efficiency over the CPU needs a measured CPU energy (RAPL); it was not readable here, so "
+                     "Fig 7 shows nothing measured and only EIE's modelled energy is reported.")
+    notes.append("The paper's abstract reports 189x over CPU and 13x over GPU (uncompressed dense), and 24,000x / "
+                 "3,400x energy efficiency, on its own Core i7-5930k and Titan X; the CPU here is a shared 2-core "
+                 "cloud machine with PyTorch, so the ratios are not directly comparable.")
+    return notes
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
+    """The whole report.md."""
+    s = settings
+    parts = [
+        "# eiesim evaluation: EIE (ISCA 2016) reproduced on the simulator",
+        "",
+        f"Generated by `eiesim paper` in **{s.mode}** mode, seed {s.seed}, {engine} engine. "
+        f"Sweep grid: {s.grid_note}. Stage wall times (s): "
+        + ", ".join(f"{k} {v}" for k, v in run.stage_seconds.items()) + ".",
+        "",
+        "Benchmark layers are generated from EIE Table III's shapes and densities (SPEC §2): uniformly random "
+        "non-zeros and activations, seeded; they are not the paper's trained weights. Every number below comes "
+        "from this run; the Parquet file under `data/` next to each table or figure holds exactly the rows drawn.",
+        "",
+        f"## Per-layer results at the paper's chip (N = {s.n_pe}, D = {s.queue_depth}, 800 MHz)",
+        "",
+        "Theoretical times: ideal = ceil(real entries / N) cycles, padded = ceil((real + filler) / N) cycles. "
+        "Energy: `energy_event_uj` = event counts x 45 nm per-event energies (SPEC §7 tables and rules); "
+        "`energy_table2_uj` = EIE Table II power x simulated time. `eie_table4_us` is the paper's measured "
+        "time (EIE Table IV), for comparison. Data: `data/per_layer.parquet`.",
+        "",
+    ]
+    table, *notes = sections["per_layer"]
+    parts += [table, "", _bullets(notes), ""]
+    if "baselines" in sections:
+        md, *notes = sections["baselines"]
+        parts += ["## Speedup and energy efficiency against CPU/GPU baselines (EIE Figs 6-7)", "",
+                  "PyTorch dense (`W @ a`) and CSR matrix-vector products measured on this machine "
+                  "(`workloads.baselines`); EIE columns are the simulated chip above. Data: "
+                  "`data/baselines.parquet`, `data/baseline_measurements.parquet`.", "", md, "",
+                  figure_md("fig06_speedup", "Speedup over CPU dense, batch 1").replace(
+                      "data/fig06_speedup.parquet", "data/baselines.parquet"), ""]
+        if any(p.name == "fig07_energy.png" for p in run.files):
+            parts += [figure_md("fig07_energy", "Energy efficiency over CPU dense").replace(
+                "data/fig07_energy.parquet", "data/baselines.parquet"), ""]
+        parts += [_bullets(notes), ""]
+    parts += ["## Load efficiency against queue depth (EIE Fig 8)", "",
+              figure_md("fig08_queue_depth", f"Load efficiency vs activation queue depth, N = {s.n_pe}"), "",
+              _bullets(sections["fig08"]), ""]
+    parts += ["## SRAM width (EIE Fig 9)", ""]
+    if any(p.name == "fig09_sram_width.png" for p in run.files):
+        parts += [figure_md("fig09_sram_width", "Sparse-matrix SRAM reads and read energy vs row width"), ""]
+    parts += [_bullets(sections["fig09"]), ""]
+    if "precision" in sections:
+        parts += ["## Arithmetic precision (EIE Fig 10)", "",
+                  "Energy per MAC from the 45 nm table (interpolation rules of SPEC §7) and output error of each "
+                  "fixed-point format against float32 on the same quantized weights (functional model). "
+                  f"Layers: {', '.join(s.precision_layers)}.", "",
+                  figure_md("fig10_precision", "MAC energy per format and output error vs float32").replace(
+                      "data/fig10_precision.parquet", "data/fig10_precision_energy.parquet, data/fig10_precision_error.parquet"),
+                  "", sections["precision"][0], ""]
+    parts += ["## Scalability with the number of PEs (EIE Figs 11-13)", "",
+              figure_md("fig11_speedup_pe", "Speedup vs number of PEs"), "",
+              figure_md("fig12_real_work", "Real work / total work vs number of PEs"), "",
+              figure_md("fig13_load_balance", "Load efficiency vs number of PEs"), "",
+              "The three figures share `data/fig11_speedup_pe.parquet` (the same rows are also in "
+              "`fig12_real_work` and `fig13_load_balance`).", "", _bullets(sections["pe"]), ""]
+    parts += [f"## Per-PE load for {s.detail_layer} (N = {s.n_pe}, D = {s.queue_depth})", "",
+              "Busy = cycles spent on the PE's columns (one per entry, or one pointer read for an empty column); "
+              "starved = cycles waiting with an empty queue between two columns.", "",
+              figure_md(f"per_pe_{s.detail_layer}", f"Per-PE busy and starved cycles, {s.detail_layer}"), ""]
+    if "lenet" in sections:
+        parts += ["## LeNet-300-100 end to end", "",
+                  "Trained on scikit-learn's 8 x 8 digits, pruned, weight-shared with fine-tuned centroids, then run "
+                  f"layer by layer on the simulator (`workloads.lenet`, `{s.lenet}` settings). Data: "
+                  "`data/lenet_stages.parquet`, `data/lenet_layers.parquet`, `data/lenet_summary.parquet`.", "",
+                  sections["lenet"][0], ""]
+    if "storage" in sections:
+        parts += ["## Storage of the benchmark layers (Deep Compression style)", "",
+                  f"Interleaved CSC for N = {s.n_pe} (`compressor.report`); data: `data/storage.parquet`. "
+                  "Deep Compression's whole-model figures for reference: AlexNet 240 MB -> 6.9 MB (35x), VGG-16 "
+                  "552 MB -> 11.3 MB (49x), LeNet-300-100 1070 KB -> 27 KB (40x); those include conv layers and "
+                  "5-bit FC codebooks, these are the FC layers alone with 4-bit codes.", "",
+                  sections["storage"][0], ""]
+    if run.missing:
+        parts += ["## Stages not run", "", _bullets([f"{k}: {v}" for k, v in run.missing.items()]), ""]
+    parts += ["## Reproduce", "", "```", "eiesim paper --out results" + (" --full" if s.mode == "full" else "")
+              + (f" --seed {s.seed}" if s.seed else ""), "```", "",
+              "Finished sweep points are kept in `sweep/` and reused on the next run with the same code.", ""]
+    return "\n".join(parts)

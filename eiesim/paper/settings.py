@@ -1,0 +1,66 @@
+"""How much the evaluation runs: ``smoke`` (seconds, for tests), ``default``, ``full``.
+
+The default keeps the paper's axes but runs the PE-count and queue-depth sweeps as two
+slices (PE counts at D = 8, queue depths at 64 PEs) instead of their full product, times
+the baselines with fewer repeats and runs LeNet's reduced training; ``full`` runs the
+complete grid, every layer in every study and the full LeNet schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eiesim.errors import EieError
+
+MODES = ("smoke", "default", "full")
+POW2_256 = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+ALL_LAYERS = ("Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM")
+SMALL_LAYERS = ("Alex-8", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM")
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    mode: str
+    seed: int = 0
+    layers: tuple[str, ...] = ALL_LAYERS
+    pe_counts: tuple[int, ...] = POW2_256
+    queue_depths: tuple[int, ...] = POW2_256
+    full_grid: bool = False  # PE counts x queue depths, not two slices
+    sram_widths: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    precision_layers: tuple[str, ...] = SMALL_LAYERS
+    detail_layer: str = "NT-We"  # per-PE distributions
+    baseline_layers: tuple[str, ...] = ALL_LAYERS
+    baseline_batches: tuple[int, ...] = (1, 64)
+    baseline_repeats: int = 5
+    baseline_warmup: int = 2
+    lenet: str = "reduced"  # workloads.lenet.LeNetSettings.<lenet>()
+    lenet_overrides: dict = field(default_factory=dict)
+    n_pe: int = 64  # the chip of the per-layer table and the slices
+    queue_depth: int = 8
+    spmat_width_bits: int = 64
+
+    @classmethod
+    def for_mode(cls, mode: str, seed: int = 0) -> "PaperSettings":
+        if mode not in MODES:
+            raise EieError(f"unknown evaluation mode {mode!r}; choose one of {', '.join(MODES)}")
+        if seed < 0:
+            raise EieError(f"seed must be non-negative, got {seed}")
+        if mode == "full":
+            return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=20,
+                       baseline_warmup=3, lenet="full")
+        if mode == "smoke":
+            return cls(mode, seed, layers=("NT-We",), pe_counts=(4, 64), queue_depths=(1, 8),
+                       sram_widths=(32, 64), precision_layers=("NT-We",), baseline_layers=("NT-We",),
+                       baseline_batches=(1,), baseline_repeats=1, baseline_warmup=0,
+                       lenet_overrides={"dense_epochs": 1, "prune_steps": 1, "retrain_epochs": 0,
+                                        "finetune_epochs": 0, "eie_images": 2, "check_images": 1})
+        return cls(mode, seed)
+
+    @property
+    def grid_note(self) -> str:
+        if self.full_grid:
+            return (f"full grid: {len(self.pe_counts)} PE counts x {len(self.queue_depths)} queue depths "
+                    f"x {len(self.layers)} layers")
+        return (f"two slices: PE counts {self.pe_counts[0]}..{self.pe_counts[-1]} at D = {self.queue_depth}, "
+                f"queue depths {self.queue_depths[0]}..{self.queue_depths[-1]} at N = {self.n_pe} "
+                f"(--full runs the whole product)")

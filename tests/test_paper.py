@@ -1,0 +1,58 @@
+"""``eiesim paper --smoke``: every stage runs and writes its report, figures and data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from eiesim.errors import EieError
+from eiesim.paper import PaperSettings
+from eiesim.paper.report import markdown_table
+
+from tests.sweep_helpers import available_engine
+
+
+def test_smoke_run_writes_everything(run_cli, tmp_path):
+    available_engine()
+    out = tmp_path / "res"
+    code, stdout, err = run_cli("paper", "--smoke", "--out", out, "--cache-dir", tmp_path / "cache", "--jobs", "1",
+                                "--no-progress")
+    assert code == 0, err
+    report = (out / "report.md").read_text()
+    for heading in ("Per-layer results", "Load efficiency against queue depth", "SRAM width",
+                    "Scalability with the number of PEs", "Per-PE load"):
+        assert heading in report
+    for name in ("fig08_queue_depth", "fig09_sram_width", "fig11_speedup_pe", "fig12_real_work",
+                 "fig13_load_balance", "per_pe_NT-We"):
+        for ext in ("png", "svg"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0
+        assert f"figures/{name}.png" in report
+        assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty
+    per_layer = pd.read_parquet(out / "data" / "per_layer.parquet")
+    assert list(per_layer["layer"]) == ["NT-We"]
+    assert (per_layer["n_pe"] == 64).all() and (per_layer["queue_depth"] == 8).all()
+    assert (per_layer["theoretical_ideal_us"] <= per_layer["time_us"]).all()
+    # every figure referenced in the report exists
+    for line in report.splitlines():
+        if line.startswith("!["):
+            assert (out / line.split("](")[1].rstrip(")")).exists(), line
+    for name in ("baselines", "fig10_precision_error", "lenet_stages", "storage", "sweep_points"):
+        assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty, name
+
+
+def test_modes_and_bad_options(run_cli):
+    assert PaperSettings.for_mode("full").full_grid
+    assert not PaperSettings.for_mode("default").full_grid
+    with pytest.raises(EieError, match="unknown evaluation mode 'huge'"):
+        PaperSettings.for_mode("huge")
+    code, _, err = run_cli("paper", "--smoke", "--full")
+    assert code == 1 and "either --full or --smoke" in err
+    code, _, err = run_cli("paper", "--jobs", "-3")
+    assert code == 1 and "--jobs must be" in err
+    code, _, err = run_cli("paper", "--seed", "-1")
+    assert code == 1 and "seed must be non-negative" in err
+
+
+def test_markdown_table_formats_missing_values():
+    text = markdown_table(pd.DataFrame({"a": [1.23456, float("nan")], "b": ["x", None]}))
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.235 | x |", "| n/a | n/a |"]
