@@ -23,7 +23,9 @@ COMMANDS = {
     "info": "eiesim.cli.compress:info",
     "lab": "eiesim.cli.lab:lab",
     "lenet": "eiesim.cli.lenet:lenet",
+    "paper": "eiesim.cli.paper:paper",
     "simulate": "eiesim.cli.simulate:simulate",
+    "sweep": "eiesim.cli.sweep:sweep",
 }
 
 
