@@ -9,7 +9,7 @@ from eiesim.simulate import simulate
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from eiesim.result import COUNTER_NAMES
-from eiesim.sweep import JoblibExecutor, ResultStore, SweepSpec, run_sweep, sweep_frame
+from eiesim.sweep import ProcessExecutor, ResultStore, SweepSpec, run_sweep, sweep_frame
 from eiesim.sweep import layers as sweep_layers
 from eiesim.sweep.layers import encode, shared_layer
 from workloads.benchmarks import benchmark_layer
@@ -85,10 +85,10 @@ def test_resume_skips_finished_points_and_never_duplicates(tmp_path, engine):
     assert len(store.read()) == 3
 
 
-def test_joblib_pool_matches_serial(tmp_path, engine):
+def test_process_pool_matches_serial(tmp_path, engine):
     spec = SweepSpec.build([TINY, SMALL], ["n_pe=2,8", "queue_depth=2"], engine=engine)
     run_sweep(spec, tmp_path / "serial", progress=False)
-    run_sweep(spec, tmp_path / "pool", JoblibExecutor(2), cache_dir=tmp_path / "cache", progress=False)
+    run_sweep(spec, tmp_path / "pool", ProcessExecutor(2), cache_dir=tmp_path / "cache", progress=False)
     a = sweep_frame(spec, tmp_path / "serial").sort_values("point_hash").reset_index(drop=True)
     b = sweep_frame(spec, tmp_path / "pool").sort_values("point_hash").reset_index(drop=True)
     assert a[["point_hash", "cycles", *COUNTER_NAMES]].equals(b[["point_hash", "cycles", *COUNTER_NAMES]])
