@@ -397,9 +397,16 @@ def test_lab1_accuracy_checks(capsys, digits_linear_model):
         (w, b), = layers_
         return float(((data.x_test @ w.T + b).argmax(axis=1) == data.y_test).mean())
 
-    at = {init: acc(lab1.shared_layers(layers, 2, init)) for init in lab1.INITS}
-    assert at["linear"] != at["random"]
-    best = max(at, key=at.get)
+    def loss(layers_):
+        (w, b), = layers_
+        z = data.x_test @ w.T + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        return float(-np.log(p[np.arange(data.y_test.size), data.y_test]).mean())
+
+    assert lab1.loss(layers, data.x_test, data.y_test) == pytest.approx(loss(layers))
+    at = {init: loss(lab1.shared_layers(layers, 2, init)) for init in lab1.INITS}
+    best = min(at, key=at.get)
     assert lab1.better_init(best, layers, data, bits=2)
     assert_verdict(capsys, True)
     assert not lab1.better_init(next(i for i in lab1.INITS if i != best), layers, data, bits=2)
@@ -414,3 +421,35 @@ def test_lab1_accuracy_checks(capsys, digits_linear_model):
     assert_verdict(capsys, False, str(fewest))
     with pytest.raises(EieError, match="no codebook size"):
         lab1.smallest_bits(1, layers, data, [1], tolerance=-1.0)
+
+
+def fake_report():
+    """A baseline report with made-up timings (the checks only read it)."""
+    from workloads.baselines import BaselineReport, EieRow, Measurement, Stats
+
+    def m(kind, batch, seconds):
+        return Measurement("Alex-7", "cpu", kind, batch, Stats.of([seconds]))
+
+    return BaselineReport({}, {}, [m("dense", 1, 1e-3), m("sparse", 1, 4e-4), m("dense", 64, 6.4e-3)],
+                          [EieRow("Alex-7", 64, "fast", 10000, 12.5e-6, None, "")])
+
+
+def test_lab6_checks_on_a_made_up_report(capsys):
+    from eiesim.labs import lab6
+
+    report = fake_report()
+    assert lab6.seconds_per_frame(report, "Alex-7")["cpu-dense-b64"] == pytest.approx(1e-4)
+    assert lab6.speedup(80, report, "Alex-7", column="eie-64pe", over="cpu-dense-b1")  # 1e-3 / 12.5e-6
+    assert_verdict(capsys, True)
+    assert lab6.speedup(8, report, "Alex-7", column="eie-64pe", over="cpu-dense-b64")  # 1e-4 / 12.5e-6
+    assert_verdict(capsys, True)
+    assert not lab6.speedup(512, report, "Alex-7", column="eie-64pe", over="cpu-dense-b64")
+    assert_verdict(capsys, False, "8")
+    assert lab6.fastest("eie-64pe", report, "Alex-7")
+    assert_verdict(capsys, True)
+    assert not lab6.fastest("cpu-sparse-b1", report, "Alex-7")
+    assert_verdict(capsys, False)
+    with pytest.raises(EieError, match="no column 'gpu-dense-b1'"):
+        lab6.speedup(1, report, "Alex-7", column="eie-64pe", over="gpu-dense-b1")
+    with pytest.raises(EieError, match="no layer 'VGG-6'"):
+        lab6.fastest("eie-64pe", report, "VGG-6")

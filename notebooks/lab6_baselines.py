@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab6_baselines.py
