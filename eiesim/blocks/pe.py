@@ -57,9 +57,11 @@ class ProcessingElement:
                 self.starved += env.now - free_since
                 counters.starved_pe_cycles += env.now - free_since
             start, stop = self.ptr_read.read(column.index)
-            codes, rels = self.spmat.read(start, stop)
-            real = self.arith.execute(codes, rels, column.value, env.now + 1)
             n = stop - start
+            real = 0
+            if n:  # an empty column issues nothing: only its pointer-read cycle
+                codes, rels = self.spmat.read(start, stop)
+                real = self.arith.execute(codes, rels, column.value, env.now + 1)
             cost = max(1, n)
             self.busy += cost
             self.real += real

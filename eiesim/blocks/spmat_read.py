@@ -29,8 +29,8 @@ class SpmatRead:
         self.buffered_row = -1  # nothing read yet in this block
 
     def read(self, start: int, stop: int) -> tuple[list[int], list[int]]:
-        if stop > start:
-            first, last = start // self.entries_per_row, (stop - 1) // self.entries_per_row
-            self.counters.spmat_row_reads += last - first + 1 - (first == self.buffered_row)
-            self.buffered_row = last
+        """The entries at addresses start .. stop - 1 (stop > start)."""
+        first, last = start // self.entries_per_row, (stop - 1) // self.entries_per_row
+        self.counters.spmat_row_reads += last - first + 1 - (first == self.buffered_row)
+        self.buffered_row = last
         return self.codes[start:stop], self.rels[start:stop]
