@@ -173,6 +173,22 @@ def test_tables_are_prepared_once_per_layer_and_reused():
     assert simulate_fast(layer, np.ones(3), config).counters == first.counters
 
 
+def test_tables_stay_wide_when_rows_exceed_16_bits():
+    # One PE with 70000 rows: local rows and global rows do not fit int16 / uint16.
+    config = ArchConfig.make(n_pe=1, accumulators_per_pe=70000, index_bits=8)
+    layer = encode([(69999, 0), (5, 1), (69999, 1)], (70000, 2), config)
+    tables = layer_tables(layer)
+    assert (tables.table.dtype, tables.col_row.dtype) == (np.int32, np.uint32)
+    result = simulate_fast(layer, np.ones(2), config)
+    cycles, block_cycles, counts, busy, starved, real = cycle_model(layer, np.ones(2), config)
+    assert result.cycles == cycles and result.counters.to_dict() == counts
+    assert result.counters.bypass_hits == 0  # column 1 starts at row 5, not 69999
+    converted = prepare_activations(layer, np.ones(2), config)
+    assert np.array_equal(result.output, functional_output(layer, converted, config))
+    small = encode([(0, 0)], (2, 1), ArchConfig.make(n_pe=1))
+    assert (layer_tables(small).table.dtype, layer_tables(small).col_row.dtype) == (np.int16, np.uint16)
+
+
 def test_outputs_saturate_and_round_like_the_functional_model():
     config = ArchConfig.make(n_pe=2, value_bits=8, act_frac_bits=4, weight_frac_bits=4)
     nonzeros = [(r, c) for r in range(4) for c in range(6)]

@@ -4,7 +4,7 @@ They compute SPEC §5 (timing, counters) and §6 (arithmetic) for an interleaved
 (``ptr`` (T, N, K+1), ``start`` (T N + 1), ``code``/``rel`` per entry; see compressor.csc).
 
 * :func:`prepare_layer` (once per layer, activations not needed) turns the PE lists into
-  a column table indexed [t, j, field, p], so that a column's numbers for all N PEs sit
+  column tables indexed [t, j, (field,) p], so that a column's numbers for all N PEs sit
   side by side, and into a column-major copy of the real entries for the arithmetic.
 * :func:`layer_timing` runs, block by block, the recurrence b_k, s_p(k) over the
   broadcast columns J_1 < ... < J_K' with all N PEs per column, O(N) per column.
@@ -22,12 +22,11 @@ from eiesim.engines.numba_options import JIT
 
 PIPELINE_DRAIN = 6  # issue offset 1 + sparse-matrix read 1 + four arithmetic stages
 # Fields of the column table, one row of N values each, for every (block, column):
-ADDR = 0  # address of the column's first entry in the PE's list (ptr[t, p, j])
-COUNT = 1  # entries of the column (real + filler)
-REAL = 2  # real entries of the column
-HEAD = 3  # local row of the column's first entry if it is real, else NO_HEAD
-TAIL = 4  # local row of the column's last entry if it is real, else NO_TAIL
-FIELDS = 5
+COUNT = 0  # entries of the column (real + filler)
+REAL = 1  # real entries of the column
+HEAD = 2  # local row of the column's first entry if it is real, else NO_HEAD
+TAIL = 3  # local row of the column's last entry if it is real, else NO_TAIL
+FIELDS = 4
 NO_HEAD = -1
 NO_TAIL = -2  # never equal to a head, so an empty column never bypasses
 
@@ -36,13 +35,16 @@ NO_TAIL = -2  # never equal to a head, so an empty column never bypasses
 def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
     """Column table of a layer, and its real entries column by column.
 
-    Returns (table, col_ptr, col_row, col_code, overflow): table (T, K, FIELDS, N) int32
-    holds, for each block and column, one row of N values per field (ADDR ... TAIL), so
-    the timing kernel reads one contiguous block per broadcast column; col_ptr (K+1,),
-    col_row, col_code: global row and code of every real entry, column by column;
+    Returns (addr, table, col_ptr, col_row, col_code, overflow): addr (T, K, N) int32,
+    addr[t, j, p] = ptr[t, p, j], the address of the column's first entry in PE p's list;
+    table (T, K, FIELDS, N) int32 holds, for each block and column, one row of N values
+    per field (COUNT ... TAIL), so the timing kernel reads contiguous memory per
+    broadcast column (the caller may narrow it to int16); col_ptr (K+1,) uint64, col_row
+    uint32, col_code: global row and code of every real entry, column by column;
     overflow = t N + p of the first list with an entry beyond its PE's rows, else -1.
     """
     n_blocks, n_pe, k1 = ptr.shape
+    addr = np.empty((n_blocks, k1 - 1, n_pe), np.int32)
     table = np.empty((n_blocks, k1 - 1, FIELDS, n_pe), np.int32)
     col_ptr = np.zeros(k1, np.int64)
     row_limit = np.empty(n_pe, np.int64)
@@ -61,7 +63,7 @@ def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
                 for a in range(lo, hi):
                     local += np.int64(rel[a]) + 1  # int64 first: uint8 + 1 wraps in NumPy
                     real += code[a] != 0
-                column[ADDR, p] = ptr[t, p, j]
+                addr[t, j, p] = ptr[t, p, j]
                 column[COUNT, p] = hi - lo
                 column[REAL, p] = real
                 column[HEAD, p] = rel[lo] if hi > lo and code[lo] != 0 else NO_HEAD  # -1 + z + 1
@@ -71,7 +73,7 @@ def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
                 col_ptr[j + 1] += real
     for j in range(k1 - 1):
         col_ptr[j + 1] += col_ptr[j]
-    col_row = np.empty(col_ptr[k1 - 1], np.int32)
+    col_row = np.empty(col_ptr[k1 - 1], np.uint32)
     col_code = np.empty(col_ptr[k1 - 1], np.uint8)
     fill = col_ptr[:-1].copy()
     for t in range(n_blocks):
@@ -84,16 +86,17 @@ def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
                         col_row[fill[j]] = t * rows_per_block + local * n_pe + p
                         col_code[fill[j]] = code[a]
                         fill[j] += 1
-    return table, col_ptr, col_row, col_code, overflow
+    # Unsigned indices spare layer_output numba's negative-index check: twice as fast.
+    return addr, table, col_ptr.astype(np.uint64), col_row, col_code, overflow
 
 
 @njit(**JIT)
-def _block_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, busy, starved, real):
+def _block_timing(addr, table, cols, queue_depth, lnzd_latency, row_mul, row_shift, busy, starved, real):
     """One row block (SPEC §5), columns in broadcast order, all N PEs each.
 
     b_1 = L, b_k = max(b_{k-1} + 1, max_p s_p(k - D)) for k > D;
     s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1)), c_p(k) = max(1, n_p(k)).
-    table: this block's column table (K, FIELDS, N). The SRAM row of address a is
+    addr, table: this block's (K, N) and (K, FIELDS, N). The SRAM row of address a is
     (a * row_mul) >> row_shift (see :func:`row_divisor`). Adds busy, starved and real
     entries per PE. Returns (T_block, entries, empty columns, SRAM row reads, stall
     cycles, bypass hits). The PE loop is branch-free: empty columns are unpredictable.
@@ -111,6 +114,7 @@ def _block_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, bu
     entries = empty = row_reads = stalls = hits = 0
     previous = table[cols[0]]  # column k-1 (only read for k > 0)
     for k in range(k_count):
+        first_addr = addr[cols[k]]
         column = table[cols[k]]
         if k > 0:
             b_k = b + 1
@@ -133,10 +137,10 @@ def _block_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, bu
             top = max(top, s)
             empty += n == 0
             entries += n
-            real[p] += column[REAL, p]
-            addr = np.int64(column[ADDR, p])
-            first = (addr * row_mul) >> row_shift
-            last = ((addr + n - 1) * row_mul) >> row_shift
+            real[p] += np.int64(column[REAL, p])
+            a = np.int64(first_addr[p])
+            first = (a * row_mul) >> row_shift
+            last = ((a + n - 1) * row_mul) >> row_shift
             row_reads += (last - first + (first != sram_row[p])) * (n > 0)
             sram_row[p] = last if n > 0 else sram_row[p]
         s_max[k] = top
@@ -145,7 +149,7 @@ def _block_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, bu
 
 
 @njit(**JIT)
-def layer_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, rows_per_block, n_rows):
+def layer_timing(addr, table, cols, queue_depth, lnzd_latency, row_mul, row_shift, rows_per_block, n_rows):
     """Cycles and counters of a whole layer from its column table (SPEC §5).
 
     Returns (counters int64 in ``Counters`` field order, busy, starved, real per PE,
@@ -159,7 +163,7 @@ def layer_timing(table, cols, queue_depth, lnzd_latency, row_mul, row_shift, row
     block_cycles = np.empty(n_blocks, np.int64)
     entries = empty = row_reads = stalls = hits = 0
     for t in range(n_blocks):
-        cycles, e, m, r, s, h = _block_timing(table[t], cols, queue_depth, lnzd_latency,
+        cycles, e, m, r, s, h = _block_timing(addr[t], table[t], cols, queue_depth, lnzd_latency,
                                               row_mul, row_shift, busy, starved, real)
         entries += e
         empty += m

@@ -31,9 +31,10 @@ from eiesim.simulate import check_layer_matches
 class Tables(NamedTuple):
     """What :func:`eiesim.engines._kernels.prepare_layer` makes of a layer."""
 
-    table: np.ndarray
+    addr: np.ndarray
+    table: np.ndarray  # narrowed to int16 when every value fits
     col_ptr: np.ndarray
-    col_row: np.ndarray
+    col_row: np.ndarray  # narrowed to uint16 when every row fits
     col_code: np.ndarray
 
 
@@ -49,7 +50,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig) -> 
     m = layer.shape[0]
     lo, hi = value_range(config)
     f = config.weight_frac_bits
-    timing_args = (tables.table, cols, config.queue_depth, config.lnzd_latency,
+    timing_args = (tables.addr, tables.table, cols, config.queue_depth, config.lnzd_latency,
                    *row_divisor(config.entries_per_row), config.rows_per_block, m)
     output_args = (tables.col_ptr, tables.col_row, tables.col_code, cols,
                    convert_codebook(layer.codebook, config), acts, m, (1 << f) >> 1, f, lo, hi)
@@ -78,12 +79,22 @@ def layer_tables(layer: EncodedLayer) -> Tables:
     if tables is None:
         args = (*_checked_layer_arrays(layer), layer.rows_per_block, layer.shape[0])
         _compile(prepare_layer, args)
-        *arrays, overflow = prepare_layer(*args)
+        addr, table, col_ptr, col_row, col_code, overflow = prepare_layer(*args)
         if overflow >= 0:
             t, p = divmod(int(overflow), layer.n_pe)
             raise EieError(f"layer {layer.name!r}: block {t}, PE {p} has an entry beyond its rows")
-        tables = _TABLES[layer] = Tables(*arrays)
+        # Narrow types move less memory: the kernels are bound by cache misses.
+        tables = _TABLES[layer] = Tables(
+            addr, _narrowest(table, np.int16), col_ptr, _narrowest(col_row, np.uint16), col_code)
     return tables
+
+
+def _narrowest(values: np.ndarray, narrow) -> np.ndarray:
+    """``values`` as dtype ``narrow`` when every value fits, else unchanged."""
+    info = np.iinfo(narrow)
+    if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
+        return values.astype(narrow)
+    return values
 
 
 _COMPILED: set[tuple] = set()
