@@ -124,10 +124,11 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
         )
     layer_specs = _get(manifest, "layers", list, where)
     expected = {f"layer{i}.{name}" for i in range(len(layer_specs)) for name in ARRAYS}
-    for name in sorted(expected - arrays.keys()):
-        raise EieError(f"{where} is missing array {name}")
-    for name in sorted(arrays.keys() - expected):
-        raise EieError(f"{where} has an unexpected array {name}")
+    missing, unexpected = sorted(expected - arrays.keys()), sorted(arrays.keys() - expected)
+    if missing:
+        raise EieError(f"{where} is missing array {missing[0]}")
+    if unexpected:
+        raise EieError(f"{where} has an unexpected array {unexpected[0]}")
     stored = manifest.pop("sha256", None)
     if stored != _checksum(manifest, arrays):
         raise EieError(f"{where}: checksum mismatch, the file is corrupt or was modified")
@@ -137,7 +138,7 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
     except EieError as exc:
         raise EieError(f"{where}: {exc}") from None
     layers = [
-        _layer(spec, {name: arrays[f"layer{i}.{name}"] for name in ARRAYS}, f"{where}, layer {i}")
+        _layer(spec, {name: arrays[f"layer{i}.{name}"] for name in ARRAYS}, config, f"{where}, layer {i}")
         for i, spec in enumerate(layer_specs)
     ]
     try:
@@ -188,7 +189,7 @@ def validate_layer(layer: EncodedLayer) -> None:
     _require((t * n * r + local * n + p).max() < m, f"an entry lies past row {m - 1}")
 
 
-def _layer(spec: Any, arrays: dict[str, np.ndarray], where: str) -> EncodedLayer:
+def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: str) -> EncodedLayer:
     if not isinstance(spec, dict):
         raise EieError(f"{where}: the layer description is not an object")
     shape = _get(spec, "shape", list, where)
@@ -196,6 +197,9 @@ def _layer(spec: Any, arrays: dict[str, np.ndarray], where: str) -> EncodedLayer
             *(spec.get(name) for name in ENCODING_FIELDS)]
     if any(type(v) is not int or v < 1 for v in ints):
         raise EieError(f"{where}: shape, n_pe, accumulators_per_pe and bit widths must be positive integers")
+    for name in ENCODING_FIELDS:
+        if spec[name] != getattr(config, name):
+            raise EieError(f"{where}: encoded with {name}={spec[name]}, the model's config has {getattr(config, name)}")
     codebook = np.asarray(_get(spec, "codebook", list, where))
     if codebook.ndim != 1 or not np.issubdtype(codebook.dtype, np.number) or np.iscomplexobj(codebook):
         raise EieError(f"{where}: the codebook is not a list of numbers")

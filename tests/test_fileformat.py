@@ -159,6 +159,13 @@ def _filler_with_wrong_index(manifest, arrays):
     arrays["layer0.rel"] = rel
 
 
+def _claim_eight_pes(manifest, arrays):
+    # Config and layers agree on N = 8, but the arrays were built for 4 PEs.
+    manifest["config"]["n_pe"] = 8
+    for layer in manifest["layers"]:
+        layer["n_pe"] = 8
+
+
 def _remove(name):
     def change(manifest, arrays):
         del arrays[name]
@@ -179,7 +186,8 @@ def _add_array(manifest, arrays):
         (lambda m, a: m["config"].update(n_pe=0), "n_pe"),
         (lambda m, a: m["config"].update(bogus=1), "unknown configuration key"),
         (lambda m, a: m.update(metadata=[1]), "'metadata'"),
-        (_set_layer("n_pe", 8), r"ptr has shape"),
+        (_set_layer("n_pe", 8), "encoded with n_pe=8, the model's config has 4"),
+        (_claim_eight_pes, "ptr has shape"),
         (_set_layer("shape", [30, 10]), "ptr has shape"),
         (_set_layer("shape", [29, 9]), "past row 28"),
         (_set_layer("shape", [30]), "positive integers"),
