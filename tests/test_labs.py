@@ -453,3 +453,72 @@ def test_lab6_checks_on_a_made_up_report(capsys):
         lab6.speedup(1, report, "Alex-7", column="eie-64pe", over="gpu-dense-b1")
     with pytest.raises(EieError, match="no layer 'VGG-6'"):
         lab6.fastest("eie-64pe", report, "VGG-6")
+
+
+def test_lab7_storage_formats_by_hand(capsys):
+    from eiesim.labs import lab7
+
+    w = np.zeros((3, 8))
+    w[0, [1, 5]] = 0.5
+    w[2, [0, 3, 7]] = -0.25
+    # 5 weights x (4-bit code + 3-bit column) + 4 row pointers x 3 bits + 16 x 16-bit codebook.
+    assert lab7.csr_bits(w) == 5 * 7 + 4 * 3 + 256
+    assert lab7.csr(303, w)
+    assert_verdict(capsys, True)
+    assert not lab7.csr(304, w)
+    assert_verdict(capsys, False, "303")
+
+    rows = np.zeros((6, 8))
+    rows[[1, 4]] = 1.0
+    assert lab7.compact_bits(rows, "row") == 2 * 8 * 4 + 2 * 3 + 256  # 2 rows, ceil(log2 6) = 3
+    blocks = np.zeros((8, 8))
+    blocks[4:8, 0:4] = 1.0
+    assert lab7.compact_bits(blocks, "block") == 16 * 4 + 2 + 256  # 1 of 4 tiles, 2-bit index
+    assert lab7.compact_bits(w, "unstructured") == 24 * 4 + 256
+    with pytest.raises(EieError, match="scheme must be one of"):
+        lab7.compact_bits(w, "diagonal")
+    with pytest.raises(EieError, match="scheme must be one of"):
+        lab7.mask(w, "diagonal", 0.5)
+
+
+def test_lab7_masks_keep_the_density():
+    from eiesim.labs import lab7
+
+    dense = np.random.default_rng(5).normal(size=(40, 64))
+    for scheme in lab7.SCHEMES:
+        assert lab7.mask(dense, scheme, 0.25).sum() == 640  # 25 %: 640 weights, 10 rows or 40 tiles
+    rows = lab7.mask(dense, "row", 0.25)
+    assert rows.all(axis=1).sum() == 10 and (rows.any(axis=1) == rows.all(axis=1)).all()
+    tiles = lab7.mask(dense, "block", 0.25).reshape(10, 4, 16, 4).any(axis=(1, 3))
+    assert tiles.sum() == 40
+
+
+def test_lab7_least_storage_and_ppr(capsys):
+    from compressor.csc import compress_layer
+    from eiesim.config import ArchConfig
+    from eiesim.labs import lab7
+    from eiesim.simulate import simulate
+
+    rng = np.random.default_rng(3)
+    dense = rng.normal(size=(32, 48))
+    config = ArchConfig(n_pe=4)
+    matrices = {s: [dense * lab7.mask(dense, s, 0.25)] for s in lab7.SCHEMES}
+
+    def eie_bits(w):
+        layer = compress_layer(w, config)
+        return layer.n_entries * 8 + layer.ptr.size * 16 + 256
+
+    best = min(matrices, key=lambda s: eie_bits(matrices[s][0]))
+    assert lab7.least_storage(best, matrices, config)
+    assert_verdict(capsys, True)
+    assert not lab7.least_storage(next(s for s in matrices if s != best), matrices, config)
+    assert_verdict(capsys, False)
+
+    pruned = matrices["unstructured"][0]
+    acts = np.abs(rng.normal(size=(2, 48)))
+    cycles = lambda w: np.mean([simulate(compress_layer(w, config), a, config).cycles for a in acts])  # noqa: E731
+    expected = (dense.size / np.count_nonzero(pruned)) / (cycles(dense) / cycles(pruned))
+    assert lab7.ppr(expected, [pruned], [dense], [acts], config)
+    assert_verdict(capsys, True)
+    assert not lab7.ppr(expected * 1.1, [pruned], [dense], [acts], config)
+    assert_verdict(capsys, False)

@@ -1,0 +1,1 @@
+../eiesim/labs/notebooks/lab7_structured_pruning.py
