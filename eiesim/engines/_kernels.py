@@ -138,9 +138,9 @@ def _block_timing(addr, table, cols, queue_depth, lnzd_latency, row_mul, row_shi
             empty += n == 0
             entries += n
             real[p] += np.int64(column[REAL, p])
-            a = np.int64(first_addr[p])
-            first = (a * row_mul) >> row_shift
-            last = ((a + n - 1) * row_mul) >> row_shift
+            address = np.int64(first_addr[p])  # SRAM rows of the column's first and last entry
+            first = (address * row_mul) >> row_shift
+            last = ((address + n - 1) * row_mul) >> row_shift
             row_reads += (last - first + (first != sram_row[p])) * (n > 0)
             sram_row[p] = last if n > 0 else sram_row[p]
         s_max[k] = top
