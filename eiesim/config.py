@@ -23,7 +23,7 @@ class ArchConfig(BaseModel):
     queue_depth: int = Field(8, ge=1, le=65536, description="usable activation-queue slots D")
     clock_mhz: float = Field(800.0, gt=0, description="clock frequency in MHz")
     accumulators_per_pe: int = Field(64, ge=1, description="accumulators R per PE (rows per PE per block)")
-    index_bits: int = Field(4, ge=1, le=16, description="bits x of a relative row index")
+    index_bits: int = Field(4, ge=1, le=8, description="bits x of a relative row index")
     weight_bits: int = Field(4, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
     spmat_width_bits: int = Field(64, ge=1, description="width of one sparse-matrix SRAM row")
     spmat_sram_kb: float = Field(128.0, gt=0, description="sparse-matrix SRAM per PE, KB")
