@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import ScalarFormatter
 
 from eiesim.paper.style import figure, log2_axis, save
 
@@ -71,6 +72,7 @@ def pe_speedup(df: pd.DataFrame, stem) -> list:
         ax.plot(ns, ns / base, color="black", linestyle="--", linewidth=1, label="linear")
         log2_axis(ax, ns)
         ax.set_yscale("log", base=2)
+        ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.set(xlabel="number of PEs N", ylabel=f"speedup over {base} PE{'s' if base > 1 else ''}",
                title="Scalability (D = %d)" % int(df["queue_depth"].iloc[0]))
         ax.legend(ncol=2)
@@ -102,15 +104,16 @@ def load_balance(df: pd.DataFrame, stem) -> list:
 def per_pe(df: pd.DataFrame, stem) -> list:
     """Busy and starved cycles of every PE for one layer, and their distribution."""
     layer, cycles = df["layer"].iloc[0], int(df["cycles"].iloc[0])
-    with figure(ncols=2) as (fig, (ax_pe, ax_hist)):
+    with figure(ncols=3) as (fig, (ax_pe, ax_busy, ax_starved)):
         ax_pe.bar(df["pe"], df["busy"], width=1.0, label="busy")
         ax_pe.bar(df["pe"], df["starved"], bottom=df["busy"], width=1.0, label="starved")
         ax_pe.axhline(cycles, color="black", linewidth=1, linestyle="--", label="layer cycles")
         ax_pe.set(xlabel="PE", ylabel="cycles", title=f"{layer}: per-PE cycles ({len(df)} PEs)")
-        ax_pe.legend()
-        ax_hist.hist([df["busy"], df["starved"]], bins=20, label=["busy", "starved"])
-        ax_hist.set(xlabel="cycles", ylabel="PEs", title="distribution over PEs")
-        ax_hist.legend()
+        ax_pe.legend(loc="lower right")
+        for ax, column, colour in ((ax_busy, "busy", "#1f77b4"), (ax_starved, "starved", "#ff7f0e")):
+            ax.hist(df[column], bins=20, color=colour)
+            ax.set(xlabel=f"{column} cycles", ylabel="PEs",
+                   title=f"{column}: mean {df[column].mean():.0f}, max/mean {df[column].max() / max(df[column].mean(), 1e-9):.2f}")
         return save(fig, stem)
 
 

@@ -66,14 +66,11 @@ def queue_depth_notes(df: pd.DataFrame) -> list[str]:
         f"EIE Fig 8 shows load efficiency rising with queue depth and levelling off around depth 8; here the "
         f"curve {'has' if same else 'does not have'} that shape (+{gain_low:.3f} from D = {lo} to {mid}"
         + (f", {gain_high:+.3f} from {mid} to {hi})." if hi != mid else ")."))
-    low = mean[lo]
-    if low > 0.7:
-        notes.append(
-            f"Even D = {lo} is already efficient ({low:.3f}), higher than the paper's shallow-queue points. Why: "
-            "with uniformly random non-zeros each PE's work per column is nearly binomial and balanced, while "
-            "the paper's pruned layers have skewed columns and rows; and the SPEC's load efficiency counts a "
-            "PE's one-cycle pointer read of an empty column as busy, which raises the baseline. Nothing was "
-            "tuned to match.")
+    notes.append(
+        f"The levels need not match the paper's curves (mean {mean[lo]:.3f} at D = {lo} here), and nothing was tuned "
+        "to make them: with uniformly random non-zeros each PE's work per column is close to binomial and well "
+        "balanced, while the paper's pruned layers have skewed rows and columns; and SPEC §5's load efficiency "
+        "counts a PE's one-cycle pointer read of an empty column as busy, which lifts every point.")
     return notes
 
 
@@ -106,11 +103,20 @@ def sram_notes(df: pd.DataFrame) -> list[str]:
     if "read_energy_pj" not in df:
         return ["No energy model attached to the results: SRAM-width energy not computed."]
     total = df.groupby("spmat_width_bits")["read_energy_pj"].sum()
+    reads = df.groupby("spmat_width_bits")["spmat_row_reads"].sum()
     best = int(total.idxmin())
-    verdict = "agrees with" if best == 64 else "differs from"
-    return [f"Total sparse-matrix read energy is lowest at {best}-bit rows here; EIE Fig 9 found 64 bits best, so "
-            f"this {verdict} the paper. Per-read energy scales linearly with width (SPEC §7 rule) while wider rows "
-            f"cut reads only while a PE's column has enough entries to fill them."]
+    widths = list(total.index)
+    notes = [f"Total sparse-matrix read energy is lowest at {best}-bit rows here; EIE Fig 9 found 64 bits best. "
+             f"From {widths[0]} to {widths[-1]} bits the reads fall {reads.iloc[0] / reads.iloc[-1]:.1f}x while "
+             f"the energy per read grows {widths[-1] // widths[0]}x."]
+    if best < 64:
+        notes.append(
+            "Why it differs: SPEC §7's rule scales an SRAM access linearly with its width, so a read costs the same "
+            "per bit at every width and a wider row can only waste bits on the partly used rows at the end of each "
+            "column; the narrowest row always wins. The paper's per-access energies come from SRAM models in which "
+            "wider rows cost less per bit, which is what gives its curve a minimum at 64 bits. Nothing was tuned: a "
+            "user can swap in a table with such figures.")
+    return notes
 
 
 def baseline_notes(table: pd.DataFrame) -> list[str]:

@@ -1,9 +1,9 @@
 """How much the evaluation runs: ``smoke`` (seconds, for tests), ``default``, ``full``.
 
 The default keeps the paper's axes but runs the PE-count and queue-depth sweeps as two
-slices (PE counts at D = 8, queue depths at 64 PEs) instead of their full product, times
-the baselines with fewer repeats and runs LeNet's reduced training; ``full`` runs the
-complete grid, every layer in every study and the full LeNet schedule.
+slices (PE counts at D = 8, queue depths at 64 PEs) instead of their full product, the
+precision study on the five smaller layers and the baselines with fewer repeats; ``full``
+runs the complete grid, every layer in every study and more baseline repeats.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class PaperSettings:
     detail_layer: str = "NT-We"  # per-PE distributions
     baseline_layers: tuple[str, ...] = ALL_LAYERS
     baseline_batches: tuple[int, ...] = (1, 64)
-    baseline_repeats: int = 5
+    baseline_repeats: int = 10
     baseline_warmup: int = 2
-    lenet: str = "reduced"  # workloads.lenet.LeNetSettings.<lenet>()
+    lenet: str = "full"  # workloads.lenet.LeNetSettings.<lenet>()
     lenet_overrides: dict = field(default_factory=dict)
     n_pe: int = 64  # the chip of the per-layer table and the slices
     queue_depth: int = 8
@@ -46,12 +46,12 @@ class PaperSettings:
         if seed < 0:
             raise EieError(f"seed must be non-negative, got {seed}")
         if mode == "full":
-            return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=20,
-                       baseline_warmup=3, lenet="full")
+            return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=30,
+                       baseline_warmup=3)
         if mode == "smoke":
             return cls(mode, seed, layers=("NT-We",), pe_counts=(4, 64), queue_depths=(1, 8),
                        sram_widths=(32, 64), precision_layers=("NT-We",), baseline_layers=("NT-We",),
-                       baseline_batches=(1,), baseline_repeats=1, baseline_warmup=0,
+                       baseline_batches=(1,), baseline_repeats=1, baseline_warmup=0, lenet="reduced",
                        lenet_overrides={"dense_epochs": 1, "prune_steps": 1, "retrain_epochs": 0,
                                         "finetune_epochs": 0, "eie_images": 2, "check_images": 1})
         return cls(mode, seed)

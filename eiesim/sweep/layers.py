@@ -126,6 +126,18 @@ def shared_layer(name: str, seed: int, weight_bits: int, cache_dir: str | None =
     return layer
 
 
+def size_hint(name: str) -> float:
+    """Expected kept weights of a layer spec (M x K x density), to schedule big layers first."""
+    if name.startswith("synth:"):
+        _, dims, w, _ = name.split(":")
+        m, k = (int(v) for v in dims.split("x"))
+        return m * k * float(w)
+    from workloads.benchmarks import get_benchmark
+
+    bench = get_benchmark(name)
+    return bench.outputs * bench.inputs * bench.weight_density
+
+
 def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
     """Interleave a shared layer for ``config``'s PE array."""
     return interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from eiesim.sweep.executors import SerialExecutor
 from eiesim.sweep.grid import Point, SweepSpec
-from eiesim.sweep.layers import cache_folder, prepare
+from eiesim.sweep.layers import cache_folder, prepare, size_hint
 from eiesim.sweep.store import ResultStore
 from eiesim.sweep.tasks import run_chunk, warm_engine
 
@@ -75,7 +75,8 @@ def run_sweep(
     cache = str(cache_folder(cache_dir)) if cache_dir is not None else None
 
     t0 = time.perf_counter()
-    layers = sorted({(p.layer, p.seed, p.config.weight_bits) for p in todo})
+    # Largest layers first, so the longest weight sharing does not start last.
+    layers = sorted({(p.layer, p.seed, p.config.weight_bits) for p in todo}, key=lambda key: -size_hint(key[0]))
     if cache is not None and len(layers) > 1 and executor.n_workers > 1:
         with tqdm(total=len(layers), desc=f"{desc}: layers", unit="layer", disable=not progress) as bar:
             for seconds in executor.map_unordered(prepare, [(*key, cache) for key in layers]):
