@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from eiesim.sweep import ResultStore, SweepSpec
@@ -23,27 +24,38 @@ LAYER = "synth:1024x256:0.1:0.6"
 AXES = ["n_pe=1,2,4,8", "queue_depth=1..16"]
 
 
-def _sweep(store, engine: str, chunk: int) -> list[str]:
+def _sweep(store, engine: str, chunk: int, jobs: int = 1) -> list[str]:
     args = [sys.executable, "-m", "eiesim", "sweep", "--layers", LAYER, "--engine", engine,
-            "--out", str(store), "--jobs", "1", "--chunk", str(chunk), "--no-progress"]
+            "--out", str(store), "--jobs", str(jobs), "--chunk", str(chunk), "--no-progress"]
     for axis in AXES:
         args += ["--grid", axis]
     return args
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, sig):
+@pytest.mark.parametrize(
+    ("sig", "jobs", "group"),
+    [(signal.SIGKILL, 1, True), (signal.SIGINT, 1, True), (signal.SIGKILL, 2, False)],
+    ids=["SIGKILL", "SIGINT (Ctrl-C)", "SIGKILL parent of 2 workers"],
+)
+def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, sig, jobs, group):
     engine = available_engine()
     store = tmp_path / "store"
-    proc = subprocess.Popen(_sweep(store, engine, chunk=1), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(_sweep(store, engine, chunk=1, jobs=jobs), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while len(list(store.glob("part-*.parquet"))) < 3:
         assert proc.poll() is None, "sweep ended before it could be killed"
         assert time.monotonic() < deadline, "sweep wrote no parts"
         time.sleep(0.01)
-    os.killpg(proc.pid, sig)  # the whole group: this sweep and nothing else
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) == (jobs if jobs > 1 else 0)
+    if group:
+        os.killpg(proc.pid, sig)  # the whole group (as Ctrl-C does): this sweep and nothing else
+    else:
+        os.kill(proc.pid, sig)  # the parent alone: its workers must not outlive it
     _, err = proc.communicate(timeout=60)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"orphaned workers {alive}"
     assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130), err
     if sig == signal.SIGINT:
         assert err.strip().splitlines()[-1] == "eiesim: interrupted"
@@ -63,5 +75,5 @@ def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, sig):
     assert len(after) == len(points) and after["point_hash"].is_unique
     kept = after.set_index("point_hash").loc[before["point_hash"], "cycles"]
     assert kept.tolist() == before["cycles"].tolist()  # finished rows untouched
-    print(f"{sig.name}: killed with {len(before)}/{len(points)} points stored; resume computed {computed}, "
+    print(f"{sig.name} ({'group' if group else 'parent'}, {jobs} job(s)): killed with {len(before)}/{len(points)} points stored; resume computed {computed}, "
           f"skipped {skipped}; {len(after)} unique rows")

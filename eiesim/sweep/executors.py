@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
@@ -29,8 +30,8 @@ class ProcessExecutor:
     """A local pool of worker processes; ``n_jobs=-1`` uses every core.
 
     Workers are forked where the platform allows it, so they start with this process's
-    imports, and they ignore SIGINT: Ctrl-C stops the parent, which cancels what has not
-    started. Workers live for the whole map, keeping their layer memo and warm JIT (a
+    imports; they ignore SIGINT (Ctrl-C stops the parent, which cancels what has not
+    started) and, on Linux, are killed when the parent dies, even by SIGKILL. Workers live for the whole map, keeping their layer memo and warm JIT (a
     pool that recycles workers it suspects of leaking, like joblib's loky, loses both).
     """
 
@@ -45,13 +46,25 @@ class ProcessExecutor:
             return
         context = multiprocessing.get_context("fork" if self.forks else None)
         pool = ProcessPoolExecutor(min(self.n_workers, len(tasks)), mp_context=context,
-                                   initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+                                   initializer=_worker_init, initargs=(os.getpid(),))
         try:
             futures = [pool.submit(fn, *args) for args in tasks]
             for future in as_completed(futures):
                 yield future.result()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _worker_init(parent: int) -> None:
+    """Leave Ctrl-C to the parent, and die with it: a killed parent leaves no orphans."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class DaskExecutor:
