@@ -61,7 +61,12 @@ def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str, progress: 
     result = StageResult({"baselines": pd.concat([long, geo], ignore_index=True),
                           "baseline_measurements": measurements, "baseline_environment": env},
                          report.to_markdown())
-    result.notes.append(f"reference column: {comp['reference']}")
+    spread = (measurements["seconds_q3"] - measurements["seconds_q1"]) / measurements["seconds_median"]
+    worst = measurements.loc[spread.idxmax()]
+    result.notes.append(
+        f"Timing spread (interquartile range / median) is at most {spread.max():.2f} ({worst['layer']}, "
+        f"{worst['label']}), median {spread.median():.2f}; the machine's cores may be shared with other work, "
+        f"so the CPU columns are this run's measurements, not a calibrated CPU benchmark.")
     return result
 
 
