@@ -31,8 +31,8 @@
 #
 #     N x cycles = real entries + filler entries + empty columns + idle PE-cycles,
 #
-# where idle covers starvation, the LNZD latency, the pipeline drain and a PE waiting
-# for the slowest one at the end of a block. More PEs divide the real work but not the
+# where idle covers starvation, the LNZD latency, the pipeline drain, a PE waiting for
+# the slowest one at the end of a block, and the write-back between blocks. More PEs divide the real work but not the
 # per-column and per-block overheads.
 
 # %%
