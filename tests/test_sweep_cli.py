@@ -21,7 +21,7 @@ def test_dry_run_prints_the_plan(run_cli, tmp_path):
 def test_run_and_resume(run_cli, tmp_path):
     engine = available_engine()
     args = ("sweep", "--layers", TINY, "--grid", "n_pe=1,2", "--set", "queue_depth=4", "--engine", engine,
-            "--out", tmp_path / "s", "--jobs", "1", "--no-progress")
+            "--out", tmp_path / "s", "--cache-dir", tmp_path / "c", "--jobs", "1", "--no-progress")
     code, out, err = run_cli(*args)
     assert code == 0, err
     assert "2 points computed, 0 already done" in out
@@ -59,5 +59,6 @@ def test_bad_options_one_line(run_cli, tmp_path, args, message):
 
 def test_unreachable_scheduler(run_cli, tmp_path):
     code, _, err = run_cli("sweep", "--layers", TINY, "--grid", "n_pe=1", "--out", tmp_path / "s",
-                           "--scheduler", "tcp://127.0.0.1:9", "--scheduler-timeout", "1", "--no-progress")
+                           "--cache-dir", tmp_path / "c", "--scheduler", "tcp://127.0.0.1:9",
+                           "--scheduler-timeout", "1", "--no-progress")
     assert code == 1 and "cannot reach dask scheduler tcp://127.0.0.1:9" in err

@@ -32,7 +32,7 @@ def test_dask_local_cluster_matches_serial(tmp_path):
 def test_cli_dask_local(run_cli, tmp_path):
     engine = available_engine()
     code, out, err = run_cli("sweep", "--layers", TINY, "--grid", "n_pe=2", "--grid", "queue_depth=1,2",
-                             "--engine", engine, "--out", tmp_path / "s", "--dask-local", "--jobs", "1",
-                             "--no-progress")
+                             "--engine", engine, "--out", tmp_path / "s", "--cache-dir", tmp_path / "c",
+                             "--dask-local", "--jobs", "1", "--no-progress")
     assert code == 0, err
     assert "2 points computed" in out

@@ -26,7 +26,8 @@ AXES = ["n_pe=1,2,4,8", "queue_depth=1..16"]
 
 def _sweep(store, engine: str, chunk: int, jobs: int = 1) -> list[str]:
     args = [sys.executable, "-m", "eiesim", "sweep", "--layers", LAYER, "--engine", engine,
-            "--out", str(store), "--jobs", str(jobs), "--chunk", str(chunk), "--no-progress"]
+            "--out", str(store), "--cache-dir", str(store.parent / "cache"), "--jobs", str(jobs),
+            "--chunk", str(chunk), "--no-progress"]
     for axis in AXES:
         args += ["--grid", axis]
     return args
@@ -75,5 +76,6 @@ def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, sig, jobs, gr
     assert len(after) == len(points) and after["point_hash"].is_unique
     kept = after.set_index("point_hash").loc[before["point_hash"], "cycles"]
     assert kept.tolist() == before["cycles"].tolist()  # finished rows untouched
-    print(f"{sig.name} ({'group' if group else 'parent'}, {jobs} job(s)): killed with {len(before)}/{len(points)} points stored; resume computed {computed}, "
+    print(f"{sig.name} ({'group' if group else 'parent'}, {jobs} job(s)): killed with "
+          f"{len(before)}/{len(points)} points stored; resume computed {computed}, "
           f"skipped {skipped}; {len(after)} unique rows")

@@ -20,7 +20,7 @@ import click
 @click.option("--dask-local", is_flag=True, help="start a dask LocalCluster with --jobs workers for this run")
 @click.option("--scheduler-timeout", type=float, default=10.0, show_default=True, help="seconds to reach --scheduler")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="folder for weight-shared layers [default: OUT/_layers]")
+              help="folder for weight-shared layers [default: $XDG_CACHE_HOME/eiesim/layers]")
 @click.option("--chunk", type=int, default=64, show_default=True, help="most points per stored chunk")
 @click.option("--dry-run", is_flag=True, help="validate and print the plan, run nothing")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
@@ -30,11 +30,10 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
 
     Example: eiesim sweep --layers all --grid n_pe=1..256:pow2 --grid queue_depth=1..256:pow2
     """
-    from pathlib import Path
-
     from eiesim.errors import EieError
     from eiesim.sweep import ResultStore, SweepSpec, run_sweep
     from eiesim.sweep.grid import parse_axis
+    from eiesim.sweep.layers import default_cache_dir
 
     if chunk < 1:
         raise EieError(f"--chunk must be at least 1, got {chunk}")
@@ -60,7 +59,7 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
             click.echo(f"  {name}: {', '.join(map(str, values))}")
         return
     store = ResultStore(out)
-    cache = cache_dir or str(Path(out) / "_layers")
+    cache = cache_dir or default_cache_dir()
     with _executor(jobs, scheduler, dask_local, scheduler_timeout) as executor:
         summary = run_sweep(spec, store, executor, cache_dir=cache, chunk_size=chunk, progress=not no_progress)
     click.echo(f"sweep: {summary.line()}")

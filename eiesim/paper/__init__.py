@@ -4,7 +4,7 @@
 SVG) and the Parquet data behind each one; ``eiesim paper`` is its command line.
 """
 
-from eiesim.paper.evaluation import PaperRun, default_cache_dir, run_paper
+from eiesim.paper.evaluation import PaperRun, run_paper
 from eiesim.paper.settings import MODES, PaperSettings
 
-__all__ = ["MODES", "PaperRun", "PaperSettings", "default_cache_dir", "run_paper"]
+__all__ = ["MODES", "PaperRun", "PaperSettings", "run_paper"]

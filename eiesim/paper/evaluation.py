@@ -34,12 +34,6 @@ class PaperRun:
     missing: dict[str, str] = field(default_factory=dict)
 
 
-def default_cache_dir() -> Path:
-    """Weight-shared benchmark layers are kept here between runs (XDG cache)."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "eiesim" / "layers"
-
-
 def _write_parquet(df: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
@@ -67,6 +61,7 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     from tqdm.auto import tqdm
 
     from eiesim.sweep import ResultStore, local_executor
+    from eiesim.sweep.layers import default_cache_dir
     from workloads.benchmarks import pick_engine
 
     out = Path(out)

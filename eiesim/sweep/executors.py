@@ -31,8 +31,9 @@ class ProcessExecutor:
 
     Workers are forked where the platform allows it, so they start with this process's
     imports; they ignore SIGINT (Ctrl-C stops the parent, which cancels what has not
-    started) and, on Linux, are killed when the parent dies, even by SIGKILL. Workers live for the whole map, keeping their layer memo and warm JIT (a
-    pool that recycles workers it suspects of leaking, like joblib's loky, loses both).
+    started) and, on Linux, are killed when the parent dies, even by SIGKILL. Workers
+    live for the whole map, keeping their layer memo and warm JIT (a pool that recycles
+    workers it suspects of leaking, like joblib's loky, loses both).
     """
 
     def __init__(self, n_jobs: int = -1):

@@ -65,6 +65,12 @@ def _generate(name: str, seed: int, weight_bits: int) -> SharedLayer:
                        shared.codes, shared.codebook, np.asarray(acts, np.float64), has_bias, activation)
 
 
+def default_cache_dir() -> Path:
+    """Where weight-shared layers are kept between runs: ``$XDG_CACHE_HOME/eiesim/layers``."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "eiesim" / "layers"
+
+
 def cache_folder(root: str | Path) -> Path:
     """The cache folder for this code under ``root``; folders of older code are removed."""
     root = Path(root)
