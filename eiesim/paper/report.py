@@ -91,9 +91,12 @@ def pe_notes(df: pd.DataFrame) -> list[str]:
                  "of work per column first: every PE still spends a cycle per broadcast column.")
     rw = df.groupby("n_pe")["real_work_fraction"].mean()
     le = df.groupby("n_pe")["load_efficiency"].mean()
-    notes.append(f"Real work / total work (Fig 12), mean over layers: {rw.iloc[0]:.3f} at {ns[0]} PE to "
-                 f"{rw.iloc[-1]:.3f} at {ns[-1]} PEs: more PEs means more (PE, column) pairs with no entry "
-                 f"(each costs a pointer read) while fillers become rarer as each PE's slice gets shorter.")
+    totals = df.groupby("n_pe")[["filler_entries", "empty_columns"]].sum()
+    first, last = totals.iloc[0], totals.iloc[-1]
+    notes.append(f"Real work / total work (Fig 12), mean over layers: {rw.iloc[0]:.3f} at {ns[0]} PE{'s' if ns[0] > 1 else ''} "
+                 f"to {rw.iloc[-1]:.3f} at {ns[-1]} PEs. Over all layers, empty (PE, column) pairs (one pointer-read "
+                 f"cycle each) go from {int(first['empty_columns']):,} to {int(last['empty_columns']):,} and filler "
+                 f"entries from {int(first['filler_entries']):,} to {int(last['filler_entries']):,}.")
     points = ", ".join(f"{le[n]:.3f} at {n}" for n in dict.fromkeys((ns[0], 64, ns[-1])) if n in le)
     notes.append(f"Load efficiency (Fig 13), mean over layers: {points} PEs.")
     return notes
@@ -127,7 +130,7 @@ def baseline_notes(table: pd.DataFrame) -> list[str]:
         notes.append(f"Geometric-mean speedup of simulated EIE ({p}) over the reference: {geo.loc[p, 'speedup']:.1f}x.")
     if geo["energy_efficiency"].isna().all():
         notes.append("Energy efficiency over the CPU needs a measured CPU energy (RAPL); it was not readable here, so "
-                     "Fig 7 shows nothing measured and only EIE's modelled energy is reported.")
+                     "no Fig 7 is drawn and only EIE's modelled energy is reported.")
     notes.append("The paper's abstract reports 189x over CPU and 13x over GPU (uncompressed dense), and 24,000x / "
                  "3,400x energy efficiency, on its own Core i7-5930k and Titan X; the CPU here is a shared 2-core "
                  "cloud machine with PyTorch, so the ratios are not directly comparable.")
