@@ -79,3 +79,12 @@ def test_modes_and_bad_options(run_cli):
 def test_markdown_table_formats_missing_values():
     text = markdown_table(pd.DataFrame({"a": [1.23456, float("nan")], "b": ["x", None]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.235 | x |", "| n/a | n/a |"]
+
+
+def test_full_grid_map_is_drawn(tmp_path):
+    from eiesim.paper import figures
+
+    df = pd.DataFrame([{"layer": layer, "n_pe": n, "queue_depth": d, "load_efficiency": 1 / (n * d) ** 0.1}
+                       for layer in ("a", "b") for n in (1, 4) for d in (1, 2, 8)])
+    paths = figures.pe_queue_map(df, tmp_path / "map")
+    assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 0 for p in paths)

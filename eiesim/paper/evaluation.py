@@ -116,6 +116,8 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     draw(figures.real_work, fig_pe, "fig12_real_work")
     draw(figures.load_balance, fig_pe, "fig13_load_balance")
     sections["pe"] = report.pe_notes(fig_pe)
+    if settings.full_grid:
+        draw(figures.pe_queue_map, sweeps.pe_x_queue(rows, settings), "pe_x_queue")
     draw(figures.per_pe, sweeps.per_pe(rows, settings), f"per_pe_{settings.detail_layer}")
     done("sweeps", t0)
 

@@ -101,6 +101,22 @@ def load_balance(df: pd.DataFrame, stem) -> list:
         return save(fig, stem)
 
 
+def pe_queue_map(df: pd.DataFrame, stem) -> list:
+    """The full grid: load efficiency (mean over layers) for every PE count and queue depth."""
+    grid = df.groupby(["queue_depth", "n_pe"])["load_efficiency"].mean().unstack("n_pe").sort_index()
+    with figure() as (fig, ax):
+        image = ax.imshow(grid.values, origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis")
+        ax.set_xticks(range(grid.shape[1]), [str(n) for n in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [str(d) for d in grid.index])
+        for (i, j), value in np.ndenumerate(grid.values):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if value < 0.6 else "black")
+        ax.grid(False)
+        ax.set(xlabel="number of PEs N", ylabel="queue depth D", title="Load efficiency, mean over layers")
+        fig.colorbar(image, ax=ax)
+        return save(fig, stem)
+
+
 def per_pe(df: pd.DataFrame, stem) -> list:
     """Busy and starved cycles of every PE for one layer, and their distribution."""
     layer, cycles = df["layer"].iloc[0], int(df["cycles"].iloc[0])

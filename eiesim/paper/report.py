@@ -198,6 +198,9 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
               figure_md("fig13_load_balance", "Load efficiency vs number of PEs"), "",
               "The three figures share `data/fig11_speedup_pe.parquet` (the same rows are also in "
               "`fig12_real_work` and `fig13_load_balance`).", "", _bullets(sections["pe"]), ""]
+    if s.full_grid:
+        parts += ["The full grid, every PE count with every queue depth:", "",
+                  figure_md("pe_x_queue", "Load efficiency over PE count x queue depth, mean over layers"), ""]
     parts += [f"## Per-PE load for {s.detail_layer} (N = {s.n_pe}, D = {s.queue_depth})", "",
               "Busy = cycles spent on the PE's columns (one per entry, or one pointer read for an empty column); "
               "starved = cycles waiting with an empty queue between two columns.", "",

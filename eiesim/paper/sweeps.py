@@ -100,6 +100,12 @@ def pe_count(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
     return at
 
 
+def pe_x_queue(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
+    """The whole PE-count x queue-depth grid at the chip's SRAM width (full mode)."""
+    at = _at(rows, s, n_pe=None, queue_depth=None)
+    return at[["layer", "n_pe", "queue_depth", "cycles", "load_efficiency", "real_work_fraction"]]
+
+
 def sram_width(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
     """EIE Fig 9: sparse-matrix SRAM reads and their energy (event model) against row width."""
     at = _at(rows, s, spmat_width_bits=None)
