@@ -2,11 +2,15 @@
 
 ::
 
-    from eiesim.sweep import SweepSpec, ResultStore, run_sweep, local_executor
+    from eiesim.sweep import SweepSpec, ResultStore, run_sweep, local_executor, sweep_frame
+    from eiesim.sweep.layers import default_cache_dir
 
     spec = SweepSpec.build("all", ["n_pe=1..256:pow2", "queue_depth=1..256:pow2"])
-    run_sweep(spec, ResultStore("sweep-results"), local_executor(), cache_dir="sweep-results/_layers")
-    df = ResultStore("sweep-results").read()
+    run_sweep(spec, ResultStore("sweep-results"), local_executor(), cache_dir=default_cache_dir())
+    df = sweep_frame(spec, "sweep-results")   # one row per point of this grid
+
+The library never starts a cluster: pass ``DaskExecutor(client)`` for a dask.distributed
+client you made.
 """
 
 from eiesim.sweep.executors import DaskExecutor, ProcessExecutor, SerialExecutor, local_executor
