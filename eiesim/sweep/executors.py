@@ -57,8 +57,11 @@ class ProcessExecutor:
 
 
 def _worker_init(parent: int) -> None:
-    """Leave Ctrl-C to the parent, and die with it: a killed parent leaves no orphans."""
+    """Leave Ctrl-C to the parent, die with it (no orphans), and use one thread each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one worker per core already: OpenMP/BLAS threads would oversubscribe
     if sys.platform.startswith("linux"):
         import ctypes
 
