@@ -38,7 +38,7 @@ def _sweep(store, engine: str, chunk: int, jobs: int = 1) -> list[str]:
     [(signal.SIGKILL, 1, True), (signal.SIGINT, 1, True), (signal.SIGKILL, 2, False)],
     ids=["SIGKILL", "SIGINT (Ctrl-C)", "SIGKILL parent of 2 workers"],
 )
-def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, sig, jobs, group):
+def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, run_cli, sig, jobs, group):
     engine = available_engine()
     store = tmp_path / "store"
     proc = subprocess.Popen(_sweep(store, engine, chunk=1, jobs=jobs), stdout=subprocess.PIPE,
@@ -68,9 +68,9 @@ def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, sig, jobs, gr
     assert set(before["point_hash"]) <= {p.point_hash for p in points}
     assert before["cycles"].notna().all()
 
-    done = subprocess.run(_sweep(store, engine, chunk=64), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    computed, skipped = map(int, re.search(r"(\d+) points computed, (\d+) already done", done.stdout).groups())
+    code, out, err = run_cli(*_sweep(store, engine, chunk=64)[3:])  # the same command, in this process
+    assert code == 0, err
+    computed, skipped = map(int, re.search(r"(\d+) points computed, (\d+) already done", out).groups())
     assert (computed, skipped) == (len(points) - len(before), len(before))
     after = ResultStore(store).read()
     assert len(after) == len(points) and after["point_hash"].is_unique
