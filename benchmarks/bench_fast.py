@@ -29,7 +29,7 @@ from compressor.synthetic import random_activations, random_sparse_weights
 from eiesim.config import ArchConfig
 from eiesim.energy.files import write_atomic
 from eiesim.engines import fast
-from eiesim.simulate import prepare_activations
+from eiesim.simulation import prepare_activations
 from workloads.benchmarks import BENCHMARKS, benchmark_layer
 
 TARGET_TOTAL_S = 0.020  # nine layers, 64 PEs, one core (SPEC §10)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from eiesim.config import ArchConfig
-from eiesim.simulate import simulate
+from eiesim.simulation import simulate
 from workloads.benchmarks import BENCHMARKS, benchmark_layer
 
 TARGET_S = 60.0

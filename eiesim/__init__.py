@@ -21,8 +21,9 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # compressor imports eiesim.config; importing simulate lazily keeps that cycle-free.
+    # (The module is eiesim.simulation, so no submodule attribute shadows this function.)
     if name == "simulate":
-        from eiesim.simulate import simulate
+        from eiesim.simulation import simulate
 
         return simulate
     raise AttributeError(f"module 'eiesim' has no attribute {name!r}")

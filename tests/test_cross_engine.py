@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eiesim.engines import get_engine
-from eiesim.simulate import prepare_activations
+from eiesim.simulation import prepare_activations
 from test_fast_engine import CONGESTED, layer_cases, record_events
 
 reference = pytest.importorskip("eiesim.engines.reference")

@@ -12,7 +12,7 @@ from eiesim.config import ArchConfig
 from eiesim.energy import EVENTS, MODULES
 from eiesim.energy.events import event_counts, event_energies
 from eiesim.energy.tables import load_table
-from eiesim.simulate import simulate
+from eiesim.simulation import simulate
 
 
 def worked_example():

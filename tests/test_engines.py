@@ -19,7 +19,7 @@ from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from eiesim.functional import functional_output
 from eiesim.result import COUNTER_NAMES
-from eiesim.simulate import prepare_activations, simulate
+from eiesim.simulation import prepare_activations, simulate
 from tests.test_csc_golden import golden_matrix
 
 # Codebook of exactly representable values: code v -> (v - 8) / 4, code 0 -> 0.

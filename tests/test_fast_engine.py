@@ -19,7 +19,7 @@ from eiesim.engines.fast import layer_tables, run
 from eiesim.errors import EieError
 from eiesim.functional import functional_output
 from eiesim.result import COUNTER_NAMES, Counters
-from eiesim.simulate import prepare_activations
+from eiesim.simulation import prepare_activations
 
 CODEBOOK = np.linspace(-1.0, 1.0, 16)
 CODEBOOK[0] = 0.0

@@ -298,7 +298,7 @@ def test_lab5_energy_checks(capsys, small_layer):
     import math
 
     from eiesim.labs import lab5
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     layer, acts, config = small_layer
     result = simulate(layer, acts, config)
@@ -497,7 +497,7 @@ def test_lab7_least_storage_and_ppr(capsys):
     from compressor.csc import compress_layer
     from eiesim.config import ArchConfig
     from eiesim.labs import lab7
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     rng = np.random.default_rng(3)
     dense = rng.normal(size=(32, 48))

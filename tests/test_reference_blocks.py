@@ -14,7 +14,7 @@ from eiesim.config import ArchConfig
 from eiesim.engines.reference import run
 from eiesim.numerics import accumulate
 from eiesim.result import Counters
-from eiesim.simulate import prepare_activations
+from eiesim.simulation import prepare_activations
 from eiesim.trace import Trace
 from tests.test_engines import cases, make_layer
 

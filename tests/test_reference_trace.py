@@ -9,7 +9,7 @@ import numpy as np
 from compressor.csc import compress_layer
 from eiesim.config import ArchConfig
 from eiesim.engines.reference import run
-from eiesim.simulate import prepare_activations
+from eiesim.simulation import prepare_activations
 from eiesim.trace import Trace, line_trace, perfetto_trace
 from tests.test_csc_golden import golden_matrix
 from tests.test_engines import make_layer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eiesim.simulate import simulate
+from eiesim.simulation import simulate
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from eiesim.result import COUNTER_NAMES

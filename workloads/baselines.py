@@ -350,7 +350,7 @@ def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:
 
 def simulate_eie(bench: Benchmark, weights, acts: np.ndarray, n_pe: int, engine: str) -> EieRow:
     """Simulated EIE time and energy of one benchmark layer for one frame (batch 1)."""
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     config = ArchConfig.make(n_pe=n_pe)
     layer = compress_layer(weights, config, name=bench.name, has_bias=bench.has_bias, activation=bench.activation)

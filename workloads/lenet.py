@@ -372,7 +372,7 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
     layer's simulated output; the first ``check_images`` are checked against the
     functional model. Returns accuracy, images run, per-layer reports and the check."""
     from eiesim.functional import functional_output
-    from eiesim.simulate import prepare_activations, simulate
+    from eiesim.simulation import prepare_activations, simulate
     from workloads.baselines import energy_joules
 
     n_images = len(data.y_test) if settings.eie_images is None else min(settings.eie_images, len(data.y_test))

@@ -149,7 +149,7 @@ def _show_table2(model: Table2Model, config: ArchConfig, explain: bool) -> dict:
 def _show_layers(layers, config, seed, engine, event_model, table2_model) -> list[dict]:
     from eiesim.energy.base import Activity
     from eiesim.energy.report import estimate
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
     from workloads.benchmarks import benchmark_layer
 
     rows, dram_rows, out = [], [], []

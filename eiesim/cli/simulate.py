@@ -189,7 +189,7 @@ def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
 
 
 def _run(layer, acts, config, engine: str):
-    from eiesim.simulate import simulate as run_simulation
+    from eiesim.simulation import simulate as run_simulation
 
     started = time.perf_counter()
     result = run_simulation(layer, acts, config, engine=engine)
@@ -201,7 +201,7 @@ def _run(layer, acts, config, engine: str):
 def _record_trace(layer, acts, config):
     """Run the reference engine once more with a trace recorder (deterministic: same run)."""
     from eiesim.engines.reference import run
-    from eiesim.simulate import prepare_activations
+    from eiesim.simulation import prepare_activations
     from eiesim.trace import Trace
 
     recorder = Trace()

@@ -62,7 +62,7 @@ def sram_width_study(
     The layers are encoded once (the encoding does not depend on the SRAM width) and
     simulated at each width; capacity stays ``config.spmat_sram_kb``.
     """
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
     from workloads.benchmarks import benchmark_layer
 
     engine = engine or default_engine()
@@ -121,7 +121,7 @@ def precision_variants(layer, acts: np.ndarray, config: ArchConfig) -> dict[str,
     accumulators), as a per-layer dynamic-range calibration would.
     """
     from eiesim.functional import functional_output
-    from eiesim.simulate import prepare_activations
+    from eiesim.simulation import prepare_activations
 
     f32 = config.replace(precision="float32")
     linear = dataclasses.replace(layer, activation="none")
@@ -143,7 +143,7 @@ def precision_error_study(
 ) -> pd.DataFrame:
     """Output error of fixed-point formats against float32, same quantized weights."""
     from eiesim.functional import functional_output
-    from eiesim.simulate import prepare_activations
+    from eiesim.simulation import prepare_activations
     from workloads.benchmarks import benchmark_layer
 
     f32 = config.replace(precision="float32")

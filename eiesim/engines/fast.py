@@ -25,7 +25,7 @@ from eiesim.engines._kernels import ADDRESS_BITS, layer_output, layer_timing, pr
 from eiesim.errors import EieError
 from eiesim.numerics import convert_codebook, to_real, value_range
 from eiesim.result import Counters, PerPE
-from eiesim.simulate import check_layer_matches
+from eiesim.simulation import check_layer_matches
 
 
 class Tables(NamedTuple):

@@ -63,7 +63,7 @@ def relative_indices(answer, pe: int = 0) -> bool:
 
 
 def _simulate(queue_depth: int):
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     layer, acts, config = golden_layer(queue_depth)
     return simulate(layer, acts, config)

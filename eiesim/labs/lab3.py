@@ -30,7 +30,7 @@ def two_pe_layer(queue_depth: int) -> tuple[EncodedLayer, np.ndarray, ArchConfig
 
 
 def two_pe_cycles(queue_depth: int) -> int:
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     layer, acts, config = two_pe_layer(queue_depth)
     return simulate(layer, acts, config).cycles

@@ -21,7 +21,7 @@ def lab_layer(name: str, config: ArchConfig, seed: int = 0):
 
 
 def _simulate(layer, acts, config):
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     return simulate(layer, acts, config)
 

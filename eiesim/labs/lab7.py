@@ -109,7 +109,7 @@ def storage(w: np.ndarray, scheme: str, config: ArchConfig) -> dict[str, int]:
 
 def eie_run(w: np.ndarray, acts: np.ndarray, config: ArchConfig) -> dict[str, float]:
     """Mean cycles and energy (pJ) of ``w`` on EIE over the activation rows of ``acts``."""
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     layer = compress_layer(w, config)
     runs = [simulate(layer, a, config) for a in np.atleast_2d(acts)]

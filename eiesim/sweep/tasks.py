@@ -25,7 +25,7 @@ def warm_engine(engine: str) -> None:
     if engine in _WARM:
         return
     from compressor.csc import compress_layer
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     config = ArchConfig(n_pe=2, queue_depth=1)
     w = np.array([[0.5, 0.0, -0.25], [0.0, 0.75, 0.0], [0.1, 0.0, 0.3]])
@@ -66,7 +66,7 @@ def result_row(point: Point, result) -> dict[str, Any]:
 
 def run_chunk(points: list[Point], cache_dir: str | None = None) -> list[dict[str, Any]]:
     """Simulate a chunk of points with one encoding key; rows carry the time spent."""
-    from eiesim.simulate import simulate
+    from eiesim.simulation import simulate
 
     first = points[0]
     warm_engine(first.engine)

@@ -54,7 +54,7 @@ import pandas as pd
 
 from eiesim.engines import reference
 from eiesim.labs import lab2 as check
-from eiesim.simulate import prepare_activations, simulate
+from eiesim.simulation import prepare_activations, simulate
 from eiesim.trace import Trace, line_trace, perfetto_trace
 
 # %% [markdown]

@@ -48,7 +48,7 @@ import pandas as pd
 from eiesim.labs import lab3 as check
 from eiesim.labs import pick
 from eiesim.labs.sweeps import measured
-from eiesim.simulate import simulate
+from eiesim.simulation import simulate
 
 # %% [markdown]
 # ## 1. A two-PE layer, by hand

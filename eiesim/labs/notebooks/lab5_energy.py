@@ -46,7 +46,7 @@ from eiesim.energy.studies import precision_energy, precision_variants
 from eiesim.functional import functional_output
 from eiesim.labs import lab5 as check
 from eiesim.labs import pick
-from eiesim.simulate import prepare_activations, simulate
+from eiesim.simulation import prepare_activations, simulate
 
 # %% [markdown]
 # ## 1. One layer, module by module
