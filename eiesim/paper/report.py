@@ -50,7 +50,8 @@ def per_layer_section(df: pd.DataFrame) -> tuple[str, list[str]]:
             f"NeuralTalk weights, so the work per layer and its spread over PEs differ from the paper's.")
     padded_gap = (df["theoretical_padded_us"] / df["theoretical_ideal_us"] - 1).max()
     notes.append(f"Fillers add at most {100 * padded_gap:.1f}% to the ideal time (padded vs ideal columns); "
-                 f"the rest of the gap to the simulated time is load imbalance and queue stalls.")
+                 f"the rest of the gap to the simulated time is one-cycle pointer reads of empty columns, load imbalance, "
+                 f"queue stalls and the pipeline's fill and drain.")
     return markdown_table(show), notes
 
 
@@ -116,9 +117,10 @@ def sram_notes(df: pd.DataFrame) -> list[str]:
         notes.append(
             "Why it differs: SPEC §7's rule scales an SRAM access linearly with its width, so a read costs the same "
             "per bit at every width and a wider row can only waste bits on the partly used rows at the end of each "
-            "column; the narrowest row always wins. The paper's per-access energies come from SRAM models in which "
-            "wider rows cost less per bit, which is what gives its curve a minimum at 64 bits. Nothing was tuned: a "
-            "user can swap in a table with such figures.")
+            "column; the narrowest row always wins. A minimum at an intermediate width needs a read energy that grows "
+            "less than linearly with width (a fixed cost per access, or cheaper bits in wider rows, as in real SRAM "
+            "macros), which the paper's curve implies. Nothing was tuned: a user can swap in a table with such "
+            "figures.")
     return notes
 
 
