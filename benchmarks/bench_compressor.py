@@ -133,10 +133,9 @@ def main() -> None:
     report = nine_layer_storage(args.seed)
     print(report.format_table())
     if args.json:
-        from eiesim.energy.files import write_atomic
+        from eiesim.atomic import write_text
 
-        text = json.dumps({"vgg6": vgg6, "storage": report.to_dict()}, indent=2) + "\n"
-        write_atomic(args.json, lambda tmp: open(tmp, "w").write(text))
+        write_text(args.json, json.dumps({"vgg6": vgg6, "storage": report.to_dict()}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

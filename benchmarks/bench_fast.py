@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from compressor.csc import interleave
 from compressor.synthetic import random_activations, random_sparse_weights
+from eiesim.atomic import write_text
 from eiesim.config import ArchConfig
-from eiesim.energy.files import write_atomic
 from eiesim.engines import fast
 from eiesim.simulation import prepare_activations
 from workloads.benchmarks import BENCHMARKS, benchmark_layer
@@ -165,7 +164,7 @@ def main(argv=None) -> None:
     print("\n\n".join([report_nine(nine), report_scaling(PE_TITLE, pes), report_scaling(LENGTH_TITLE, lengths)]))
     if args.json:
         payload = json.dumps({"nine_layers": nine, "pe_count": pes, "input_length": lengths}, indent=2)
-        write_atomic(args.json, lambda tmp: Path(tmp).write_text(payload))
+        write_text(args.json, payload)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ class CompressedModel:
 
 def save_model(path: str | os.PathLike, model: CompressedModel) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
-    from eiesim.energy.files import write_atomic  # the project's one atomic writer
+    from eiesim.atomic import write_atomic
 
     arrays: dict[str, np.ndarray] = {}
     layers = []
@@ -99,8 +99,8 @@ def save_model(path: str | os.PathLike, model: CompressedModel) -> Path:
     except (TypeError, ValueError) as exc:
         raise EieError(f"model metadata is not plain JSON: {exc}") from None
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # np.savez given a name would append .npz to any other suffix
             np.savez_compressed(f, manifest=np.frombuffer(text.encode(), np.uint8), **arrays)
 
     return write_atomic(path, write)

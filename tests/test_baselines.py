@@ -10,7 +10,6 @@ import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 
-from eiesim.cli.baseline import write_json  # noqa: E402
 from eiesim.errors import EieError  # noqa: E402
 from workloads import baselines, power  # noqa: E402
 from workloads.baselines import (  # noqa: E402
@@ -253,13 +252,3 @@ def test_cli_baseline_bad_input_is_one_line(run_cli):
     if not torch.cuda.is_available():
         code, _, err = run_cli("baseline", "--benchmark", "NT-We", "--device", "cuda")
         assert code == 1 and "torch.cuda.is_available() is False" in err
-
-
-def test_write_json_is_atomic(tmp_path):
-    path = tmp_path / "r.json"
-    write_json(path, {"a": 1})
-    assert json.loads(path.read_text()) == {"a": 1}
-    with pytest.raises(ValueError):
-        write_json(path, {"a": float("nan")})
-    assert json.loads(path.read_text()) == {"a": 1}  # the old file survives a failed write
-    assert list(tmp_path.iterdir()) == [path]

@@ -219,10 +219,10 @@ def test_decompress_unknown_layer(run_cli, weights, tmp_path):
 def test_a_failed_report_write_removes_the_model(run_cli, weights, tmp_path, monkeypatch):
     import eiesim.cli.compress as cli_compress
 
-    def fail(path, text):
+    def fail(path, obj):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(cli_compress, "_write_text", fail)
+    monkeypatch.setattr(cli_compress, "write_json", fail)
     code, _, err = run_cli("compress", "--weights", weights[0], *SMALL, "--out", tmp_path / "m.npz",
                            "--json", tmp_path / "r.json")
     assert code == 1 and "No space left" in err

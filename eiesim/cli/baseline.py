@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import click
 
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as JSON atomically (temporary file in the same folder, then rename)."""
-    from eiesim.energy.files import write_atomic
-
-    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+from eiesim.atomic import write_json
 
 
 @click.command()

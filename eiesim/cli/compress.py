@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from eiesim.atomic import write_atomic, write_json
 from eiesim.errors import EieError
 
 PRUNE_METHODS = ("magnitude", "row", "column", "block")
@@ -103,7 +104,6 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
 def decompress(model_path, out, layer_name) -> None:
     """Write one layer's quantized weights as a dense matrix (bias column last, if it has one)."""
     from compressor.fileformat import load_model
-    from eiesim.energy.files import write_atomic
 
     _check_folder(out)
     model = load_model(model_path)
@@ -115,8 +115,8 @@ def decompress(model_path, out, layer_name) -> None:
     layer = model.layer(layer_name)
     dense = layer.to_dense()
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # np.save given a name would append .npy to any other suffix
             np.save(f, dense)
 
     write_atomic(out, write)
@@ -157,10 +157,10 @@ def info(model_path, json_out) -> None:
     click.echo("")
     click.echo(report.format_table())
     if json_out:
-        _write_text(json_out, _json({
+        write_json(json_out, {
             "format_version": VERSION, "source": model.source, "config": cfg.model_dump(),
             "metadata": model.metadata, "layers": layers, "storage": report.to_dict(),
-        }))
+        })
 
 
 def load_torch_source(spec: str) -> list[tuple[str, np.ndarray, bool]]:
@@ -229,11 +229,10 @@ def _write_outputs(model, out: str, json_out: str | None) -> None:
     from compressor.report import storage_report
 
     report = storage_report(model)
-    text = _json(report.to_dict()) if json_out else None
     save_model(out, model)
-    if text is not None:
+    if json_out:
         try:
-            _write_text(json_out, text)
+            write_json(json_out, report.to_dict())
         except BaseException:
             Path(out).unlink(missing_ok=True)
             raise
@@ -243,13 +242,3 @@ def _write_outputs(model, out: str, json_out: str | None) -> None:
     click.echo(report.format_table())
     if json_out:
         click.echo(f"wrote {json_out}")
-
-
-def _json(doc: dict) -> str:
-    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
-
-
-def _write_text(path: str, text: str) -> None:
-    from eiesim.energy.files import write_atomic
-
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text))

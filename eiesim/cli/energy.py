@@ -15,10 +15,10 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from eiesim.atomic import write_text
 from eiesim.config import ArchConfig
 from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
 from eiesim.energy.events import datapath_bits
-from eiesim.energy.files import write_atomic
 from eiesim.energy.report import EnergyReport
 from eiesim.energy.rules import sram_access
 from eiesim.errors import EieError
@@ -86,7 +86,7 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
             click.echo(f"wrote {studies.plot_precision(energy_df, errors, Path(plot_dir) / 'precision.png')}")
     if json_out:
         text = json.dumps(doc, indent=2, default=_json_default)
-        write_atomic(json_out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_text(json_out, text)
         click.echo(f"wrote {json_out}")
 
 

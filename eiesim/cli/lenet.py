@@ -17,7 +17,7 @@ def lenet(full, seed, pes, engine, json_out):
     """LeNet-300-100 end to end: accuracy per stage, storage, EIE cycles and energy."""
     from dataclasses import replace
 
-    from eiesim.cli.baseline import write_json
+    from eiesim.atomic import write_json
     from workloads.lenet import LeNetSettings, run_lenet
 
     settings = replace(LeNetSettings.full() if full else LeNetSettings.reduced(), n_pe=pes)

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from eiesim.atomic import write_text
 from eiesim.errors import EieError
 
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
@@ -98,7 +99,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth
         docs = [r.to_dict() for _, r, _ in results]
         outputs[json_out] = json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, allow_nan=False) + "\n"
     for path, text in outputs.items():
-        _write(path, text)
+        write_text(path, text)
 
 
 def _check_sources(weights, acts, model, layer_name, benchmark) -> None:
@@ -243,9 +244,3 @@ def _table(results) -> None:
     cycles = sum(r.cycles for _, r, _ in results)
     wall = sum(r.sim_wall_s for _, r, _ in results)
     click.echo(f"{'total':<9}{cycles:>9}{sum(r.time_us for _, r, _ in results):>10.2f}{'':>44}{wall:>8.2f}")
-
-
-def _write(path: str, text: str) -> None:
-    from eiesim.energy.files import write_atomic
-
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text))

@@ -25,7 +25,7 @@ import pandas as pd
 
 from eiesim.config import ArchConfig
 from eiesim.energy import rules
-from eiesim.energy.files import write_atomic
+from eiesim.atomic import write_atomic
 from eiesim.energy.tables import EnergyTable, load_table
 from eiesim.errors import EieError
 

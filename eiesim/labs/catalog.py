@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from eiesim.atomic import write_atomic
 from eiesim.errors import EieError
 
 _NAME = re.compile(r"^lab(\d+)_([a-z0-9_]+)\.py$")
@@ -77,22 +77,7 @@ def open_lab(number: int | str, dest: str | os.PathLike = ".") -> Path:
     if target.exists():
         raise EieError(f"{target} already exists; remove it or choose another --dest")
     notebook = jupytext.read(lab.path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{lab.slug}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            jupytext.write(notebook, handle, fmt="ipynb")
-        _place(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
-def _place(tmp: str, target: Path) -> None:
-    """Move the finished temp file to ``target`` without replacing a file created meanwhile."""
-    try:
-        os.link(tmp, target)  # fails if target exists: no overwrite, even in a race
-    except FileExistsError:
+        return write_atomic(target, lambda tmp: jupytext.write(notebook, tmp, fmt="ipynb"), overwrite=False)
+    except FileExistsError:  # created while we wrote
         raise EieError(f"{target} already exists; remove it or choose another --dest") from None
-    except OSError:  # a filesystem without hard links: the existence check above must do
-        os.replace(tmp, target)

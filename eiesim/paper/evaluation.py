@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Callable
 
 import pandas as pd
 
+from eiesim.atomic import write_atomic, write_text
 from eiesim.paper import figures, report, sweeps
 from eiesim.paper.settings import PaperSettings
 from eiesim.paper.stages import StageResult, baselines, lenet, precision, storage
@@ -32,27 +32,6 @@ class PaperRun:
     files: list[Path] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
-
-
-def _write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_text(text: str, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir: str | Path | None = None,
@@ -78,7 +57,7 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     sections: dict[str, list[str]] = {}
 
     def data(name: str, df: pd.DataFrame) -> None:
-        run.files.append(_write_parquet(df, out / "data" / f"{name}.parquet"))
+        run.files.append(write_atomic(out / "data" / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False)))
 
     def draw(fn: Callable, df, name: str, *extra) -> None:
         data(name, df)
@@ -161,6 +140,6 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     meta = {"settings": asdict(settings), "engine": engine, "stage_seconds": run.stage_seconds,
             "missing": run.missing, "python": platform.python_version(), "machine": platform.platform(),
             "cpus": os.cpu_count()}
-    run.files.append(_write_text(json.dumps(meta, indent=2, default=str), out / "run.json"))
-    run.files.append(_write_text(report.assemble(settings, engine, sections, run), out / "report.md"))
+    run.files.append(write_text(out / "run.json", json.dumps(meta, indent=2, default=str)))
+    run.files.append(write_text(out / "report.md", report.assemble(settings, engine, sections, run)))
     return run

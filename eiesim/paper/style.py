@@ -1,13 +1,12 @@
 """One look for every figure of the evaluation: Agg backend, sizes, colours, PNG + SVG output.
 
 Every figure is drawn by a function that takes a DataFrame and returns a matplotlib
-figure; :func:`save` writes it as PNG and SVG, each atomically (temp file + os.replace).
+figure; :func:`save` writes it as PNG and SVG, each atomically (:mod:`eiesim.atomic`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from eiesim.atomic import write_atomic  # noqa: E402
 
 RC = {
     "figure.figsize": (6.4, 3.8),
@@ -66,13 +67,6 @@ def save(fig, stem: str | os.PathLike) -> list[Path]:
         fig.tight_layout()
         for fmt in FORMATS:
             final = stem.with_suffix(f".{fmt}")
-            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=f".{fmt}")
-            os.close(fd)
-            try:
-                fig.savefig(tmp, format=fmt, metadata={"Date": None} if fmt == "svg" else {"Software": None})
-                os.replace(tmp, final)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            paths.append(final)
+            metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+            paths.append(write_atomic(final, lambda tmp: fig.savefig(tmp, format=fmt, metadata=metadata)))
     return paths

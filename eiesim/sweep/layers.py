@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from compressor.csc import EncodedLayer, as_coo, interleave
+from eiesim.atomic import write_atomic
 from eiesim.config import ArchConfig
 from eiesim.sweep import fingerprint
 
@@ -89,16 +89,9 @@ def _cache_file(cache_dir: Path, name: str, seed: int, weight_bits: int) -> Path
 
 def _save(path: Path, layer: SharedLayer) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, rows=layer.rows, cols=layer.cols, codes=layer.codes, codebook=layer.codebook,
-                     acts=layer.acts, shape=np.array(layer.shape),
-                     meta=np.array([layer.name, str(layer.has_bias), layer.activation]))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: np.savez(
+        tmp, rows=layer.rows, cols=layer.cols, codes=layer.codes, codebook=layer.codebook, acts=layer.acts,
+        shape=np.array(layer.shape), meta=np.array([layer.name, str(layer.has_bias), layer.activation])))
 
 
 def _load(path: Path) -> SharedLayer | None:

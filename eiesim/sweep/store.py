@@ -1,6 +1,6 @@
 """The result store: a folder of Parquet part files, one per finished chunk of points.
 
-Each part is written to a temporary name and renamed into place (``os.replace``), so a
+Each part is written atomically (:mod:`eiesim.atomic`: temporary name, then rename), so a
 crash or Ctrl-C at any moment leaves only whole parts; stray temporaries are ignored and
 removed by a later open once an hour old. Every row carries ``point_hash``; readers keep the first row of
 each hash, so even two runs racing on one store never show a point twice.
@@ -8,9 +8,7 @@ each hash, so even two runs racing on one store never show a point twice.
 
 from __future__ import annotations
 
-import os
 import time
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eiesim.atomic import TMP_PREFIX, write_atomic
 from eiesim.errors import EieError
 
 PART_GLOB = "part-*.parquet"
@@ -33,7 +32,7 @@ class ResultStore:
             raise EieError(f"result store {self.path} exists and is not a folder")
         self.path.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - STALE_TMP_S
-        for stale in self.path.glob(".tmp-*"):
+        for stale in self.path.glob(f"{TMP_PREFIX}*"):
             if stale.stat().st_mtime < cutoff:  # left by a killed writer, not a live one
                 stale.unlink(missing_ok=True)
 
@@ -46,17 +45,7 @@ class ResultStore:
             return None
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         final = self.path / f"part-{uuid.uuid4().hex}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=".parquet")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pq.write_table(table, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return final
+        return write_atomic(final, lambda tmp: pq.write_table(table, tmp))
 
     def done_hashes(self) -> set[str]:
         """Hashes of the points already in the store."""
