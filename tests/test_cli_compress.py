@@ -141,13 +141,6 @@ def test_torch_module_and_state_dict(run_cli, tmp_path, monkeypatch):
     assert [layer.shape for layer in load_model(tmp_path / "s.npz").layers] == [(6, 9), (3, 6)]
 
 
-def test_missing_torch_import_is_one_clear_line(run_cli, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "workloads.torch_import", None)
-    code, out, err = run_cli("compress", "--torch-module", "x:y", "--out", tmp_path / "m.npz")
-    assert code == 1 and err.strip() == (
-        "eiesim: error: PyTorch import is unavailable here (workloads.torch_import is not installed)")
-
-
 def _bad_files(tmp_path):
     np.save(tmp_path / "cube.npy", np.ones((2, 2, 2)))
     nan = np.ones((3, 3))

@@ -60,7 +60,6 @@ def test_options_reach_the_config(run_cli, golden):
 
 
 def test_engines_agree_through_the_cli(run_cli, golden):
-    pytest.importorskip("eiesim.engines.fast")
     docs = []
     for engine in ("reference", "fast"):
         out = golden / f"{engine}.json"
@@ -111,7 +110,7 @@ def test_benchmark_seed_changes_the_layer(run_cli, tiny_benchmarks, tmp_path):
 
 
 def test_model_file(run_cli, golden):
-    fileformat = pytest.importorskip("compressor.fileformat")
+    from compressor import fileformat
     from compressor.csc import compress_layer
     from eiesim.config import ArchConfig
 

@@ -9,15 +9,12 @@ congested (shallow queues, uneven columns, 2-bit indices: stalls, starvation, fi
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eiesim.engines import get_engine
+from eiesim.engines import get_engine, reference
 from eiesim.simulation import prepare_activations
 from test_fast_engine import CONGESTED, layer_cases, record_events
-
-reference = pytest.importorskip("eiesim.engines.reference")
 
 
 BROAD = dict(rows=(1, 30, 300), cols=(1, 30, 300), pes=(1, 9, 256), depth=(1, 5, 256), accumulators=(1, 8, 64),

@@ -60,7 +60,3 @@ def test_plots_are_written(tmp_path):
     path = studies.plot_precision(studies.precision_energy(), errors, tmp_path / "p.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "w.png"]  # no temp files left
-
-
-def test_default_engine_is_an_installed_one():
-    assert studies.default_engine() in ("fast", "reference")

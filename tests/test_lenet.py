@@ -42,8 +42,7 @@ def test_layers_keep_dc_densities_and_run_on_eie(reduced):
     assert [layer.activation for layer in reduced.layers] == ["relu", "relu", "none"]
     assert reduced.engine_matches_functional is True
     assert reduced.latency_us == pytest.approx(sum(np.mean(layer.cycles) for layer in reduced.layers) / 800)
-    if reduced.energy_pj is not None:
-        assert reduced.energy_pj == pytest.approx(sum(np.mean(layer.energy_pj) for layer in reduced.layers))
+    assert reduced.energy_pj == pytest.approx(sum(np.mean(layer.energy_pj) for layer in reduced.layers))
     data = reduced.to_dict()
     json.dumps(data, allow_nan=False)
     assert data["eie"]["images"] == 20 and data["deep_compression_reference"]["ratio"] == 40.0

@@ -9,8 +9,6 @@ from eiesim.errors import EieError
 from eiesim.paper import PaperSettings
 from eiesim.paper.report import markdown_table
 
-from tests.sweep_helpers import available_engine
-
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
@@ -19,7 +17,6 @@ def cache(tmp_path_factory):
 
 
 def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
-    available_engine()
     out = tmp_path / "res"
     code, stdout, err = run_cli("paper", "--smoke", "--out", out, "--cache-dir", cache, "--jobs", "1",
                                 "--no-progress")
@@ -44,23 +41,6 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
             assert (out / line.split("](")[1].rstrip(")")).exists(), line
     for name in ("baselines", "fig10_precision_error", "lenet_stages", "storage", "sweep_points"):
         assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty, name
-
-
-def test_missing_stage_modules_become_notes(tmp_path, cache, monkeypatch):
-    from eiesim.paper import evaluation, run_paper
-
-    def missing(*args, **kwargs):
-        raise ModuleNotFoundError("No module named 'workloads.somewhere'")
-
-    for stage in ("baselines", "precision", "lenet", "storage"):
-        monkeypatch.setattr(evaluation, stage, missing)
-    run = run_paper(tmp_path / "res", PaperSettings.for_mode("smoke"), cache_dir=cache,
-                    engine=available_engine(), progress=False)
-    assert set(run.missing) == {"baselines", "precision", "lenet", "storage"}
-    report = (tmp_path / "res" / "report.md").read_text()
-    assert "## Stages not run" in report and "- lenet: ModuleNotFoundError: No module named" in report
-    assert (tmp_path / "res" / "figures" / "fig08_queue_depth.svg").exists()
-    assert not (tmp_path / "res" / "figures" / "fig06_speedup.png").exists()
 
 
 def test_modes_and_bad_options(run_cli):

@@ -6,7 +6,7 @@ import pytest
 
 from eiesim.sweep import ResultStore
 
-from tests.sweep_helpers import TINY, available_engine
+from tests.sweep_helpers import TINY
 
 
 def test_dry_run_prints_the_plan(run_cli, tmp_path):
@@ -19,8 +19,7 @@ def test_dry_run_prints_the_plan(run_cli, tmp_path):
 
 
 def test_run_and_resume(run_cli, tmp_path):
-    engine = available_engine()
-    args = ("sweep", "--layers", TINY, "--grid", "n_pe=1,2", "--set", "queue_depth=4", "--engine", engine,
+    args = ("sweep", "--layers", TINY, "--grid", "n_pe=1,2", "--set", "queue_depth=4", "--engine", "fast",
             "--out", tmp_path / "s", "--cache-dir", tmp_path / "c", "--jobs", "1", "--no-progress")
     code, out, err = run_cli(*args)
     assert code == 0, err

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import distributed
 
 from eiesim.result import COUNTER_NAMES
 from eiesim.sweep import DaskExecutor, SweepSpec, run_sweep, sweep_frame
 
-from tests.sweep_helpers import SMALL, TINY, available_engine
-
-distributed = pytest.importorskip("distributed")
+from tests.sweep_helpers import SMALL, TINY
 
 
 def test_dask_local_cluster_matches_serial(tmp_path):
-    engine = available_engine()
-    spec = SweepSpec.build([TINY, SMALL], ["n_pe=2,4", "queue_depth=1,4"], engine=engine)
+    spec = SweepSpec.build([TINY, SMALL], ["n_pe=2,4", "queue_depth=1,4"], engine="fast")
     run_sweep(spec, tmp_path / "serial", progress=False)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
@@ -30,9 +27,8 @@ def test_dask_local_cluster_matches_serial(tmp_path):
 
 
 def test_cli_dask_local(run_cli, tmp_path):
-    engine = available_engine()
     code, out, err = run_cli("sweep", "--layers", TINY, "--grid", "n_pe=2", "--grid", "queue_depth=1,2",
-                             "--engine", engine, "--out", tmp_path / "s", "--cache-dir", tmp_path / "c",
+                             "--engine", "fast", "--out", tmp_path / "s", "--cache-dir", tmp_path / "c",
                              "--dask-local", "--jobs", "1", "--no-progress")
     assert code == 0, err
     assert "2 points computed" in out

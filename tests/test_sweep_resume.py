@@ -18,14 +18,13 @@ import pytest
 
 from eiesim.sweep import ResultStore, SweepSpec
 
-from tests.sweep_helpers import available_engine
 
 LAYER = "synth:1024x256:0.1:0.6"
 AXES = ["n_pe=1,2,4,8", "queue_depth=1..16"]
 
 
-def _sweep(store, engine: str, chunk: int, jobs: int = 1) -> list[str]:
-    args = [sys.executable, "-m", "eiesim", "sweep", "--layers", LAYER, "--engine", engine,
+def _sweep(store, chunk: int, jobs: int = 1) -> list[str]:
+    args = [sys.executable, "-m", "eiesim", "sweep", "--layers", LAYER, "--engine", "fast",
             "--out", str(store), "--cache-dir", str(store.parent / "cache"), "--jobs", str(jobs),
             "--chunk", str(chunk), "--no-progress"]
     for axis in AXES:
@@ -39,9 +38,8 @@ def _sweep(store, engine: str, chunk: int, jobs: int = 1) -> list[str]:
     ids=["SIGKILL", "SIGINT (Ctrl-C)", "SIGKILL parent of 2 workers"],
 )
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, run_cli, sig, jobs, group):
-    engine = available_engine()
     store = tmp_path / "store"
-    proc = subprocess.Popen(_sweep(store, engine, chunk=1, jobs=jobs), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_sweep(store, chunk=1, jobs=jobs), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while len(list(store.glob("part-*.parquet"))) < 3:
@@ -61,14 +59,14 @@ def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, run_cli, sig,
     if sig == signal.SIGINT:
         assert err.strip().splitlines()[-1] == "eiesim: interrupted"
 
-    points = SweepSpec.build(LAYER, AXES, engine=engine).points()
+    points = SweepSpec.build(LAYER, AXES, engine="fast").points()
     before = ResultStore(store).read()
     assert 3 <= len(before) < len(points), "killed after every point finished: nothing tested"
     assert before["point_hash"].is_unique
     assert set(before["point_hash"]) <= {p.point_hash for p in points}
     assert before["cycles"].notna().all()
 
-    code, out, err = run_cli(*_sweep(store, engine, chunk=64)[3:])  # the same command, in this process
+    code, out, err = run_cli(*_sweep(store, chunk=64)[3:])  # the same command, in this process
     assert code == 0, err
     computed, skipped = map(int, re.search(r"(\d+) points computed, (\d+) already done", out).groups())
     assert (computed, skipped) == (len(points) - len(before), len(before))

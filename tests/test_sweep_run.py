@@ -14,12 +14,7 @@ from eiesim.sweep import layers as sweep_layers
 from eiesim.sweep.layers import encode, shared_layer
 from workloads.benchmarks import benchmark_layer
 
-from tests.sweep_helpers import SMALL, TINY, available_engine
-
-
-@pytest.fixture(scope="module")
-def engine() -> str:
-    return available_engine()
+from tests.sweep_helpers import SMALL, TINY
 
 
 def test_shared_layer_encodes_like_the_benchmark_and_caches(tmp_path):
@@ -46,8 +41,8 @@ def test_corrupt_cache_file_is_regenerated(tmp_path):
     np.testing.assert_array_equal(first.codes, again.codes)
 
 
-def test_rows_equal_direct_simulation_and_schema(tmp_path, engine):
-    spec = SweepSpec.build([TINY], ["n_pe=1,4", "queue_depth=1,8"], engine=engine)
+def test_rows_equal_direct_simulation_and_schema(tmp_path):
+    spec = SweepSpec.build([TINY], ["n_pe=1,4", "queue_depth=1,8"], engine="fast")
     summary = run_sweep(spec, tmp_path / "store", cache_dir=tmp_path / "cache", progress=False)
     assert (summary.computed, summary.skipped, summary.chunks) == (4, 0, 2)
     df = sweep_frame(spec, tmp_path / "store")
@@ -60,7 +55,7 @@ def test_rows_equal_direct_simulation_and_schema(tmp_path, engine):
     for point in spec.points():
         row = df[df["point_hash"] == point.point_hash].iloc[0]
         layer = encode(shared_layer(TINY, 0, 4), point.config)
-        result = simulate(layer, shared_layer(TINY, 0, 4).acts, point.config, engine=engine)
+        result = simulate(layer, shared_layer(TINY, 0, 4).acts, point.config, engine="fast")
         assert row["cycles"] == result.cycles
         assert {k: row[k] for k in COUNTER_NAMES} == result.counters.to_dict()
         assert list(row["per_pe_busy"]) == list(result.per_pe.busy)
@@ -68,13 +63,13 @@ def test_rows_equal_direct_simulation_and_schema(tmp_path, engine):
         assert row["n_pe"] == point.config.n_pe and row["queue_depth"] == point.config.queue_depth
 
 
-def test_resume_skips_finished_points_and_never_duplicates(tmp_path, engine):
+def test_resume_skips_finished_points_and_never_duplicates(tmp_path):
     store = ResultStore(tmp_path / "store")
-    small = SweepSpec.build([TINY], ["n_pe=2", "queue_depth=1,2"], engine=engine)
+    small = SweepSpec.build([TINY], ["n_pe=2", "queue_depth=1,2"], engine="fast")
     run_sweep(small, store, progress=False)
     again = run_sweep(small, store, progress=False)
     assert (again.computed, again.skipped) == (0, 2)
-    bigger = SweepSpec.build([TINY], ["n_pe=2", "queue_depth=1,2,4"], engine=engine)
+    bigger = SweepSpec.build([TINY], ["n_pe=2", "queue_depth=1,2,4"], engine="fast")
     more = run_sweep(bigger, store, progress=False)
     assert (more.computed, more.skipped) == (1, 2)
     rows = store.read()
@@ -85,8 +80,8 @@ def test_resume_skips_finished_points_and_never_duplicates(tmp_path, engine):
     assert len(store.read()) == 3
 
 
-def test_process_pool_matches_serial(tmp_path, engine):
-    spec = SweepSpec.build([TINY, SMALL], ["n_pe=2,8", "queue_depth=2"], engine=engine)
+def test_process_pool_matches_serial(tmp_path):
+    spec = SweepSpec.build([TINY, SMALL], ["n_pe=2,8", "queue_depth=2"], engine="fast")
     run_sweep(spec, tmp_path / "serial", progress=False)
     run_sweep(spec, tmp_path / "pool", ProcessExecutor(2), cache_dir=tmp_path / "cache", progress=False)
     a = sweep_frame(spec, tmp_path / "serial").sort_values("point_hash").reset_index(drop=True)

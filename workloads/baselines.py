@@ -34,7 +34,6 @@ from workloads.benchmarks import (
     benchmark_activation_batch,
     benchmark_weights,
     get_benchmark,
-    pick_engine,
 )
 from workloads.power import EnergyMeasurement, measure_energy, meter_for
 
@@ -355,15 +354,8 @@ def simulate_eie(bench: Benchmark, weights, acts: np.ndarray, n_pe: int, engine:
     config = ArchConfig.make(n_pe=n_pe)
     layer = compress_layer(weights, config, name=bench.name, has_bias=bench.has_bias, activation=bench.activation)
     result = simulate(layer, acts, config, engine=engine)
-    joules, note = energy_joules(result)
-    return EieRow(bench.name, n_pe, engine, int(result.cycles), result.time_us * 1e-6, joules, note)
-
-
-def energy_joules(result) -> tuple[float | None, str]:
-    """A simulation's modelled energy in joules (its report is in pJ), or None and why."""
-    if result.energy is None:
-        return None, "the simulator attached no energy report"
-    return float(result.energy.total) * 1e-12, "modelled (eiesim energy model, pJ tables)"
+    return EieRow(bench.name, n_pe, engine, int(result.cycles), result.time_us * 1e-6,
+                  float(result.energy.total) * 1e-12, "modelled (eiesim energy model, pJ tables)")
 
 
 def run_baselines(
@@ -375,7 +367,7 @@ def run_baselines(
     threads: int | None = None,
     seed: int = 0,
     eie_pes: int | None = 64,
-    engine: str | None = None,
+    engine: str = "fast",
     energy_seconds: float = 0.5,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BaselineReport:
@@ -403,7 +395,7 @@ def run_baselines(
 
 def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress):
     """Each layer generated once, measured on every device, then simulated on EIE."""
-    engine = pick_engine(engine) if eie_pes else None
+    engine = engine if eie_pes else None
     settings = {
         "benchmarks": names, "devices": devices, "batches": batches, "repeats": repeats,
         "warmup": warmup, "seed": seed, "eie_pes": eie_pes, "engine": engine,
@@ -422,8 +414,6 @@ def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy
             report.eie.append(simulate_eie(bench, weights, frames[:, 0], eie_pes, engine))
     if not eie_pes:
         report.eie_note = "EIE not simulated (disabled)."
-    elif engine is None:
-        report.eie_note = "EIE not simulated: no simulator engine is built yet."
     else:
         notes = "; ".join(sorted({r.energy_note for r in report.eie}))
         report.eie_note = f"EIE: simulated at {eie_pes} PEs, {ArchConfig().clock_mhz:g} MHz; energy {notes}."

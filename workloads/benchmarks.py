@@ -7,7 +7,6 @@ activation density for AlexNet/VGG, and all non-zero (signed) for NeuralTalk.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,6 @@ import scipy.sparse as sp
 from compressor.csc import Activation, EncodedLayer, compress_layer
 from compressor.synthetic import random_activations, random_sparse_weights
 from eiesim.config import ArchConfig
-from eiesim.engines import ENGINE_MODULES
 from eiesim.errors import EieError
 
 
@@ -109,19 +107,3 @@ def benchmark_layer(
         name=bench.name, has_bias=bench.has_bias, activation=bench.activation,
     )
     return layer, benchmark_activations(bench.name, seed)
-
-
-def pick_engine(preferred: str | None = None) -> str | None:
-    """The engine workloads run on: ``preferred`` if given, else fast when built, else reference.
-
-    None when neither engine module can be imported yet.
-    """
-    if preferred is not None:
-        return preferred
-    for name in ("fast", "reference"):
-        try:
-            importlib.import_module(ENGINE_MODULES[name])
-        except ModuleNotFoundError:
-            continue
-        return name
-    return None

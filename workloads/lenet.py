@@ -107,7 +107,7 @@ class LayerReport:
     activation: str
     act_density: float  # mean fraction of non-zero inputs over the simulated images
     cycles: list[int] = field(default_factory=list)  # one per simulated image
-    energy_pj: list[float] | None = None
+    energy_pj: list[float] = field(default_factory=list)  # one per simulated image
     real_entries: int = 0
     filler_entries: int = 0
 
@@ -140,10 +140,8 @@ class LeNetResult:
         return sum(layer.mean_cycles for layer in self.layers) / self.clock_mhz
 
     @property
-    def energy_pj(self) -> float | None:
-        """Mean whole-network energy per image, when the simulator reports energy."""
-        if any(layer.energy_pj is None for layer in self.layers):
-            return None
+    def energy_pj(self) -> float:
+        """Mean whole-network energy per image (the simulator's event model)."""
         return float(sum(np.mean(layer.energy_pj) for layer in self.layers))
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,15 +181,13 @@ class LeNetResult:
         lines += ["", "| layer | M x K | kept | act. density | mean cycles | time us | energy nJ |",
                   "|---|---|---|---|---|---|---|"]
         for layer in self.layers:
-            energy = "n/a" if layer.energy_pj is None else f"{np.mean(layer.energy_pj) / 1e3:.2f}"
             lines.append(
                 f"| {layer.name} | {layer.shape[0]} x {layer.shape[1]} | {100 * layer.density:.1f}% "
                 f"| {100 * layer.act_density:.1f}% | {layer.mean_cycles:.1f} "
-                f"| {layer.mean_cycles / self.clock_mhz:.3f} | {energy} |")
+                f"| {layer.mean_cycles / self.clock_mhz:.3f} | {np.mean(layer.energy_pj) / 1e3:.2f} |")
         lines += ["", self.storage_markdown()]
-        energy = "n/a" if self.energy_pj is None else f"{self.energy_pj / 1e3:.2f} nJ"
         lines += ["", f"Whole network on EIE ({self.settings.n_pe} PEs, {self.engine} engine): "
-                  f"{self.latency_us:.3f} us, {energy} per image."]
+                  f"{self.latency_us:.3f} us, {self.energy_pj / 1e3:.2f} nJ per image."]
         return "\n".join(lines)
 
 
@@ -311,11 +307,10 @@ def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int,
 def run_lenet(
     settings: LeNetSettings | None = None,
     seed: int = 0,
-    engine: str | None = None,
+    engine: str = "fast",
     progress: Callable[[str], None] = lambda _: None,
 ) -> LeNetResult:
     """Train, compress and simulate LeNet-300-100 on the digits; see the module docstring."""
-    from workloads.benchmarks import pick_engine
     from workloads.torch_import import layers_from_module
 
     settings = (settings or LeNetSettings.reduced()).check()
@@ -355,9 +350,6 @@ def run_lenet(
                        activation="relu" if i < len(shared) - 1 else "none")
         for i, (layer, name) in enumerate(zip(shared, LAYER_NAMES))
     ]
-    engine = pick_engine(engine)
-    if engine is None:
-        raise EieError("no simulator engine is built; cannot run LeNet on EIE")
     progress(f"running the test images on EIE ({engine} engine)")
     eie_acc, n_images, reports, matches = _run_on_eie(encoded, imported, data, config, engine, settings)
     stages.append(Stage("EIE fixed point", eie_acc,
@@ -373,7 +365,6 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
     functional model. Returns accuracy, images run, per-layer reports and the check."""
     from eiesim.functional import functional_output
     from eiesim.simulation import prepare_activations, simulate
-    from workloads.baselines import energy_joules
 
     n_images = len(data.y_test) if settings.eie_images is None else min(settings.eie_images, len(data.y_test))
     reports = []
@@ -382,7 +373,7 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
         kept = int(np.count_nonzero(weights))
         reports.append(LayerReport(
             layer.name, layer.shape, weights.size, kept, kept / weights.size, layer.activation, 0.0,
-            energy_pj=[], real_entries=layer.n_real, filler_entries=layer.n_fillers))
+            real_entries=layer.n_real, filler_entries=layer.n_fillers))
     correct, matches = 0, True
     for index in range(n_images):
         a = data.x_test[index]
@@ -393,11 +384,7 @@ def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: Arc
                 expected = functional_output(layer, prepare_activations(layer, a, config), config)
                 matches &= bool(np.array_equal(result.output, expected))
             report.cycles.append(int(result.cycles))
-            joules, _ = energy_joules(result)
-            if joules is None:
-                report.energy_pj = None  # the simulator reports no energy
-            elif report.energy_pj is not None:
-                report.energy_pj.append(joules * 1e12)
+            report.energy_pj.append(float(result.energy.total))
             a = result.output
         correct += int(np.argmax(a) == data.y_test[index])
     return correct / n_images, n_images, reports, matches

@@ -21,8 +21,8 @@ from eiesim.atomic import write_json
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=0),
               help="PEs of the simulated EIE column (0: do not simulate).")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default=None,
-              help="Simulator engine (default: fast when built).")
+@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
+              help="Simulator engine.")
 @click.option("--energy-seconds", default=0.5, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Minimum run per energy reading (RAPL/NVML, where readable).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, writable=True), default=None,

@@ -79,8 +79,10 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
     elif source == "benchmark":
         raw, origin = _benchmark_layers(benchmark, seed or 0), f"benchmark {benchmark} seed {seed or 0}"
     else:
+        from workloads.torch_import import load_torch_layers
+
         spec = torch_module or state_dict
-        raw, origin = [(n, w, b, "none") for n, w, b in load_torch_source(spec)], f"torch {spec}"
+        raw, origin = [(n, w, b, "none") for n, w, b in load_torch_layers(spec)], f"torch {spec}"
 
     layers = []
     for layer_name, w, bias, act in raw:
@@ -161,17 +163,6 @@ def info(model_path, json_out) -> None:
             "format_version": VERSION, "source": model.source, "config": cfg.model_dump(),
             "metadata": model.metadata, "layers": layers, "storage": report.to_dict(),
         })
-
-
-def load_torch_source(spec: str) -> list[tuple[str, np.ndarray, bool]]:
-    """Hook to ``workloads.torch_import.load_torch_layers`` (imported only when used)."""
-    try:
-        from workloads.torch_import import load_torch_layers
-    except ModuleNotFoundError as exc:
-        if exc.name in ("workloads.torch_import", "torch"):
-            raise EieError(f"PyTorch import is unavailable here ({exc.name} is not installed)") from None
-        raise
-    return load_torch_layers(spec)
 
 
 def _one_source(**sources) -> str:

@@ -34,8 +34,8 @@ ENGINES = ("fast", "reference")
 @click.option("--benchmark", "benchmarks", metavar="NAME|all", multiple=True,
               help="Benchmark layer(s) to simulate and price (repeatable; 'all' = the nine).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
-@click.option("--engine", type=click.Choice(ENGINES), default=None,
-              help="Simulation engine [default: fast if available, else reference].")
+@click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
+              help="Simulation engine.")
 @click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9), on the --benchmark layers (default all nine).")
 @click.option("--precision-study", is_flag=True, help="Arithmetic energy per format and fixed-point error against float32 (EIE Fig. 10), on the --benchmark layers (default all nine).")
 @click.option("--plot-dir", metavar="DIR", help="Also draw the studies as PNG files into DIR.")
@@ -55,7 +55,6 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
     doc["per_event"] = _show_events(event_model, config, explain)
     doc["table2"] = _show_table2(table2_model, config, explain)
     if layers:
-        engine = engine or studies.default_engine()
         doc["layers"] = _show_layers(layers, config, seed, engine, event_model, table2_model)
     study_layers = layers or None
     if sram_width_study:

@@ -9,8 +9,8 @@ import click
 @click.option("--full", is_flag=True, help="The full setting (longer training, all test images on EIE).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=1), help="PEs of the simulated EIE.")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default=None,
-              help="Simulator engine (default: fast when built).")
+@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
+              help="Simulator engine.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the full result here (atomically).")
 def lenet(full, seed, pes, engine, json_out):

@@ -14,7 +14,6 @@ All return pandas DataFrames; :func:`plot_sram_width` and :func:`plot_precision`
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -23,24 +22,15 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from eiesim.atomic import write_atomic
 from eiesim.config import ArchConfig
 from eiesim.energy import rules
-from eiesim.atomic import write_atomic
 from eiesim.energy.tables import EnergyTable, load_table
-from eiesim.errors import EieError
 
 SRAM_WIDTHS = (16, 32, 64, 128, 256, 512)
 # (format, bits, floating): the operand formats EIE Fig. 10 compares.
 PRECISION_FORMATS = (("int8", 8, False), ("int16", 16, False), ("int32", 32, False),
                      ("float16", 16, True), ("float32", 32, True))
-
-
-def default_engine() -> str:
-    """"fast" when the numba engine is installed, else "reference"."""
-    for name in ("fast", "reference"):
-        if importlib.util.find_spec(f"eiesim.engines.{name}") is not None:
-            return name
-    raise EieError("no simulation engine is available (eiesim.engines.fast or .reference)")
 
 
 def _layer_names(layers: Iterable[str] | None) -> list[str]:
@@ -54,7 +44,7 @@ def sram_width_study(
     widths: Sequence[int] = SRAM_WIDTHS,
     config: ArchConfig = ArchConfig(),
     seed: int = 0,
-    engine: str | None = None,
+    engine: str = "fast",
     table: "str | EnergyTable | None" = None,
 ) -> pd.DataFrame:
     """Sparse-matrix read energy per layer and SRAM width (one row each).
@@ -65,7 +55,6 @@ def sram_width_study(
     from eiesim.simulation import simulate
     from workloads.benchmarks import benchmark_layer
 
-    engine = engine or default_engine()
     t = load_table(table, "events")
     per_read = {w: rules.sram_access(t, config.spmat_sram_kb, w).pj for w in widths}
     configs = {w: config.replace(spmat_width_bits=w) for w in widths}

@@ -3,8 +3,7 @@
 Stages run in order, each with a progress bar: the simulator sweeps (resumable: finished
 points are kept in ``OUT/sweep``), the per-layer table and the sweep figures, CPU/GPU
 baselines, precision, LeNet-300-100 end to end and the storage report. Every figure has
-its data as Parquet in ``OUT/data``. A stage whose module is not installed is reported as
-missing in the report rather than failing the run; any other error stops the run.
+its data as Parquet in ``OUT/data``. An error in any stage stops the run.
 """
 
 from __future__ import annotations
@@ -31,26 +30,19 @@ class PaperRun:
     settings: PaperSettings
     files: list[Path] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
 
 
 def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir: str | Path | None = None,
-              engine: str | None = None, progress: bool = True) -> PaperRun:
+              engine: str = "fast", progress: bool = True) -> PaperRun:
     """Run the whole evaluation into ``out``; returns what was written."""
     from tqdm.auto import tqdm
 
     from eiesim.sweep import ResultStore, local_executor
     from eiesim.sweep.layers import default_cache_dir
-    from workloads.benchmarks import pick_engine
 
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "data").mkdir(parents=True, exist_ok=True)
-    engine = pick_engine(engine)
-    if engine is None:
-        from eiesim.errors import EieError
-
-        raise EieError("no simulation engine is built (eiesim.engines.fast or .reference)")
     executor = executor or local_executor()
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
     run = PaperRun(out, settings)
@@ -86,10 +78,7 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
                           sweeps.sram_width(rows, settings))
     draw(figures.queue_depth, fig8, "fig08_queue_depth")
     sections["fig08"] = report.queue_depth_notes(fig8)
-    if "read_energy_pj" in fig9:
-        draw(figures.sram_width, fig9, "fig09_sram_width")
-    else:
-        data("fig09_sram_width", fig9)
+    draw(figures.sram_width, fig9, "fig09_sram_width")
     sections["fig09"] = report.sram_notes(fig9)
     draw(figures.pe_speedup, fig_pe, "fig11_speedup_pe")
     draw(figures.real_work, fig_pe, "fig12_real_work")
@@ -100,46 +89,34 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     draw(figures.per_pe, sweeps.per_pe(rows, settings), f"per_pe_{settings.detail_layer}")
     done("sweeps", t0)
 
-    # 2-5. The other modules' stages; a missing module is a note, not a failure.
-    def optional(name: str, fn: Callable[[], StageResult]) -> StageResult | None:
+    # 2-5. The other modules' stages; each saves its tables.
+    def run_stage(name: str, fn: Callable[[], StageResult]) -> StageResult:
         t = stage(name)
-        try:
-            result = fn()
-        except ImportError as exc:
-            run.missing[name] = f"{type(exc).__name__}: {exc}"
-            result = None
-        else:
-            for table_name, df in result.tables.items():
-                data(table_name, df)
+        result = fn()
+        for table_name, df in result.tables.items():
+            data(table_name, df)
         done(name, t)
         return result
 
     say = (lambda msg: bar.set_postfix_str(msg[:60])) if progress else (lambda msg: None)
-    base = optional("baselines", lambda: baselines(settings, per_layer, engine, say))
-    if base is not None:
-        long = base.tables["baselines"]  # per-layer rows, then the geometric mean (as EIE Figs 6-7)
-        run.files.extend(figures.speedup_bars(long, "speedup", out / "figures" / "fig06_speedup",
-                                              "speedup over CPU dense (batch 1)", "Speedup (EIE Fig 6 style)"))
-        if long["energy_efficiency"].notna().any():
-            run.files.extend(figures.speedup_bars(long, "energy_efficiency", out / "figures" / "fig07_energy",
-                                                  "energy efficiency over CPU dense", "Energy efficiency (Fig 7 style)"))
-        sections["baselines"] = [base.markdown, *base.notes, *report.baseline_notes(long)]
-    prec = optional("precision", lambda: precision(settings, engine))
-    if prec is not None:
-        run.files.extend(figures.precision(prec.tables["fig10_precision_energy"],
-                                           prec.tables["fig10_precision_error"], out / "figures" / "fig10_precision"))
-        sections["precision"] = [prec.markdown]
-    net = optional("lenet", lambda: lenet(settings, engine, say))
-    if net is not None:
-        sections["lenet"] = [net.markdown]
-    store = optional("storage", lambda: storage(settings, cache_dir))
-    if store is not None:
-        sections["storage"] = [store.markdown]
+    base = run_stage("baselines", lambda: baselines(settings, per_layer, engine, say))
+    long = base.tables["baselines"]  # per-layer rows, then the geometric mean (as EIE Figs 6-7)
+    run.files.extend(figures.speedup_bars(long, "speedup", out / "figures" / "fig06_speedup",
+                                          "speedup over CPU dense (batch 1)", "Speedup (EIE Fig 6 style)"))
+    if long["energy_efficiency"].notna().any():
+        run.files.extend(figures.speedup_bars(long, "energy_efficiency", out / "figures" / "fig07_energy",
+                                              "energy efficiency over CPU dense", "Energy efficiency (Fig 7 style)"))
+    sections["baselines"] = [base.markdown, *base.notes, *report.baseline_notes(long)]
+    prec = run_stage("precision", lambda: precision(settings, engine))
+    run.files.extend(figures.precision(prec.tables["fig10_precision_energy"],
+                                       prec.tables["fig10_precision_error"], out / "figures" / "fig10_precision"))
+    sections["precision"] = [prec.markdown]
+    sections["lenet"] = [run_stage("lenet", lambda: lenet(settings, engine, say)).markdown]
+    sections["storage"] = [run_stage("storage", lambda: storage(settings, cache_dir)).markdown]
     bar.close()
 
     meta = {"settings": asdict(settings), "engine": engine, "stage_seconds": run.stage_seconds,
-            "missing": run.missing, "python": platform.python_version(), "machine": platform.platform(),
-            "cpus": os.cpu_count()}
+            "python": platform.python_version(), "machine": platform.platform(), "cpus": os.cpu_count()}
     run.files.append(write_text(out / "run.json", json.dumps(meta, indent=2, default=str)))
     run.files.append(write_text(out / "report.md", report.assemble(settings, engine, sections, run)))
     return run

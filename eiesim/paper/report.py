@@ -33,10 +33,7 @@ def figure_md(name: str, caption: str) -> str:
 
 def per_layer_section(df: pd.DataFrame) -> tuple[str, list[str]]:
     show = df[["layer", "outputs_M", "inputs_K", "theoretical_ideal_us", "theoretical_padded_us", "time_us",
-               "load_efficiency", "real_work_fraction", "imbalance"]].copy()
-    for column in ("energy_event_uj", "energy_table2_uj"):
-        if column in df:
-            show[column] = df[column]
+               "load_efficiency", "real_work_fraction", "imbalance", "energy_event_uj", "energy_table2_uj"]].copy()
     show["eie_table4_us"] = [EIE_TABLE4_US.get(n, float("nan")) for n in df["layer"]]
     notes = []
     paper = show.dropna(subset=["eie_table4_us"])
@@ -104,8 +101,6 @@ def pe_notes(df: pd.DataFrame) -> list[str]:
 
 
 def sram_notes(df: pd.DataFrame) -> list[str]:
-    if "read_energy_pj" not in df:
-        return ["No energy model attached to the results: SRAM-width energy not computed."]
     total = df.groupby("spmat_width_bits")["read_energy_pj"].sum()
     reads = df.groupby("spmat_width_bits")["spmat_row_reads"].sum()
     best = int(total.idxmin())
@@ -167,33 +162,30 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
     ]
     table, *notes = sections["per_layer"]
     parts += [table, "", _bullets(notes), ""]
-    if "baselines" in sections:
-        md, *notes = sections["baselines"]
-        parts += ["## Speedup and energy efficiency against CPU/GPU baselines (EIE Figs 6-7)", "",
-                  "PyTorch dense (`W @ a`) and CSR matrix-vector products measured on this machine "
-                  "(`workloads.baselines`); EIE columns are the simulated chip above. Data: "
-                  "`data/baselines.parquet`, `data/baseline_measurements.parquet`.", "", md, "",
-                  figure_md("fig06_speedup", "Speedup over CPU dense, batch 1").replace(
-                      "data/fig06_speedup.parquet", "data/baselines.parquet"), ""]
-        if any(p.name == "fig07_energy.png" for p in run.files):
-            parts += [figure_md("fig07_energy", "Energy efficiency over CPU dense").replace(
-                "data/fig07_energy.parquet", "data/baselines.parquet"), ""]
-        parts += [_bullets(notes), ""]
+    md, *notes = sections["baselines"]
+    parts += ["## Speedup and energy efficiency against CPU/GPU baselines (EIE Figs 6-7)", "",
+              "PyTorch dense (`W @ a`) and CSR matrix-vector products measured on this machine "
+              "(`workloads.baselines`); EIE columns are the simulated chip above. Data: "
+              "`data/baselines.parquet`, `data/baseline_measurements.parquet`.", "", md, "",
+              figure_md("fig06_speedup", "Speedup over CPU dense, batch 1").replace(
+                  "data/fig06_speedup.parquet", "data/baselines.parquet"), ""]
+    if any(p.name == "fig07_energy.png" for p in run.files):
+        parts += [figure_md("fig07_energy", "Energy efficiency over CPU dense").replace(
+            "data/fig07_energy.parquet", "data/baselines.parquet"), ""]
+    parts += [_bullets(notes), ""]
     parts += ["## Load efficiency against queue depth (EIE Fig 8)", "",
               figure_md("fig08_queue_depth", f"Load efficiency vs activation queue depth, N = {s.n_pe}"), "",
               _bullets(sections["fig08"]), ""]
-    parts += ["## SRAM width (EIE Fig 9)", ""]
-    if any(p.name == "fig09_sram_width.png" for p in run.files):
-        parts += [figure_md("fig09_sram_width", "Sparse-matrix SRAM reads and read energy vs row width"), ""]
-    parts += [_bullets(sections["fig09"]), ""]
-    if "precision" in sections:
-        parts += ["## Arithmetic precision (EIE Fig 10)", "",
-                  "Energy per MAC from the 45 nm table (interpolation rules of SPEC §7) and output error of each "
-                  "fixed-point format against float32 on the same quantized weights (functional model). "
-                  f"Layers: {', '.join(s.precision_layers)}.", "",
-                  figure_md("fig10_precision", "MAC energy per format and output error vs float32").replace(
-                      "data/fig10_precision.parquet", "data/fig10_precision_energy.parquet, data/fig10_precision_error.parquet"),
-                  "", sections["precision"][0], ""]
+    parts += ["## SRAM width (EIE Fig 9)", "",
+              figure_md("fig09_sram_width", "Sparse-matrix SRAM reads and read energy vs row width"), "",
+              _bullets(sections["fig09"]), ""]
+    parts += ["## Arithmetic precision (EIE Fig 10)", "",
+              "Energy per MAC from the 45 nm table (interpolation rules of SPEC §7) and output error of each "
+              "fixed-point format against float32 on the same quantized weights (functional model). "
+              f"Layers: {', '.join(s.precision_layers)}.", "",
+              figure_md("fig10_precision", "MAC energy per format and output error vs float32").replace(
+                  "data/fig10_precision.parquet", "data/fig10_precision_energy.parquet, data/fig10_precision_error.parquet"),
+              "", sections["precision"][0], ""]
     parts += ["## Scalability with the number of PEs (EIE Figs 11-13)", "",
               figure_md("fig11_speedup_pe", "Speedup vs number of PEs"), "",
               figure_md("fig12_real_work", "Real work / total work vs number of PEs"), "",
@@ -207,21 +199,17 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
               "Busy = cycles spent on the PE's columns (one per entry, or one pointer read for an empty column); "
               "starved = cycles waiting with an empty queue between two columns.", "",
               figure_md(f"per_pe_{s.detail_layer}", f"Per-PE busy and starved cycles, {s.detail_layer}"), ""]
-    if "lenet" in sections:
-        parts += ["## LeNet-300-100 end to end", "",
-                  "Trained on scikit-learn's 8 x 8 digits, pruned, weight-shared with fine-tuned centroids, then run "
-                  f"layer by layer on the simulator (`workloads.lenet`, `{s.lenet}` settings). Data: "
-                  "`data/lenet_stages.parquet`, `data/lenet_layers.parquet`, `data/lenet_summary.parquet`.", "",
-                  sections["lenet"][0], ""]
-    if "storage" in sections:
-        parts += ["## Storage of the benchmark layers (Deep Compression style)", "",
-                  f"Interleaved CSC for N = {s.n_pe} (`compressor.report`); data: `data/storage.parquet`. "
-                  "Deep Compression's whole-model figures for reference: AlexNet 240 MB -> 6.9 MB (35x), VGG-16 "
-                  "552 MB -> 11.3 MB (49x), LeNet-300-100 1070 KB -> 27 KB (40x); those include conv layers and "
-                  "5-bit FC codebooks, these are the FC layers alone with 4-bit codes.", "",
-                  sections["storage"][0], ""]
-    if run.missing:
-        parts += ["## Stages not run", "", _bullets([f"{k}: {v}" for k, v in run.missing.items()]), ""]
+    parts += ["## LeNet-300-100 end to end", "",
+              "Trained on scikit-learn's 8 x 8 digits, pruned, weight-shared with fine-tuned centroids, then run "
+              f"layer by layer on the simulator (`workloads.lenet`, `{s.lenet}` settings). Data: "
+              "`data/lenet_stages.parquet`, `data/lenet_layers.parquet`, `data/lenet_summary.parquet`.", "",
+              sections["lenet"][0], ""]
+    parts += ["## Storage of the benchmark layers (Deep Compression style)", "",
+              f"Interleaved CSC for N = {s.n_pe} (`compressor.report`); data: `data/storage.parquet`. "
+              "Deep Compression's whole-model figures for reference: AlexNet 240 MB -> 6.9 MB (35x), VGG-16 "
+              "552 MB -> 11.3 MB (49x), LeNet-300-100 1070 KB -> 27 KB (40x); those include conv layers and "
+              "5-bit FC codebooks, these are the FC layers alone with 4-bit codes.", "",
+              sections["storage"][0], ""]
     parts += ["## Reproduce", "", "```", "eiesim paper --out results" + (" --full" if s.mode == "full" else "")
               + (f" --seed {s.seed}" if s.seed else ""), "```", "",
               "Finished sweep points are kept in `sweep/` and reused on the next run with the same code.", ""]

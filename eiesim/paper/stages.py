@@ -33,11 +33,9 @@ def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str, progress: 
     names = [n for n in s.baseline_layers if n in set(per_layer["layer"])]
     report = run_baselines(names, batches=s.baseline_batches, repeats=s.baseline_repeats,
                            warmup=s.baseline_warmup, seed=s.seed, eie_pes=None, progress=progress)
-    has_energy = "energy_event_uj" in per_layer
     report.eie = [
-        EieRow(row.layer, int(row.n_pe), engine, int(row.cycles), row.time_us * 1e-6,
-               row.energy_event_uj * 1e-6 if has_energy else None,
-               "modelled (event model)" if has_energy else "no energy model attached")
+        EieRow(row.layer, int(row.n_pe), engine, int(row.cycles), row.time_us * 1e-6, row.energy_event_uj * 1e-6,
+               "modelled (event model)")
         for row in per_layer.itertuples() if row.layer in names
     ]
     report.eie_note = (f"EIE columns: this evaluation's simulation at N = {s.n_pe}, D = {s.queue_depth}, "

@@ -64,7 +64,7 @@ def per_layer(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
     from workloads.benchmarks import get_benchmark
 
     at = _at(rows, s)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "layer": at["layer"],
         "outputs_M": [get_benchmark(n).outputs for n in at["layer"]],
         "inputs_K": [get_benchmark(n).inputs for n in at["layer"]],
@@ -75,11 +75,8 @@ def per_layer(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
         "cycles": at["cycles"], "time_us": at["time_us"],
         "load_efficiency": at["load_efficiency"], "useful_efficiency": at["useful_efficiency"],
         "real_work_fraction": at["real_work_fraction"], "imbalance": at["imbalance"], "fits": at["fits"],
+        "energy_event_uj": at[EVENT_TOTAL] / 1e6, "energy_table2_uj": at[TABLE2_TOTAL] / 1e6,
     })
-    for column, label in ((EVENT_TOTAL, "energy_event_uj"), (TABLE2_TOTAL, "energy_table2_uj")):
-        if column in at:
-            out[label] = at[column] / 1e6
-    return out
 
 
 def queue_depth(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
@@ -111,10 +108,9 @@ def sram_width(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
     at = _at(rows, s, spmat_width_bits=None)
     out = at[["layer", "spmat_width_bits", "spmat_row_reads", "real_entries", "cycles"]].copy()
     out["entries_per_row"] = at["spmat_width_bits"] // (at["weight_bits"] + at["index_bits"])
-    if SPMAT_READ_PJ in at:
-        out["pj_per_read"] = at[SPMAT_READ_EACH]
-        out["read_energy_pj"] = at[SPMAT_READ_PJ]
-        out["total_energy_pj"] = at[EVENT_TOTAL]
+    out["pj_per_read"] = at[SPMAT_READ_EACH]
+    out["read_energy_pj"] = at[SPMAT_READ_PJ]
+    out["total_energy_pj"] = at[EVENT_TOTAL]
     return out
 
 

@@ -59,8 +59,7 @@ def result_row(point: Point, result) -> dict[str, Any]:
         "fits": bool(result.fit.fits) if result.fit is not None else None,
         "sim_wall_s": result.sim_wall_s,
     }
-    if result.energy is not None:
-        flatten("energy", result.energy.to_dict(), row)
+    flatten("energy", result.energy.to_dict(), row)
     return row
 
 
