@@ -36,6 +36,7 @@ from workloads.benchmarks import (
     get_benchmark,
 )
 from workloads.power import EnergyMeasurement, measure_energy, meter_for
+from workloads.torch_import import require_torch
 
 REFERENCE = "cpu-dense-b1"
 KINDS = ("dense", "sparse")
@@ -218,17 +219,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
-def _torch():
-    try:
-        import torch
-    except ModuleNotFoundError as exc:  # pragma: no cover - torch is an optional extra
-        raise EieError("baselines need PyTorch; install eiesim[torch]") from exc
-    return torch
-
-
 def environment(devices: Sequence[str]) -> dict[str, Any]:
     """Versions, thread count and device names, recorded with every report."""
-    torch = _torch()
+    torch = require_torch()
     names = {d: (torch.cuda.get_device_name(torch.device(d)) if d.startswith("cuda") else _cpu_name())
              for d in devices}
     return {
@@ -252,7 +245,7 @@ def _cpu_name() -> str:
 
 def check_devices(devices: Sequence[str]) -> list[str]:
     """Validated torch device strings; CUDA only where torch sees a GPU."""
-    torch = _torch()
+    torch = require_torch()
     out = []
     for d in devices:
         if d == "cpu":
@@ -268,7 +261,7 @@ def check_devices(devices: Sequence[str]) -> list[str]:
 
 def default_devices() -> list[str]:
     """cpu, plus cuda when torch sees a GPU."""
-    return ["cpu"] + (["cuda"] if _torch().cuda.is_available() else [])
+    return ["cpu"] + (["cuda"] if require_torch().cuda.is_available() else [])
 
 
 def time_call(op: Callable[[], Any], repeats: int, warmup: int, sync: Callable[[], None]) -> Stats:
@@ -301,7 +294,7 @@ def measure_layer(
     bias input 1.0 included). Batch 1 is a matrix-vector product, larger batches a
     matrix-matrix product over the first ``batch`` frames.
     """
-    torch = _torch()
+    torch = require_torch()
     csr = sp.csr_matrix(weights, dtype=np.float32)
     if frames.shape[0] != csr.shape[1] or frames.shape[1] < max(batches):
         raise EieError(f"layer {name}: frames of shape {frames.shape} do not fit W {csr.shape} and batches")
@@ -333,7 +326,7 @@ def measure_layer(
 
 def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:
     """W as a dense float32 tensor (filled from the sparse entries) and as CSR."""
-    torch = _torch()
+    torch = require_torch()
     coo = csr.tocoo()
     dense = torch.zeros(csr.shape, dtype=torch.float32)
     dense[torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))] = (
@@ -372,7 +365,7 @@ def run_baselines(
     progress: Callable[[str], None] = lambda _: None,
 ) -> BaselineReport:
     """Baselines of the benchmark layers (all nine by default) and simulated EIE."""
-    torch = _torch()
+    torch = require_torch()
     names = [get_benchmark(n).name for n in (names or BENCHMARKS)]
     devices = check_devices(devices or default_devices())
     batches = sorted(set(batches))

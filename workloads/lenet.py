@@ -36,6 +36,7 @@ from compressor.report import KB, StorageReport, layer_storage
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from workloads.digits import Digits, load_digits_split
+from workloads.torch_import import layers_from_module, require_torch
 
 # Deep Compression, Table 1 / Table 2, LeNet-300-100 on MNIST: kept weight fraction per
 # layer and the whole model's storage before and after pruning + quantisation + Huffman.
@@ -194,7 +195,7 @@ class LeNetResult:
 @contextmanager
 def _deterministic_torch(seed: int):
     """Seeded, deterministic, single-threaded torch; previous global settings restored."""
-    import torch
+    torch = require_torch()
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.manual_seed(seed)
@@ -311,8 +312,6 @@ def run_lenet(
     progress: Callable[[str], None] = lambda _: None,
 ) -> LeNetResult:
     """Train, compress and simulate LeNet-300-100 on the digits; see the module docstring."""
-    from workloads.torch_import import layers_from_module
-
     settings = (settings or LeNetSettings.reduced()).check()
     data = load_digits_split(seed, settings.test_fraction)
     stages: list[Stage] = []

@@ -32,7 +32,8 @@ TorchLayer = tuple[str, np.ndarray, bool]
 _LSTM_KEY = re.compile(r"^(?P<prefix>(.*\.)?)weight_ih_l(?P<layer>\d+)(?P<suffix>(_reverse)?)(_orig)?$")
 
 
-def _torch():
+def require_torch():
+    """The ``torch`` module; an :class:`EieError` naming the extra to install when it is missing."""
     try:
         import torch
     except ModuleNotFoundError as exc:  # pragma: no cover - torch is an optional extra
@@ -53,7 +54,7 @@ def load_torch_layers(spec: str) -> list[TorchLayer]:
 
 def layers_from_module(module) -> list[TorchLayer]:
     """The Linear and LSTM layers of an ``nn.Module``, in registration order."""
-    torch = _torch()
+    torch = require_torch()
     if not isinstance(module, torch.nn.Module):
         raise EieError(f"expected a torch.nn.Module, got {type(module).__name__}")
     layers: list[TorchLayer] = []
@@ -152,7 +153,7 @@ def _dict_tensors(state: dict[str, Any], prefix: str) -> Callable[[str], Any]:
 
 
 def _load_state_dict(path: str) -> dict[str, Any]:
-    torch = _torch()
+    torch = require_torch()
     if not os.path.isfile(path):
         raise EieError(f"no such state-dict file: {path}")
     try:
@@ -167,7 +168,7 @@ def _load_state_dict(path: str) -> dict[str, Any]:
 
 
 def _import_module_attr(spec: str):
-    torch = _torch()
+    torch = require_torch()
     module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
         raise EieError(f"PyTorch source {spec!r} must be 'module:attr'")

@@ -13,21 +13,28 @@ from matplotlib.ticker import ScalarFormatter
 
 from eiesim.paper.style import figure, log2_axis, save
 
+LOAD_EFFICIENCY = "load efficiency (busy / N x cycles)"
+
 
 def _per_layer_lines(ax, df: pd.DataFrame, x: str, y: str) -> None:
     for layer, group in df.groupby("layer", sort=False):
         ax.plot(group[x], group[y], marker="o", markersize=3, label=layer)
 
 
-def queue_depth(df: pd.DataFrame, stem) -> list:
-    """EIE Fig 8: load efficiency against activation-queue depth."""
+def _fraction_lines(df: pd.DataFrame, stem, x: str, y: str, xlabel: str, ylabel: str, title: str) -> list:
+    """Per-layer lines of a fraction (0..1) against a power-of-two swept axis."""
     with figure() as (fig, ax):
-        _per_layer_lines(ax, df, "queue_depth", "load_efficiency")
-        log2_axis(ax, df["queue_depth"])
-        ax.set(xlabel="activation queue depth D", ylabel="load efficiency (busy / N x cycles)",
-               title=f"Load efficiency vs queue depth ({int(df['n_pe'].iloc[0])} PEs)", ylim=(0, 1.02))
+        _per_layer_lines(ax, df, x, y)
+        log2_axis(ax, df[x])
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1.02))
         ax.legend(ncol=3)
         return save(fig, stem)
+
+
+def queue_depth(df: pd.DataFrame, stem) -> list:
+    """EIE Fig 8: load efficiency against activation-queue depth."""
+    return _fraction_lines(df, stem, "queue_depth", "load_efficiency", "activation queue depth D", LOAD_EFFICIENCY,
+                           f"Load efficiency vs queue depth ({int(df['n_pe'].iloc[0])} PEs)")
 
 
 def sram_width(df: pd.DataFrame, stem) -> list:
@@ -81,24 +88,14 @@ def pe_speedup(df: pd.DataFrame, stem) -> list:
 
 def real_work(df: pd.DataFrame, stem) -> list:
     """EIE Fig 12: real work / total work (real + filler entries + empty columns) against N."""
-    with figure() as (fig, ax):
-        _per_layer_lines(ax, df, "n_pe", "real_work_fraction")
-        log2_axis(ax, df["n_pe"])
-        ax.set(xlabel="number of PEs N", ylabel="real work / total work", ylim=(0, 1.02),
-               title="Padding: real work fraction vs PE count")
-        ax.legend(ncol=3)
-        return save(fig, stem)
+    return _fraction_lines(df, stem, "n_pe", "real_work_fraction", "number of PEs N", "real work / total work",
+                           "Padding: real work fraction vs PE count")
 
 
 def load_balance(df: pd.DataFrame, stem) -> list:
     """EIE Fig 13: load efficiency against N."""
-    with figure() as (fig, ax):
-        _per_layer_lines(ax, df, "n_pe", "load_efficiency")
-        log2_axis(ax, df["n_pe"])
-        ax.set(xlabel="number of PEs N", ylabel="load efficiency (busy / N x cycles)", ylim=(0, 1.02),
-               title="Load balance vs PE count (D = %d)" % int(df["queue_depth"].iloc[0]))
-        ax.legend(ncol=3)
-        return save(fig, stem)
+    return _fraction_lines(df, stem, "n_pe", "load_efficiency", "number of PEs N", LOAD_EFFICIENCY,
+                           "Load balance vs PE count (D = %d)" % int(df["queue_depth"].iloc[0]))
 
 
 def pe_queue_map(df: pd.DataFrame, stem) -> list:
