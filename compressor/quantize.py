@@ -75,9 +75,17 @@ def _kmeans(values: np.ndarray, n_clusters: int) -> np.ndarray:
 
 
 def _nearest(values: np.ndarray, sorted_centroids: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid (ties go to the lower one), in O(n log k)."""
-    mids = (sorted_centroids[1:] + sorted_centroids[:-1]) / 2
-    return np.searchsorted(mids, values, side="left")
+    """Index of the nearest centroid (ties go to the lower one), in O(n log k).
+
+    Distances to the two neighbouring centroids are compared directly: a rounded midpoint
+    can misplace values between centroids one ulp apart.
+    """
+    if sorted_centroids.size == 1:
+        return np.zeros(values.size, np.int64)
+    upper = np.clip(np.searchsorted(sorted_centroids, values), 1, sorted_centroids.size - 1)
+    lower = upper - 1
+    nearer_upper = np.abs(sorted_centroids[upper] - values) < np.abs(values - sorted_centroids[lower])
+    return np.where(nearer_upper, upper, lower)
 
 
 def finetune_centroids(

@@ -82,3 +82,10 @@ def test_finetune_sums_gradients_per_cluster_and_keeps_zero():
     codes = np.array([1, 1, 3, 0])
     grads = np.array([0.5, 0.25, -1.0, 7.0])
     np.testing.assert_allclose(finetune_centroids(book, codes, grads, lr=0.1), [0.0, 0.925, 2.0, 3.1])
+
+
+def test_centroids_one_ulp_apart_each_keep_their_own_weights():
+    # Found by Hypothesis in CI: the midpoint of 10.0 and its lower neighbour rounds to 10.0.
+    values = np.array([10.0, np.nextafter(10.0, 0.0)])
+    shared = share_weights(values, 2)
+    np.testing.assert_array_equal(shared.values(), values)
