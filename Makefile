@@ -27,4 +27,4 @@ benchmark: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m benchmark benchmarks
 
 clean:
-	rm -rf $(VENV) results/*.json results/*.md results/*.png results/*.svg results/*.parquet
+	rm -rf $(VENV) results/*.json results/*.md results/figures results/data results/sweep
