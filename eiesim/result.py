@@ -7,7 +7,7 @@ and both engines fill them identically.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -69,10 +69,10 @@ class SimResult:
     counters: Counters
     per_pe: PerPE
     output: np.ndarray
-    block_cycles: list[int] = field(default_factory=list)
-    energy: Any = None  # eiesim.energy report, attached by simulate()
-    fit: Any = None  # eiesim.fit.FitReport
-    sim_wall_s: float | None = None
+    sim_wall_s: float  # engine time, excluding JIT compilation and input preparation
+    block_cycles: list[int]
+    energy: Any  # eiesim.energy report: both models, per module and per PE
+    fit: Any  # eiesim.fit.FitReport
 
     @property
     def time_us(self) -> float:
@@ -97,7 +97,7 @@ class SimResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``eiesim simulate --json`` (SPEC §9)."""
-        out: dict[str, Any] = {
+        return {
             "layer": self.layer,
             "cycles": int(self.cycles),
             "time_us": self.time_us,
@@ -108,11 +108,7 @@ class SimResult:
             "metrics": self.metrics,
             "per_pe": self.per_pe.to_dict(),
             "block_cycles": [int(b) for b in self.block_cycles],
+            "energy_pj": self.energy.to_dict(),
+            "fit": self.fit.to_dict(),
+            "sim_wall_s": self.sim_wall_s,
         }
-        if self.energy is not None:
-            out["energy_pj"] = self.energy.to_dict()
-        if self.fit is not None:
-            out["fit"] = self.fit.to_dict()
-        if self.sim_wall_s is not None:
-            out["sim_wall_s"] = self.sim_wall_s
-        return out

@@ -53,11 +53,10 @@ def simulate(
     fit = check_fit(layer, config)
     converted = prepare_activations(layer, acts, config)
     run = get_engine(engine)(layer, converted, config)
-    result = SimResult(
+    return SimResult(
         layer=layer.name, engine=engine, n_pe=config.n_pe, queue_depth=config.queue_depth,
         clock_mhz=config.clock_mhz, cycles=run.cycles, counters=run.counters,
-        per_pe=run.per_pe, output=run.output, block_cycles=run.block_cycles, fit=fit,
-        sim_wall_s=run.sim_wall_s,
+        per_pe=run.per_pe, output=run.output, sim_wall_s=run.sim_wall_s,
+        block_cycles=run.block_cycles, fit=fit,
+        energy=energy_report(run.counters, run.per_pe, run.cycles, config, table=energy_table),
     )
-    result.energy = energy_report(run.counters, run.per_pe, run.cycles, config, table=energy_table)
-    return result

@@ -11,7 +11,6 @@ writes a Chrome/Perfetto trace (both recorded by the reference engine).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import click
@@ -48,6 +47,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth
              engine, json_out, line_trace, perfetto, strict_fit) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
+    from eiesim.simulation import simulate as run_simulation
 
     _check_sources(weights, acts, model, layer_name, benchmark)
     for out in (json_out, perfetto):
@@ -76,7 +76,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth
         chosen = _resolve_engine(engine, layer)
         if line_trace or perfetto:
             _check_trace_size(layer, a, cfg, line_trace)
-        results.append((layer, _run(layer, a, cfg, chosen), cfg))
+        results.append((layer, run_simulation(layer, a, cfg, engine=chosen), cfg))
 
     outputs: dict[str, str] = {}
     if line_trace or perfetto:
@@ -176,16 +176,6 @@ def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
         raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
 
 
-def _run(layer, acts, config, engine: str):
-    from eiesim.simulation import simulate as run_simulation
-
-    started = time.perf_counter()
-    result = run_simulation(layer, acts, config, engine=engine)
-    if result.sim_wall_s is None:
-        result.sim_wall_s = time.perf_counter() - started
-    return result
-
-
 def _record_trace(layer, acts, config):
     """Run the reference engine once more with a trace recorder (deterministic: same run)."""
     from eiesim.engines.reference import run
@@ -213,7 +203,7 @@ def _summary(layer, result, config) -> None:
         ("real work fraction", f"{metrics['real_work_fraction']:.3f}"),
         ("sim wall (s)", f"{result.sim_wall_s:.3f}"),
     ]
-    if result.fit is not None and not result.fit.fits:
+    if not result.fit.fits:
         rows.append(("fits SRAM", "no: " + "; ".join(result.fit.problems())))
     for name, value in rows:
         click.echo(f"  {name:<20}{value}")

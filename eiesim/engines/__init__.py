@@ -25,7 +25,7 @@ class EngineRun:
     counters: Counters
     per_pe: PerPE
     output: np.ndarray  # real values after the layer's activation function
-    sim_wall_s: float | None = None  # engine time, excluding JIT compilation and preparation
+    sim_wall_s: float  # engine time, excluding JIT compilation and preparation
 
 
 def get_engine(name: str) -> Callable:

@@ -56,7 +56,7 @@ def result_row(point: Point, result) -> dict[str, Any]:
         "per_pe_busy": np.asarray(result.per_pe.busy).astype(int).tolist(),
         "per_pe_starved": np.asarray(result.per_pe.starved).astype(int).tolist(),
         "per_pe_real": np.asarray(result.per_pe.real).astype(int).tolist(),
-        "fits": bool(result.fit.fits) if result.fit is not None else None,
+        "fits": bool(result.fit.fits),
         "sim_wall_s": result.sim_wall_s,
     }
     flatten("energy", result.energy.to_dict(), row)
