@@ -53,7 +53,9 @@ def test_modes_and_bad_options(run_cli):
     code, _, err = run_cli("paper", "--jobs", "-3")
     assert code == 1 and "--jobs must be" in err
     code, _, err = run_cli("paper", "--seed", "-1")
-    assert code == 1 and "seed must be non-negative" in err
+    assert code == 2 and "'--seed': -1 is not in the range 0<=x<=4294967295" in err
+    with pytest.raises(EieError, match="seed must be in 0..4294967295, got -1"):
+        PaperSettings.for_mode("smoke", seed=-1)
 
 
 def test_markdown_table_formats_missing_values():

@@ -16,6 +16,7 @@ from compressor.csc import Activation, EncodedLayer, compress_layer
 from compressor.synthetic import random_activations, random_sparse_weights
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
+from eiesim.validate import check_seed
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def get_benchmark(name: str) -> Benchmark:
 def _rngs(bench: Benchmark, seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     """Independent generators for the weights and the activations of one layer."""
     index = list(BENCHMARKS).index(bench.name)
-    weights_ss, acts_ss = np.random.SeedSequence([seed, index]).spawn(2)
+    weights_ss, acts_ss = np.random.SeedSequence([check_seed(seed), index]).spawn(2)
     return np.random.default_rng(weights_ss), np.random.default_rng(acts_ss)
 
 

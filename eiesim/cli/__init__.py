@@ -13,6 +13,7 @@ import sys
 import click
 
 from eiesim.errors import EieError
+from eiesim.validate import SEED_MAX
 
 # name -> "module:attribute" of a click command; keep this list sorted.
 COMMANDS = {
@@ -29,8 +30,16 @@ COMMANDS = {
 }
 
 
+# Seeds every command takes: what numpy, scikit-learn and torch all accept.
+SEED = click.IntRange(0, SEED_MAX)
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported the first time they are used."""
+    """A click group whose subcommands are imported the first time they are used.
+
+    It is also the CLI's last line of defence: an exception no command anticipated becomes
+    :class:`UnexpectedError` (one line naming the command) unless ``--debug`` was given.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -42,18 +51,54 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except _EXPECTED:
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise UnexpectedError(ctx.invoked_subcommand or "", exc) from exc
+
+
+def _debug_requested(args: list[str]) -> bool:
+    """Whether ``--debug`` is among the group's options (those before the command name)."""
+    for arg in args:
+        if not arg.startswith("-"):
+            return False
+        if arg == "--debug":
+            return True
+    return False
+
+
+class UnexpectedError(Exception):
+    """An exception from inside a command that no check anticipated (a bug or an exotic input)."""
+
+    def __init__(self, command: str, exc: BaseException):
+        self.command, self.exc = command, exc
+        if isinstance(exc, MemoryError):
+            what = "out of memory"
+        else:
+            what = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
+        name = f"eiesim {command}".strip()
+        super().__init__(f"{name}: {what} (rerun as '{name.replace('eiesim', 'eiesim --debug', 1)} ...' "
+                         "for the traceback)")
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="eiesim")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error.")
+def cli(debug: bool) -> None:
     """eiesim: compress neural-network layers Deep-Compression style and simulate them,
     cycle by cycle, on an EIE-style sparse accelerator."""
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the CLI, turning every expected failure into one line."""
+    """Console entry point: run the CLI, turning every failure into one line on stderr."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="eiesim", standalone_mode=False)
+        cli.main(args=args, prog_name="eiesim", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -68,10 +113,23 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("eiesim: interrupted", err=True)
         sys.exit(130)
+    except UnexpectedError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except Exception as exc:  # outside any command (e.g. while rendering --help), or with --debug
+        if _debug_requested(args):
+            raise
+        click.echo(str(UnexpectedError("", exc)), err=True)
+        sys.exit(1)
     sys.exit(0)
 
 
-def _one_line(exc: Exception) -> str:
+# Failures main() already reports as one clear line; everything else is unexpected.
+_EXPECTED = (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, EieError, OSError)
+
+
+def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror or exc}: {exc.filename}"
-    return " ".join(str(exc).split())
+    text = " ".join(str(exc).split())
+    return text[:300] + " ..." if len(text) > 300 else text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from eiesim.atomic import write_json
+from eiesim.cli import SEED
 
 
 @click.command()
@@ -18,7 +19,7 @@ from eiesim.atomic import write_json
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0))
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch.set_num_threads (default: torch's choice).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the benchmark weights and activations.")
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=0),
               help="PEs of the simulated EIE column (0: do not simulate).")
 @click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,

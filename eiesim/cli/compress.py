@@ -19,6 +19,7 @@ import click
 import numpy as np
 
 from eiesim.atomic import write_atomic, write_json
+from eiesim.cli import SEED
 from eiesim.errors import EieError
 
 PRUNE_METHODS = ("magnitude", "row", "column", "block")
@@ -31,7 +32,7 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--torch-module", metavar="MODULE:ATTR",
               help="The Linear/LSTM layers of an importable torch nn.Module (or a factory returning one).")
 @click.option("--state-dict", metavar="FILE", help="The Linear/LSTM layers of a saved torch state dict (.pt).")
-@click.option("--seed", type=int, help="Seed of the --benchmark weights [default: 0].")
+@click.option("--seed", type=SEED, help="Seed of the --benchmark weights [default: 0].")
 @click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first.")
 @click.option("--prune", "method", type=click.Choice(PRUNE_METHODS),
               help="How --density prunes: largest magnitudes, or whole rows / columns / blocks by L2 norm "

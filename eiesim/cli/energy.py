@@ -16,6 +16,7 @@ import click
 import pandas as pd
 
 from eiesim.atomic import write_text
+from eiesim.cli import SEED
 from eiesim.config import ArchConfig
 from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
 from eiesim.energy.events import datapath_bits
@@ -33,7 +34,7 @@ ENGINES = ("fast", "reference")
 @click.option("--pes", type=int, default=64, show_default=True, help="Number of PEs N.")
 @click.option("--benchmark", "benchmarks", metavar="NAME|all", multiple=True,
               help="Benchmark layer(s) to simulate and price (repeatable; 'all' = the nine).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
 @click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
               help="Simulation engine.")
 @click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9), on the --benchmark layers (default all nine).")

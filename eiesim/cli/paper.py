@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
+from eiesim.cli import SEED
+
 
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
               help="output folder: report.md, figures/, data/, sweep/")
 @click.option("--full", is_flag=True, help="complete grids, every layer in every study, more repeats")
 @click.option("--smoke", is_flag=True, help="a seconds-long run on one small layer (tests, CI)")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of every generated layer and input")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of every generated layer and input")
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="sweep worker processes (-1: all cores)")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="weight-shared layer cache [default: $XDG_CACHE_HOME/eiesim/layers]")

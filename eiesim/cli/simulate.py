@@ -17,6 +17,7 @@ import click
 import numpy as np
 
 from eiesim.atomic import write_text
+from eiesim.cli import SEED
 from eiesim.errors import EieError
 
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
@@ -31,7 +32,7 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 @click.option("--model", metavar="FILE", help="Compressed model file (written by 'eiesim compress').")
 @click.option("--layer", "layer_name", metavar="NAME", help="Layer of --model to simulate (needed when it has several).")
 @click.option("--benchmark", metavar="NAME|all", help="An EIE benchmark layer (Alex-6 ... NT-LSTM), or all nine.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --benchmark weights and activations.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the --benchmark weights and activations.")
 @click.option("--pes", type=int, help="Number of PEs N [default: 64, or the --model's].")
 @click.option("--queue-depth", type=int, help="Activation queue depth D [default: 8].")
 @click.option("--accumulators", type=int, help="Accumulators per PE R [default: 64, or the --model's].")

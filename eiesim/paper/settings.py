@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eiesim.errors import EieError
+from eiesim.validate import check_seed
 
 MODES = ("smoke", "default", "full")
 POW2_256 = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -43,8 +44,7 @@ class PaperSettings:
     def for_mode(cls, mode: str, seed: int = 0) -> "PaperSettings":
         if mode not in MODES:
             raise EieError(f"unknown evaluation mode {mode!r}; choose one of {', '.join(MODES)}")
-        if seed < 0:
-            raise EieError(f"seed must be non-negative, got {seed}")
+        check_seed(seed)
         if mode == "full":
             return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=30,
                        baseline_warmup=3)

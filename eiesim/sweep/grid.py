@@ -26,6 +26,7 @@ from eiesim.config import ArchConfig
 from eiesim.engines import ENGINE_MODULES
 from eiesim.errors import EieError
 from eiesim.sweep import fingerprint
+from eiesim.validate import check_seed
 
 SEED_AXIS = "seed"
 _SYNTH = re.compile(r"^synth:(\d+)x(\d+):([0-9.eE+-]+):([0-9.eE+-]+)$")
@@ -96,8 +97,11 @@ def _convert(name: str, raw: Any) -> Any:
         if kind is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError("expected an integer")
-            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+            value = int(raw) if not isinstance(raw, str) else int(raw.strip())
+            return check_seed(value, f"sweep field {name}") if name == SEED_AXIS else value
         return float(raw)
+    except EieError:
+        raise
     except (TypeError, ValueError) as exc:
         detail = str(exc) if "expected" in str(exc) or "choose" in str(exc) else f"expected {kind.__name__}"
         raise EieError(f"bad value {raw!r} for sweep field {name}: {detail}") from None
