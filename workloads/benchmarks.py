@@ -1,19 +1,30 @@
 """The nine benchmark layers of EIE Table III (SPEC §2), generated sparse and seeded.
 
-"Inputs" are columns of W, "outputs" rows. Weights are placed uniformly at random at the
-table's weight density (an exact count); activations are non-negative at the table's
-activation density for AlexNet/VGG, and all non-zero (signed) for NeuralTalk.
+"Inputs" are columns of W, "outputs" rows. Two workload modes:
+
+- ``uniform`` (the default): weights at uniformly random places at the table's weight
+  density (an exact count); every input at exactly the table's activation density.
+- ``heterogeneous``: the same exact counts, but the non-zeros per row and per column
+  spread with the coefficients of variation of a real pruned layer, and each input draws
+  its own activation density around the table's (Beta-distributed with a measured CV).
+  Defaults: :data:`HETEROGENEOUS`, each value's source beside it (docs/workloads.md).
+
+Activations are non-negative for AlexNet/VGG and all non-zero (signed) for NeuralTalk,
+whose inputs are dense (activation density 100 %, so no per-input spread).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from compressor.csc import Activation, EncodedLayer, compress_layer
-from compressor.synthetic import random_activations, random_sparse_weights
+from compressor.synthetic import (
+    heterogeneous_sparse_weights, input_density, random_activations, random_sparse_weights,
+)
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from eiesim.validate import check_seed
@@ -51,6 +62,53 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
+@dataclass(frozen=True)
+class Workload:
+    """How a benchmark layer's weights and inputs are drawn (see the module docstring)."""
+
+    mode: str = "uniform"  # "uniform" or "heterogeneous"
+    row_cv: float = 0.0  # CV of non-zeros per row
+    col_cv: float = 0.0  # CV of non-zeros per column
+    act_cv: float = 0.0  # CV of the activation density over inputs
+
+    def __post_init__(self):
+        if self.mode not in WORKLOAD_MODES:
+            raise EieError(f"workload mode must be one of {', '.join(WORKLOAD_MODES)}, got {self.mode!r}")
+        for name in ("row_cv", "col_cv", "act_cv"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value < float("inf")):
+                raise EieError(f"workload {name} must be a finite number >= 0, got {value!r}")
+        if self.mode == "uniform" and (self.row_cv, self.col_cv, self.act_cv) != (0.0, 0.0, 0.0):
+            raise EieError("the uniform workload has no spread; row_cv, col_cv and act_cv need mode 'heterogeneous'")
+
+    def label(self) -> str:
+        if self.mode == "uniform":
+            return "uniform"
+        return f"heterogeneous (row CV {self.row_cv:g}, column CV {self.col_cv:g}, input density CV {self.act_cv:g})"
+
+
+WORKLOAD_MODES = ("uniform", "heterogeneous")
+UNIFORM = Workload()
+# Measured (docs/workloads.md, `eiesim study heterogeneity`): row and column CVs of the EIE
+# authors' pruned AlexNet fc8 (528..1435 non-zeros per row of 4096); the CV over test images
+# of the input density of LeNet-300-100's last hidden layer (fc3's input), pruned and
+# retrained Deep-Compression style on the digits.
+HETEROGENEOUS = Workload("heterogeneous", row_cv=0.133, col_cv=0.098, act_cv=0.044)
+
+
+def make_workload(mode: str, row_cv: float | None = None, col_cv: float | None = None,
+                  act_cv: float | None = None) -> Workload:
+    """The named mode, with any of the heterogeneous defaults replaced."""
+    if mode not in WORKLOAD_MODES:
+        raise EieError(f"workload mode must be one of {', '.join(WORKLOAD_MODES)}, got {mode!r}")
+    given = {k: v for k, v in dict(row_cv=row_cv, col_cv=col_cv, act_cv=act_cv).items() if v is not None}
+    if mode == "uniform":
+        if given:
+            raise EieError(f"{', '.join(given)} need the heterogeneous workload")
+        return UNIFORM
+    return dataclasses.replace(HETEROGENEOUS, **given)
+
+
 def get_benchmark(name: str) -> Benchmark:
     for key, bench in BENCHMARKS.items():
         if key.lower() == name.lower():
@@ -65,46 +123,52 @@ def _rngs(bench: Benchmark, seed: int) -> tuple[np.random.Generator, np.random.G
     return np.random.default_rng(weights_ss), np.random.default_rng(acts_ss)
 
 
-def benchmark_weights(name: str, seed: int = 0) -> sp.coo_matrix:
+def benchmark_weights(name: str, seed: int = 0, workload: Workload = UNIFORM) -> sp.coo_matrix:
     """The layer's sparse weights (M x K, bias column last where the layer has one)."""
     bench = get_benchmark(name)
-    return random_sparse_weights((bench.outputs, bench.inputs), bench.weight_density, _rngs(bench, seed)[0])
+    shape, rng = (bench.outputs, bench.inputs), _rngs(bench, seed)[0]
+    if workload.mode == "uniform":
+        return random_sparse_weights(shape, bench.weight_density, rng)
+    return heterogeneous_sparse_weights(shape, bench.weight_density, workload.row_cv, workload.col_cv, rng)
 
 
-def benchmark_activations(name: str, seed: int = 0) -> np.ndarray:
-    """The layer's input activations (length K, less the bias column)."""
-    bench = get_benchmark(name)
+def _frame(bench: Benchmark, workload: Workload, rng: np.random.Generator) -> np.ndarray:
+    """One input: at the table's density (uniform) or at its own drawn density."""
     length = bench.inputs - int(bench.has_bias)
     signed = bench.act_density == 1.0
-    return random_activations(length, bench.act_density, _rngs(bench, seed)[1], signed=signed)
+    density = bench.act_density if workload.mode == "uniform" else input_density(bench.act_density, workload.act_cv, rng)
+    return random_activations(length, density, rng, signed=signed)
 
 
-def benchmark_activation_batch(name: str, batch: int, seed: int = 0) -> np.ndarray:
-    """``batch`` input frames (K less bias x batch) at the layer's activation density.
+def benchmark_activations(name: str, seed: int = 0, workload: Workload = UNIFORM) -> np.ndarray:
+    """The layer's input activations (length K, less the bias column)."""
+    bench = get_benchmark(name)
+    return _frame(bench, workload, _rngs(bench, seed)[1])
 
-    Frame 0 is ``benchmark_activations(name, seed)``; every other frame has its own
+
+def benchmark_activation_batch(name: str, batch: int, seed: int = 0, workload: Workload = UNIFORM) -> np.ndarray:
+    """``batch`` input frames (K less bias x batch).
+
+    Frame 0 is ``benchmark_activations(name, seed, workload)``; every other frame has its own
     generator, so the batch for one seed is fixed whatever else is generated.
     """
     if batch < 1:
         raise EieError(f"batch must be at least 1, got {batch}")
     bench = get_benchmark(name)
-    length = bench.inputs - int(bench.has_bias)
-    signed = bench.act_density == 1.0
     index = list(BENCHMARKS).index(bench.name)
-    frames = [benchmark_activations(bench.name, seed)]
+    frames = [benchmark_activations(bench.name, seed, workload)]
     for frame in range(1, batch):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, index, frame]))
-        frames.append(random_activations(length, bench.act_density, rng, signed=signed))
+        frames.append(_frame(bench, workload, np.random.default_rng(np.random.SeedSequence([seed, index, frame]))))
     return np.stack(frames, axis=1)
 
 
 def benchmark_layer(
-    name: str, config: ArchConfig = ArchConfig(), seed: int = 0
+    name: str, config: ArchConfig = ArchConfig(), seed: int = 0, workload: Workload = UNIFORM,
 ) -> tuple[EncodedLayer, np.ndarray]:
     """The encoded layer for ``config`` and its activations."""
     bench = get_benchmark(name)
     layer = compress_layer(
-        benchmark_weights(bench.name, seed), config,
+        benchmark_weights(bench.name, seed, workload), config,
         name=bench.name, has_bias=bench.has_bias, activation=bench.activation,
     )
-    return layer, benchmark_activations(bench.name, seed)
+    return layer, benchmark_activations(bench.name, seed, workload)

@@ -305,6 +305,31 @@ def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int,
                 layer.codebook = finetune_centroids(layer.codebook, layer.codes, grads, lr)
 
 
+def train_and_prune(torch, settings: LeNetSettings, data: Digits, seed: int,
+                    progress: Callable[[str], None] = lambda _: None):
+    """Stages 1-2: the dense network trained, then pruned iteratively to ``settings.densities``
+    with retraining. Returns the model (masks installed), the accuracy of each stage and
+    the batch-order generator, to continue with."""
+    stages: list[Stage] = []
+    gen = torch.Generator().manual_seed(seed)
+    model = build_mlp(data.n_inputs, settings.hidden)
+    progress("training the dense network")
+    train(torch, model, model.parameters(), data, settings.dense_epochs, settings.lr, settings.batch_size, gen)
+    stages.append(Stage("dense", accuracy(torch, model, data), "float32"))
+    for step in range(1, settings.prune_steps + 1):
+        step_densities = tuple(d ** (step / settings.prune_steps) for d in settings.densities)
+        progress(f"pruning round {step}: densities {', '.join(f'{d:.3f}' for d in step_densities)}")
+        magnitude_prune(model, step_densities)
+        if step == settings.prune_steps:
+            stages.append(Stage("pruned, before retraining", accuracy(torch, model, data),
+                                "final round's masks, weights not yet retrained"))
+        train(torch, model, model.parameters(), data, settings.retrain_epochs, settings.retrain_lr,
+              settings.batch_size, gen)
+    kept = " / ".join(f"{100 * d:.0f}%" for d in settings.densities)
+    stages.append(Stage("pruned + retrained", accuracy(torch, model, data), f"{kept} of weights kept"))
+    return model, stages, gen
+
+
 def run_lenet(
     settings: LeNetSettings | None = None,
     seed: int = 0,
@@ -314,26 +339,8 @@ def run_lenet(
     """Train, compress and simulate LeNet-300-100 on the digits; see the module docstring."""
     settings = (settings or LeNetSettings.reduced()).check()
     data = load_digits_split(seed, settings.test_fraction)
-    stages: list[Stage] = []
     with _deterministic_torch(seed) as torch:
-        gen = torch.Generator().manual_seed(seed)
-        model = build_mlp(data.n_inputs, settings.hidden)
-        progress("training the dense network")
-        train(torch, model, model.parameters(), data, settings.dense_epochs, settings.lr, settings.batch_size, gen)
-        stages.append(Stage("dense", accuracy(torch, model, data), "float32"))
-
-        for step in range(1, settings.prune_steps + 1):
-            step_densities = tuple(d ** (step / settings.prune_steps) for d in settings.densities)
-            progress(f"pruning round {step}: densities {', '.join(f'{d:.3f}' for d in step_densities)}")
-            magnitude_prune(model, step_densities)
-            if step == settings.prune_steps:
-                stages.append(Stage("pruned, before retraining", accuracy(torch, model, data),
-                                    "final round's masks, weights not yet retrained"))
-            train(torch, model, model.parameters(), data, settings.retrain_epochs, settings.retrain_lr,
-                  settings.batch_size, gen)
-        kept = " / ".join(f"{100 * d:.0f}%" for d in settings.densities)
-        stages.append(Stage("pruned + retrained", accuracy(torch, model, data), f"{kept} of weights kept"))
-
+        model, stages, gen = train_and_prune(torch, settings, data, seed, progress)
         imported = layers_from_module(model)
         shared = [share_layer(matrix, settings.weight_bits) for _, matrix, _ in imported]
         stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", shared_accuracy(torch, shared, data),

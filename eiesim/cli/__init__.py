@@ -26,6 +26,7 @@ COMMANDS = {
     "lenet": "eiesim.cli.lenet:lenet",
     "paper": "eiesim.cli.paper:paper",
     "simulate": "eiesim.cli.simulate:simulate",
+    "study": "eiesim.cli.study:study",
     "sweep": "eiesim.cli.sweep:sweep",
 }
 

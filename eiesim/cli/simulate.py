@@ -3,8 +3,10 @@
 The layer comes from exactly one source: a dense weight matrix and an activation vector
 (``--weights``/``--acts``, quantised and encoded per SPEC §3), a compressed model file
 (``--model``, with ``--layer`` and ``--acts``), or a benchmark layer of EIE Table III
-(``--benchmark NAME|all`` with ``--seed``). Prints a human summary; ``--json`` writes
-``SimResult.to_dict()``; ``--trace`` prints a per-cycle line trace and ``--perfetto``
+(``--benchmark NAME|all`` with ``--seed`` and ``--workload``; ``--inputs N`` runs N inputs
+and reports the latency distribution). Prints a human summary; ``--json`` writes
+``SimResult.to_dict()`` (with ``--inputs`` > 1: per-input cycles, time and energy and the
+distribution's p50 / p95 / max per layer); ``--trace`` prints a per-cycle line trace and ``--perfetto``
 writes a Chrome/Perfetto trace (both recorded by the reference engine).
 """
 
@@ -33,6 +35,15 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 @click.option("--layer", "layer_name", metavar="NAME", help="Layer of --model to simulate (needed when it has several).")
 @click.option("--benchmark", metavar="NAME|all", help="An EIE benchmark layer (Alex-6 ... NT-LSTM), or all nine.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the --benchmark weights and activations.")
+@click.option("--workload", type=click.Choice(["uniform", "heterogeneous"]), default="uniform", show_default=True,
+              help="--benchmark: uniformly random non-zeros at Table III's densities, or rows / columns / "
+                   "per-input densities that spread like measured layers (docs/workloads.md).")
+@click.option("--row-cv", type=float, help="--workload heterogeneous: CV of non-zeros per row [default: 0.133, AlexNet fc8].")
+@click.option("--col-cv", type=float, help="--workload heterogeneous: CV of non-zeros per column [default: 0.098, AlexNet fc8].")
+@click.option("--act-cv", type=float,
+              help="--workload heterogeneous: CV of the input activation density over inputs [default: 0.044, LeNet-300-100].")
+@click.option("--inputs", "n_inputs", type=int, default=1, show_default=True,
+              help="--benchmark: run this many inputs (seeded frames) and report latency p50 / p95 / max.")
 @click.option("--pes", type=int, help="Number of PEs N [default: 64, or the --model's].")
 @click.option("--queue-depth", type=int, help="Activation queue depth D [default: 8].")
 @click.option("--accumulators", type=int, help="Accumulators per PE R [default: 64, or the --model's].")
@@ -44,13 +55,16 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
               help=f"Print a per-cycle line trace (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
-def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth, accumulators, precision,
-             engine, json_out, line_trace, perfetto, strict_fit) -> None:
+def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
+             queue_depth, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
     from eiesim.simulation import simulate as run_simulation
 
     _check_sources(weights, acts, model, layer_name, benchmark)
+    load = _workload(benchmark, workload, row_cv, col_cv, act_cv, n_inputs)
+    if n_inputs > 1 and (line_trace or perfetto):
+        raise EieError("--trace and --perfetto record one input; drop --inputs")
     for out in (json_out, perfetto):
         if out is not None and not Path(out).resolve().parent.is_dir():
             raise EieError(f"cannot write {out}: its folder does not exist")
@@ -70,7 +84,10 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, pes, queue_depth
         jobs = [(layer, _load_npy(acts, "activations"), config)]
     else:
         config = ArchConfig.make(**fields)
-        jobs = _benchmark_jobs(benchmark, seed, config)
+        if n_inputs > 1:
+            _latency_distribution(benchmark, seed, load, n_inputs, config, engine, json_out)
+            return
+        jobs = _benchmark_jobs(benchmark, seed, config, load)
 
     results = []
     for layer, a, cfg in jobs:
@@ -151,11 +168,67 @@ def _model_layer(path: str, name: str | None):
     return named[name], model.config
 
 
-def _benchmark_jobs(benchmark: str, seed: int, config):
-    from workloads.benchmarks import BENCHMARKS, benchmark_layer, get_benchmark
+def _workload(benchmark, mode, row_cv, col_cv, act_cv, n_inputs):
+    """The benchmark workload; its options are errors without --benchmark."""
+    from workloads.benchmarks import make_workload
 
-    names = list(BENCHMARKS) if benchmark.lower() == "all" else [get_benchmark(benchmark).name]
-    return [(*benchmark_layer(name, config, seed), config) for name in names]
+    if n_inputs < 1:
+        raise EieError(f"--inputs must be at least 1, got {n_inputs}")
+    if benchmark is None:
+        if n_inputs > 1 or mode != "uniform" or any(v is not None for v in (row_cv, col_cv, act_cv)):
+            raise EieError("--workload, --row-cv, --col-cv, --act-cv and --inputs go with --benchmark")
+        return None
+    return make_workload(mode, row_cv, col_cv, act_cv)
+
+
+def _benchmark_names(benchmark: str) -> list[str]:
+    from workloads.benchmarks import BENCHMARKS, get_benchmark
+
+    return list(BENCHMARKS) if benchmark.lower() == "all" else [get_benchmark(benchmark).name]
+
+
+def _benchmark_jobs(benchmark: str, seed: int, config, load):
+    from workloads.benchmarks import benchmark_layer
+
+    return [(*benchmark_layer(name, config, seed, load), config) for name in _benchmark_names(benchmark)]
+
+
+def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, json_out) -> None:
+    """Each layer over ``n_inputs`` seeded inputs: per-input cycles, time and energy, and
+    the distribution (p50 / p95 by numpy's linear interpolation, max)."""
+    from tqdm.auto import tqdm
+
+    from compressor.csc import compress_layer
+    from eiesim.simulation import simulate as run_simulation
+    from workloads.benchmarks import BENCHMARKS, benchmark_activation_batch, benchmark_weights
+
+    docs = []
+    click.echo(f"workload: {load.label()}; {n_inputs} inputs per layer, seed {seed}, N = {config.n_pe}, "
+               f"D = {config.queue_depth}")
+    click.echo(f"{'layer':<9}{'act dens':>9}{'p50 us':>9}{'p95 us':>9}{'max us':>9}{'mean us':>9}"
+               f"{'energy uJ':>11}  engine")
+    for name in _benchmark_names(benchmark):
+        bench = BENCHMARKS[name]
+        layer = compress_layer(benchmark_weights(name, seed, load), config, name=name,
+                               has_bias=bench.has_bias, activation=bench.activation)
+        frames = benchmark_activation_batch(name, n_inputs, seed, load)
+        chosen = _resolve_engine(engine, layer)
+        runs = [run_simulation(layer, frames[:, i], config, engine=chosen)
+                for i in tqdm(range(n_inputs), desc=name, unit="input", leave=False)]
+        cycles = np.array([r.cycles for r in runs])
+        time_us = cycles / config.clock_mhz
+        energy = np.array([r.energy.total for r in runs])
+        density = np.count_nonzero(frames, axis=0) / frames.shape[0]
+        stats = {"p50": float(np.percentile(time_us, 50)), "p95": float(np.percentile(time_us, 95)),
+                 "max": float(time_us.max()), "mean": float(time_us.mean()), "min": float(time_us.min())}
+        click.echo(f"{name:<9}{density.mean():>9.3f}{stats['p50']:>9.2f}{stats['p95']:>9.2f}{stats['max']:>9.2f}"
+                   f"{stats['mean']:>9.2f}{energy.mean() / 1e6:>11.3f}  {chosen}")
+        docs.append({"layer": name, "workload": load.__dict__ | {"label": load.label()}, "seed": seed,
+                     "inputs": n_inputs, "n_pe": config.n_pe, "queue_depth": config.queue_depth, "engine": chosen,
+                     "time_us": stats, "cycles": cycles.tolist(), "act_density": density.tolist(),
+                     "energy_pj": energy.tolist(), "energy_pj_mean": float(energy.mean())})
+    if json_out:
+        write_text(json_out, json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, allow_nan=False) + "\n")
 
 
 def _resolve_engine(choice: str, layer) -> str:
