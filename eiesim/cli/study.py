@@ -7,6 +7,8 @@ import json
 
 import click
 
+from eiesim.cli import SEED
+
 SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
@@ -16,7 +18,7 @@ def study() -> None:
 
 
 @study.command(context_settings=SETTINGS)
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of LeNet-300-100's training")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of LeNet-300-100's training")
 @click.option("--reduced", is_flag=True, help="LeNet with the short test settings (seconds, not a minute)")
 @click.option("--json", "json_out", metavar="OUT", help="write the measurements as JSON to OUT")
 def heterogeneity(seed, reduced, json_out) -> None:
