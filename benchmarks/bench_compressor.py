@@ -32,8 +32,6 @@ TARGET_RSS_GB = 3.0
 def vgg6_stages(seed: int = 0) -> dict:
     """Time generate / quantize / encode of VGG-6 in this process (call it in a fresh one)."""
     started = time.perf_counter()
-    import sklearn.cluster  # noqa: F401  (loaded by share_weights; timed with the imports)
-
     from compressor.csc import as_coo, interleave
     from compressor.quantize import share_weights
     from eiesim.config import ArchConfig

@@ -4,6 +4,9 @@ Per layer, k-means over the **non-zero** weights only, with 2^b - 1 clusters, li
 initialisation (centroids evenly spaced over [min, max] of the non-zero weights) and one
 deterministic run. Code 0 is reserved for the value 0 (pruned weights and fillers), so
 every kept weight gets a code in 1..2^b - 1 and quantisation never changes the pattern.
+The clustering is scalar, so Lloyd's algorithm runs exactly on the sorted weights
+(:func:`kmeans_1d`): the clustering scikit-learn's ``KMeans`` finds from the same start,
+at a fraction of the cost (benchmarks/bench_kmeans.py).
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
+from eiesim.engines.numba_options import JIT
 from eiesim.errors import EieError
 
-# k-means runs on two threads from this many non-zero weights on.
-PARALLEL_FROM = 2**19
+# Lloyd's stopping rule, scikit-learn's KMeans defaults: stop when the summed squared
+# centroid shift is at most TOL times the variance of the weights, or after MAX_ITER.
+TOL = 1e-4
+MAX_ITER = 300
 
 
 @dataclass(frozen=True)
@@ -47,45 +54,203 @@ def share_weights(values: np.ndarray, weight_bits: int = 4) -> SharedWeights:
     codebook = np.zeros(2**weight_bits)
     if values.size == 0:
         return SharedWeights(np.zeros(0, np.uint8), codebook)
-    distinct = np.unique(values)
+    ordered = np.sort(values)
+    distinct = ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
     if distinct.size <= n_clusters:
         centroids = distinct
     else:
-        centroids = _kmeans(values, n_clusters)
+        centroids, _ = kmeans_1d(ordered, n_clusters)
     codebook[1 : 1 + centroids.size] = centroids
-    codes = 1 + _nearest(values, centroids)
-    return SharedWeights(codes.astype(np.uint8), codebook)
+    return SharedWeights(_nearest(values, ordered, centroids) + np.uint8(1), codebook)
 
 
-def _kmeans(values: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Sorted centroids of one deterministic Lloyd k-means run (scikit-learn) from linear init.
+def kmeans_1d(ordered: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
+    """Sorted centroids and iteration count of one Lloyd k-means run from linear initialisation.
 
-    Threads: scikit-learn adds per-thread partial sums in whatever order threads finish,
-    which is exact for at most two (a + b == b + a), so two threads at most; one for small
-    inputs, where thread synchronisation per iteration costs more than it saves.
+    Exact one-dimensional Lloyd on the sorted values ``ordered``: every cluster is an
+    interval of them, found by binary search, and its mean comes from compensated prefix
+    sums, so an iteration costs O(k log n) after one O(n log n) sort. It follows
+    scikit-learn's ``KMeans(init=linear, n_init=1, algorithm="lloyd")`` step for step:
+
+    * centroids start evenly spaced over [min, max] and are ``sum * (1 / count)``;
+    * it stops when no value changes cluster, when the summed squared centroid shift
+      is at most ``TOL`` times the values' variance, or after ``MAX_ITER`` iterations;
+    * a cluster left empty takes the value farthest from its old centroid (scikit-learn's
+      relocation); that value leaves its own cluster's sum but keeps its label until
+      the next assignment; a cluster still empty after that takes the place of the
+      biggest one (see :func:`_average`).
+
+    Differences, all at exact ties or in rounding: a value exactly halfway between two
+    centroids (by direct comparison of the two distances) goes to the lower centroid,
+    and of equally far values the smaller is relocated first, where scikit-learn decides
+    by rounded ``c^2 - 2xc`` and ``argpartition``; scikit-learn centres the values on
+    their mean and adds them in chunks, so centroids agree to rounding, not bit for bit.
     """
-    from sklearn.cluster import KMeans  # imported here: it is slow to load
-    from threadpoolctl import threadpool_limits
+    hi, lo = _prefix_sums(ordered)
+    mean = (hi[-1] + lo[-1]) / ordered.size
+    tol = TOL * _variance(ordered, mean)
+    centres = np.linspace(ordered[0], ordered[-1], n_clusters)
+    previous = None
+    for iteration in range(1, MAX_ITER + 1):
+        start, stop = _intervals(ordered, centres)
+        counts = (stop - start).astype(np.float64)
+        sums = (hi[stop] - hi[start]) + (lo[stop] - lo[start])
+        _relocate_empty(ordered, centres, start, stop, sums, counts)
+        new = _average(sums, counts, mean)
+        shift = float(np.sum((new - centres) ** 2))
+        centres = new
+        labels = (start, stop)
+        if previous is not None and all(np.array_equal(a, b) for a, b in zip(labels, previous)):
+            break  # no value changed cluster
+        if shift <= tol:
+            break
+        previous = labels
+    return np.sort(centres), iteration
 
-    init = np.linspace(values.min(), values.max(), n_clusters).reshape(-1, 1)
-    km = KMeans(n_clusters=n_clusters, init=init, n_init=1, random_state=0)
-    with threadpool_limits(limits=1 if values.size < PARALLEL_FROM else 2, user_api="openmp"):
-        km.fit(values.reshape(-1, 1))
-    return np.sort(km.cluster_centers_.ravel())
 
+@njit(**JIT)
+def _prefix_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prefix sums of ``x`` as hi + lo (hi[i] + lo[i] = x[0] + ... + x[i-1], hi[0] = 0).
 
-def _nearest(values: np.ndarray, sorted_centroids: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid (ties go to the lower one), in O(n log k).
-
-    Distances to the two neighbouring centroids are compared directly: a rounded midpoint
-    can misplace values between centroids one ulp apart.
+    Each addition's rounding error (Knuth's two-sum) accumulates in ``lo``, so an
+    interval's sum (hi[b] - hi[a]) + (lo[b] - lo[a]) is close to correctly rounded even
+    for millions of values: plain prefix sums would lose digits to cancellation.
     """
-    if sorted_centroids.size == 1:
-        return np.zeros(values.size, np.int64)
-    upper = np.clip(np.searchsorted(sorted_centroids, values), 1, sorted_centroids.size - 1)
-    lower = upper - 1
-    nearer_upper = np.abs(sorted_centroids[upper] - values) < np.abs(values - sorted_centroids[lower])
-    return np.where(nearer_upper, upper, lower)
+    hi = np.empty(x.size + 1)
+    lo = np.empty(x.size + 1)
+    total = 0.0
+    error = 0.0
+    hi[0] = lo[0] = 0.0
+    for i in range(x.size):
+        after = total + x[i]
+        part = after - total
+        error += (total - (after - part)) + (x[i] - part)
+        total = after
+        hi[i + 1] = total
+        lo[i + 1] = error
+    return hi, lo
+
+
+@njit(**JIT)
+def _variance(x: np.ndarray, mean: float) -> float:
+    """Mean squared deviation from ``mean`` (numpy's ``var`` without its temporaries)."""
+    total = 0.0
+    for v in x:
+        total += (v - mean) * (v - mean)
+    return total / x.size
+
+
+def _intervals(x: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each centroid's interval [start, stop) of the sorted values nearest to it.
+
+    Ties go to the lower centroid; of equal centroids the first takes the values and
+    the others stay empty (start == stop == 0), as do centroids no value is nearest to.
+    """
+    order = np.argsort(centres, kind="stable")
+    ranked = centres[order]
+    first = np.r_[True, ranked[1:] != ranked[:-1]]  # the first of each run of equal centroids
+    ids, lower = order[first], ranked[first]
+    inner = _boundaries(x, lower[:-1], lower[1:])
+    start = np.zeros(centres.size, np.int64)
+    stop = np.zeros(centres.size, np.int64)
+    start[ids] = np.r_[0, inner]
+    stop[ids] = np.r_[inner, x.size]
+    empty = start == stop
+    start[empty] = stop[empty] = 0
+    return start, stop
+
+
+@njit(**JIT)
+def _boundaries(x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """For each pair of neighbouring centroids, the first sorted value nearer the upper one.
+
+    Only values in (lower, upper] can change sides; among them "nearer the upper one"
+    (by direct comparison of the two distances: a rounded midpoint can misplace values
+    between centroids one ulp apart) is monotone, so a binary search finds it.
+    """
+    first_up = np.empty(lower.size, np.int64)
+    for j in range(lower.size):
+        lo = np.searchsorted(x, lower[j], side="right")
+        hi = np.searchsorted(x, upper[j], side="right")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if abs(upper[j] - x[mid]) < abs(x[mid] - lower[j]):
+                hi = mid
+            else:
+                lo = mid + 1
+        first_up[j] = lo
+    return first_up
+
+
+def _average(sums: np.ndarray, counts: np.ndarray, mean: float) -> np.ndarray:
+    """Centroids ``sum * (1 / count)``; an empty cluster copies the biggest (first of equals).
+
+    As scikit-learn's ``_average_centers``, which averages in place in cluster order on
+    values centred on their ``mean``: an empty cluster numbered before the biggest copies
+    that cluster's centred *sum* (a point far outside the data), after it its centroid.
+    Reached only when relocation takes the only value of a cluster.
+    """
+    centres = sums.copy()
+    full = counts > 0
+    centres[full] *= 1.0 / counts[full]
+    if full.all():
+        return centres
+    biggest = int(np.argmax(counts))
+    for j in np.flatnonzero(~full):
+        centred_sum = sums[biggest] - counts[biggest] * mean
+        centres[j] = centred_sum + mean if j < biggest else centres[biggest]
+    return centres
+
+
+def _relocate_empty(x, centres, start, stop, sums, counts) -> None:
+    """Move each empty cluster onto the value farthest from its old centroid (scikit-learn's rule).
+
+    The distance to a cluster's old centroid is convex along the sorted values, so the
+    ``n_empty`` farthest values lie among the ``n_empty`` at either end of each interval.
+    """
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    full = np.flatnonzero(counts > 0)
+    full = full[np.argsort(start[full])]  # in the order of their intervals
+    reach = np.minimum(stop[full] - start[full], empty.size)
+    picks = np.unique(np.concatenate(
+        [np.arange(s, s + r) for s, r in zip(start[full], reach)]
+        + [np.arange(e - r, e) for e, r in zip(stop[full], reach)]))
+    owner = full[np.searchsorted(stop[full], picks, side="right")]
+    distance = (x[picks] - centres[owner]) ** 2
+    if distance.max() == 0:
+        return  # every value sits on its centroid: nothing to gain
+    farthest = np.argsort(-distance, kind="stable")[: empty.size]
+    for cluster, pick in zip(empty, farthest):
+        value, old = x[picks[pick]], owner[pick]
+        sums[old] -= value
+        counts[old] -= 1
+        sums[cluster] = value
+        counts[cluster] = 1
+
+
+def _nearest(values: np.ndarray, ordered: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest of the sorted ``centroids`` for each value (uint8; ties go to the lower).
+
+    ``ordered`` holds the same values sorted. The first sorted value nearer each upper
+    centroid (:func:`_boundaries`) is a threshold; a value's index is the number of
+    thresholds it reaches, so every value lands where the direct comparison puts it.
+    """
+    first_up = _boundaries(ordered, centroids[:-1], centroids[1:])
+    return _count_reached(values, ordered[first_up[first_up < ordered.size]])
+
+
+@njit(**JIT)
+def _count_reached(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """For each value, how many of the ascending ``thresholds`` are at most it (uint8)."""
+    out = np.empty(values.size, np.uint8)
+    for i in range(values.size):
+        n = 0
+        while n < thresholds.size and values[i] >= thresholds[n]:
+            n += 1
+        out[i] = n
+    return out
 
 
 def finetune_centroids(

@@ -1,12 +1,105 @@
-"""Weight sharing (SPEC §3): codes 1..2^b-1, pattern kept, linear-init k-means, determinism."""
+"""Weight sharing (SPEC §3): codes 1..2^b-1, pattern kept, linear-init k-means, determinism.
+
+The one-dimensional Lloyd (``kmeans_1d``) is checked against scikit-learn's ``KMeans`` run
+the way the compressor used to call it (linear init, one run, its default tol/max_iter).
+"""
+
+import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from compressor.quantize import finetune_centroids, share_weights
+import compressor.quantize as quantize
+from compressor.quantize import finetune_centroids, kmeans_1d, share_weights
 from eiesim.errors import EieError
+
+
+def sklearn_kmeans(values: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
+    """Sorted centroids and iterations of scikit-learn's Lloyd from linear init (one thread)."""
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
+    init = np.linspace(values.min(), values.max(), n_clusters).reshape(-1, 1)
+    km = KMeans(n_clusters=n_clusters, init=init, n_init=1, algorithm="lloyd")
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "fewer distinct clusters than n_clusters"
+        km.fit(values.reshape(-1, 1))
+    return np.sort(km.cluster_centers_.ravel()), int(km.n_iter_)
+
+
+def nearest_by_hand(values: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest sorted centroid, from the full distance table (argmin: lower on ties)."""
+    return np.abs(values[:, None] - centroids[None, :]).argmin(axis=1)
+
+
+def ties_on_the_way(values: np.ndarray, n_clusters: int) -> bool:
+    """Whether, at some iteration of our run, a value was equally near two centroids up to rounding.
+
+    Both implementations break such ties their own way (we compare distances, scikit-learn
+    rounded c^2 - 2xc), after which their runs may part; the tie rule is pinned by hand below.
+    """
+    seen = []
+    real = quantize._intervals
+
+    def record(x, centres):
+        seen.append(np.unique(centres))
+        return real(x, centres)
+
+    with mock.patch.object(quantize, "_intervals", record):
+        kmeans_1d(np.sort(values), n_clusters)
+    for centres in seen:
+        if centres.size < 2:
+            continue
+        d = np.sort(np.abs(values[:, None] - centres[None, :]), axis=1)
+        if np.any(d[:, 1] - d[:, 0] <= 1e-12 * np.abs(values).max()):
+            return True
+    return False
+
+
+@st.composite
+def weight_sets(draw):
+    """Random weights: light and heavy tails, one-sided, clumped, with duplicates, tiny and large."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    size = draw(st.one_of(st.integers(16, 60), st.integers(61, 5000)))
+    kind = draw(st.sampled_from(["normal", "cauchy", "student3", "lognormal", "uniform", "clumps"]))
+    if kind == "normal":
+        values = rng.normal(0, 0.05, size)
+    elif kind == "cauchy":
+        values = rng.standard_cauchy(size)
+    elif kind == "student3":
+        values = rng.standard_t(3, size) * 1e-3
+    elif kind == "lognormal":
+        values = rng.lognormal(0, 2, size) * rng.choice([-1.0, 1.0], size)
+    elif kind == "uniform":
+        values = rng.uniform(0.5, 4.0, size)
+    else:
+        values = rng.choice(rng.normal(0, 1, 5), size) + rng.normal(0, 1e-3, size)
+    duplicates = draw(st.sampled_from(["none", "rounded", "repeated"]))
+    if duplicates == "rounded":
+        values = np.round(values, draw(st.integers(1, 3)))
+    elif duplicates == "repeated":
+        values = rng.choice(values[: max(1, size // 4)], size)
+    return values[values != 0]
+
+
+@settings(max_examples=150)
+@given(weight_sets(), st.integers(2, 5))
+def test_kmeans_matches_scikit_learn(values, bits):
+    n_clusters = 2**bits - 1
+    assume(np.unique(values).size > n_clusters)  # fewer distinct values skip k-means
+    assume(not ties_on_the_way(values, n_clusters))
+    ours, iterations = kmeans_1d(np.sort(values), n_clusters)
+    theirs, their_iterations = sklearn_kmeans(values, n_clusters)
+    assert iterations == their_iterations
+    # Same clustering; sums in a different order, so centroids agree to rounding only.
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12 * np.abs(values).max())
+    # Codes: every weight on its nearest centroid, the same with either codebook.
+    shared = share_weights(values, bits)
+    np.testing.assert_array_equal(shared.codebook[1:], np.r_[ours, np.zeros(2**bits - 1 - ours.size)])
+    np.testing.assert_array_equal(shared.codes - 1, nearest_by_hand(values, theirs))
 
 
 @settings(max_examples=60)
@@ -89,3 +182,70 @@ def test_centroids_one_ulp_apart_each_keep_their_own_weights():
     values = np.array([10.0, np.nextafter(10.0, 0.0)])
     shared = share_weights(values, 2)
     np.testing.assert_array_equal(shared.values(), values)
+
+
+def test_exact_ties_go_to_the_lower_centroid():
+    # b = 2: three clusters from linear init 1, 5, 9. 3 is 2 from both 1 and 5, 7 is 2
+    # from both 5 and 9: lower wins, so {1, 2, 3} {5, 7} {8, 9}, means 2, 6, 8.5; they
+    # assign the same way again (3 -> 2, 5 and 7 -> 6, 8 -> 8.5), so Lloyd stops there.
+    # Ties to the upper would give {1, 2} {3, 5} {7, 8, 9} and stop at 1.5, 4, 8.
+    values = np.array([1.0, 2.0, 3.0, 5.0, 7.0, 8.0, 9.0])
+    centroids, iterations = kmeans_1d(values, 3)
+    assert centroids.tolist() == [2.0, 6.0, 8.5] and iterations == 2
+    assert share_weights(values, 2).codes.tolist() == [1, 1, 1, 2, 2, 3, 3]
+
+
+def test_empty_cluster_takes_the_farthest_value():
+    # Linear init 1, 50.5, 100: the middle cluster gets nothing. The value farthest from
+    # its old centroid is 5 (distance 4 from 1), so it moves there: {1, 2, 3} -> 2, {5}, {100}.
+    # Iteration 2 assigns 5 to the middle one (its label changes) but no centroid moves,
+    # so the shift (0) is within tolerance: stop after 2. Without relocation 50.5 would stay.
+    values = np.array([1.0, 2.0, 3.0, 5.0, 100.0])
+    centroids, iterations = kmeans_1d(values, 3)
+    assert centroids.tolist() == [2.0, 5.0, 100.0] and iterations == 2
+
+
+def test_iteration_cap(monkeypatch):
+    # Uniform values converge slowly from linear init; with a cap of 1 iteration the
+    # centroids are the means of the first assignment.
+    values = np.sort(np.random.default_rng(0).uniform(1, 2, 1000))
+    monkeypatch.setattr(quantize, "MAX_ITER", 1)
+    centroids, iterations = kmeans_1d(values, 3)
+    init = np.array([values[0], (values[0] + values[-1]) / 2, values[-1]])
+    labels = nearest_by_hand(values, init)
+    assert iterations == 1
+    np.testing.assert_allclose(centroids, [values[labels == j].mean() for j in range(3)], rtol=1e-12)
+
+
+def test_tolerance_is_scaled_by_the_variance():
+    # The same values scaled by 1000 take the same iterations: tol scales with the variance.
+    values = np.sort(np.random.default_rng(1).normal(size=3000))
+    a, n_a = kmeans_1d(values, 15)
+    b, n_b = kmeans_1d(values * 1000.0, 15)
+    assert n_a == n_b and 1 < n_a < quantize.MAX_ITER
+    np.testing.assert_allclose(b, a * 1000.0, rtol=1e-12)
+
+
+def test_prefix_sums_stay_exact_for_many_values():
+    # A million copies of 0.1 after one 1e8: plain prefix sums lose 0.1's low digits
+    # at every step; an interval of the last 10 values must still sum to 10 x 0.1.
+    x = np.r_[1e8, np.full(1_000_000, 0.1)]
+    hi, lo = quantize._prefix_sums(x)
+    tail = (hi[-1] - hi[-11]) + (lo[-1] - lo[-11])
+    assert abs(tail - 1.0) < 1e-12
+    assert abs((hi[-1] + lo[-1]) - (1e8 + 1e5)) < 1e-6
+
+
+def test_cluster_emptied_by_relocation_copies_the_biggest_centred_sum():
+    # scikit-learn's rule, pinned (found by comparing with it). Linear init over [-35, 33],
+    # step 68/6: -35, -23.67, -12.33, -1, 10.33, 21.67, 33. Iteration 1: -29 -> c1 (5.33
+    # away), 7, 11, 14 -> c4, 32, 33 -> c6, c5 empty. The farthest value, -29, moves to c5,
+    # which leaves c1 empty; c1 is numbered before the biggest cluster c4 {7, 11, 14}, so
+    # it copies c4's sum centred on the mean 17/9: 32 - 3 * 17/9 + 17/9 = 28.22 (outside the
+    # data). Iteration 2: 32 stays with c6 at 32.5 (0.5 away, 3.78 from c1); c1 is empty
+    # again and takes 7, the value farthest from its centroid (3.67 from c4 at 32/3);
+    # c4 = {11, 14} -> 12.5. Iteration 3 moves nothing (shift 0): stop.
+    # Copying c4's mean (10.67) or raw sum (32) instead ends at [..., 10.67, 32, 33].
+    values = np.array([-35.0, -29.0, -14.0, -2.0, 7.0, 11.0, 14.0, 32.0, 33.0])
+    centroids, iterations = kmeans_1d(values, 7)
+    assert centroids.tolist() == [-35.0, -29.0, -14.0, -2.0, 7.0, 12.5, 32.5] and iterations == 3

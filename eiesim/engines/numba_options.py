@@ -1,9 +1,9 @@
-"""Numba compilation options of the fast engine, in one place.
+"""Numba compilation options of the fast engine (and weight sharing's kernels), in one place.
 
 ``cache=True`` keeps compiled kernels in ``__pycache__`` beside the source (or in
 ``NUMBA_CACHE_DIR`` when that is set or the source folder is read-only), so only the
 first run on a machine pays for compilation (about 10 s). Numba keys that cache on the
-kernels' own file (``_kernels.py``), not on this one: after changing an option here,
+kernels' own files (``_kernels.py``, ``compressor/quantize.py``), not on this one: after changing an option here,
 delete ``eiesim/engines/__pycache__/_kernels.*.nb?``. ``fastmath`` stays off: float32
 outputs must equal the numpy functional model bit for bit. ``error_model="numpy"`` drops
 the division-by-zero checks of integer ``//`` (every divisor is validated positive).
