@@ -78,6 +78,11 @@ def save_model(path: str | os.PathLike, model: CompressedModel) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
     from eiesim.atomic import write_atomic
 
+    return write_atomic(path, model_writer(model))
+
+
+def model_writer(model: CompressedModel):
+    """A function writing ``model`` into the file it is given (for :mod:`eiesim.atomic`)."""
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for i, layer in enumerate(model.layers):
@@ -103,7 +108,7 @@ def save_model(path: str | os.PathLike, model: CompressedModel) -> Path:
         with open(tmp, "wb") as f:  # np.savez given a name would append .npz to any other suffix
             np.savez_compressed(f, manifest=np.frombuffer(text.encode(), np.uint8), **arrays)
 
-    return write_atomic(path, write)
+    return write
 
 
 def load_model(path: str | os.PathLike) -> CompressedModel:

@@ -176,9 +176,9 @@ BAD_INPUT = [
     (["compress", "--benchmark", "VGG-9", "--out", "{d}/o.npz"], "unknown benchmark"),
     (["compress", "--weights", "{d}/w.npy"], "--out"),
     (["compress", "--weights", "{d}/w.npy", "--out", "{d}/o.npz", "--frobnicate"], "frobnicate"),
-    (["compress", "--weights", "{d}/w.npy", "--out", "{d}/nowhere/o.npz"], "folder does not exist"),
+    (["compress", "--weights", "{d}/w.npy", "--out", "{d}/nowhere/o.npz"], "does not exist"),
     (["compress", "--weights", "{d}/w.npy", "--out", "{d}/o.npz", "--json", "{d}/nowhere/r.json"],
-     "folder does not exist"),
+     "does not exist"),
     (["compress", "--torch-module", "no_such_module_xyz:model", "--out", "{d}/o.npz"], "no_such_module_xyz"),
     (["decompress", "--model", "{d}/missing.npz", "--out", "{d}/o.npy"], "not found"),
     (["decompress", "--model", "{d}/junk.npz", "--out", "{d}/o.npy"], "corrupt"),
@@ -212,10 +212,12 @@ def test_decompress_unknown_layer(run_cli, weights, tmp_path):
 def test_a_failed_report_write_removes_the_model(run_cli, weights, tmp_path, monkeypatch):
     import eiesim.cli.compress as cli_compress
 
-    def fail(path, obj):
-        raise OSError(28, "No space left on device", str(path))
+    def failing_writer(text):
+        def write(tmp):
+            raise OSError(28, "No space left on device", str(tmp))
+        return write
 
-    monkeypatch.setattr(cli_compress, "write_json", fail)
+    monkeypatch.setattr(cli_compress, "text_writer", failing_writer)
     code, _, err = run_cli("compress", "--weights", weights[0], *SMALL, "--out", tmp_path / "m.npz",
                            "--json", tmp_path / "r.json")
     assert code == 1 and "No space left" in err

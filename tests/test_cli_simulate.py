@@ -176,7 +176,7 @@ def _bad(tmp_path):
         "unknown benchmark": (("--benchmark", "Alex-9"), "unknown benchmark 'Alex-9'"),
         "trace of all": (("--benchmark", "all", "--trace"), "single layer"),
         "trace too big": (("--weights", "W.npy", "--acts", "a.npy", "--pes", 65, "--trace"), "--trace is for small layers"),
-        "no output folder": (("--weights", "W.npy", "--acts", "a.npy", "--json", "nodir/x.json"), "folder does not exist"),
+        "no output folder": (("--weights", "W.npy", "--acts", "a.npy", "--json", "nodir/x.json"), "does not exist"),
     }
 
 

@@ -91,17 +91,26 @@ def test_process_pool_matches_serial(tmp_path):
 
 def test_store_ignores_and_cleans_temporaries(tmp_path):
     import os
+    import subprocess
+    import sys
 
+    from eiesim.atomic import TMP_PREFIX, _HOST
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(gone.stdout)  # that process has exited
     root = tmp_path / "store"
     store = ResultStore(root)
     store.write([{"point_hash": "a", "cycles": 1}])
-    (root / ".tmp-half.parquet").write_bytes(b"PAR1 half written")
-    fresh = root / ".tmp-live.parquet"
-    fresh.write_bytes(b"being written")
-    old = root / ".tmp-half.parquet"
-    os.utime(old, (1, 1))
+    old = root / f"{TMP_PREFIX}{dead_pid}-{'0' * 12}-{_HOST}-part-x.parquet"
+    old.write_bytes(b"PAR1 half written")
+    live = root / f"{TMP_PREFIX}{os.getpid()}-{'1' * 12}-{_HOST}-part-y.parquet"
+    live.write_bytes(b"being written")
+    other_host = root / f"{TMP_PREFIX}{dead_pid}-{'2' * 12}-{'f' * 8 if _HOST != 'f' * 8 else 'e' * 8}-part-z.parquet"
+    other_host.write_bytes(b"written on another machine")
     store = ResultStore(root)
-    assert not old.exists() and fresh.exists()  # only stale temporaries are removed
+    assert not old.exists() and live.exists()  # only temporaries of gone processes are removed
+    assert other_host.exists()  # a pid on another host says nothing about its process
     assert store.read()["point_hash"].tolist() == ["a"]
     assert store.write([]) is None
 

@@ -8,6 +8,7 @@ Errors from bad input print as one line on stderr with a non-zero exit, never a 
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 
 import click
@@ -33,6 +34,16 @@ COMMANDS = {
 
 # Seeds every command takes: what numpy, scikit-learn and torch all accept.
 SEED = click.IntRange(0, SEED_MAX)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option in a range that also refuses NaN and infinity (a range alone lets NaN pass)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class LazyGroup(click.Group):

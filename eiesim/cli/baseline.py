@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from eiesim.atomic import write_json
-from eiesim.cli import SEED
+from eiesim.atomic import check_outputs, json_text, text_writer
+from eiesim.cli import SEED, FiniteFloatRange
 
 
 @click.command()
@@ -24,14 +24,15 @@ from eiesim.cli import SEED
               help="PEs of the simulated EIE column (0: do not simulate).")
 @click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
               help="Simulator engine.")
-@click.option("--energy-seconds", default=0.5, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--energy-seconds", default=0.5, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
               help="Minimum run per energy reading (RAPL/NVML, where readable).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--json", "json_out", metavar="OUT", default=None,
               help="Write the full report here (atomically).")
 def baseline(benchmark, devices, batches, repeats, warmup, threads, seed, pes, engine, energy_seconds, json_out):
     """Time W @ a (dense and CSR, PyTorch) per layer and compare with simulated EIE."""
     from workloads.baselines import run_baselines
 
+    outputs = check_outputs({"--json": json_out})
     names = None if benchmark.lower() == "all" else [benchmark]
     report = run_baselines(
         names, list(devices) or None, batches, repeats, warmup, threads, seed,
@@ -39,6 +40,6 @@ def baseline(benchmark, devices, batches, repeats, warmup, threads, seed, pes, e
         progress=lambda msg: click.echo(msg, err=True),
     )
     click.echo(report.to_markdown())
-    if json_out:
-        write_json(json_out, report.to_dict())
+    if json_out is not None:
+        outputs.publish({"--json": text_writer(json_text(report.to_dict()))})
         click.echo(f"wrote {json_out}")

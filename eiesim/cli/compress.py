@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from eiesim.atomic import write_atomic, write_json
+from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED
 from eiesim.errors import EieError
 
@@ -68,8 +68,8 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
         raise EieError("--prune and --block need --density")
     if block is not None and method != "block":
         raise EieError("--block goes with --prune block")
-    for path in (out, json_out):
-        _check_folder(path)
+    outputs = check_outputs({"--out": out, "--json": json_out},
+                            inputs={"--weights": weights, "--state-dict": state_dict})
     config = ArchConfig.make(n_pe=pes, accumulators_per_pe=accumulators, index_bits=index_bits,
                              weight_bits=weight_bits)
     pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4")
@@ -97,7 +97,7 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
     if source == "benchmark":
         metadata["seed"] = seed or 0
     model = CompressedModel(layers, config, source=origin, metadata=metadata)
-    _write_outputs(model, out, json_out)
+    _write_outputs(model, outputs, out, json_out)
 
 
 @click.command(context_settings=SETTINGS)
@@ -108,7 +108,7 @@ def decompress(model_path, out, layer_name) -> None:
     """Write one layer's quantized weights as a dense matrix (bias column last, if it has one)."""
     from compressor.fileformat import load_model
 
-    _check_folder(out)
+    outputs = check_outputs({"--out": out}, inputs={"--model": model_path})
     model = load_model(model_path)
     if layer_name is None:
         if len(model.layers) != 1:
@@ -122,7 +122,7 @@ def decompress(model_path, out, layer_name) -> None:
         with open(tmp, "wb") as f:  # np.save given a name would append .npy to any other suffix
             np.save(f, dense)
 
-    write_atomic(out, write)
+    outputs.publish({"--out": write})
     m, k = layer.shape
     bias = ", last column is the bias" if layer.has_bias else ""
     click.echo(f"wrote {out}: layer {layer.name}, {m} x {k}, {layer.n_real} non-zeros{bias}")
@@ -136,7 +136,7 @@ def info(model_path, json_out) -> None:
     from compressor.fileformat import VERSION, load_model
     from compressor.report import storage_report
 
-    _check_folder(json_out)
+    outputs = check_outputs({"--json": json_out}, inputs={"FILE": model_path})
     model = load_model(model_path)
     cfg = model.config
     click.echo(f"{model_path}: eiesim compressed model, format version {VERSION}")
@@ -159,11 +159,11 @@ def info(model_path, json_out) -> None:
     report = storage_report(model)
     click.echo("")
     click.echo(report.format_table())
-    if json_out:
-        write_json(json_out, {
+    if json_out is not None:
+        outputs.publish({"--json": text_writer(json_text({
             "format_version": VERSION, "source": model.source, "config": cfg.model_dump(),
             "metadata": model.metadata, "layers": layers, "storage": report.to_dict(),
-        })
+        }))})
 
 
 def _one_source(**sources) -> str:
@@ -173,11 +173,6 @@ def _one_source(**sources) -> str:
         got = ", ".join("--" + key.replace("_", "-") for key in given)
         raise EieError(f"give exactly one of {options}" + (f"; got {got}" if given else ""))
     return given[0]
-
-
-def _check_folder(path: str | None) -> None:
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise EieError(f"cannot write {path}: its folder does not exist")
 
 
 def _load_matrix(path: str) -> np.ndarray:
@@ -215,19 +210,16 @@ def _benchmark_layers(benchmark: str, seed: int):
     return [(n, benchmark_weights(n, seed), BENCHMARKS[n].has_bias, BENCHMARKS[n].activation) for n in names]
 
 
-def _write_outputs(model, out: str, json_out: str | None) -> None:
-    """Save the model and (optionally) the JSON report: both files or, on failure, neither."""
-    from compressor.fileformat import save_model
+def _write_outputs(model, outputs, out: str, json_out: str | None) -> None:
+    """Publish the model file and (optionally) the JSON report: both files or neither."""
+    from compressor.fileformat import model_writer
     from compressor.report import storage_report
 
     report = storage_report(model)
-    save_model(out, model)
-    if json_out:
-        try:
-            write_json(json_out, report.to_dict())
-        except BaseException:
-            Path(out).unlink(missing_ok=True)
-            raise
+    writers = {"--out": model_writer(model)}
+    if json_out is not None:
+        writers["--json"] = text_writer(json_text(report.to_dict()))
+    outputs.publish(writers)
     cfg = model.config
     click.echo(f"wrote {out}: {len(model.layers)} layer(s) for N = {cfg.n_pe} PEs, R = {cfg.accumulators_per_pe}, "
                f"b = {cfg.weight_bits}, x = {cfg.index_bits}")

@@ -9,13 +9,12 @@ both models side by side with the DRAM counterfactual. ``--sram-width-study`` an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from eiesim.atomic import write_text
+from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED
 from eiesim.config import ArchConfig
 from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
@@ -47,8 +46,14 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
     from eiesim.energy import studies
 
     config = ArchConfig.make(n_pe=pes)
-    if plot_dir is not None and not Path(plot_dir).is_dir():
-        raise EieError(f"--plot-dir {plot_dir} is not a directory")
+    plots = {}
+    if plot_dir is not None:
+        if not Path(plot_dir).is_dir():
+            raise EieError(f"--plot-dir {plot_dir} is not a directory")
+        plots = {name: str(Path(plot_dir) / name) for name, on in
+                 (("sram_width.png", sram_width_study), ("precision.png", precision_study)) if on}
+    outputs = check_outputs({"--json": json_out, **{path: path for path in plots.values()}}, inputs={"--table": table_path, "--table2": table2_path})
+    writers = {}
     event_model, table2_model = EventModel(table_path), Table2Model(table2_path)
     layers = _layers(benchmarks)
     doc: dict = {"config": config.model_dump()}
@@ -70,7 +75,7 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
         click.echo(f"Minimum read energy at {best} bits (per-read energy is linear in width in this model).")
         doc["sram_width_study"] = {"per_layer": width.to_dict("records"), "total": summary.to_dict("records")}
         if plot_dir:
-            click.echo(f"wrote {studies.plot_sram_width(width, Path(plot_dir) / 'sram_width.png')}")
+            writers[plots["sram_width.png"]] = lambda tmp: studies.plot_sram_width(width, tmp)
     if precision_study:
         energy_df = studies.precision_energy(event_model.table)
         errors = studies.precision_error_study(study_layers, config=config, seed=seed)
@@ -83,11 +88,12 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
         click.echo(errors.to_string(index=False, float_format="{:.4g}".format))
         doc["precision_study"] = {"energy": energy_df.to_dict("records"), "error": errors.to_dict("records")}
         if plot_dir:
-            click.echo(f"wrote {studies.plot_precision(energy_df, errors, Path(plot_dir) / 'precision.png')}")
-    if json_out:
-        text = json.dumps(doc, indent=2, default=_json_default)
-        write_text(json_out, text)
-        click.echo(f"wrote {json_out}")
+            writers[plots["precision.png"]] = lambda tmp: studies.plot_precision(energy_df, errors, tmp)
+    if json_out is not None:
+        writers["--json"] = text_writer(json_text(doc, default=_json_default))
+    outputs.publish(writers)
+    for label in writers:
+        click.echo(f"wrote {json_out if label == '--json' else label}")
 
 
 def _layers(names: tuple[str, ...]) -> list[str]:

@@ -13,18 +13,19 @@ from eiesim.cli import SEED
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=1), help="PEs of the simulated EIE.")
 @click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
               help="Simulator engine.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--json", "json_out", metavar="OUT", default=None,
               help="Write the full result here (atomically).")
 def lenet(full, seed, pes, engine, json_out):
     """LeNet-300-100 end to end: accuracy per stage, storage, EIE cycles and energy."""
     from dataclasses import replace
 
-    from eiesim.atomic import write_json
+    from eiesim.atomic import check_outputs, json_text, text_writer
     from workloads.lenet import LeNetSettings, run_lenet
 
+    outputs = check_outputs({"--json": json_out})
     settings = replace(LeNetSettings.full() if full else LeNetSettings.reduced(), n_pe=pes)
     result = run_lenet(settings, seed, engine, progress=lambda msg: click.echo(msg, err=True))
     click.echo(result.to_markdown())
-    if json_out:
-        write_json(json_out, result.to_dict())
+    if json_out is not None:
+        outputs.publish({"--json": text_writer(json_text(result.to_dict()))})
         click.echo(f"wrote {json_out}")

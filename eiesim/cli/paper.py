@@ -23,10 +23,14 @@ def paper(out, full, smoke, seed, jobs, cache_dir, engine, no_progress) -> None:
     """Run the whole evaluation (EIE Table IV, Figs 6-13, LeNet, storage) into OUT."""
     import time
 
+    from eiesim.atomic import check_output_folder
     from eiesim.errors import EieError
     from eiesim.paper import PaperSettings, run_paper
     from eiesim.sweep import local_executor
 
+    check_output_folder("--out", out)
+    if cache_dir is not None:
+        check_output_folder("--cache-dir", cache_dir)
     if full and smoke:
         raise EieError("give either --full or --smoke, not both")
     if jobs == 0 or jobs < -1:

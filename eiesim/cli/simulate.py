@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from eiesim.atomic import write_text
+from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED
 from eiesim.errors import EieError
 
@@ -50,7 +50,7 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 @click.option("--precision", type=click.Choice(["fixed", "float32"]), help="Arithmetic number format [default: fixed].")
 @click.option("--engine", type=click.Choice(["reference", "fast", "auto"]), default="auto", show_default=True,
               help=f"Simulation engine; auto = reference up to {AUTO_REFERENCE_MAX_ENTRIES} entries, else fast.")
-@click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically).")
+@click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically; - for standard output).")
 @click.option("--trace", "line_trace", is_flag=True,
               help=f"Print a per-cycle line trace (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
@@ -65,9 +65,8 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
     load = _workload(benchmark, workload, row_cv, col_cv, act_cv, n_inputs)
     if n_inputs > 1 and (line_trace or perfetto):
         raise EieError("--trace and --perfetto record one input; drop --inputs")
-    for out in (json_out, perfetto):
-        if out is not None and not Path(out).resolve().parent.is_dir():
-            raise EieError(f"cannot write {out}: its folder does not exist")
+    outputs = check_outputs({"--json": json_out, "--perfetto": perfetto},
+                            inputs={"--weights": weights, "--acts": acts, "--model": model})
     if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
         raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
     fields = {k: v for k, v in dict(
@@ -85,7 +84,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
     else:
         config = ArchConfig.make(**fields)
         if n_inputs > 1:
-            _latency_distribution(benchmark, seed, load, n_inputs, config, engine, json_out)
+            _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outputs, json_out)
             return
         jobs = _benchmark_jobs(benchmark, seed, config, load)
 
@@ -96,7 +95,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
             _check_trace_size(layer, a, cfg, line_trace)
         results.append((layer, run_simulation(layer, a, cfg, engine=chosen), cfg))
 
-    outputs: dict[str, str] = {}
+    writers = {}
     if line_trace or perfetto:
         layer, a, cfg = jobs[0]
         recorder = _record_trace(layer, a, cfg)
@@ -108,16 +107,15 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         if perfetto:
             from eiesim.trace import perfetto_trace
 
-            outputs[perfetto] = json.dumps(perfetto_trace(recorder, cfg, layer.name))
+            writers["--perfetto"] = text_writer(json.dumps(perfetto_trace(recorder, cfg, layer.name), allow_nan=False))
     if len(results) == 1:
         _summary(*results[0])
     else:
         _table(results)
-    if json_out:
+    if json_out is not None:
         docs = [r.to_dict() for _, r, _ in results]
-        outputs[json_out] = json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, allow_nan=False) + "\n"
-    for path, text in outputs.items():
-        write_text(path, text)
+        writers["--json"] = text_writer(json_text(docs[0] if len(docs) == 1 else docs))
+    outputs.publish(writers)
 
 
 def _check_sources(weights, acts, model, layer_name, benchmark) -> None:
@@ -193,7 +191,7 @@ def _benchmark_jobs(benchmark: str, seed: int, config, load):
     return [(*benchmark_layer(name, config, seed, load), config) for name in _benchmark_names(benchmark)]
 
 
-def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, json_out) -> None:
+def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outputs, json_out) -> None:
     """Each layer over ``n_inputs`` seeded inputs: per-input cycles, time and energy, and
     the distribution (p50 / p95 by numpy's linear interpolation, max)."""
     from tqdm.auto import tqdm
@@ -227,8 +225,8 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, json_
                      "inputs": n_inputs, "n_pe": config.n_pe, "queue_depth": config.queue_depth, "engine": chosen,
                      "time_us": stats, "cycles": cycles.tolist(), "act_density": density.tolist(),
                      "energy_pj": energy.tolist(), "energy_pj_mean": float(energy.mean())})
-    if json_out:
-        write_text(json_out, json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, allow_nan=False) + "\n")
+    if json_out is not None:
+        outputs.publish({"--json": text_writer(json_text(docs[0] if len(docs) == 1 else docs))})
 
 
 def _resolve_engine(choice: str, layer) -> str:

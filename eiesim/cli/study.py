@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from eiesim.cli import SEED
@@ -24,11 +22,12 @@ def study() -> None:
 def heterogeneity(seed, reduced, json_out) -> None:
     """Spread of non-zeros per row / column and of the input density over inputs, measured on
     the EIE authors' AlexNet fc8 (when its data is present) and on a pruned LeNet-300-100."""
-    from eiesim.atomic import write_text
+    from eiesim.atomic import check_outputs, json_text, text_writer
     from eiesim.errors import EieError
     from eiesim.paper.heterogeneity import measure_fc8, measure_lenet
     from workloads.lenet import LeNetSettings
 
+    outputs = check_outputs({"--json": json_out})
     rows = []
     try:
         rows.append(measure_fc8())
@@ -42,5 +41,5 @@ def heterogeneity(seed, reduced, json_out) -> None:
         click.echo(f"{r['layer']:<34}{r['density']:>8.4f}{r['row_cv']:>8.3f}{r['row_cv_uniform']:>8.3f}"
                    f"{r['col_cv']:>8.3f}{r['col_cv_uniform']:>8.3f}{r['row_min']:>7}..{r['row_max']:<6}"
                    f"{r['act_density']:>9.3f}{'' if act_cv is None else f'{act_cv:.3f}':>8}")
-    if json_out:
-        write_text(json_out, json.dumps(rows, indent=2) + "\n")
+    if json_out is not None:
+        outputs.publish({"--json": text_writer(json_text(rows))})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from eiesim.cli import FiniteFloatRange
+
 
 @click.command()
 @click.option("--layers", default=None, help="'all', benchmark names (comma-separated) or synth:MxK:W:A  [default: all]")
@@ -18,7 +20,7 @@ import click
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="local worker processes (-1: all cores)")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="run on an existing dask.distributed scheduler")
 @click.option("--dask-local", is_flag=True, help="start a dask LocalCluster with --jobs workers for this run")
-@click.option("--scheduler-timeout", type=float, default=10.0, show_default=True, help="seconds to reach --scheduler")
+@click.option("--scheduler-timeout", type=FiniteFloatRange(min=0, min_open=True), default=10.0, show_default=True, help="seconds to reach --scheduler")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="folder for weight-shared layers [default: $XDG_CACHE_HOME/eiesim/layers]")
 @click.option("--chunk", type=int, default=64, show_default=True, help="most points per stored chunk")
@@ -30,11 +32,15 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
 
     Example: eiesim sweep --layers all --grid n_pe=1..256:pow2 --grid queue_depth=1..256:pow2
     """
+    from eiesim.atomic import check_output_folder
     from eiesim.errors import EieError
     from eiesim.sweep import ResultStore, SweepSpec, run_sweep
     from eiesim.sweep.grid import parse_axis
     from eiesim.sweep.layers import default_cache_dir
 
+    check_output_folder("--out", out)
+    if cache_dir is not None:
+        check_output_folder("--cache-dir", cache_dir)
     if chunk < 1:
         raise EieError(f"--chunk must be at least 1, got {chunk}")
     if jobs == 0 or jobs < -1:

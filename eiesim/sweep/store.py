@@ -2,13 +2,12 @@
 
 Each part is written atomically (:mod:`eiesim.atomic`: temporary name, then rename), so a
 crash or Ctrl-C at any moment leaves only whole parts; stray temporaries are ignored and
-removed by a later open once an hour old. Every row carries ``point_hash``; readers keep the first row of
+removed by a later open once the process that wrote them is gone. Every row carries ``point_hash``; readers keep the first row of
 each hash, so even two runs racing on one store never show a point twice.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -16,11 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eiesim.atomic import TMP_PREFIX, write_atomic
+from eiesim.atomic import remove_stale_temporaries, write_atomic
 from eiesim.errors import EieError
 
 PART_GLOB = "part-*.parquet"
-STALE_TMP_S = 3600.0
 
 
 class ResultStore:
@@ -31,10 +29,7 @@ class ResultStore:
         if self.path.exists() and not self.path.is_dir():
             raise EieError(f"result store {self.path} exists and is not a folder")
         self.path.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - STALE_TMP_S
-        for stale in self.path.glob(f"{TMP_PREFIX}*"):
-            if stale.stat().st_mtime < cutoff:  # left by a killed writer, not a live one
-                stale.unlink(missing_ok=True)
+        remove_stale_temporaries(self.path)
 
     def parts(self) -> list[Path]:
         return sorted(self.path.glob(PART_GLOB))
