@@ -145,9 +145,11 @@ def check_output_folder(label: str, path: str | os.PathLike) -> Path:
     return folder
 
 
-def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True) -> Path:
+def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True, tmp_suffix: str = "") -> Path:
     """Call ``write(tmp)`` on a temporary path, then move it onto ``path`` in one step.
 
+    ``tmp_suffix`` is appended to the temporary's name, for folders that outside tools read
+    by a glob such as ``*.parquet`` (a result store).
     ``path`` follows the output policy (symlink followed, device or FIFO written directly).
     With ``overwrite=False`` an existing ``path`` (even one created while ``write`` ran) is
     never replaced: :class:`FileExistsError` is raised instead. Returns ``path``.
@@ -162,7 +164,7 @@ def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True)
         return path
     tmp = None
     try:
-        tmp = _temporary(out.target)
+        tmp = _temporary(out.target, tmp_suffix)
         _run_writer(write, tmp)
         _place(tmp, out.target, overwrite)
     except OSError as exc:  # name the user's path, not the temporary file
@@ -264,13 +266,13 @@ def _identity(path: Path) -> object:
         return str(Path(os.path.realpath(path)))
 
 
-def _temporary(target: Path) -> Path:
+def _temporary(target: Path, suffix: str = "") -> Path:
     """A new empty file next to ``target``, named after this process, with the umask's mode."""
     folder = target.parent
     if str(folder) not in _swept:
         _swept.add(str(folder))
         remove_stale_temporaries(folder)
-    tmp = folder / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}-{_HOST}-{target.name}"
+    tmp = folder / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}-{_HOST}-{target.name}{suffix}"
     # Created with 0o666 so the kernel applies the umask: that is the mode the file keeps.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     os.close(fd)

@@ -13,10 +13,10 @@ import pandas as pd
 from eiesim.paper.settings import PaperSettings
 from eiesim.sweep import SweepSpec, run_sweep, sweep_frame
 
-EVENT_TOTAL = "energy_models_event_total"
-TABLE2_TOTAL = "energy_models_table2_total"
-SPMAT_READ_PJ = "energy_models_event_lines_spmat_row_read_pj"
-SPMAT_READ_EACH = "energy_models_event_lines_spmat_row_read_pj_each"
+EVENT_TOTAL = "energy_event_total_pj"
+TABLE2_TOTAL = "energy_table2_total_pj"
+SPMAT_READ_PJ = "energy_event_spmat_row_read_pj"
+SPMAT_READ_EACH = "energy_event_spmat_row_read_pj_each"
 
 
 def specs(s: PaperSettings, engine: str) -> dict[str, SweepSpec]:

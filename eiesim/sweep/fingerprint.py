@@ -1,7 +1,8 @@
 """Fingerprints of the code behind a result, so stores and caches never mix code versions.
 
 ``simulator`` covers everything a simulated number depends on (layer generation, weight
-sharing, encoding, engines, energy model and its tables); ``generator`` only what a
+sharing, encoding, engines, energy model and its tables) and the store's row schema
+(``sweep/tasks.py``); ``generator`` only what a
 weight-shared layer depends on. Both hash source files, read once per process.
 """
 
@@ -15,7 +16,7 @@ _ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ("compressor/csc.py", "compressor/quantize.py", "compressor/synthetic.py",
              "workloads/benchmarks.py")
 SIMULATOR = (*GENERATOR, "eiesim/*.py", "eiesim/engines/*.py", "eiesim/energy/**/*.py",
-             "eiesim/energy/**/*.toml", "eiesim/blocks/**/*.py")
+             "eiesim/energy/**/*.toml", "eiesim/blocks/**/*.py", "eiesim/sweep/tasks.py")
 
 
 def _digest(patterns: tuple[str, ...]) -> str:

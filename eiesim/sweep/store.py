@@ -1,8 +1,10 @@
 """The result store: a folder of Parquet part files, one per finished chunk of points.
 
 Each part is written atomically (:mod:`eiesim.atomic`: temporary name, then rename), so a
-crash or Ctrl-C at any moment leaves only whole parts; stray temporaries are ignored and
-removed by a later open once the process that wrote them is gone. Every row carries ``point_hash``; readers keep the first row of
+crash or Ctrl-C at any moment leaves only whole parts; temporaries end in ``.tmp``, so outside
+readers can take every ``*.parquet`` of the folder (``duckdb``: ``read_parquet('store/*.parquet')``);
+stray temporaries are ignored and removed by a later open once the process that wrote them is
+gone. Every row carries ``point_hash``; readers keep the first row of
 each hash, so even two runs racing on one store never show a point twice.
 """
 
@@ -40,7 +42,7 @@ class ResultStore:
             return None
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         final = self.path / f"part-{uuid.uuid4().hex}.parquet"
-        return write_atomic(final, lambda tmp: pq.write_table(table, tmp))
+        return write_atomic(final, lambda tmp: pq.write_table(table, tmp), tmp_suffix=".tmp")
 
     def done_hashes(self) -> set[str]:
         """Hashes of the points already in the store."""

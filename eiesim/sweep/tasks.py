@@ -8,6 +8,7 @@ process, then simulates each point and returns one flat row per point.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -33,22 +34,49 @@ def warm_engine(engine: str) -> None:
     _WARM.add(engine)
 
 
-def flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    """Nested dicts -> ``prefix_key`` columns; numbers and lists of numbers kept as they are."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            flatten(f"{prefix}_{key}" if prefix else str(key), item, out)
-    elif isinstance(value, np.ndarray):
-        out[prefix] = value.tolist()
-    else:
-        out[prefix] = value
+def energy_columns(report) -> dict[str, Any]:
+    """The energy report as flat, SQL-safe columns with their unit in the name.
+
+    Per model (``event``, ``table2``): ``energy_<model>_total_pj``, ``energy_<model>_avg_power_mw``,
+    ``energy_<model>_per_pe_pj`` (a list) and per line ``energy_<model>_<line>_{count,pj_each,pj}``;
+    and per module of several lines ``energy_<model>_module_<module>_pj`` (a module of one
+    line, as all of Table II's, would repeat that line). Then the models' ratio and the
+    area estimate (``area_total_mm2``, ``area_<unit>_um2``, ``lnzd_nodes``).
+    """
+    row: dict[str, Any] = {}
+    for model in report.estimates:
+        prefix = f"energy_{model.model}"
+        row[f"{prefix}_total_pj"] = float(model.total)
+        row[f"{prefix}_avg_power_mw"] = float(model.avg_power_mw)
+        row[f"{prefix}_per_pe_pj"] = [float(x) for x in model.per_pe]
+        lines_of = Counter(line.module for line in model.lines)
+        for module, pj in model.per_module.items():
+            if lines_of[module] > 1:  # a module of one line would repeat that line's column
+                row[f"{prefix}_module_{module}_pj"] = float(pj)
+        for line in model.lines:
+            row[f"{prefix}_{line.name}_count"] = int(line.count)
+            row[f"{prefix}_{line.name}_pj_each"] = float(line.pj_each)
+            row[f"{prefix}_{line.name}_pj"] = float(line.pj)
+    for ratio, value in report.ratios().items():
+        row["energy_" + ratio.replace("/", "_over_")] = float(value)
+    if report.area is not None:
+        row["area_total_mm2"] = float(report.area["total_mm2"])
+        for unit, um2 in report.area["per_unit_um2"].items():
+            row[f"area_{unit}_um2"] = float(um2)
+        row["lnzd_nodes"] = int(report.area["lnzd_nodes"])
+    return row
 
 
-def result_row(point: Point, result) -> dict[str, Any]:
-    """One store row: identity, the full config, counters, metrics, per-PE arrays, energy."""
+def result_row(point: Point, result, shared) -> dict[str, Any]:
+    """One store row: identity, the layer's shape and densities, the full config, counters,
+    metrics, per-PE arrays, energy (:func:`energy_columns`)."""
+    m, k = shared.shape
     row: dict[str, Any] = {
         "point_hash": point.point_hash, "config_hash": point.config_hash,
         "layer": point.layer, "engine": point.engine, "seed": point.seed, "code_version": point.code,
+        "rows_m": int(m), "cols_k": int(k),
+        "weight_density": shared.codes.size / (m * k),
+        "act_density": float(np.count_nonzero(shared.acts)) / shared.acts.size,
         **point.config.model_dump(),
         "cycles": int(result.cycles), "time_us": float(result.time_us),
         "n_blocks": len(result.block_cycles),
@@ -59,7 +87,7 @@ def result_row(point: Point, result) -> dict[str, Any]:
         "fits": bool(result.fit.fits),
         "sim_wall_s": result.sim_wall_s,
     }
-    flatten("energy", result.energy.to_dict(), row)
+    row.update(energy_columns(result.energy))
     return row
 
 
@@ -82,7 +110,7 @@ def run_chunk(points: list[Point], cache_dir: str | None = None) -> list[dict[st
     for point in points:
         start = time.perf_counter()
         result = simulate(layer, shared.acts, point.config, engine=point.engine)
-        row = result_row(point, result)
+        row = result_row(point, result, shared)
         row["simulate_s"] = time.perf_counter() - start
         rows.append(row)
     for row in rows:  # the chunk's load and encode time, shared evenly by its points
