@@ -27,11 +27,11 @@ import scipy.sparse as sp
 
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
-from compressor.csc import compress_layer
 from workloads.benchmarks import (
     BENCHMARKS,
     Benchmark,
     benchmark_activation_batch,
+    benchmark_layer,
     benchmark_weights,
     get_benchmark,
 )
@@ -340,12 +340,13 @@ def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:
     return {"dense": dense.to(device), "sparse": sparse.to(device)}
 
 
-def simulate_eie(bench: Benchmark, weights, acts: np.ndarray, n_pe: int, engine: str) -> EieRow:
-    """Simulated EIE time and energy of one benchmark layer for one frame (batch 1)."""
+def simulate_eie(bench: Benchmark, seed: int, n_pe: int, engine: str) -> EieRow:
+    """Simulated EIE time and energy of one benchmark layer for one frame (batch 1): the
+    same weights and first frame as the measured columns, weight-shared (layer cache)."""
     from eiesim.simulation import simulate
 
     config = ArchConfig.make(n_pe=n_pe)
-    layer = compress_layer(weights, config, name=bench.name, has_bias=bench.has_bias, activation=bench.activation)
+    layer, acts = benchmark_layer(bench.name, config, seed)
     result = simulate(layer, acts, config, engine=engine)
     return EieRow(bench.name, n_pe, engine, int(result.cycles), result.time_us * 1e-6,
                   float(result.energy.total) * 1e-12, "modelled (eiesim energy model, pJ tables)")
@@ -404,7 +405,7 @@ def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy
             name, weights, inputs, devices, batches, repeats, warmup, energy_seconds)
         if engine is not None:
             progress(f"{name}: EIE at {eie_pes} PEs ({engine} engine)")
-            report.eie.append(simulate_eie(bench, weights, frames[:, 0], eie_pes, engine))
+            report.eie.append(simulate_eie(bench, seed, eie_pes, engine))
     if not eie_pes:
         report.eie_note = "EIE not simulated (disabled)."
     else:

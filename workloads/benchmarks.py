@@ -165,8 +165,17 @@ def benchmark_activation_batch(name: str, batch: int, seed: int = 0, workload: W
 def benchmark_layer(
     name: str, config: ArchConfig = ArchConfig(), seed: int = 0, workload: Workload = UNIFORM,
 ) -> tuple[EncodedLayer, np.ndarray]:
-    """The encoded layer for ``config`` and its activations."""
+    """The encoded layer for ``config`` and its activations.
+
+    For the uniform workload, weight sharing (k-means, seconds per layer) and interleaving
+    run once per layer, seed and PE array: both are kept in the layer cache the sweeps use
+    (``eiesim.sweep.layers``, ``$XDG_CACHE_HOME/eiesim/layers``).
+    """
     bench = get_benchmark(name)
+    if workload == UNIFORM:
+        from eiesim.sweep.layers import default_cache_folder, encoded_layer
+
+        return encoded_layer(bench.name, seed, config, default_cache_folder())
     layer = compress_layer(
         benchmark_weights(bench.name, seed, workload), config,
         name=bench.name, has_bias=bench.has_bias, activation=bench.activation,

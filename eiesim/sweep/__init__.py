@@ -13,13 +13,20 @@ The library never starts a cluster: pass ``DaskExecutor(client)`` for a dask.dis
 client you made.
 """
 
-from eiesim.sweep.executors import DaskExecutor, ProcessExecutor, SerialExecutor, local_executor
-from eiesim.sweep.grid import Point, SweepSpec, parse_axis, parse_layers, parse_values
-from eiesim.sweep.runner import SweepSummary, plan_chunks, run_sweep, sweep_frame
-from eiesim.sweep.store import ResultStore
+import importlib
 
-__all__ = [
-    "DaskExecutor", "Point", "ProcessExecutor", "ResultStore", "SerialExecutor", "SweepSpec",
-    "SweepSummary", "local_executor", "parse_axis", "parse_layers", "parse_values", "plan_chunks",
-    "run_sweep", "sweep_frame",
-]
+# Loaded on first use, so ``eiesim.sweep.layers`` (the layer cache of every command) does
+# not pull in pandas, pyarrow and the executors.
+_EXPORTS = {
+    "DaskExecutor": "executors", "ProcessExecutor": "executors", "SerialExecutor": "executors",
+    "local_executor": "executors", "Point": "grid", "SweepSpec": "grid", "parse_axis": "grid",
+    "parse_layers": "grid", "parse_values": "grid", "SweepSummary": "runner", "plan_chunks": "runner",
+    "run_sweep": "runner", "sweep_frame": "runner", "ResultStore": "store",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'eiesim.sweep' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"eiesim.sweep.{_EXPORTS[name]}"), name)

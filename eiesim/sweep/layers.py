@@ -3,7 +3,8 @@
 Weight sharing (k-means) depends only on (layer, seed, weight_bits), the interleaved CSC
 also on (n_pe, accumulators_per_pe, index_bits). A :class:`SharedLayer` holds the first
 stage; :func:`encode` does the second. Shared layers are memoised in each worker process
-and, when a cache folder is given, kept there as ``.npz`` files (written atomically).
+and, when a cache folder is given, kept there as ``.npz`` files (written atomically);
+:func:`encoded_layer` also keeps the interleaved layer there, for one-off runs.
 :func:`cache_folder` names that folder after a fingerprint of the generating code, fixed
 once per run by the caller, so a change to that code never reuses stale weights.
 """
@@ -82,6 +83,15 @@ def cache_folder(root: str | Path) -> Path:
     return folder
 
 
+def default_cache_folder() -> str | None:
+    """This code's folder under :func:`default_cache_dir`, or None where it cannot be made
+    (a read-only home): then layers are only memoised in this process."""
+    try:
+        return str(cache_folder(default_cache_dir()))
+    except OSError:
+        return None
+
+
 def _cache_file(cache_dir: Path, name: str, seed: int, weight_bits: int) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return cache_dir / f"{safe}-s{seed}-b{weight_bits}.npz"
@@ -141,6 +151,39 @@ def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
     """Interleave a shared layer for ``config``'s PE array."""
     return interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
                       name=layer.name, has_bias=layer.has_bias, activation=layer.activation)
+
+
+def _encoded_file(cache_dir: Path, name: str, seed: int, config: ArchConfig) -> Path:
+    c = config
+    stem = _cache_file(cache_dir, name, seed, c.weight_bits).stem
+    return cache_dir / f"{stem}-n{c.n_pe}-r{c.accumulators_per_pe}-x{c.index_bits}.npz"
+
+
+def encoded_layer(name: str, seed: int, config: ArchConfig,
+                  cache_dir: str | None = None) -> tuple[EncodedLayer, np.ndarray]:
+    """The layer interleaved for ``config`` and its activations, for one-off runs
+    (``simulate``, ``energy``, ``baseline``): with a cache folder the encoding is kept there
+    too, so a repeated run of the same array only loads it."""
+    shared = shared_layer(name, seed, config.weight_bits, cache_dir)
+    path = _encoded_file(Path(cache_dir), name, seed, config) if cache_dir else None
+    if path is not None and path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return EncodedLayer(
+                    shape=shared.shape, n_pe=config.n_pe, accumulators_per_pe=config.accumulators_per_pe,
+                    index_bits=config.index_bits, weight_bits=config.weight_bits, codebook=shared.codebook,
+                    code=z["code"], rel=z["rel"], ptr=z["ptr"], start=z["start"], name=shared.name,
+                    has_bias=shared.has_bias, activation=shared.activation), shared.acts
+        except (OSError, KeyError, ValueError):
+            pass  # unreadable: encode again
+    layer = encode(shared, config)
+    if path is not None:
+        try:
+            write_atomic(path, lambda tmp: np.savez(tmp, code=layer.code, rel=layer.rel, ptr=layer.ptr,
+                                                    start=layer.start))
+        except OSError:
+            pass
+    return layer, shared.acts
 
 
 def prepare(name: str, seed: int, weight_bits: int, cache_dir: str | None = None) -> float:
