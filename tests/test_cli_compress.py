@@ -138,7 +138,18 @@ def test_torch_module_and_state_dict(run_cli, tmp_path, monkeypatch):
     torch.save(tiny_net.model.state_dict(), tmp_path / "net.pt")
     code, _, stderr = run_cli("compress", "--state-dict", tmp_path / "net.pt", *SMALL, "--out", tmp_path / "s.npz")
     assert code == 0, stderr
-    assert [layer.shape for layer in load_model(tmp_path / "s.npz").layers] == [(6, 9), (3, 6)]
+    # The bias-free second Linear looks like an nn.Embedding in a state dict: skipped, with a warning.
+    assert [layer.shape for layer in load_model(tmp_path / "s.npz").layers] == [(6, 9)]
+    assert "warning: not imported: 2 (state dict): a 2-D weight without a bias" in stderr
+    # The state dict loaded into the module gives the module's layers, with the same values.
+    code, _, stderr = run_cli("compress", "--torch-module", "tiny_net:model", "--state-dict", tmp_path / "net.pt",
+                              *SMALL, "--out", tmp_path / "b.npz")
+    assert code == 0, stderr
+    both = load_model(tmp_path / "b.npz")
+    assert [layer.shape for layer in both.layers] == [(6, 9), (3, 6)]
+    np.testing.assert_array_equal(both.layers[0].to_dense(), load_model(tmp_path / "s.npz").layers[0].to_dense())
+    assert both.metadata["network"] == {"stages": [{"kind": "linear", "layer": "0"}, {"kind": "linear", "layer": "2"}],
+                                        "skipped": []}
 
 
 def _bad_files(tmp_path):
@@ -222,3 +233,40 @@ def test_a_failed_report_write_removes_the_model(run_cli, weights, tmp_path, mon
                            "--json", tmp_path / "r.json")
     assert code == 1 and "No space left" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fc.npy"]
+
+
+LSTM_MODULE = """
+import torch
+
+torch.manual_seed(0)
+net = torch.nn.Sequential()
+net.add_module("emb", torch.nn.Embedding(5, 4))
+net.add_module("rnn", torch.nn.LSTM(4, 3))
+net.add_module("fc1", torch.nn.Linear(3, 3))
+net.add_module("fc2", torch.nn.Linear(3, 2))
+"""
+
+
+def test_torch_activations_per_layer_and_skipped_modules_in_info(run_cli, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    (tmp_path / "lstm_net_xyz.py").write_text(textwrap.dedent(LSTM_MODULE))
+    monkeypatch.chdir(tmp_path)  # --torch-module searches the current directory
+    out = tmp_path / "m.npz"
+    code, _, stderr = run_cli("compress", "--torch-module", "lstm_net_xyz:net", *SMALL,
+                              "--activation", "none,relu,none", "--out", out)
+    assert code == 0, stderr
+    assert "warning: not imported: emb (Embedding)" in stderr
+    model = load_model(out)
+    assert [(layer.name, layer.activation) for layer in model.layers] == [
+        ("rnn.l0", "none"), ("fc1", "relu"), ("fc2", "none")]
+    code, stdout, _ = run_cli("info", out)
+    assert code == 0
+    assert "network: rnn.l0 (LSTM 4 -> 3, 1 direction(s)) -> fc1 -> fc2" in stdout
+    assert "not imported: emb (Embedding): an embedding is a table lookup" in stdout
+    for activation, message in [("relu", "layer rnn.l0 belongs to an LSTM/GRU: its activation must be none"),
+                                ("relu,none", "--activation lists 2 values for 3 layers"),
+                                ("tanh", "--activation takes relu or none")]:
+        code, _, stderr = run_cli("compress", "--torch-module", "lstm_net_xyz:net", *SMALL,
+                                  "--activation", activation, "--out", tmp_path / "x.npz")
+        assert code == 1 and message in stderr and stderr.count("\n") == 1 + stderr.count("warning")
+        assert not (tmp_path / "x.npz").exists()

@@ -341,7 +341,7 @@ def run_lenet(
     data = load_digits_split(seed, settings.test_fraction)
     with _deterministic_torch(seed) as torch:
         model, stages, gen = train_and_prune(torch, settings, data, seed, progress)
-        imported = layers_from_module(model)
+        imported = layers_from_module(model).layers
         shared = [share_layer(matrix, settings.weight_bits) for _, matrix, _ in imported]
         stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", shared_accuracy(torch, shared, data),
                             f"{2 ** settings.weight_bits - 1} shared values per layer, bias included"))

@@ -2,7 +2,8 @@
 
 ``compress`` takes the layers of exactly one source: a dense ``.npy`` matrix (``--weights``),
 EIE benchmark layers (``--benchmark NAME|all``), or a PyTorch model (``--torch-module
-module:attr`` or ``--state-dict FILE``, read by ``workloads.torch_import``). It optionally
+module:attr``, ``--state-dict FILE`` or both, read by ``workloads.torch_import``; how the
+layers chain and which modules were not imported go into the file's metadata). It optionally
 prunes each layer to ``--density`` (magnitude or structured), shares weights by k-means,
 encodes the interleaved CSC for the PE array, writes one model file and prints the
 storage report (``--json`` writes it as JSON). ``decompress`` writes a layer's quantized
@@ -30,8 +31,11 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--weights", metavar="W.npy", help="Dense weight matrix M x K (.npy); zeros are pruned weights.")
 @click.option("--benchmark", metavar="NAME|all", help="An EIE Table III layer (Alex-6 ... NT-LSTM), or all nine in one file.")
 @click.option("--torch-module", metavar="MODULE:ATTR",
-              help="The Linear/LSTM layers of an importable torch nn.Module (or a factory returning one).")
-@click.option("--state-dict", metavar="FILE", help="The Linear/LSTM layers of a saved torch state dict (.pt).")
+              help="The Linear/LSTM/GRU layers of a torch nn.Module (or a factory returning one). This imports "
+                   "and runs the module's code; the current directory is searched first.")
+@click.option("--state-dict", metavar="FILE",
+              help="The Linear/LSTM/GRU layers of a saved torch state dict (.pt), recognised by parameter names; "
+                   "with --torch-module, loaded into that module instead.")
 @click.option("--seed", type=SEED, help="Seed of the --benchmark weights [default: 0].")
 @click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first.")
 @click.option("--prune", "method", type=click.Choice(PRUNE_METHODS),
@@ -47,9 +51,10 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--name", metavar="NAME", help="Layer name for --weights [default: the file name without suffix].")
 @click.option("--bias", "has_bias", is_flag=True, default=None,
               help="--weights: the last column is a bias (an input fixed at 1.0).")
-@click.option("--activation", type=click.Choice(["relu", "none"]),
-              help="Output non-linearity on write-back, for every layer [default: relu for --weights, "
-                   "the table's for --benchmark, none for torch layers].")
+@click.option("--activation", metavar="relu|none[,...]",
+              help="Output non-linearity on write-back: one for every layer, or a comma list with one per layer "
+                   "in file order (e.g. relu,relu,none) [default: relu for --weights, the table's for "
+                   "--benchmark, none for torch layers; LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.npz).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
 def compress(weights, benchmark, torch_module, state_dict, seed, density, method, block, pes, accumulators,
@@ -59,7 +64,7 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
     from compressor.fileformat import CompressedModel
     from eiesim.config import ArchConfig
 
-    source = _one_source(weights=weights, benchmark=benchmark, torch_module=torch_module, state_dict=state_dict)
+    source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict)
     if source != "weights" and (name is not None or has_bias is not None):
         raise EieError("--name and --bias describe a --weights matrix")
     if seed is not None and source != "benchmark":
@@ -79,18 +84,24 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
         origin = str(weights)
     elif source == "benchmark":
         raw, origin = _benchmark_layers(benchmark, seed or 0), f"benchmark {benchmark} seed {seed or 0}"
-    else:
+    network = None
+    if source == "torch":
         from workloads.torch_import import load_torch_layers
 
-        spec = torch_module or state_dict
-        raw, origin = [(n, w, b, "none") for n, w, b in load_torch_layers(spec)], f"torch {spec}"
+        network = load_torch_layers(torch_module, state_dict)
+        raw, origin = [(n, w, b, "none") for n, w, b in network.layers], f"torch {_torch_origin(torch_module, state_dict)}"
+        for line in network.skipped:
+            click.echo(f"eiesim: warning: not imported: {line}", err=True)
 
+    acts = _activations(activation, [r[0] for r in raw], network)
     layers = []
-    for layer_name, w, bias, act in raw:
+    for (layer_name, w, bias, default), act in zip(raw, acts):
         if pruning is not None:
             w = pruning(w)
-        layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=activation or act))
+        layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=act or default))
     metadata: dict = {"pruning": None}
+    if network is not None:
+        metadata["network"] = {"stages": list(network.stages), "skipped": list(network.skipped)}
     if density is not None:
         metadata["pruning"] = {"density": density, "method": method or "magnitude",
                                "block": (block or "4x4") if method == "block" else None}
@@ -143,8 +154,14 @@ def info(model_path, json_out) -> None:
     click.echo(f"  source: {model.source or '-'}")
     click.echo(f"  array: N = {cfg.n_pe} PEs, R = {cfg.accumulators_per_pe} accumulators, "
                f"b = {cfg.weight_bits} weight bits, x = {cfg.index_bits} index bits")
-    if model.metadata:
-        click.echo(f"  metadata: {json.dumps(model.metadata)}")
+    network = model.metadata.get("network")
+    rest = {k: v for k, v in model.metadata.items() if k != "network"}
+    if rest:
+        click.echo(f"  metadata: {json.dumps(rest)}")
+    if network:
+        click.echo("  network: " + " -> ".join(_stage_text(s) for s in network["stages"]))
+        for line in network["skipped"]:
+            click.echo(f"  not imported: {line}")
     layers = []
     for layer in model.layers:
         m, k = layer.shape
@@ -169,10 +186,43 @@ def info(model_path, json_out) -> None:
 def _one_source(**sources) -> str:
     given = [key for key, value in sources.items() if value is not None]
     if len(given) != 1:
-        options = ", ".join("--" + key.replace("_", "-") for key in sources)
-        got = ", ".join("--" + key.replace("_", "-") for key in given)
-        raise EieError(f"give exactly one of {options}" + (f"; got {got}" if given else ""))
+        options = "--weights, --benchmark, or --torch-module and/or --state-dict"
+        got = ", ".join("--torch-module/--state-dict" if key == "torch" else "--" + key for key in given)
+        raise EieError(f"give exactly one source: {options}" + (f"; got {got}" if given else ""))
     return given[0]
+
+
+def _stage_text(stage: dict) -> str:
+    if stage["kind"] == "linear":
+        return stage["layer"]
+    proj = f", proj {stage['proj_size']}" if stage.get("proj_size") else ""
+    return (f"{stage['name']} ({stage['kind'].upper()} {stage['input_size']} -> {stage['hidden_size']}{proj}, "
+            f"{len(stage['directions'])} direction(s))")
+
+
+def _torch_origin(module: str | None, state_dict: str | None) -> str:
+    return " with ".join(x for x in (module, state_dict) if x)
+
+
+def _activations(text: str | None, names: list[str], network) -> list[str | None]:
+    """Per-layer activations from ``--activation`` (None: the source's default)."""
+    if text is None:
+        return [None] * len(names)
+    values = [v.strip() for v in text.split(",")]
+    if any(v not in ("relu", "none") for v in values):
+        raise EieError(f"--activation takes relu or none (or a comma list of them), got {text!r}")
+    if len(values) == 1:
+        values *= len(names)
+    if len(values) != len(names):
+        raise EieError(f"--activation lists {len(values)} values for {len(names)} layers ({', '.join(names)})")
+    if network is not None:
+        recurrent = {d[key] for s in network.stages if s["kind"] != "linear" for d in s["directions"]
+                     for key in ("gates", "proj") if d[key]}
+        for name, value in zip(names, values):
+            if name in recurrent and value != "none":
+                raise EieError(f"layer {name} belongs to an LSTM/GRU: its activation must be none (the gate "
+                               "nonlinearities run outside the PE array)")
+    return values
 
 
 def _load_matrix(path: str) -> np.ndarray:
