@@ -21,6 +21,17 @@ def value_range(config: ArchConfig) -> tuple[int, int]:
     return -half, half - 1
 
 
+def frac_bits_for(max_abs: float, value_bits: int) -> int:
+    """Dynamic fixed point: the most fraction bits (0 .. value_bits - 1) with which
+    ``max_abs`` fits a signed ``value_bits`` integer unsaturated,
+    max_abs * 2^f <= 2^(value_bits - 1) - 1 (so 1.0 in 16 bits gets 14, not 15)."""
+    hi = 2 ** (value_bits - 1) - 1
+    f = value_bits - 1
+    while f > 0 and max_abs * 2.0**f > hi:
+        f -= 1
+    return f
+
+
 def to_fixed(x: np.ndarray, frac_bits: int, config: ArchConfig) -> np.ndarray:
     """Round-to-nearest and saturate real values to signed ``value_bits`` integers."""
     lo, hi = value_range(config)

@@ -34,13 +34,6 @@ def test_precision_energy_table_follows_the_rules():
     assert df.loc["float32", "mac_pj"] == pytest.approx(3.7 + 0.9)
 
 
-@pytest.mark.parametrize("magnitude, bits, frac", [(3.4, 16, 13), (0.2, 16, 15), (0.0, 8, 7), (4.0, 8, 5),
-                                                    (1e9, 16, 0), (1.0, 8, 7)])
-def test_calibrated_fraction_bits_just_hold_the_magnitude(magnitude, bits, frac):
-    assert studies.calibrated_frac_bits(magnitude, bits) == frac
-    assert magnitude * 2**frac <= 2 ** (bits - 1) or frac == 0
-
-
 def test_precision_error_study_is_worse_at_8_bits():
     df = studies.precision_error_study(["NT-LSTM"], config=ArchConfig(n_pe=16)).set_index("format")
     assert list(df.index) == ["fixed16 (paper)", "fixed16 (calibrated)", "fixed8 (calibrated)"]

@@ -125,10 +125,22 @@ def test_bad_settings_are_refused(change, message):
 def test_cli_lenet_writes_json(run_cli, tmp_path, monkeypatch):
     monkeypatch.setattr(LeNetSettings, "reduced", classmethod(lambda cls: TINY))
     out = tmp_path / "lenet.json"
-    code, stdout, err = run_cli("lenet", "--seed", "2", "--pes", "16", "--json", out)
+    code, stdout, err = run_cli("lenet", "--seed", "2", "--pes", "16", "--json", out, "--export", tmp_path)
     assert code == 0, err
     assert "| EIE fixed point |" in stdout and "(16 PEs" in stdout
     data = json.loads(out.read_text())
     assert data["seed"] == 2 and data["settings"]["n_pe"] == 16 and len(data["layers"]) == 3
+    # The exported network runs under 'eiesim infer': on the chip, calibrated on the training
+    # images, it classifies every test image as the float model does.
+    report = tmp_path / "infer.json"
+    code, _, err = run_cli("infer", "--model", tmp_path / "lenet.eie", "--inputs", tmp_path / "test_x.npy",
+                           "--labels", tmp_path / "test_y.npy", "--calibration", tmp_path / "train_x.npy",
+                           "--json", report)
+    assert code == 0, err
+    summary = json.loads(report.read_text())
+    assert summary["vs_float"]["top1_agreement"] == 1.0
+    assert summary["accuracy"]["chip"] == summary["accuracy"]["float"] == pytest.approx(data["stages"][4]["accuracy"])
+    code, _, err = run_cli("lenet", "--export", tmp_path / "absent" / "deeper")
+    assert code == 1 and "--export" in err and "does not exist" in err
     code, _, err = run_cli("lenet", "--pes", "0")
     assert code == 2 and "Invalid value for '--pes'" in err

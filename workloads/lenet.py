@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from compressor.csc import EncodedLayer, compress_layer, interleave
+from compressor.csc import compress_layer, interleave
+from compressor.fileformat import CompressedModel
 from compressor.prune import apply_mask_to_torch, magnitude_mask
 from compressor.quantize import finetune_centroids, share_weights
 from compressor.report import KB, StorageReport, layer_storage
@@ -134,6 +136,8 @@ class LeNetResult:
     layers: list[LayerReport]
     storage: dict[str, StorageReport]  # "single stream" (DC's layout) and "EIE" (N PEs)
     engine_matches_functional: bool  # on the first check_images images
+    model: CompressedModel | None = None  # the encoded network (eiesim lenet --export writes it)
+    float_accuracy_eie_images: float = 0.0  # the float model on the images run on EIE
 
     @property
     def latency_us(self) -> float:
@@ -156,6 +160,7 @@ class LeNetResult:
                 "images": len(self.layers[0].cycles) if self.layers else 0,
                 "latency_us": self.latency_us, "energy_pj": self.energy_pj,
                 "engine_matches_functional": self.engine_matches_functional,
+                "float_accuracy_same_images": self.float_accuracy_eie_images,
             },
             "deep_compression_reference": {**DC_LENET_STORAGE, "densities": list(DC_LENET_DENSITIES)},
         }
@@ -357,43 +362,66 @@ def run_lenet(
         for i, (layer, name) in enumerate(zip(shared, LAYER_NAMES))
     ]
     progress(f"running the test images on EIE ({engine} engine)")
-    eie_acc, n_images, reports, matches = _run_on_eie(encoded, imported, data, config, engine, settings)
-    stages.append(Stage("EIE fixed point", eie_acc,
-                        f"{config.value_bits}-bit values, {n_images} of {len(data.y_test)} test images"))
+    model = CompressedModel(encoded, config, source=f"eiesim lenet, seed {seed}")
+    eie, reports, matches = _run_on_eie(model, imported, data, engine, settings)
+    bits = ", ".join(f"{name} Q{f['act_frac_bits']}/Q{f['weight_frac_bits']}" for name, f in eie.formats.items())
+    stages.append(Stage("EIE fixed point", eie.summary()["accuracy"]["chip"],
+                        f"{config.value_bits}-bit dynamic fixed point (activation/weight fraction bits {bits}, "
+                        f"from the training images), {len(eie.latency_us)} of {len(data.y_test)} test images; "
+                        f"float model on the same images: {100 * eie.summary()['accuracy']['float']:.2f}%"))
     storage = {"single stream": storage_of(shared, config.replace(n_pe=1)),
                f"EIE {config.n_pe} PEs": storage_of(shared, config)}
-    return LeNetResult(seed, settings, engine, config.clock_mhz, stages, reports, storage, matches)
+    return LeNetResult(seed, settings, engine, config.clock_mhz, stages, reports, storage, matches, model,
+                       eie.summary()["accuracy"]["float"])
 
 
-def _run_on_eie(encoded: list[EncodedLayer], imported, data: Digits, config: ArchConfig, engine: str, settings):
-    """Run test images through the layers on the engine, each layer fed the previous
-    layer's simulated output; the first ``check_images`` are checked against the
-    functional model. Returns accuracy, images run, per-layer reports and the check."""
+def _run_on_eie(model: CompressedModel, imported, data: Digits, engine: str, settings):
+    """The test images through the whole network on the chip (:func:`eiesim.inference.infer`,
+    activation formats calibrated on the training images); the first ``check_images`` are
+    checked against the functional model. Returns the inference result, per-layer reports
+    and the check."""
     from eiesim.functional import functional_output
-    from eiesim.simulation import prepare_activations, simulate
+    from eiesim.inference import Network, forward, infer
+    from eiesim.simulation import prepare_activations
 
     n_images = len(data.y_test) if settings.eie_images is None else min(settings.eie_images, len(data.y_test))
+    x = data.x_test[:n_images]
+    result = infer(model, x, engine=engine, calibration=data.x_train, labels=data.y_test[:n_images])
+    configs = {name: result.config.replace(**f) for name, f in result.formats.items()}
+
+    def functional(layer, a):
+        cfg = configs[layer.name]
+        return functional_output(layer, prepare_activations(layer, a, cfg), cfg)
+
+    check = min(settings.check_images, n_images)
+    matches = bool(np.array_equal(forward(Network(model), x[:check], call=functional), result.outputs[:check]))
     reports = []
-    for layer, (_, matrix, _) in zip(encoded, imported):
+    for i, (layer, (_, matrix, _)) in enumerate(zip(model.layers, imported)):
         weights = matrix[:, :-1]
         kept = int(np.count_nonzero(weights))
         reports.append(LayerReport(
-            layer.name, layer.shape, weights.size, kept, kept / weights.size, layer.activation, 0.0,
-            real_entries=layer.n_real, filler_entries=layer.n_fillers))
-    correct, matches = 0, True
-    for index in range(n_images):
-        a = data.x_test[index]
-        for layer, report in zip(encoded, reports):
-            report.act_density += np.count_nonzero(a) / a.size / n_images
-            result = simulate(layer, a, config, engine=engine)
-            if index < settings.check_images:
-                expected = functional_output(layer, prepare_activations(layer, a, config), config)
-                matches &= bool(np.array_equal(result.output, expected))
-            report.cycles.append(int(result.cycles))
-            report.energy_pj.append(float(result.energy.total))
-            a = result.output
-        correct += int(np.argmax(a) == data.y_test[index])
-    return correct / n_images, n_images, reports, matches
+            layer.name, layer.shape, weights.size, kept, kept / weights.size, layer.activation,
+            float(result.input_density[:, i].mean()), cycles=result.cycles[:, i].tolist(),
+            energy_pj=result.energy_pj[:, i].tolist(), real_entries=layer.n_real, filler_entries=layer.n_fillers))
+    return result, reports, matches
+
+
+def export_lenet(result: LeNetResult, folder) -> list[Path]:
+    """Write the encoded network and the digits split it was trained and tested on."""
+    from compressor.fileformat import save_model
+    from eiesim.atomic import write_atomic
+
+    folder = Path(folder)
+    data = load_digits_split(result.seed, result.settings.test_fraction)
+    written = [save_model(folder / "lenet.eie", result.model)]
+    for name, array in (("test_x", data.x_test), ("test_y", data.y_test), ("train_x", data.x_train)):
+
+        def write(tmp: Path, array=array) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+
+        written.append(write_atomic(folder / f"{name}.npy", write))
+    return written
 
 
 def storage_of(shared: list[SharedLayer], config: ArchConfig) -> StorageReport:

@@ -22,6 +22,7 @@ COMMANDS = {
     "compress": "eiesim.cli.compress:compress",
     "decompress": "eiesim.cli.compress:decompress",
     "energy": "eiesim.cli.energy:energy",
+    "infer": "eiesim.cli.infer:infer",
     "info": "eiesim.cli.compress:info",
     "lab": "eiesim.cli.lab:lab",
     "lenet": "eiesim.cli.lenet:lenet",

@@ -15,17 +15,25 @@ from eiesim.cli import SEED
               help="Simulator engine.")
 @click.option("--json", "json_out", metavar="OUT", default=None,
               help="Write the full result here (atomically).")
-def lenet(full, seed, pes, engine, json_out):
+@click.option("--export", "export_dir", metavar="DIR", default=None,
+              help="Write lenet.eie (the compressed network), test_x.npy, test_y.npy and train_x.npy (digits) "
+                   "into this folder (created if missing), for 'eiesim infer'.")
+def lenet(full, seed, pes, engine, json_out, export_dir):
     """LeNet-300-100 end to end: accuracy per stage, storage, EIE cycles and energy."""
     from dataclasses import replace
 
-    from eiesim.atomic import check_outputs, json_text, text_writer
-    from workloads.lenet import LeNetSettings, run_lenet
+    from eiesim.atomic import check_output_folder, check_outputs, json_text, text_writer
+    from workloads.lenet import LeNetSettings, export_lenet, run_lenet
 
     outputs = check_outputs({"--json": json_out})
+    folder = None if export_dir is None else check_output_folder("--export", export_dir)
     settings = replace(LeNetSettings.full() if full else LeNetSettings.reduced(), n_pe=pes)
     result = run_lenet(settings, seed, engine, progress=lambda msg: click.echo(msg, err=True))
     click.echo(result.to_markdown())
     if json_out is not None:
         outputs.publish({"--json": text_writer(json_text(result.to_dict()))})
         click.echo(f"wrote {json_out}")
+    if folder is not None:
+        folder.mkdir(exist_ok=True)
+        for path in export_lenet(result, folder):
+            click.echo(f"wrote {path}")

@@ -14,7 +14,6 @@ All return pandas DataFrames; :func:`plot_sram_width` and :func:`plot_precision`
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -24,6 +23,7 @@ import pandas as pd
 
 from eiesim.atomic import write_atomic
 from eiesim.config import ArchConfig
+from eiesim.numerics import frac_bits_for
 from eiesim.energy import rules
 from eiesim.energy.tables import EnergyTable, load_table
 
@@ -93,14 +93,6 @@ def precision_energy(table: "str | EnergyTable | None" = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def calibrated_frac_bits(magnitude: float, bits: int) -> int:
-    """Fraction bits of a signed ``bits``-bit format whose range just holds ``magnitude``."""
-    if magnitude <= 0:
-        return bits - 1
-    integer_bits = max(0, math.ceil(math.log2(magnitude)))
-    return min(bits - 1, max(0, bits - 1 - integer_bits))
-
-
 def precision_variants(layer, acts: np.ndarray, config: ArchConfig) -> dict[str, ArchConfig]:
     """Fixed-point formats to compare with float32 on one layer.
 
@@ -121,8 +113,8 @@ def precision_variants(layer, acts: np.ndarray, config: ArchConfig) -> dict[str,
     for bits in (16, 8):
         out[f"fixed{bits} (calibrated)"] = config.replace(
             precision="fixed", value_bits=bits,
-            act_frac_bits=calibrated_frac_bits(act_peak, bits),
-            weight_frac_bits=calibrated_frac_bits(weight_peak, bits),
+            act_frac_bits=frac_bits_for(act_peak, bits),
+            weight_frac_bits=frac_bits_for(weight_peak, bits),
         )
     return out
 

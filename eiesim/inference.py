@@ -1,0 +1,491 @@
+"""Whole-network inference on the simulated chip: every layer, every input, every time step.
+
+A compressed model's layers run as a chain of *stages* (``metadata["network"]["stages"]``
+written by ``eiesim compress`` for torch models; otherwise every layer is one linear stage,
+in file order). Each layer call is one :func:`eiesim.simulate` run on the PE array, whose
+written-back output is the next call's input:
+
+- a **linear** stage maps each input vector (or each time step of a sequence) through one
+  layer;
+- an **LSTM** stage runs its gate layer ``[W_ih | W_hh | b]`` once per time step on
+  ``[x_t, h_{t-1}]``; the gate nonlinearities, the cell update ``c = f c + i g`` and
+  ``h = o tanh(c)`` are computed *outside* the PE array (as in EIE, whose PEs only do the
+  matrix-vector products), in float64, then ``h`` goes through the projection layer if the
+  LSTM has one and is fed back at the next step; a **GRU** stage likewise, with
+  ``n = tanh(g_in + r * g_hn)`` and ``h = (1 - z) n + z h``. A reverse direction walks the
+  sequence backwards; directions' outputs are concatenated.
+
+Between layers the destination register file (or, for layers of more than N R rows, the
+activation SRAM) becomes the next layer's source: that swap costs no cycles and no energy
+in this model (the write-back cycles of multi-block layers are inside each layer's cycle
+count, SPEC §5); cycles and energy of a network are the sums over its layer calls. The work
+outside the PE array (nonlinearities, cell update, moving ``x_t`` and ``h_t`` into the
+source register file) is not counted: it is reported as not modelled.
+
+Number formats (dynamic fixed point): with ``"auto"`` each layer gets its own fraction bits
+from calibration data, see :func:`choose_formats`; the arithmetic given the fraction bits is
+SPEC §6 unchanged. A layer's output is converted to the next layer's format on write-back
+(round to nearest, saturating), like any input.
+
+The float reference runs the same stages with the same quantized (codebook) weights in
+float64: the difference between the two is what the chip's fixed point costs. Compare with
+the original model's outputs (e.g. torch's) through ``reference``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from compressor.csc import EncodedLayer
+from compressor.fileformat import CompressedModel
+from eiesim.config import ArchConfig
+from eiesim.errors import EieError
+from eiesim.numerics import frac_bits_for
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the network: a linear layer, or one recurrent layer (all its directions)."""
+
+    kind: str  # "linear" | "lstm" | "gru"
+    name: str
+    layers: tuple[tuple[str, str | None, bool], ...]  # (layer, projection layer or None, reverse)
+    hidden_size: int = 0
+    n_inputs: int = 0
+    n_outputs: int = 0
+
+
+class Network:
+    """The stages of a compressed model, checked against its layers' shapes."""
+
+    def __init__(self, model: CompressedModel):
+        self.model = model
+        self.layers = {layer.name: layer for layer in model.layers}
+        described = (model.metadata.get("network") or {}).get("stages")
+        raw = described if described else [{"kind": "linear", "layer": name} for name in model.names]
+        self.stages = [self._stage(s) for s in raw]
+        for before, after in zip(self.stages, self.stages[1:]):
+            if before.n_outputs != after.n_inputs:
+                raise EieError(f"{before.name} has {before.n_outputs} outputs but {after.name} takes "
+                               f"{after.n_inputs} inputs: the layers do not form a chain")
+        used = [name for s in self.stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
+        missing = [name for name in self.layers if name not in used]
+        if missing:
+            raise EieError(f"the model's network description leaves out layer(s) {', '.join(missing)}")
+
+    @property
+    def recurrent(self) -> bool:
+        return self.stages[0].kind != "linear"
+
+    @property
+    def n_inputs(self) -> int:
+        return self.stages[0].n_inputs
+
+    def call_order(self) -> list[str]:
+        """Layer names in the order they first run (for tables and figures)."""
+        return [name for s in self.stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
+
+    def _get(self, name: str) -> EncodedLayer:
+        if name not in self.layers:
+            raise EieError(f"the model's network description names layer {name!r}, which the file does not hold")
+        return self.layers[name]
+
+    def _stage(self, spec: Any) -> Stage:
+        if not isinstance(spec, dict) or spec.get("kind") not in ("linear", "lstm", "gru"):
+            raise EieError(f"bad network stage in the model metadata: {spec!r}")
+        if spec["kind"] == "linear":
+            layer = self._get(spec.get("layer"))
+            return Stage("linear", layer.name, ((layer.name, None, False),), 0, layer.n_inputs, layer.shape[0])
+        kind, name, hidden = spec["kind"], spec.get("name", "?"), int(spec.get("hidden_size", 0))
+        gates = 4  # LSTM: i, f, g, o; GRU: r, z, n's input term, n's hidden term
+        dirs, widths = [], set()
+        for d in spec.get("directions", []):
+            layer, proj = self._get(d["gates"]), d.get("proj")
+            out = hidden
+            if proj is not None:
+                p = self._get(proj)
+                if p.has_bias or p.shape[1] != hidden or p.activation != "none":
+                    raise EieError(f"projection layer {proj} must be {hidden} wide, without bias or activation")
+                out = p.shape[0]
+            n_in = layer.n_inputs - out
+            if layer.shape[0] != gates * hidden or n_in < 1 or layer.activation != "none":
+                raise EieError(f"{kind.upper()} layer {layer.name} is {layer.shape[0]} x {layer.n_inputs}: "
+                               f"not {gates} x {hidden} gate rows over input and state, without activation")
+            widths.add((n_in, out))
+            dirs.append((layer.name, proj, bool(d.get("reverse"))))
+        if not dirs or len(widths) != 1:
+            raise EieError(f"{kind.upper()} stage {name} needs directions of one size")
+        (n_in, out), = widths
+        return Stage(kind, name, tuple(dirs), hidden, n_in, out * len(dirs))
+
+
+# ----- number formats -------------------------------------------------------------------
+
+
+def parse_frac_bits(value: str | int | None, option: str) -> int | str | None:
+    """A fraction-bit setting: an integer >= 0, ``"auto"``, or None (the default)."""
+    if value is None or value == AUTO:
+        return value
+    try:
+        bits = int(value)
+    except (TypeError, ValueError):
+        raise EieError(f"{option} takes a number of bits or 'auto', got {value!r}") from None
+    if bits < 0:
+        raise EieError(f"{option} must be at least 0, got {bits}")
+    return bits
+
+
+@dataclass
+class _Ranges:
+    """Largest magnitudes seen per layer during a float run: inputs (bias 1.0 included) and
+    partial sums (the accumulator's contents after every add, in column order)."""
+
+    inputs: dict[str, float] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=dict)
+
+    def record(self, name: str, a: np.ndarray, sums_max: float) -> None:
+        self.inputs[name] = max(self.inputs.get(name, 0.0), float(np.max(np.abs(a), initial=0.0)))
+        self.sums[name] = max(self.sums.get(name, 0.0), sums_max)
+
+
+def choose_formats(network: Network, config: ArchConfig, calibration: np.ndarray | None,
+                   act_frac_bits: int | str = AUTO, weight_frac_bits: int | str = AUTO) -> dict[str, dict[str, int]]:
+    """Fraction bits per layer (dynamic fixed point).
+
+    ``"auto"`` for weights: the most fraction bits that hold the layer's largest codebook
+    magnitude. ``"auto"`` for activations: the most that hold, without saturation, every
+    value the layer's accumulators and inputs took on the calibration data in a float run
+    of the same quantized network (its inputs, the bias input 1.0, and every partial sum
+    in SPEC §6's column order, so the outputs too). A number sets every layer alike.
+    """
+    vb = config.value_bits
+    ranges = None
+    if act_frac_bits == AUTO and config.precision == "fixed":
+        if calibration is None:
+            raise EieError("automatic activation fraction bits need calibration inputs")
+        ranges = _Ranges()
+        forward(network, _check_inputs(network, calibration, "calibration inputs"), ranges=ranges)
+    formats = {}
+    for name, layer in network.layers.items():
+        if weight_frac_bits == AUTO:
+            wf = frac_bits_for(float(np.max(np.abs(layer.codebook))), vb)
+        else:
+            wf = int(weight_frac_bits)
+        if act_frac_bits == AUTO:
+            af = vb - 1 if ranges is None else frac_bits_for(max(ranges.inputs.get(name, 0.0),
+                                                                   ranges.sums.get(name, 0.0)), vb)
+        else:
+            af = int(act_frac_bits)
+        formats[name] = {"act_frac_bits": af, "weight_frac_bits": wf}
+    return formats
+
+
+# ----- running the stages ---------------------------------------------------------------
+
+LayerCall = Callable[[EncodedLayer, np.ndarray], np.ndarray]
+
+
+def forward(network: Network, inputs: np.ndarray, call: LayerCall | None = None,
+            ranges: _Ranges | None = None, progress: Iterable | None = None) -> np.ndarray:
+    """Outputs of every input run through the stages; ``call`` runs one layer on one
+    activation vector (default: exact float64 with the layer's codebook values)."""
+    float_call = _FloatCall(ranges)
+    run = call or float_call
+    outputs = []
+    for x in progress if progress is not None else inputs:
+        seq = np.atleast_2d(np.asarray(x, np.float64))  # (T, features); T = 1 for a vector
+        for stage in network.stages:
+            seq = _run_stage(network, stage, seq, run)
+        outputs.append(seq if network.recurrent else seq[0])
+    return np.stack(outputs)
+
+
+def _run_stage(network: Network, stage: Stage, seq: np.ndarray, call: LayerCall) -> np.ndarray:
+    if stage.kind == "linear":
+        layer = network.layers[stage.layers[0][0]]
+        return np.stack([call(layer, x) for x in seq])
+    outs = []
+    for gates_name, proj_name, reverse in stage.layers:
+        gates, proj = network.layers[gates_name], network.layers.get(proj_name) if proj_name else None
+        h_width = proj.shape[0] if proj is not None else stage.hidden_size
+        h, c = np.zeros(h_width), np.zeros(stage.hidden_size)
+        steps = range(len(seq) - 1, -1, -1) if reverse else range(len(seq))
+        out = np.zeros((len(seq), h_width))
+        for t in steps:
+            g = call(gates, np.concatenate([seq[t], h]))
+            if stage.kind == "lstm":
+                i, f, gg, o = np.split(g, 4)
+                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(gg)
+                h = _sigmoid(o) * np.tanh(c)
+                if proj is not None:
+                    h = call(proj, h)
+            else:
+                r, z, n_in, n_h = np.split(g, 4)
+                r, z = _sigmoid(r), _sigmoid(z)
+                h = (1 - z) * np.tanh(n_in + r * n_h) + z * h
+            out[t] = h
+        outs.append(out)
+    return np.concatenate(outs, axis=1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warnings for large |x|
+
+
+class _FloatCall:
+    """One layer in float64 with its codebook values; optionally records ranges."""
+
+    def __init__(self, ranges: _Ranges | None):
+        self.ranges = ranges
+        self.csr: dict[str, sp.csr_matrix] = {}
+
+    def __call__(self, layer: EncodedLayer, a: np.ndarray) -> np.ndarray:
+        w = self.csr.get(layer.name)
+        if w is None:
+            w = self.csr[layer.name] = layer.to_coo().tocsr()
+            w.sort_indices()
+        x = np.append(a, 1.0) if layer.has_bias else np.asarray(a, np.float64)
+        y = w @ x
+        if self.ranges is not None:
+            products = w.data * x[w.indices]
+            running = np.cumsum(products)
+            row_start = np.concatenate(([0.0], running))[w.indptr[:-1]]
+            partial = running - np.repeat(row_start, np.diff(w.indptr))
+            self.ranges.record(layer.name, x, float(np.max(np.abs(partial), initial=0.0)))
+        return np.maximum(y, 0.0) if layer.activation == "relu" else y
+
+
+# ----- the simulated run ----------------------------------------------------------------
+
+
+@dataclass
+class InferenceResult:
+    """Per input and layer: cycles and energy (summed over a layer's calls); the chip's and
+    the float reference's outputs; the number formats; agreement statistics."""
+
+    layer_names: list[str]
+    cycles: np.ndarray  # (B, L) int64
+    energy_pj: np.ndarray  # (B, L) float64
+    calls: np.ndarray  # (B, L) layer runs per input (time steps x directions for recurrent layers)
+    input_density: np.ndarray  # (B, L) mean fraction of non-zero inputs (bias excluded) over the calls
+    outputs: np.ndarray
+    float_outputs: np.ndarray
+    formats: dict[str, dict[str, int]]
+    config: ArchConfig
+    engine: str
+    reference: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+    @property
+    def clock_mhz(self) -> float:
+        return self.config.clock_mhz
+
+    @property
+    def total_cycles(self) -> np.ndarray:
+        return self.cycles.sum(axis=1)
+
+    @property
+    def latency_us(self) -> np.ndarray:
+        return self.total_cycles / self.clock_mhz
+
+    def summary(self) -> dict[str, Any]:
+        """The batch statistics: latency percentiles, energy, agreement, accuracy."""
+        lat = self.latency_us
+        out = {
+            "inputs": int(self.cycles.shape[0]),
+            "latency_us": _percentiles(lat),
+            "energy_pj": {"mean": float(self.energy_pj.sum(axis=1).mean()),
+                          "max": float(self.energy_pj.sum(axis=1).max())},
+            "layers": {name: {"latency_us": _percentiles(self.cycles[:, i] / self.clock_mhz),
+                              "mean_cycles": float(self.cycles[:, i].mean()),
+                              "mean_energy_pj": float(self.energy_pj[:, i].mean()),
+                              "calls_per_input": float(self.calls[:, i].mean()),
+                              "input_density": float(self.input_density[:, i].mean()),
+                              **self.formats[name]}
+                       for i, name in enumerate(self.layer_names)},
+            "vs_float": agreement(self.outputs, self.float_outputs),
+        }
+        if self.reference is not None:
+            out["vs_reference"] = agreement(self.outputs, self.reference)
+            out["float_vs_reference"] = agreement(self.float_outputs, self.reference)
+        if self.labels is not None:
+            out["accuracy"] = {"chip": _accuracy(self.outputs, self.labels),
+                               "float": _accuracy(self.float_outputs, self.labels)}
+            if self.reference is not None:
+                out["accuracy"]["reference"] = _accuracy(self.reference, self.labels)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine, "n_pe": self.config.n_pe, "queue_depth": self.config.queue_depth,
+            "clock_mhz": self.clock_mhz, "precision": self.config.precision, "value_bits": self.config.value_bits,
+            "layer_names": self.layer_names,
+            **self.summary(),
+            "per_input": {"cycles": self.cycles.tolist(), "energy_pj": self.energy_pj.tolist(),
+                          "latency_us": self.latency_us.tolist()},
+            "not_modelled": "work outside the PE array (LSTM/GRU gate nonlinearities and state update, "
+                            "moving x_t and h_t into the source register file); the register-file swap "
+                            "between layers costs 0 cycles",
+        }
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float]:
+    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
+            "max": float(np.max(values)), "mean": float(np.mean(values))}
+
+
+def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
+    """Max absolute error, the same relative to max |ref|, Pearson correlation over all
+    output values, and top-1 agreement (argmax over the last axis) when outputs have more
+    than one value."""
+    chip, ref = np.asarray(chip, np.float64), np.asarray(ref, np.float64)
+    err = float(np.max(np.abs(chip - ref)))
+    scale = float(np.max(np.abs(ref)))
+    a, b = chip.ravel(), ref.ravel()
+    corr = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
+    top1 = float(np.mean(chip.argmax(axis=-1) == ref.argmax(axis=-1))) if chip.shape[-1] > 1 else None
+    return {"max_abs_error": err, "max_rel_error": err / scale if scale > 0 else None,
+            "correlation": corr, "top1_agreement": top1}
+
+
+def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(outputs.argmax(axis=-1) == labels))
+
+
+def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
+    x = np.asarray(inputs)
+    want = 3 if network.recurrent else 2
+    shape = "inputs x time steps x features" if network.recurrent else "inputs x features"
+    if x.ndim != want:
+        raise EieError(f"{what} must be a {want}-D array ({shape}), got shape {x.shape}")
+    if x.shape[0] == 0 or (network.recurrent and x.shape[1] == 0):
+        raise EieError(f"{what} are empty (shape {x.shape})")
+    if x.shape[-1] != network.n_inputs:
+        raise EieError(f"{what} have {x.shape[-1]} features but the first layer "
+                       f"({network.stages[0].name}) takes {network.n_inputs}")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise EieError(f"{what} must be real numbers, got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        raise EieError(f"{what} contain NaN or infinity (input {int(np.flatnonzero(bad)[0])})")
+    return x
+
+
+def infer(
+    model: CompressedModel,
+    inputs,
+    *,
+    engine: str = "fast",
+    precision: str | None = None,
+    value_bits: int | None = None,
+    act_frac_bits: int | str = AUTO,
+    weight_frac_bits: int | str = AUTO,
+    calibration=None,
+    reference=None,
+    labels=None,
+    queue_depth: int | None = None,
+    energy_table=None,
+    progress: bool = False,
+) -> InferenceResult:
+    """Run every input through the whole network on the simulated chip (see the module
+    docstring). ``calibration`` (default: ``inputs``) sets the ``"auto"`` activation formats;
+    ``reference`` (outputs of the original model, same shape as the chip's) and ``labels``
+    (class per input) add agreement and accuracy statistics."""
+    from eiesim.simulation import simulate
+
+    network = Network(model)
+    x = _check_inputs(network, inputs)
+    fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth).items()
+              if v is not None}
+    act_frac_bits = parse_frac_bits(act_frac_bits, "act_frac_bits")
+    weight_frac_bits = parse_frac_bits(weight_frac_bits, "weight_frac_bits")
+    base = model.config
+    if "value_bits" in fields:  # the model's own fraction bits may not fit a narrower word
+        base = base.replace(act_frac_bits=0, weight_frac_bits=0)
+    base = base.replace(**fields)
+    formats = choose_formats(network, base, x if calibration is None else calibration, act_frac_bits,
+                             weight_frac_bits)
+    configs = {name: base.replace(**f) for name, f in formats.items()}
+    names = network.call_order()
+    column = {name: i for i, name in enumerate(names)}
+    cycles = np.zeros((len(x), len(names)), np.int64)
+    energy = np.zeros((len(x), len(names)))
+    calls = np.zeros((len(x), len(names)), np.int64)
+    density = np.zeros((len(x), len(names)))
+    index = {"i": 0}
+
+    def on_chip(layer: EncodedLayer, a: np.ndarray) -> np.ndarray:
+        result = simulate(layer, a, configs[layer.name], engine=engine, energy_table=energy_table)
+        i, j = index["i"], column[layer.name]
+        cycles[i, j] += result.cycles
+        energy[i, j] += result.energy.total
+        calls[i, j] += 1
+        density[i, j] += np.count_nonzero(a) / a.size
+        return np.asarray(result.output, np.float64)
+
+    def numbered(rows):
+        for i, row in enumerate(rows):
+            index["i"] = i
+            yield row
+
+    bar = None
+    rows: Iterable = x
+    if progress:
+        from tqdm import tqdm
+
+        rows = bar = tqdm(x, desc="inputs", unit="input", leave=False, disable=None)
+    try:
+        outputs = forward(network, x, call=on_chip, progress=numbered(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+    float_outputs = forward(network, x)
+    ref = None
+    if reference is not None:
+        ref = np.asarray(reference)
+        if ref.shape != outputs.shape or not np.issubdtype(ref.dtype, np.number):
+            raise EieError(f"reference outputs have shape {ref.shape}, the chip's have {outputs.shape}")
+        if not np.all(np.isfinite(ref)):
+            raise EieError("reference outputs contain NaN or infinity")
+    lab = None
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.shape != outputs.shape[:-1] or not np.issubdtype(lab.dtype, np.integer):
+            raise EieError(f"labels must be integers of shape {outputs.shape[:-1]}, got {lab.dtype} {lab.shape}")
+    return InferenceResult(names, cycles, energy, calls, density / np.maximum(calls, 1), outputs, float_outputs,
+                           formats, base, engine, ref, lab)
+
+
+def plot_latency(result: InferenceResult, path) -> None:
+    """Box plots of the latency per layer and of the whole network over the inputs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = [result.cycles[:, i] / result.clock_mhz for i in range(len(result.layer_names))]
+    labels = [*result.layer_names, "network"]
+    fig, axes = plt.subplots(1, len(labels), figsize=(max(4.0, 1.6 * len(labels) + 1.0), 3.4), squeeze=False)
+    for ax, values, label in zip(axes[0], [*data, result.latency_us], labels):
+        ax.boxplot(values, whis=(5, 95), showfliers=True, widths=0.6)  # each its own scale
+        ax.set_xticks([1], [label], rotation=20, ha="right")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("latency per input (us)")
+    fig.suptitle(f"{len(result.latency_us)} inputs, {result.config.n_pe} PEs at {result.clock_mhz:g} MHz "
+                 "(box: quartiles, whiskers: p5-p95)", fontsize=9)
+    fig.tight_layout()
+    suffix = Path(path).suffix.lstrip(".") or "png"
+    try:
+        fig.savefig(path, format=suffix, dpi=120)
+    except ValueError as exc:  # matplotlib names the formats it supports
+        raise EieError(f"cannot draw {path}: {' '.join(str(exc).split())}") from None
+    finally:
+        plt.close(fig)
