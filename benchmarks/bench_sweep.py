@@ -26,8 +26,9 @@ def measure(root: Path, workers: int = 2) -> dict[str, object]:
     out: dict[str, object] = {"points": spec.n_points, "workers": workers, "load_avg_before": os.getloadavg()[0]}
     for label in ("cold", "warm"):
         t0 = time.perf_counter()
-        summary = run_sweep(spec, ResultStore(root / f"store-{label}"), ProcessExecutor(workers),
-                            cache_dir=root / "cache", progress=False)
+        with ProcessExecutor(workers) as executor:
+            summary = run_sweep(spec, ResultStore(root / f"store-{label}"), executor,
+                                cache_dir=root / "cache", progress=False)
         out[label] = {"wall_s": round(time.perf_counter() - t0, 2), "summary": summary.line()}
         assert summary.computed == spec.n_points
     out["load_avg_after"] = os.getloadavg()[0]

@@ -61,3 +61,4 @@ def test_unreachable_scheduler(run_cli, tmp_path):
                            "--cache-dir", tmp_path / "c", "--scheduler", "tcp://127.0.0.1:9",
                            "--scheduler-timeout", "1", "--no-progress")
     assert code == 1 and "cannot reach dask scheduler tcp://127.0.0.1:9" in err
+    assert not (tmp_path / "s").exists()  # no empty store folder left behind

@@ -123,3 +123,39 @@ def test_store_path_must_be_a_folder(tmp_path):
 
 def test_empty_store_reads_empty(tmp_path):
     assert ResultStore(tmp_path / "s").read().empty
+
+
+def test_pool_after_openmp_threads_ran_in_the_parent(tmp_path):
+    # A forked worker of a process whose OpenMP threads ran (scikit-learn's k-means here)
+    # can hang; workers must come from a fork server or spawn. Run in a fresh interpreter
+    # with a time limit, so a hang fails the test instead of stalling the suite.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from sklearn.cluster import KMeans
+        from threadpoolctl import threadpool_limits
+        from eiesim.sweep import ProcessExecutor, SweepSpec, run_sweep, sweep_frame
+
+        with threadpool_limits(2):
+            KMeans(15, n_init=1, random_state=0).fit(np.random.default_rng(0).normal(size=(200000, 1)))
+        spec = SweepSpec.build([{TINY!r}, {SMALL!r}], ["n_pe=2,4"], engine="fast")
+        with ProcessExecutor(2) as pool:
+            run_sweep(spec, {str(tmp_path / "store")!r}, pool, cache_dir={str(tmp_path / "cache")!r}, progress=False)
+        print(len(sweep_frame(spec, {str(tmp_path / "store")!r})))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "4"
+
+
+def test_pool_workers_live_across_maps_and_close(tmp_path):
+    import os
+
+    with ProcessExecutor(2) as pool:
+        first = set(pool.map_unordered(os.getpid, [()] * 4))
+        second = set(pool.map_unordered(os.getpid, [()] * 4))
+        assert first <= second | first and len(first | second) <= 2 and os.getpid() not in first
+    assert pool._pool is None

@@ -64,9 +64,9 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         for name, values in spec.axes.items():
             click.echo(f"  {name}: {', '.join(map(str, values))}")
         return
-    store = ResultStore(out)
     cache = cache_dir or default_cache_dir()
     with _executor(jobs, scheduler, dask_local, scheduler_timeout) as executor:
+        store = ResultStore(out)  # only once workers are there: a failed connection leaves no folder
         summary = run_sweep(spec, store, executor, cache_dir=cache, chunk_size=chunk, progress=not no_progress)
     click.echo(f"sweep: {summary.line()}")
 
@@ -82,7 +82,10 @@ class _executor:
         from eiesim.sweep import DaskExecutor, local_executor
 
         if not (self.scheduler or self.dask_local):
-            return local_executor(self.jobs)
+            executor = local_executor(self.jobs)
+            if hasattr(executor, "close"):
+                self.closers.append(executor)
+            return executor
         from distributed import Client, LocalCluster
 
         if self.dask_local:

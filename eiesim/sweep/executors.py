@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
-import sys
+import threading
+import time
+import weakref
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
@@ -19,7 +22,6 @@ class SerialExecutor:
     """Runs tasks one after another in this process (debugging, tiny sweeps, tests)."""
 
     n_workers = 1
-    forks = False
 
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
         for args in tasks:
@@ -29,46 +31,98 @@ class SerialExecutor:
 class ProcessExecutor:
     """A local pool of worker processes; ``n_jobs=-1`` uses every core.
 
-    Workers are forked where the platform allows it, so they start with this process's
-    imports; they ignore SIGINT (Ctrl-C stops the parent, which cancels what has not
-    started) and, on Linux, are killed when the parent dies, even by SIGKILL. Workers
-    live for the whole map, keeping their layer memo and warm JIT (a pool that recycles
-    workers it suspects of leaking, like joblib's loky, loses both).
+    Workers start from a fork server (spawn where there is none), never as forks of this
+    process: a fork of a process whose OpenMP or BLAS threads ever ran (scikit-learn,
+    torch, numpy) can hang on the copies of their locks. The fork server imports the
+    sweep's modules once and every worker is forked from it, so workers start in
+    milliseconds with those imports. Workers ignore SIGINT (Ctrl-C stops the parent,
+    which cancels what has not started), exit when the parent dies even by SIGKILL,
+    load the engine's compiled kernels once, and live until :meth:`close` (or the
+    executor is garbage-collected), so every map of a sweep (layers, then chunks)
+    reuses their memo and warm JIT.
     """
 
     def __init__(self, n_jobs: int = -1):
         self.n_workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
-        self.forks = "fork" in multiprocessing.get_all_start_methods()  # workers inherit warm state
+        self._pool: ProcessPoolExecutor | None = None
 
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
         tasks = list(tasks)
         if self.n_workers == 1 or len(tasks) <= 1:
             yield from SerialExecutor().map_unordered(fn, tasks)
             return
-        context = multiprocessing.get_context("fork" if self.forks else None)
-        pool = ProcessPoolExecutor(min(self.n_workers, len(tasks)), mp_context=context,
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+        pool = self._start()
+        futures = [pool.submit(fn, *args) for args in tasks]
         try:
-            futures = [pool.submit(fn, *args) for args in tasks]
             for future in as_completed(futures):
                 yield future.result()
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            for future in futures:
+                future.cancel()
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=worker_context(),
+                                             initializer=_worker_init, initargs=(os.getpid(),))
+            self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the workers (waiting for them to exit); the next map starts new ones."""
+        if self._pool is not None:
+            self._finalizer.detach()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "ProcessExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def _worker_init(parent: int) -> None:
-    """Leave Ctrl-C to the parent, die with it (no orphans), and use one thread each."""
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Fork server with the sweep modules preloaded, or spawn where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["eiesim.sweep.tasks"])  # only read when the server starts
+    return context
+
+
+def _worker_init(sweeper: int) -> None:
+    """Leave Ctrl-C to the sweeping process, exit when it dies (even by SIGKILL), one thread each.
+
+    Workers are children of the fork server, which in turn waits for them, so nothing but
+    the worker itself notices the sweeping process dying: a daemon thread waits for that.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one worker per core already: OpenMP/BLAS threads would oversubscribe
-    if sys.platform.startswith("linux"):
-        import ctypes
+    threading.Thread(target=_exit_with, args=(sweeper,), daemon=True, name="exit-with-sweeper").start()
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+
+def _exit_with(pid: int) -> None:
+    """Return never; end this process as soon as process ``pid`` has ended."""
+    try:
+        handle = os.pidfd_open(pid)  # Linux: readable once the process has ended
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(0.5)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class DaskExecutor:

@@ -20,7 +20,7 @@ from eiesim.sweep.executors import SerialExecutor
 from eiesim.sweep.grid import Point, SweepSpec
 from eiesim.sweep.layers import cache_folder, prepare, size_hint
 from eiesim.sweep.store import ResultStore
-from eiesim.sweep.tasks import run_chunk, warm_engine
+from eiesim.sweep.tasks import run_chunk
 
 DEFAULT_CHUNK = 64
 
@@ -86,9 +86,6 @@ def run_sweep(
 
     chunks = plan_chunks(todo, chunk_size)
     t1 = time.perf_counter()
-    if getattr(executor, "forks", False):
-        for engine in {p.engine for p in todo}:
-            warm_engine(engine)  # once here; forked workers inherit the compiled engine
     with tqdm(total=len(todo), desc=desc, unit="pt", disable=not progress, smoothing=0.1) as bar:
         for rows in executor.map_unordered(run_chunk, [(chunk, cache) for chunk in chunks]):
             store.write(rows)
