@@ -2,16 +2,24 @@
 
 Defaults are the paper's chip (EIE, ISCA 2016): 64 PEs at 800 MHz, queue depth 8, 64
 accumulators per PE, 4-bit weight codes and 4-bit relative indices in 64-bit SRAM rows,
-16-bit fixed point arithmetic.
+16-bit fixed point arithmetic, and the timing rules of SPEC §5 (``timing="spec"``).
+
+``timing`` names a bundle of timing rules (``eiesim.timing.PROFILES``, SPEC §5.1); the
+fields ``lnzd``, ``queue_slots``, ``queue_refill`` and ``block_end`` override single rules
+of that bundle (None: as the profile says), so a sweep can mix them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from eiesim.errors import EieError
+from eiesim.timing import (
+    OVERRIDABLE, PROFILES, BlockEnd, LnzdRule, Profile, QueueRefill, QueueSlots, TimingRules, lnzd_tree_latency,
+)
 
 
 class ArchConfig(BaseModel):
@@ -35,6 +43,14 @@ class ArchConfig(BaseModel):
     weight_frac_bits: int = Field(12, ge=0, description="fraction bits of codebook values")
     precision: Literal["fixed", "float32"] = Field("fixed", description="arithmetic number format")
     strict_fit: bool = Field(False, description="make a layer that does not fit the SRAMs an error")
+    timing: Profile = Field("spec", description="timing profile: 'spec' (SPEC §5) or 'eie-cpp' (the authors' simulator, §5.1)")
+    lnzd: LnzdRule | None = Field(None, description="override: LNZD timing 'tree' or 'pack-scan' (None: the profile's)")
+    queue_slots: QueueSlots | None = Field(
+        None, description="override: 'all' queue_depth slots usable, or 'ring' (queue_depth - 1) (None: the profile's)")
+    queue_refill: QueueRefill | None = Field(
+        None, description="override: a freed queue slot refills in the 'same-cycle' or 'next-cycle' (None: the profile's)")
+    block_end: BlockEnd | None = Field(
+        None, description="override: a block ends after the 'pipeline' drain or when 'drained' (None: the profile's)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ArchConfig":
@@ -46,7 +62,19 @@ class ArchConfig(BaseModel):
             )
         if self.act_frac_bits >= self.value_bits or self.weight_frac_bits >= self.value_bits:
             raise ValueError("act_frac_bits and weight_frac_bits must be smaller than value_bits")
+        if self.rules.usable_slots(self.queue_depth) < 1:
+            raise ValueError(
+                f"queue_depth={self.queue_depth} leaves no usable slot: with ring queue slots (timing "
+                f"{self.timing!r}) queue_depth B ring slots hold B - 1 columns, and B = 1 deadlocks the "
+                "authors' simulator; use queue_depth >= 2"
+            )
         return self
+
+    @property
+    def rules(self) -> TimingRules:
+        """The timing rules in force: the profile's, with this config's overrides."""
+        overrides = {name: getattr(self, name) for name in OVERRIDABLE if getattr(self, name) is not None}
+        return replace(PROFILES[self.timing], **overrides)
 
     @property
     def entries_per_row(self) -> int:
@@ -61,10 +89,7 @@ class ArchConfig(BaseModel):
     @property
     def lnzd_latency(self) -> int:
         """L: depth of the 4-ary LNZD tree, the smallest L >= 1 with 4^L >= N."""
-        levels = 1
-        while 4**levels < self.n_pe:
-            levels += 1
-        return levels
+        return lnzd_tree_latency(self.n_pe)
 
     @classmethod
     def make(cls, **fields: Any) -> "ArchConfig":

@@ -31,11 +31,7 @@ class Counters:
     codebook_reads: int = 0
     bypass_hits: int = 0
     act_sram_writes: int = 0
-
-    @classmethod
-    def from_array(cls, values) -> "Counters":
-        """Counters from a sequence in field order (how the numba kernel returns them)."""
-        return cls(*(int(v) for v in values))
+    lnzd_scan_cycles: int = 0  # cycles the LNZD spends reaching the next non-zero (0 under "spec", §5.1)
 
     def to_dict(self) -> dict[str, int]:
         return {k: int(v) for k, v in asdict(self).items()}
@@ -73,6 +69,7 @@ class SimResult:
     block_cycles: list[int]
     energy: Any  # eiesim.energy report: both models, per module and per PE
     fit: Any  # eiesim.fit.FitReport
+    timing: str = "spec"  # the timing profile (eiesim.timing.PROFILES)
 
     @property
     def time_us(self) -> float:
@@ -103,6 +100,7 @@ class SimResult:
             "time_us": self.time_us,
             "n_pe": self.n_pe,
             "queue_depth": self.queue_depth,
+            "timing": self.timing,
             "engine": self.engine,
             "counters": self.counters.to_dict(),
             "metrics": self.metrics,

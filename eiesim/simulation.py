@@ -1,13 +1,21 @@
-"""The public entry point: validate a layer and its activations, run an engine, report."""
+"""The public entry point: validate a layer and its activations, run an engine, report.
+
+Validation happens here, once, for every engine: the layer must match the config, the
+activations are checked and converted, and under a ``one-pass`` timing profile a layer of
+several row blocks is re-encoded as one block (the engines then see a single pass).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from compressor.csc import EncodedLayer
+import math
+import weakref
+
+from compressor.csc import EncodedLayer, interleave
 from eiesim.config import ArchConfig
 from eiesim.energy import energy_report
-from eiesim.engines import get_engine
+from eiesim.engines import Observer, get_engine
 from eiesim.errors import EieError
 from eiesim.fit import check_fit
 from eiesim.numerics import convert_activations
@@ -41,22 +49,47 @@ def check_layer_matches(layer: EncodedLayer, config: ArchConfig) -> None:
             raise EieError(f"layer {layer.name or ''} was encoded with {field}={have}, config has {want}")
 
 
+_ONE_PASS: weakref.WeakKeyDictionary[EncodedLayer, EncodedLayer] = weakref.WeakKeyDictionary()
+
+
+def one_pass(layer: EncodedLayer, config: ArchConfig) -> tuple[EncodedLayer, ArchConfig]:
+    """The layer and config an engine runs under the config's ``row_blocks`` rule.
+
+    ``one-pass`` (SPEC §5.1): every row i at PE i mod N, local row i div N, as if each PE
+    had ceil(M / N) accumulators, so a layer of several row blocks is re-encoded (once per
+    layer object) with that many. Otherwise, or for a layer of one block, both unchanged.
+    """
+    if config.rules.row_blocks != "one-pass" or layer.n_blocks == 1:
+        return layer, config
+    rows = max(1, math.ceil(layer.shape[0] / config.n_pe))
+    wide = config.replace(accumulators_per_pe=rows)
+    single = _ONE_PASS.get(layer)
+    if single is None:
+        row, col, code = layer.real_entries()
+        single = _ONE_PASS[layer] = interleave(
+            row, col, code, layer.shape, layer.codebook, wide, name=layer.name,
+            has_bias=layer.has_bias, activation=layer.activation)
+    return single, wide
+
+
 def simulate(
     layer: EncodedLayer, acts, config: ArchConfig = ArchConfig(), engine: str = "fast",
-    energy_table=None,
+    energy_table=None, observer: Observer | None = None,
 ) -> SimResult:
     """Simulate one layer on the PE array: cycles, counters, output and energy.
 
     ``energy_table``: a TOML file (or loaded table) replacing the built-in event energies.
+    ``observer``: receives the schedule of every row block (``eiesim.engines.Observer``).
     """
     check_layer_matches(layer, config)
     fit = check_fit(layer, config)
     converted = prepare_activations(layer, acts, config)
-    run = get_engine(engine)(layer, converted, config)
+    run_layer, run_config = one_pass(layer, config)
+    run = get_engine(engine).run(run_layer, converted, run_config, observer)
     return SimResult(
         layer=layer.name, engine=engine, n_pe=config.n_pe, queue_depth=config.queue_depth,
         clock_mhz=config.clock_mhz, cycles=run.cycles, counters=run.counters,
         per_pe=run.per_pe, output=run.output, sim_wall_s=run.sim_wall_s,
-        block_cycles=run.block_cycles, fit=fit,
+        block_cycles=run.block_cycles, fit=fit, timing=config.timing,
         energy=energy_report(run.counters, run.per_pe, run.cycles, config, table=energy_table),
     )

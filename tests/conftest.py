@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 
-from eiesim.engines import ENGINE_MODULES
+from eiesim.engines import ENGINES
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
@@ -13,7 +13,7 @@ settings.register_profile(
 settings.load_profile("default")
 
 
-@pytest.fixture(params=sorted(ENGINE_MODULES))
+@pytest.fixture(params=sorted(ENGINES))
 def engine(request) -> str:
     """Each engine in turn: tests written once run against every engine."""
     return request.param

@@ -26,7 +26,7 @@ BROAD = dict(rows=(1, 30, 300), cols=(1, 30, 300), pes=(1, 9, 256), depth=(1, 5,
 def test_fast_equals_reference(case):
     layer, acts, config = case
     converted = prepare_activations(layer, acts, config)
-    fast = get_engine("fast")(layer, converted, config)
+    fast = get_engine("fast").run(layer, converted, config)
     ref = reference.run(layer, converted, config)
     record_events(fast, layer)
     assert (fast.cycles, fast.block_cycles) == (ref.cycles, ref.block_cycles)

@@ -15,7 +15,7 @@ from eiesim.engines.reference import run
 from eiesim.numerics import accumulate
 from eiesim.result import Counters
 from eiesim.simulation import prepare_activations
-from eiesim.trace import Trace
+from eiesim.engines import ScheduleRecorder
 from tests.test_engines import cases, make_layer
 
 
@@ -73,12 +73,11 @@ def test_float32_accumulator_is_numerics_accumulate(acc, product):
 @given(cases())
 def test_queue_occupancy_never_exceeds_depth(case):
     layer, acts, config = case
-    trace = Trace()
-    run(layer, prepare_activations(layer, acts, config), config, trace=trace)
+    trace = ScheduleRecorder()
+    run(layer, prepare_activations(layer, acts, config), config, observer=trace)
     for block in trace.blocks:
-        assert max(block.peak_occupancy) <= config.queue_depth
         for p in range(config.n_pe):
-            for t in range(block.t_block):
+            for t in range(block.end):
                 assert 0 <= block.occupancy(p, t) <= config.queue_depth
 
 
@@ -87,11 +86,10 @@ def test_slow_pe_fills_its_queue():
     for depth in (1, 2):
         config = ArchConfig(n_pe=2, queue_depth=depth)
         layer = make_layer([(0, 0), (2, 0), (4, 0), (0, 1), (0, 2), (0, 3), (1, 0)], (6, 4), config)
-        trace = Trace()
-        run(layer, prepare_activations(layer, np.ones(4), config), config, trace=trace)
+        trace = ScheduleRecorder()
+        run(layer, prepare_activations(layer, np.ones(4), config), config, observer=trace)
         block = trace.blocks[0]
-        assert block.peak_occupancy[0] == depth
-        assert max(block.occupancy(0, t) for t in range(block.t_block)) == depth
+        assert max(block.occupancy(0, t) for t in range(block.end)) == depth
 
 
 def test_engine_reports_its_wall_time():

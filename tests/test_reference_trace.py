@@ -1,4 +1,4 @@
-"""The reference engine's traces: per-cycle line trace and Chrome/Perfetto JSON."""
+"""Traces of either engine's schedule: per-cycle line trace and Chrome/Perfetto JSON."""
 
 from __future__ import annotations
 
@@ -8,25 +8,25 @@ import numpy as np
 
 from compressor.csc import compress_layer
 from eiesim.config import ArchConfig
-from eiesim.engines.reference import run
-from eiesim.simulation import prepare_activations
-from eiesim.trace import Trace, line_trace, perfetto_trace
+from eiesim.engines import ScheduleRecorder
+from eiesim.simulation import simulate
+from eiesim.trace import line_trace, perfetto_trace
 from tests.test_csc_golden import golden_matrix
 from tests.test_engines import make_layer
 
 GOLDEN_ACTS = np.array([0, 0, 0.5, 0, 1.0, 0.25, 0, 2.0])
 
 
-def traced(layer, acts, config) -> Trace:
-    trace = Trace()
-    run(layer, prepare_activations(layer, acts, config), config, trace=trace)
+def traced(layer, acts, config, engine) -> ScheduleRecorder:
+    trace = ScheduleRecorder()
+    simulate(layer, acts, config, engine=engine, observer=trace)
     return trace
 
 
-def test_golden_line_trace():
+def test_golden_line_trace(engine):
     config = ArchConfig(n_pe=4)
     layer = compress_layer(golden_matrix(), config)
-    lines = list(line_trace(traced(layer, GOLDEN_ACTS, config), layer, config))
+    lines = list(line_trace(traced(layer, GOLDEN_ACTS, config, engine), layer, config))
     assert lines[0] == "row block 0: T_block = 16 cycles + 0 write-back cycles"
     assert lines[1].split(" | ") == ["cycle", "broadcast", "PE0".ljust(15), "PE1".ljust(15), "PE2".ljust(15), "PE3"]
     assert len(lines) == 2 + 16
@@ -41,27 +41,27 @@ def test_golden_line_trace():
     assert cells[10][2] == "q0 j7:r3" and cells[11][2:] == ["q0 -"] * 4
 
 
-def test_line_trace_shows_starvation_fillers_and_blocks():
+def test_line_trace_shows_starvation_fillers_and_blocks(engine):
     # Worked example (N = 2, D = 1): PE1 waits in cycle 4 before popping column 2 in 5.
     config = ArchConfig(n_pe=2, queue_depth=1)
     layer = make_layer([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
-    lines = list(line_trace(traced(layer, np.ones(3), config), layer, config))
+    lines = list(line_trace(traced(layer, np.ones(3), config, engine), layer, config))
     assert lines[2 + 4].split(" | ")[3].strip() == "q1 j1:r1 wait"  # last entry issued, then idle
     # A filler (gap of 16 rows) and two row blocks with write-back.
     config = ArchConfig(n_pe=1, accumulators_per_pe=20)
     layer = make_layer([(17, 0), (20, 0)], (40, 1), config)
-    lines = list(line_trace(traced(layer, np.ones(1), config), layer, config))
-    # Block 0: n = 2 (filler, row 17): s = 2, issues in 3 and 4, T = 2 + 2 + 6 = 10.
+    lines = list(line_trace(traced(layer, np.ones(1), config, engine), layer, config))
+    # Block 0: n = 2 (filler, row 17): s = 2, issues in 3 and 4, T = 2 + 2 + PIPELINE_DRAIN (6) = 10.
     assert lines[0] == "row block 0: T_block = 10 cycles + 20 write-back cycles"
     assert [line.split(" | ")[2].strip() for line in lines[2 + 3 : 2 + 5]] == ["q0 j0:fill", "q0 j0:r17"]
     assert lines[2 + 10] == "row block 1: T_block = 9 cycles + 20 write-back cycles"
 
 
-def test_perfetto_trace():
+def test_perfetto_trace(engine):
     # Worked example: tracks CCU + 2 PEs; 3 column slices per PE; PE1 starved 1 cycle at 4.
     config = ArchConfig(n_pe=2, queue_depth=1)
     layer = make_layer([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
-    doc = json.loads(json.dumps(perfetto_trace(traced(layer, np.ones(3), config), config, "ex")))
+    doc = json.loads(json.dumps(perfetto_trace(traced(layer, np.ones(3), config, engine), config, "ex")))
     events = doc["traceEvents"]
     names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
     assert names == {0: "CCU / LNZD", 1: "PE 0", 2: "PE 1"}
@@ -69,8 +69,9 @@ def test_perfetto_trace():
     columns = [(e["tid"], e["args"]["cycle"], e["args"]["entries"]) for e in slices if e["name"].startswith("column")]
     assert sorted(columns) == [(1, 2, 2), (1, 4, 0), (1, 5, 1), (2, 2, 1), (2, 3, 1), (2, 5, 0)]
     starved = [(e["tid"], e["args"]["cycle"], e["dur"]) for e in slices if e["name"] == "starved"]
-    assert starved == [(2, 4, 1 / config.clock_mhz)]
+    assert starved == [(2, 4, 1)]  # one trace microsecond per cycle
     broadcasts = [e["args"]["cycle"] for e in slices if e["name"].startswith("broadcast")]
     assert broadcasts == [1, 2, 4]
     block = next(e for e in slices if e["name"] == "row block 0")
-    assert block["ts"] == 0 and block["dur"] == 12 / config.clock_mhz
+    assert block["ts"] == 0 and block["dur"] == 12
+    assert doc["otherData"]["clock_mhz"] == 800.0

@@ -31,6 +31,7 @@ import numpy as np
 from eiesim.config import ArchConfig
 from eiesim.numerics import accumulate, scaled_product, value_range
 from eiesim.result import Counters
+from eiesim.timing import ARITH_STAGES
 
 
 class Multiplier:
@@ -61,7 +62,7 @@ def accumulator(config: ArchConfig) -> Callable:
 
 
 class ArithmeticUnit:
-    STAGES = 4  # decode, multiply, shift-add, write
+    STAGES = ARITH_STAGES  # decode, multiply, shift-add, write
 
     def __init__(self, multiplier: Multiplier, accumulators: list, config: ArchConfig, counters: Counters):
         self.multiplier = multiplier

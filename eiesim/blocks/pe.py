@@ -13,8 +13,8 @@ issued in cycles s + 1 .. s + n, so it can pop the next column in cycle s + c wi
 c = max(1, n) (the next pointer read overlaps the last entry; a column with no entry
 here still costs its pointer-read cycle). A PE that is free but finds its queue empty
 is starved until the next broadcast lands. After its last column, an entry needs
-``DRAIN_CYCLES`` more cycles to reach its accumulator: its issue, the SRAM read and
-the four arithmetic stages.
+``eiesim.timing.PIPELINE_DRAIN`` more cycles to reach its accumulator: its issue, the
+SRAM read and the four arithmetic stages.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from eiesim.blocks.arith import ArithmeticUnit
 from eiesim.blocks.ptr_read import PtrRead
 from eiesim.blocks.spmat_read import SpmatRead
 from eiesim.result import Counters
-
-DRAIN_CYCLES = 1 + SpmatRead.LATENCY + ArithmeticUnit.STAGES
 
 
 class ProcessingElement:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from eiesim.result import Counters
+from eiesim.timing import SPMAT_READ_LATENCY
 
 
 class SpmatRead:
-    LATENCY = 1  # cycles from issue to the entry leaving the SRAM
+    LATENCY = SPMAT_READ_LATENCY  # cycles from issue to the entry leaving the SRAM
     def __init__(self, codes: np.ndarray, rels: np.ndarray, entries_per_row: int, counters: Counters):
         self.codes = codes.tolist()
         self.rels = rels.tolist()

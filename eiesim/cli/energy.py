@@ -21,9 +21,8 @@ from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counter
 from eiesim.energy.events import datapath_bits
 from eiesim.energy.report import EnergyReport
 from eiesim.energy.rules import sram_access
+from eiesim.engines import engine_names
 from eiesim.errors import EieError
-
-ENGINES = ("fast", "reference")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +33,7 @@ ENGINES = ("fast", "reference")
 @click.option("--benchmark", "benchmarks", metavar="NAME|all", multiple=True,
               help="Benchmark layer(s) to simulate and price (repeatable; 'all' = the nine).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
-@click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
+@click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="Simulation engine.")
 @click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9), on the --benchmark layers (default all nine).")
 @click.option("--precision-study", is_flag=True, help="Arithmetic energy per format and fixed-point error against float32 (EIE Fig. 10), on the --benchmark layers (default all nine).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from eiesim.cli import SEED
+from eiesim.engines import engine_names
 
 
 @click.command()
@@ -16,7 +17,7 @@ from eiesim.cli import SEED
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="sweep worker processes (-1: all cores)")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="weight-shared layer cache [default: $XDG_CACHE_HOME/eiesim/layers]")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
+@click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="simulation engine")
 @click.option("--no-progress", is_flag=True, help="no progress bars")
 def paper(out, full, smoke, seed, jobs, cache_dir, engine, no_progress) -> None:

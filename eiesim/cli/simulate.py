@@ -7,7 +7,7 @@ The layer comes from exactly one source: a dense weight matrix and an activation
 and reports the latency distribution). Prints a human summary; ``--json`` writes
 ``SimResult.to_dict()`` (with ``--inputs`` > 1: per-input cycles, time and energy and the
 distribution's p50 / p95 / max per layer); ``--trace`` prints a per-cycle line trace and ``--perfetto``
-writes a Chrome/Perfetto trace (both recorded by the reference engine).
+writes a Chrome/Perfetto trace (both from the schedule of the engine that ran).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import numpy as np
 
 from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED
+from eiesim.engines import engine_names
 from eiesim.errors import EieError
+from eiesim.timing import PROFILES
 
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
 TRACE_MAX_PES = 64
@@ -46,9 +48,12 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
               help="--benchmark: run this many inputs (seeded frames) and report latency p50 / p95 / max.")
 @click.option("--pes", type=int, help="Number of PEs N [default: 64, or the --model's].")
 @click.option("--queue-depth", type=int, help="Activation queue depth D [default: 8].")
+@click.option("--timing", type=click.Choice(list(PROFILES)),
+              help="Timing rules: spec (SPEC §5) or eie-cpp (the EIE authors' simulator, §5.1; "
+                   "queue depth B >= 2 ring slots, B - 1 usable) [default: spec, or the --model's].")
 @click.option("--accumulators", type=int, help="Accumulators per PE R [default: 64, or the --model's].")
 @click.option("--precision", type=click.Choice(["fixed", "float32"]), help="Arithmetic number format [default: fixed].")
-@click.option("--engine", type=click.Choice(["reference", "fast", "auto"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice([*engine_names(), "auto"]), default="auto", show_default=True,
               help=f"Simulation engine; auto = reference up to {AUTO_REFERENCE_MAX_ENTRIES} entries, else fast.")
 @click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically; - for standard output).")
 @click.option("--trace", "line_trace", is_flag=True,
@@ -56,9 +61,11 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
 def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
-             queue_depth, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit) -> None:
+             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
+    from eiesim.engines import ScheduleRecorder
+    from eiesim.simulation import one_pass
     from eiesim.simulation import simulate as run_simulation
 
     _check_sources(weights, acts, model, layer_name, benchmark)
@@ -70,7 +77,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
     if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
         raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
     fields = {k: v for k, v in dict(
-        n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators, precision=precision,
+        n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators, precision=precision, timing=timing,
     ).items() if v is not None}
     fields["strict_fit"] = strict_fit
 
@@ -88,21 +95,22 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
             return
         jobs = _benchmark_jobs(benchmark, seed, config, load)
 
+    traced = line_trace or perfetto
+    recorder = ScheduleRecorder() if traced else None
     results = []
     for layer, a, cfg in jobs:
-        chosen = _resolve_engine(engine, layer)
-        if line_trace or perfetto:
+        chosen = _resolve_engine(engine, layer, cfg)
+        if traced:
             _check_trace_size(layer, a, cfg, line_trace)
-        results.append((layer, run_simulation(layer, a, cfg, engine=chosen), cfg))
+        results.append((layer, run_simulation(layer, a, cfg, engine=chosen, observer=recorder), cfg))
 
     writers = {}
-    if line_trace or perfetto:
+    if traced:
         layer, a, cfg = jobs[0]
-        recorder = _record_trace(layer, a, cfg)
         if line_trace:
             from eiesim.trace import line_trace as render
 
-            for line in render(recorder, layer, cfg):
+            for line in render(recorder, *one_pass(layer, cfg)):  # the encoding the engine ran
                 click.echo(line)
         if perfetto:
             from eiesim.trace import perfetto_trace
@@ -210,7 +218,7 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outpu
         layer = compress_layer(benchmark_weights(name, seed, load), config, name=name,
                                has_bias=bench.has_bias, activation=bench.activation)
         frames = benchmark_activation_batch(name, n_inputs, seed, load)
-        chosen = _resolve_engine(engine, layer)
+        chosen = _resolve_engine(engine, layer, config)
         runs = [run_simulation(layer, frames[:, i], config, engine=chosen)
                 for i in tqdm(range(n_inputs), desc=name, unit="input", leave=False)]
         cycles = np.array([r.cycles for r in runs])
@@ -222,16 +230,21 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outpu
         click.echo(f"{name:<9}{density.mean():>9.3f}{stats['p50']:>9.2f}{stats['p95']:>9.2f}{stats['max']:>9.2f}"
                    f"{stats['mean']:>9.2f}{energy.mean() / 1e6:>11.3f}  {chosen}")
         docs.append({"layer": name, "workload": load.__dict__ | {"label": load.label()}, "seed": seed,
-                     "inputs": n_inputs, "n_pe": config.n_pe, "queue_depth": config.queue_depth, "engine": chosen,
+                     "inputs": n_inputs, "n_pe": config.n_pe, "queue_depth": config.queue_depth,
+                     "timing": config.timing, "engine": chosen,
                      "time_us": stats, "cycles": cycles.tolist(), "act_density": density.tolist(),
                      "energy_pj": energy.tolist(), "energy_pj_mean": float(energy.mean())})
     if json_out is not None:
         outputs.publish({"--json": text_writer(json_text(docs[0] if len(docs) == 1 else docs))})
 
 
-def _resolve_engine(choice: str, layer) -> str:
+def _resolve_engine(choice: str, layer, config) -> str:
     if choice == "auto":
-        return "reference" if layer.n_entries <= AUTO_REFERENCE_MAX_ENTRIES else "fast"
+        from eiesim.timing import PROFILES
+
+        # The reference engine implements only the spec rules so far (issue 12).
+        small = layer.n_entries <= AUTO_REFERENCE_MAX_ENTRIES and config.rules == PROFILES["spec"]
+        return "reference" if small else "fast"
     return choice
 
 
@@ -248,24 +261,13 @@ def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
         raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
 
 
-def _record_trace(layer, acts, config):
-    """Run the reference engine once more with a trace recorder (deterministic: same run)."""
-    from eiesim.engines.reference import run
-    from eiesim.simulation import prepare_activations
-    from eiesim.trace import Trace
-
-    recorder = Trace()
-    run(layer, prepare_activations(layer, acts, config), config, trace=recorder)
-    return recorder
-
-
 def _summary(layer, result, config) -> None:
     m, k = layer.shape
     metrics = result.metrics
     click.echo(
         f"{layer.name or 'layer'}: {m} x {k}, {layer.n_blocks} row block(s), N = {config.n_pe}, "
         f"D = {config.queue_depth}, R = {config.accumulators_per_pe}, {config.precision}, "
-        f"engine {result.engine}"
+        f"timing {config.timing}, engine {result.engine}"
     )
     rows = [
         ("cycles", f"{result.cycles}"),

@@ -5,16 +5,17 @@ from __future__ import annotations
 import click
 
 from eiesim.cli import FiniteFloatRange
+from eiesim.engines import engine_names
 
 
 @click.command()
 @click.option("--layers", default=None, help="'all', benchmark names (comma-separated) or synth:MxK:W:A  [default: all]")
 @click.option("--grid", "axes", multiple=True, metavar="FIELD=VALUES",
-              help="an axis: any ArchConfig field or seed; VALUES is a,b,c or lo..hi[:step|:pow2]. Repeatable.")
+              help="an axis: any ArchConfig field or seed (e.g. timing=spec,eie-cpp); VALUES is a,b,c or lo..hi[:step|:pow2]. Repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file with layers, engine, [grid] and [base]; --layers/--grid/--engine override it")
 @click.option("--set", "base", multiple=True, metavar="FIELD=VALUE", help="fix a field for every point. Repeatable.")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default=None, help="simulation engine [default: fast]")
+@click.option("--engine", type=click.Choice(list(engine_names())), default=None, help="simulation engine [default: fast]")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="sweep-results", show_default=True,
               help="result store folder (Parquet parts); re-running skips finished points")
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True, help="local worker processes (-1: all cores)")

@@ -1,12 +1,14 @@
-"""The fast engine: SPEC §5 timing and §6 arithmetic computed by numba kernels.
+"""The fast engine: SPEC §5 / §5.1 timing and §6 arithmetic computed by numba kernels.
 
 Same meaning as the SimPy reference engine, cycle- and counter-exact, but instead of
-stepping cycles it evaluates the timing contract's recurrence column by column
-(``eiesim.engines._kernels``). This module validates the layer and activations (a bad
-pointer would make a kernel read out of bounds), prepares the layer's column tables
-once per layer object (layers are immutable; sweeps over queue depth or activations
-reuse them), compiles or loads the kernels, and times only the kernel calls
-(``sim_wall_s``: no JIT compilation, no preparation).
+stepping cycles it evaluates the timing recurrences column by column
+(``eiesim.engines._kernels``) under the config's timing rules (``eiesim.timing``). It
+takes input that ``eiesim.simulation.simulate`` validated; it still checks what would
+make a kernel read out of bounds (the layer's arrays, the activations' length and type).
+It prepares the layer's column tables once per layer object (layers are immutable;
+sweeps over queue depth or activations reuse them), compiles or loads the kernels, and
+times only the kernel calls (``sim_wall_s``: no JIT compilation, no preparation). The
+timing and the output are separate kernel calls, so either can run alone.
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ import numpy as np
 
 from compressor.csc import EncodedLayer
 from eiesim.config import ArchConfig
-from eiesim.engines import EngineRun
-from eiesim.engines._kernels import ADDRESS_BITS, layer_output, layer_timing, prepare_layer, row_divisor
+from eiesim.engines import BlockSchedule, EngineRun, Observer
+from eiesim.engines._kernels import (
+    ADDRESS_BITS, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, row_divisor,
+)
 from eiesim.errors import EieError
-from eiesim.numerics import convert_codebook, to_real, value_range
-from eiesim.result import Counters, PerPE
-from eiesim.simulation import check_layer_matches
+from eiesim.numerics import convert_activations, convert_codebook, to_real, value_range
+from eiesim.result import COUNTER_NAMES, Counters, PerPE
+from eiesim.timing import ISSUE_OFFSET
+
+name = "fast"
+
+if sorted(KERNEL_COUNTERS) != sorted(COUNTER_NAMES):  # the numba boundary passes counters by position
+    raise ImportError(f"kernel counters {KERNEL_COUNTERS} differ from Counters fields {COUNTER_NAMES}")
 
 
 class Tables(NamedTuple):
@@ -33,6 +42,7 @@ class Tables(NamedTuple):
 
     addr: np.ndarray
     table: np.ndarray  # narrowed to int16 when every value fits
+    drain: np.ndarray  # narrowed to int16 when every value fits
     col_ptr: np.ndarray
     col_row: np.ndarray  # narrowed to uint16 when every row fits
     col_code: np.ndarray
@@ -41,36 +51,83 @@ class Tables(NamedTuple):
 _TABLES: weakref.WeakKeyDictionary[EncodedLayer, Tables] = weakref.WeakKeyDictionary()
 
 
-def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig) -> EngineRun:
+class Broadcasts(NamedTuple):
+    """The broadcast columns of a run and the LNZD delays before them."""
+
+    cols: np.ndarray  # J_1 .. J_K' (K = the empty own-pack bias column)
+    gaps: np.ndarray  # gap_k (all 0 under the tree LNZD)
+    first: int  # added to gap_1: L under the tree LNZD, else 0
+    idle: int  # the cycle of a first broadcast when there is none
+
+
+def broadcasts(layer: EncodedLayer, acts: np.ndarray, config: ArchConfig) -> Broadcasts:
+    """Which columns are broadcast, in order, and when the LNZD can deliver each."""
+    rules, k = config.rules, layer.shape[1]
+    own_pack = rules.bias == "own-pack"
+    scanned = k - int(own_pack and layer.has_bias)
+    bias_column = (k - 1 if layer.has_bias else k) if own_pack else -1
+    pack_scan = rules.lnzd == "pack-scan"
+    cols, gaps, pending = broadcast_columns(acts, scanned, rules.broadcast == "positive", bias_column,
+                                            pack_scan, config.n_pe)
+    first = 0 if pack_scan else config.lnzd_latency
+    return Broadcasts(cols, gaps, first, int(pending) if pack_scan else first)
+
+
+def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
+        observer: Observer | None = None) -> EngineRun:
     """Simulate ``layer`` for converted activations (length K, bias included)."""
-    check_layer_matches(layer, config)
     acts = _checked_acts(layer, acts_converted, config)
     tables = layer_tables(layer)
-    cols = np.flatnonzero(acts).astype(np.int64)  # J_1 < ... < J_K'
-    m = layer.shape[0]
+    bc = broadcasts(layer, acts, config)
+    rules, m = config.rules, layer.shape[0]
+    n_blocks, k_count = layer.n_blocks, bc.cols.size
+    record = (np.empty((n_blocks, k_count), np.int64), np.empty((n_blocks, layer.n_pe, k_count), np.int64)) \
+        if observer is not None else (None, None)
+    timing_args = (tables.addr, tables.table, tables.drain if rules.block_end == "drained" else None,
+                   bc.cols, bc.gaps, bc.first, bc.idle, rules.usable_slots(config.queue_depth),
+                   rules.refill_delay, *row_divisor(config.entries_per_row), config.rows_per_block, m, *record)
+    out_cols = bc.cols[bc.cols < layer.shape[1]]  # the empty bias column K adds nothing
     lo, hi = value_range(config)
     f = config.weight_frac_bits
-    timing_args = (tables.addr, tables.table, cols, config.queue_depth, config.lnzd_latency,
-                   *row_divisor(config.entries_per_row), config.rows_per_block, m)
-    output_args = (tables.col_ptr, tables.col_row, tables.col_code, cols,
+    output_args = (tables.col_ptr, tables.col_row, tables.col_code, out_cols,
                    convert_codebook(layer.codebook, config), acts, m, (1 << f) >> 1, f, lo, hi)
     _compile(layer_timing, timing_args)
     _compile(layer_output, output_args)
 
     began = time.perf_counter()
-    counters, busy, starved, real, block_cycles = layer_timing(*timing_args)
+    counters, busy, starved, real, block_end, block_cycles = layer_timing(*timing_args)
     acc = layer_output(*output_args)
     wall = time.perf_counter() - began
 
+    if observer is not None:
+        _report_schedule(observer, layer, acts, config, bc, tables, record, block_end, block_cycles)
     out = to_real(acc, config)
     return EngineRun(
         cycles=int(block_cycles.sum()),
         block_cycles=[int(c) for c in block_cycles],
-        counters=Counters.from_array(counters),
+        counters=Counters(**{name: int(v) for name, v in zip(KERNEL_COUNTERS, counters, strict=True)}),
         per_pe=PerPE(busy=busy, starved=starved, real=real),
         output=np.maximum(out, 0.0) if layer.activation == "relu" else out,
         sim_wall_s=wall,
     )
+
+
+def _report_schedule(observer, layer, acts, config, bc, tables, record, block_end, block_cycles) -> None:
+    """Hand the recorded b_k and s_p(k) of every block, with entry issue cycles, to ``observer``."""
+    b_out, s_out = record
+    one = convert_activations(np.array([1.0]), config)[0]
+    values = np.array([acts[j] if j < acts.size else one for j in bc.cols], acts.dtype)
+    for t in range(layer.n_blocks):
+        counts = tables.table[t, bc.cols, 0, :].T.astype(np.int64)  # COUNT field: n_p(k), (N, K')
+        first_address = tables.addr[t, bc.cols, :].T.astype(np.int64)
+        pops = s_out[t]
+        issue = [np.concatenate([pops[p, k] + ISSUE_OFFSET + np.arange(counts[p, k]) for k in range(bc.cols.size)]
+                                or [np.zeros(0, np.int64)]).astype(np.int64) for p in range(layer.n_pe)]
+        observer.block(BlockSchedule(
+            block=t, columns=bc.cols.copy(), activations=values, broadcast=b_out[t].copy(), pop=pops.copy(),
+            entries=counts, first_address=first_address, issue=issue, end=int(block_end[t]),
+            write_back=int(block_cycles[t] - block_end[t]),
+        ))
 
 
 def layer_tables(layer: EncodedLayer) -> Tables:
@@ -79,13 +136,14 @@ def layer_tables(layer: EncodedLayer) -> Tables:
     if tables is None:
         args = (*_checked_layer_arrays(layer), layer.rows_per_block, layer.shape[0])
         _compile(prepare_layer, args)
-        addr, table, col_ptr, col_row, col_code, overflow = prepare_layer(*args)
+        addr, table, drain, col_ptr, col_row, col_code, overflow = prepare_layer(*args)
         if overflow >= 0:
             t, p = divmod(int(overflow), layer.n_pe)
             raise EieError(f"layer {layer.name!r}: block {t}, PE {p} has an entry beyond its rows")
         # Narrow types move less memory: the kernels are bound by cache misses.
         tables = _TABLES[layer] = Tables(
-            addr, _narrowest(table, np.int16), col_ptr, _narrowest(col_row, np.uint16), col_code)
+            addr, _narrowest(table, np.int16), _narrowest(drain, np.int16), col_ptr,
+            _narrowest(col_row, np.uint16), col_code)
     return tables
 
 
@@ -109,7 +167,7 @@ def _compile(kernel, args) -> None:
     if not hasattr(kernel, "compile"):  # a plain function when NUMBA_DISABLE_JIT=1
         return
     key = (kernel.__name__, *((a.dtype.str, a.ndim, a.flags.c_contiguous) if isinstance(a, np.ndarray)
-                              else type(a) for a in args))
+                              else type(a) for a in args))  # type(None) keys the variants without a drain or recording
     if key not in _COMPILED:
         kernel.compile(tuple(numba.typeof(a) for a in args))
         _COMPILED.add(key)

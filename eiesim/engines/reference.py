@@ -20,19 +20,26 @@ from compressor.csc import EncodedLayer
 from eiesim.blocks import (
     ActQueue, ActRW, ArithmeticUnit, Ccu, Lnzd, Multiplier, ProcessingElement, PtrRead, SpmatRead,
 )
-from eiesim.blocks.pe import DRAIN_CYCLES
 from eiesim.config import ArchConfig
-from eiesim.engines import EngineRun
+from eiesim.engines import BlockSchedule, EngineRun, Observer
+from eiesim.errors import EieError
 from eiesim.numerics import convert_codebook
 from eiesim.result import Counters, PerPE
+from eiesim.timing import ISSUE_OFFSET, PIPELINE_DRAIN, PROFILES
+
+name = "reference"
 
 
-def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig, *, trace=None) -> EngineRun:
+def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
+        observer: Observer | None = None) -> EngineRun:
     """Simulate ``layer`` for converted activations (length K, bias included).
 
-    ``trace``: an ``eiesim.trace.Trace`` that records broadcasts and columns per block.
+    ``observer``: receives each row block's schedule (``eiesim.engines.BlockSchedule``).
     """
+    if config.rules != PROFILES["spec"]:
+        raise EieError(f"the reference engine implements only the 'spec' timing rules so far, not {config.rules}")
     started = time.perf_counter()
+    trace = None if observer is None else _Recorder(observer)
     m, n = layer.shape[0], config.n_pe
     counters = Counters()
     busy, starved, real = (np.zeros(n, np.int64) for _ in range(3))
@@ -84,12 +91,43 @@ def _run_block(layer, t, rows_in_block, acts, config, multiplier, counters, trac
         broadcasts = yield env.process(ccu.run())
         if broadcasts:  # with no non-zero input the PEs never start
             yield env.all_of(pe_runs)
-        yield env.timeout(DRAIN_CYCLES)
+        yield env.timeout(PIPELINE_DRAIN)
         t_block = env.now
         if layer.n_blocks > 1:
             yield env.all_of([env.process(rw.write_back()) for rw in act_rws])
         if trace is not None:
-            trace.end_block(t_block, env.now - t_block, [q.peak for q in queues])
+            trace.end_block(t_block, env.now - t_block)
 
     env.run(until=env.process(controller()))
     return pes, act_rws, int(env.now)
+
+
+class _Recorder:
+    """Collects what the blocks report (broadcasts, popped columns) into BlockSchedules."""
+
+    def __init__(self, observer: Observer):
+        self.observer = observer
+
+    def begin_block(self, block: int, n_pe: int) -> None:
+        self.block, self.broadcasts, self.columns = block, [], [[] for _ in range(n_pe)]
+
+    def broadcast(self, cycle: int, index: int, value) -> None:
+        self.broadcasts.append((cycle, index, value))
+
+    def column(self, pe: int, cycle: int, index: int, start: int, n: int) -> None:
+        self.columns[pe].append((cycle, start, n))
+
+    def end_block(self, t_block: int, write_back: int) -> None:
+        pop, first_address, entries = (
+            np.array([[c[i] for c in pe] for pe in self.columns], np.int64).reshape(len(self.columns), -1)
+            for i in range(3))
+        self.observer.block(BlockSchedule(
+            block=self.block,
+            columns=np.array([j for _, j, _ in self.broadcasts], np.int64),
+            activations=np.array([a for _, _, a in self.broadcasts]),
+            broadcast=np.array([b for b, _, _ in self.broadcasts], np.int64),
+            pop=pop, entries=entries, first_address=first_address,
+            issue=[np.array([s + ISSUE_OFFSET + i for s, _, n in pe for i in range(n)], np.int64)
+                   for pe in self.columns],
+            end=t_block, write_back=write_back,
+        ))

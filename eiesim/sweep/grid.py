@@ -17,13 +17,14 @@ import itertools
 import json
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eiesim.config import ArchConfig
-from eiesim.engines import ENGINE_MODULES
+from eiesim.engines import ENGINES
 from eiesim.errors import EieError
 from eiesim.sweep import fingerprint
 from eiesim.validate import check_seed
@@ -74,7 +75,11 @@ def _field_type(name: str) -> Any:
     fields = ArchConfig.model_fields
     if name not in fields:
         raise EieError(f"unknown sweep field {name!r}; choose an ArchConfig field ({', '.join(fields)}) or seed")
-    return fields[name].annotation
+    kind = fields[name].annotation
+    options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(options) == 1:
+        return options[0]  # an optional rule override (None: the profile's) takes the rule's values
+    return kind
 
 
 def _convert(name: str, raw: Any) -> Any:
@@ -202,8 +207,8 @@ class SweepSpec:
                 raise EieError(f"no values for sweep field {name}")
             parsed[name] = values
         base = {k: _convert(k, v) for k, v in (base or {}).items()}
-        if engine not in ENGINE_MODULES:
-            raise EieError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_MODULES)}")
+        if engine not in ENGINES:
+            raise EieError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         spec = cls(parse_layers(layers), parsed, base, engine)
         spec.points()  # validate every configuration before anything runs
         return spec

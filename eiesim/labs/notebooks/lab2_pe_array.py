@@ -52,10 +52,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eiesim.engines import reference
+from eiesim.engines import ScheduleRecorder
 from eiesim.labs import lab2 as check
-from eiesim.simulation import prepare_activations, simulate
-from eiesim.trace import Trace, line_trace, perfetto_trace
+from eiesim.simulation import simulate
+from eiesim.trace import line_trace, perfetto_trace
 
 # %% [markdown]
 # ## 1. The matrix and its interleaved CSC
@@ -120,16 +120,17 @@ check.cycles(my_cycles_d1, queue_depth=1)
 # ## 3. Watch it: the line trace
 #
 # The reference engine is a SimPy model of the PE blocks (LNZD/CCU, activation queue,
-# pointer read, sparse-matrix read, arithmetic unit, activation read/write). Give it a
-# `Trace` and it records every broadcast and every column a PE pops. Each line below is
+# pointer read, sparse-matrix read, arithmetic unit, activation read/write). Give
+# `simulate` a `ScheduleRecorder` and the engine reports every broadcast, every column a
+# PE pops and every entry it issues. Each line below is
 # one cycle: the broadcast of that cycle, then per PE its queue occupancy `qN` and what it
 # does (`ptr jJ` pops column J and reads its pointers, `jJ:rR` issues the entry of column
 # J for local row R, `wait` is starvation, `-` is idle).
 
 # %%
 layer1, acts1, config1 = check.golden_layer(queue_depth=1)
-recorder = Trace()
-run = reference.run(layer1, prepare_activations(layer1, acts1, config1), config1, trace=recorder)
+recorder = ScheduleRecorder()
+run = simulate(layer1, acts1, config1, engine="reference", observer=recorder)
 print("\n".join(line_trace(recorder, layer1, config1)))
 
 # %% [markdown]
@@ -146,7 +147,8 @@ check.starved(my_starved, queue_depth=1)
 #
 # The same recording as a Chrome trace-event file: open https://ui.perfetto.dev and drag
 # the file in. One track is the CCU (broadcasts, the row block), one track per PE shows
-# its columns and its starved intervals; time is in microseconds at 800 MHz.
+# its columns and its starved intervals; one trace microsecond stands for one clock cycle
+# (1.25 ns at 800 MHz), so every event sits on a whole-number timestamp.
 
 # %%
 path = Path("lab2_fig2_d1.perfetto.json")

@@ -1,0 +1,129 @@
+"""The timing rules of the PE array, each named and documented once (SPEC §5, §5.1).
+
+Everything that decides a cycle number lives here: the engines' blocks and kernels, the
+test oracle, labs and docs import these names instead of repeating a number.
+
+Latencies of the pipeline (SPEC §5)
+    An entry is issued ``ISSUE_OFFSET`` cycles after its column is popped (the pop cycle
+    reads the two pointers), leaves the sparse-matrix SRAM ``SPMAT_READ_LATENCY`` cycles
+    after its issue, then passes ``ARITH_STAGES`` stage registers (decode + address
+    accumulate, multiply + accumulator read, shift-add, write). ``PIPELINE_DRAIN`` is what
+    that adds after the last issue slot of a block: 1 + 1 + 4 = 6.
+
+Rules a timing profile chooses (SPEC §5.1): see :class:`TimingRules`. A profile is a
+named bundle of choices (``PROFILES``); :class:`~eiesim.config.ArchConfig` picks one with
+``timing`` and may override the individual rules listed in ``OVERRIDABLE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+# --- latencies ---------------------------------------------------------------------------
+
+ISSUE_OFFSET = 1  # column popped (pointers read) in cycle s: first entry issued in s + 1
+SPMAT_READ_LATENCY = 1  # an entry issued in cycle i leaves the sparse-matrix SRAM in i + 1
+ARITH_STAGES = 4  # decode/address-accumulate, multiply/accumulator read, shift-add, write
+PIPELINE_DRAIN = ISSUE_OFFSET + SPMAT_READ_LATENCY + ARITH_STAGES  # 6: T_block = max(s + c) + 6
+
+# The authors' simulator (eie-cpp) ends a layer when its pipelines have drained, with
+# per-event tails measured from its source (SPEC §5.1 "End"):
+POP_TAIL = 2  # a popped column (even an empty one) keeps its PE busy until s + 2
+REAL_TAIL = ISSUE_OFFSET + SPMAT_READ_LATENCY + ARITH_STAGES  # a real entry issued in i: i + 6
+FILLER_TAIL = 3  # a filler issued in i leaves after its decode: i + 3 (it writes nothing)
+
+
+def lnzd_tree_latency(n_pe: int) -> int:
+    """L: depth of the 4-ary LNZD tree over N leaves, the smallest L >= 1 with 4^L >= N."""
+    levels = 1
+    while 4**levels < n_pe:
+        levels += 1
+    return levels
+
+
+# --- rule choices --------------------------------------------------------------------------
+
+RowBlocks = Literal["accumulators", "one-pass"]
+BroadcastRule = Literal["nonzero", "positive"]
+BiasRule = Literal["input", "own-pack"]
+LnzdRule = Literal["tree", "pack-scan"]
+QueueSlots = Literal["all", "ring"]
+QueueRefill = Literal["same-cycle", "next-cycle"]
+BlockEnd = Literal["pipeline", "drained"]
+Profile = Literal["spec", "eie-cpp"]
+
+
+@dataclass(frozen=True)
+class TimingRules:
+    """One choice per timing rule. The first value of each is SPEC §5, the second §5.1.
+
+    row_blocks
+        ``accumulators``: a layer runs in ceil(M / (N R)) row blocks, each a pass of its
+        own followed by write-back. ``one-pass``: the whole layer is one block (local row
+        i div N), unlimited accumulators, nothing written back.
+    broadcast
+        ``nonzero``: every a_j != 0 is broadcast. ``positive``: only a_j > 0 (after
+        conversion to the layer's number format); a negative activation counts as zero,
+        in the timing and in the output.
+    bias
+        ``input``: the bias column is an ordinary last input (a = 1). ``own-pack``: a bias
+        column is always broadcast last, in its own LNZD pack; a layer without a bias gets
+        an empty one (column index K, no entries).
+    lnzd
+        ``tree``: the 4-ary tree yields the first non-zero after L cycles and one per
+        cycle after that: b_1 = L, b_k >= b_{k-1} + 1. ``pack-scan``: the inputs are
+        scanned in packs of N slots (K padded with zeros to whole packs, then the bias
+        pack under ``own-pack``). pending starts at 1; in each pack every broadcast slot,
+        in slot order, gets gap = pending and sets pending to 0; after the pack, pending
+        grows by 1 when its last slot (N - 1) is not broadcast; the bias gets gap =
+        pending. b_1 = gap_1, b_k >= b_{k-1} + 1 + gap_k. ``lnzd_scan_cycles`` = sum of
+        the gaps (0 under ``tree``).
+    queue_slots
+        ``all``: D = ``queue_depth`` usable slots. ``ring``: ``queue_depth`` = B ring
+        slots of which B - 1 are usable (B = 1 is rejected).
+    queue_refill
+        ``same-cycle``: a slot freed by a pop in cycle t takes a broadcast in cycle t.
+        ``next-cycle``: only in t + 1. With U usable slots, broadcast k > U waits for
+        max_p s_p(k - U) + (0 or 1).
+    block_end
+        ``pipeline``: T_block = max_p (s_p(K') + c_p(K')) + PIPELINE_DRAIN (L + 6 with
+        K' = 0). ``drained``: the largest of s_p(k) + POP_TAIL over every PE and column,
+        i + REAL_TAIL over every real entry issued in i, i + FILLER_TAIL over every
+        filler. With K' = 0 (only possible without an ``own-pack`` bias) both rules
+        count from the cycle a first broadcast would have had: L under ``tree``, the
+        scan's final pending under ``pack-scan``.
+    """
+
+    row_blocks: RowBlocks = "accumulators"
+    broadcast: BroadcastRule = "nonzero"
+    bias: BiasRule = "input"
+    lnzd: LnzdRule = "tree"
+    queue_slots: QueueSlots = "all"
+    queue_refill: QueueRefill = "same-cycle"
+    block_end: BlockEnd = "pipeline"
+
+    def usable_slots(self, queue_depth: int) -> int:
+        """U: queue slots a broadcast may occupy."""
+        return queue_depth - 1 if self.queue_slots == "ring" else queue_depth
+
+    @property
+    def refill_delay(self) -> int:
+        """Cycles between a pop freeing a slot and a broadcast that may fill it."""
+        return 1 if self.queue_refill == "next-cycle" else 0
+
+
+PROFILES: dict[str, TimingRules] = {
+    "spec": TimingRules(),
+    "eie-cpp": TimingRules(
+        row_blocks="one-pass", broadcast="positive", bias="own-pack", lnzd="pack-scan",
+        queue_slots="ring", queue_refill="next-cycle", block_end="drained",
+    ),
+}
+
+# Rules ArchConfig exposes as fields of their own (None = as the profile says). The
+# others (row_blocks, broadcast, bias) change what is computed, not only when, and come
+# only with a profile.
+OVERRIDABLE: tuple[str, ...] = ("lnzd", "queue_slots", "queue_refill", "block_end")
+RULE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(TimingRules))
+
