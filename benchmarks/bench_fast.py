@@ -3,14 +3,15 @@
 * The nine layers of EIE Table III at 64 PEs, queue depth 8 (``benchmark_layer``), all
   counters and outputs: simulation wall time (kernels only, after JIT warm-up and the
   layer's one-time preparation) summed over the nine, against the 20 ms target, and the
-  slowdown versus the simulated chip's time.
+  slowdown versus the simulated chip's time; under both timing profiles, ``eie-cpp``
+  within 1.5x of ``spec``.
 * Wall time against N (8 ... 256) on one layer, and against the input length K.
 
 Kernels are single-threaded, so this measures one core. Each figure is the best of
 ``repeats`` passes (each pass runs every layer once, so caches are as cold as in a
 sweep) with the median beside it.
 
-    .venv/bin/python benchmarks/bench_fast.py [--repeats 20] [--json FILE]
+    .venv/bin/python benchmarks/bench_fast.py [--repeats 20] [--nine-only] [--json FILE]
     .venv/bin/python -m pytest -m benchmark benchmarks/bench_fast.py -s
 """
 
@@ -28,35 +29,44 @@ from compressor.synthetic import random_activations, random_sparse_weights
 from eiesim.atomic import write_text
 from eiesim.config import ArchConfig
 from eiesim.engines import fast
-from eiesim.simulation import prepare_activations
+from eiesim.simulation import one_pass, prepare_activations
 from workloads.benchmarks import BENCHMARKS, benchmark_layer
 
 TARGET_TOTAL_S = 0.020  # nine layers, 64 PEs, one core (SPEC §10)
-CHIP = ArchConfig()  # 64 PEs, D = 8, 800 MHz
+EIE_CPP_RATIO = 1.5  # eie-cpp may cost at most this much more than spec (issue 12)
+CHIP = ArchConfig()  # 64 PEs, D = 8, 800 MHz, timing "spec"
 
 
 def passes(cases, config, repeats):
-    """Run every (name, layer, acts) once per pass; wall times [pass][case] and the runs."""
-    for _, layer, acts in cases:
-        fast.run(layer, acts, config)  # warm-up: compile or load kernels, prepare tables
+    """Run every (name, layer, acts) once per pass; wall times [pass][case] and the runs.
+
+    ``config`` is the base config; each case runs under the config its layer needs (one
+    block under a one-pass profile, as ``simulate`` does).
+    """
+    configs = [one_pass(layer, config)[1] for _, layer, _ in cases]
+    for (_, layer, acts), cfg in zip(cases, configs):
+        fast.run(layer, acts, cfg)  # warm-up: compile or load kernels, prepare tables
     walls, runs = [], None
     for _ in range(repeats):
-        runs = [fast.run(layer, acts, config) for _, layer, acts in cases]
+        runs = [fast.run(layer, acts, cfg) for (_, layer, acts), cfg in zip(cases, configs)]
         walls.append([r.sim_wall_s for r in runs])
     return np.array(walls), runs
 
 
-def nine_layers(repeats: int, seed: int = 0) -> dict:
-    """The nine benchmark layers on the paper's chip."""
-    fast.run(*synthetic_case((8, 8), CHIP.n_pe))  # compile or load every kernel first
+def nine_layers(repeats: int, seed: int = 0, timing: str = "spec") -> dict:
+    """The nine benchmark layers on the paper's chip under one timing profile."""
+    chip = CHIP.replace(timing=timing)
+    layer, acts, _ = synthetic_case((8, 8), chip.n_pe)
+    fast.run(layer, acts, chip)  # compile or load every kernel first
     cases, prepare_s = [], []
     for name in BENCHMARKS:
         layer, acts = benchmark_layer(name, CHIP, seed)
+        layer = one_pass(layer, chip)[0]
         began = time.perf_counter()
         fast.layer_tables(layer)
         prepare_s.append(time.perf_counter() - began)
-        cases.append((name, layer, prepare_activations(layer, acts, CHIP)))
-    walls, runs = passes(cases, CHIP, repeats)
+        cases.append((name, layer, prepare_activations(layer, acts, chip)))
+    walls, runs = passes(cases, chip, repeats)
     totals = walls.sum(axis=1)
     layers = [
         {"layer": name, "cycles": r.cycles, "time_us": r.cycles / CHIP.clock_mhz,
@@ -66,6 +76,7 @@ def nine_layers(repeats: int, seed: int = 0) -> dict:
     ]
     chip_us = sum(row["time_us"] for row in layers)
     return {
+        "timing": timing,
         "layers": layers,
         "total_wall_ms_best": 1e3 * totals.min(),
         "total_wall_ms_median": 1e3 * float(np.median(totals)),
@@ -114,7 +125,8 @@ def length_points():
 
 
 def report_nine(nine: dict) -> str:
-    lines = ["| layer | cycles | chip us | wall ms (best) | wall ms (median) | prepare ms |", "|---|---|---|---|---|---|"]
+    lines = [f"timing {nine['timing']}", "| layer | cycles | chip us | wall ms (best) | wall ms (median) | prepare ms |",
+             "|---|---|---|---|---|---|"]
     lines += [f"| {r['layer']} | {r['cycles']} | {r['time_us']:.2f} | {r['wall_ms_best']:.3f} | "
               f"{r['wall_ms_median']:.3f} | {r['prepare_ms']:.1f} |" for r in nine["layers"]]
     lines.append(
@@ -145,6 +157,13 @@ def test_nine_layers_within_target():
 
 
 @pytest.mark.benchmark
+def test_eie_cpp_within_ratio_of_spec():
+    spec, eie_cpp = nine_layers(repeats=20), nine_layers(repeats=20, timing="eie-cpp")
+    print("\n" + report_nine(spec) + "\n\n" + report_nine(eie_cpp))
+    assert eie_cpp["total_wall_ms_best"] <= EIE_CPP_RATIO * spec["total_wall_ms_best"]
+
+
+@pytest.mark.benchmark
 def test_wall_time_scales_about_linearly():
     # Doubling the input length doubles the work; the time per unit of work stays put.
     print("\n" + report_scaling(PE_TITLE, scaling(pe_points(), repeats=10)))
@@ -157,13 +176,22 @@ def test_wall_time_scales_about_linearly():
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--nine-only", action="store_true", help="only the nine layers, not the scaling runs")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     nine = nine_layers(args.repeats)
-    pes, lengths = scaling(pe_points(), args.repeats), scaling(length_points(), args.repeats)
-    print("\n\n".join([report_nine(nine), report_scaling(PE_TITLE, pes), report_scaling(LENGTH_TITLE, lengths)]))
+    nine_cpp = nine_layers(args.repeats, timing="eie-cpp")
+    ratio = nine_cpp["total_wall_ms_best"] / nine["total_wall_ms_best"]
+    parts = [report_nine(nine), report_nine(nine_cpp), f"eie-cpp / spec wall time (best passes): {ratio:.2f} "
+             f"(budget {EIE_CPP_RATIO})"]
+    pes = lengths = None
+    if not args.nine_only:
+        pes, lengths = scaling(pe_points(), args.repeats), scaling(length_points(), args.repeats)
+        parts += [report_scaling(PE_TITLE, pes), report_scaling(LENGTH_TITLE, lengths)]
+    print("\n\n".join(parts))
     if args.json:
-        payload = json.dumps({"nine_layers": nine, "pe_count": pes, "input_length": lengths}, indent=2)
+        payload = json.dumps({"nine_layers": nine, "nine_layers_eie_cpp": nine_cpp, "pe_count": pes,
+                              "input_length": lengths}, indent=2)
         write_text(args.json, payload)
 
 

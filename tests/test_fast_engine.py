@@ -1,10 +1,9 @@
-"""The fast engine against SPEC §5/§6: the worked example, hand-derived cases, a
-cycle-by-cycle re-statement of the timing contract, the functional model, bad input."""
+"""The fast engine against SPEC §5/§6: the worked example, hand-derived cases, the test
+oracle (``tests.timing_oracle``) on broad random layers, the functional model, bad input."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 
 import numpy as np
 import pytest
@@ -14,12 +13,14 @@ from hypothesis import strategies as st
 from compressor.csc import interleave
 from eiesim.config import ArchConfig
 from eiesim.engines import get_engine
-from eiesim.engines._kernels import ADDRESS_BITS, row_divisor
+from eiesim.engines._kernels import ADDRESS_BITS, KERNEL_COUNTERS, row_divisor
 from eiesim.engines.fast import layer_tables, run
 from eiesim.errors import EieError
 from eiesim.functional import functional_output
 from eiesim.result import COUNTER_NAMES, Counters
 from eiesim.simulation import prepare_activations
+from eiesim.timing import PIPELINE_DRAIN
+from tests.timing_oracle import oracle
 
 CODEBOOK = np.linspace(-1.0, 1.0, 16)
 CODEBOOK[0] = 0.0
@@ -62,7 +63,7 @@ def test_no_broadcast_costs_lnzd_latency_plus_drain(n_pe, lnzd):
     config = ArchConfig.make(n_pe=n_pe)
     layer = encode([(0, 0)], (3, 2), config)
     result = simulate_fast(layer, np.zeros(2), config)
-    assert result.cycles == lnzd + 6
+    assert result.cycles == lnzd + PIPELINE_DRAIN
     assert result.counters == Counters()
     assert not result.output.any()
 
@@ -74,7 +75,7 @@ def test_pes_without_rows_spend_one_cycle_per_column():
     result = simulate_fast(layer, np.ones(2), config)
     assert result.per_pe.busy.tolist() == [2, 2, 2, 2]
     assert result.counters.empty_columns == 5
-    # b = 1, 2; s = 2, 3 on every PE; T = 3 + 1 + 6.
+    # b = 1, 2; s = 2, 3 on every PE; T = 3 + 1 + PIPELINE_DRAIN (6).
     assert result.cycles == 10
 
 
@@ -83,7 +84,7 @@ def test_row_blocks_write_back_between_blocks():
     config = ArchConfig.make(n_pe=2, accumulators_per_pe=1)
     layer = encode([(0, 0), (3, 0), (4, 1)], (5, 2), config)
     result = simulate_fast(layer, np.ones(2), config)
-    # Every block: b = 1, 2; s = 2, 3 on both PEs; T = 4 + 6 = 10, plus 1 of write-back.
+    # Every block: b = 1, 2; s = 2, 3 on both PEs; T = 4 + PIPELINE_DRAIN (6) = 10, plus 1 of write-back.
     assert result.block_cycles == [11, 11, 11]
     assert result.cycles == 33
     assert result.counters.act_sram_writes == 5
@@ -94,7 +95,7 @@ def test_row_blocks_write_back_between_blocks():
 def test_single_block_has_no_write_back():
     config = ArchConfig.make(n_pe=2, accumulators_per_pe=4)
     result = simulate_fast(encode([(0, 0), (7, 0)], (8, 1), config), np.ones(1), config)
-    assert result.block_cycles == [2 + 1 + 6] and result.counters.act_sram_writes == 0
+    assert result.block_cycles == [9] and result.counters.act_sram_writes == 0  # b = 1, s = 2, c = 1: 2 + 1 + 6
 
 
 def test_only_nonzero_converted_activations_are_broadcast():
@@ -144,6 +145,17 @@ def test_spmat_rows_follow_issued_addresses_across_skipped_columns():
     assert simulate_fast(layer, np.array([0, 1.0, 1.0]), config).counters.spmat_row_reads == 2
 
 
+def test_kernel_counters_are_the_counters_by_name():
+    # The kernel returns counters in KERNEL_COUNTERS order; fast.py maps them by name.
+    assert sorted(KERNEL_COUNTERS) == sorted(COUNTER_NAMES) and len(set(KERNEL_COUNTERS)) == len(KERNEL_COUNTERS)
+    config = ArchConfig.make(n_pe=1, spmat_width_bits=16)
+    # 3 real entries in column 0 (rows 0, 1, 2: SRAM rows 0, 1 at 2 entries a row), then a
+    # filler and a real one in column 1 (row 17: gap 17 = one filler + z = 1).
+    layer = encode([(0, 0), (1, 0), (2, 0), (17, 1)], (18, 2), config)
+    c = simulate_fast(layer, np.ones(2), config).counters
+    assert (c.real_entries, c.filler_entries, c.codebook_reads, c.spmat_row_reads, c.broadcasts) == (4, 1, 5, 3, 2)
+
+
 def test_get_engine_fast_and_wall_time():
     config = ArchConfig.make(n_pe=2)
     layer = encode([(0, 0)], (2, 1), config)
@@ -180,8 +192,8 @@ def test_tables_stay_wide_when_rows_exceed_16_bits():
     tables = layer_tables(layer)
     assert (tables.table.dtype, tables.col_row.dtype) == (np.int32, np.uint32)
     result = simulate_fast(layer, np.ones(2), config)
-    cycles, block_cycles, counts, busy, starved, real = cycle_model(layer, np.ones(2), config)
-    assert result.cycles == cycles and result.counters.to_dict() == counts
+    want = oracle(layer, np.ones(2), config)
+    assert result.cycles == want.cycles and result.counters.to_dict() == want.counters
     assert result.counters.bypass_hits == 0  # column 1 starts at row 5, not 69999
     converted = prepare_activations(layer, np.ones(2), config)
     assert np.array_equal(result.output, functional_output(layer, converted, config))
@@ -201,72 +213,7 @@ def test_outputs_saturate_and_round_like_the_functional_model():
     assert out.tolist() == [127 / 16, 127 / 16, -8.0, -8.0]  # saturated both ways
 
 
-# --- a cycle-by-cycle re-statement of SPEC §5 ---------------------------------------
-
-
-def cycle_model(layer, acts, config):
-    """Step cycles one at a time: pops, then a broadcast into the freed slots, then issue.
-
-    Returns (cycles, block_cycles, counters dict, busy, starved, real).
-    """
-    n_pe, depth, lnzd, epr = config.n_pe, config.queue_depth, config.lnzd_latency, config.entries_per_row
-    converted = prepare_activations(layer, acts, config)
-    cols = np.flatnonzero(converted)
-    local_rows = layer.entry_local_rows()
-    m, nr, blocks = layer.shape[0], config.rows_per_block, layer.n_blocks
-    counts = dict.fromkeys(COUNTER_NAMES, 0)
-    busy, starved, real = (np.zeros(n_pe, int) for _ in range(3))
-    block_cycles = []
-    for t in range(blocks):
-        queues = [deque() for _ in range(n_pe)]  # (column index, cycle pushed)
-        free_at = [0] * n_pe  # first cycle the PE may pop again
-        popped = [0] * n_pe
-        issues = [[] for _ in range(n_pe)]  # (cycle, address, code, local row)
-        pushed, cycle = 0, 0
-        while pushed < cols.size or any(q for q in queues) or cycle < max(free_at):
-            for p in range(n_pe):
-                q = queues[p]
-                if cycle >= free_at[p] and q and q[0][1] < cycle:
-                    k, _ = q.popleft()
-                    lo, hi = layer.ptr[t, p, cols[k]], layer.ptr[t, p, cols[k] + 1]
-                    free_at[p] = cycle + max(1, hi - lo)
-                    busy[p] += max(1, hi - lo)
-                    popped[p] += 1
-                    counts["pointer_reads"] += 2
-                    counts["empty_columns"] += hi == lo
-                    for i, addr in enumerate(range(lo, hi)):
-                        e = layer.start[t * n_pe + p] + addr
-                        issues[p].append((cycle + 1 + i, addr, layer.code[e], local_rows[e]))
-                elif 0 < popped[p] < cols.size and cycle >= free_at[p]:
-                    starved[p] += 1
-            if pushed < cols.size and cycle >= lnzd and all(len(q) < depth for q in queues):
-                for q in queues:
-                    q.append((pushed, cycle))
-                pushed += 1
-            elif 0 < pushed < cols.size:
-                counts["queue_full_stall_cycles"] += 1
-            cycle += 1
-        end = (max(free_at) if cols.size else lnzd) + 6
-        rows_in_block = min(nr, m - t * nr)
-        block_cycles.append(end + (-(-rows_in_block // n_pe) if blocks > 1 else 0))
-        for p in range(n_pe):
-            sram_row, previous_real = -1, None
-            for cyc, addr, code, row in issues[p]:
-                counts["spmat_row_reads"] += addr // epr != sram_row
-                sram_row = addr // epr
-                counts["codebook_reads"] += 1
-                if code:
-                    real[p] += 1
-                    counts["bypass_hits"] += previous_real == (cyc - 1, row)
-                    previous_real = (cyc, row)
-                else:
-                    counts["filler_entries"] += 1
-    counts.update(
-        broadcasts=blocks * cols.size, real_entries=int(real.sum()), busy_pe_cycles=int(busy.sum()),
-        starved_pe_cycles=int(starved.sum()), accumulator_writes=int(real.sum()), macs=int(real.sum()),
-        act_sram_writes=m if blocks > 1 else 0,
-    )
-    return sum(block_cycles), block_cycles, counts, busy, starved, real
+# --- random layers against the oracle -------------------------------------------------
 
 
 def mostly_small(low: int, typical: int, high: int):
@@ -319,16 +266,16 @@ def record_events(result, layer) -> None:
 
 @given(st.one_of(layer_cases(**SMALL), layer_cases(**CONGESTED)))
 @settings(max_examples=150)
-def test_fast_engine_equals_cycle_model_and_functional_model(case):
+def test_fast_engine_equals_oracle_and_functional_model(case):
     layer, acts, config = case
     result = simulate_fast(layer, acts, config)
     record_events(result, layer)
-    cycles, block_cycles, counts, busy, starved, real = cycle_model(layer, acts, config)
-    assert (result.cycles, result.block_cycles) == (cycles, block_cycles)
-    assert result.counters.to_dict() == counts
-    assert result.per_pe.busy.tolist() == busy.tolist()
-    assert result.per_pe.starved.tolist() == starved.tolist()
-    assert result.per_pe.real.tolist() == real.tolist()
+    want = oracle(layer, acts, config)
+    assert (result.cycles, result.block_cycles) == (want.cycles, want.block_cycles)
+    assert result.counters.to_dict() == want.counters
+    assert result.per_pe.busy.tolist() == want.busy
+    assert result.per_pe.starved.tolist() == want.starved
+    assert result.per_pe.real.tolist() == want.real
     converted = prepare_activations(layer, acts, config)
     expected = functional_output(layer, converted, config)
     assert result.output.dtype == expected.dtype

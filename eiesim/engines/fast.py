@@ -77,6 +77,9 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
         observer: Observer | None = None) -> EngineRun:
     """Simulate ``layer`` for converted activations (length K, bias included)."""
     acts = _checked_acts(layer, acts_converted, config)
+    if config.rules.row_blocks == "one-pass" and layer.n_blocks > 1:
+        raise EieError(f"layer {layer.name!r} has {layer.n_blocks} row blocks but the timing rules run one pass: "
+                       "simulate() re-encodes it (eiesim.simulation.one_pass)")
     tables = layer_tables(layer)
     bc = broadcasts(layer, acts, config)
     rules, m = config.rules, layer.shape[0]

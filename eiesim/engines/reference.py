@@ -119,7 +119,7 @@ class _Recorder:
 
     def end_block(self, t_block: int, write_back: int) -> None:
         pop, first_address, entries = (
-            np.array([[c[i] for c in pe] for pe in self.columns], np.int64).reshape(len(self.columns), -1)
+            np.array([[c[i] for c in pe] for pe in self.columns], np.int64).reshape(len(self.columns), len(self.broadcasts))
             for i in range(3))
         self.observer.block(BlockSchedule(
             block=self.block,

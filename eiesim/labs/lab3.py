@@ -11,6 +11,7 @@ from compressor.csc import EncodedLayer, interleave
 from eiesim.config import ArchConfig
 from eiesim.labs.checking import check_number
 from eiesim.labs.sweeps import measured
+from eiesim.timing import PIPELINE_DRAIN
 
 # (row, column) of the non-zeros of the 12 x 5 two-PE layer: PE0 (even rows) has six
 # entries in column 0, PE1 (odd rows) six in column 3, one entry each elsewhere.
@@ -41,7 +42,8 @@ def tiny_cycles(answer, queue_depth: int) -> bool:
     return check_number(
         answer, two_pe_cycles(queue_depth),
         "write c_p(k) for both PEs, then apply b_k and s_p(k) of the timing contract column by "
-        "column; remember b_k waits for s_p(k - D) only when k > D, and the +6 drain",
+        "column; remember b_k waits for s_p(k - D) only when k > D, and the "
+        f"+{PIPELINE_DRAIN} drain (eiesim.timing.PIPELINE_DRAIN)",
         name="cycle count")
 
 

@@ -39,8 +39,8 @@
 #
 # * b_1 = L, b_k = max(b_{k-1} + 1, max_p s_p(k - D)) (the second term only for k > D);
 # * s_p(1) = b_1 + 1, s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1));
-# * the block ends at max_p (s_p(K') + c_p(K')) + 6: issue 1 + SRAM read 1 + four
-#   arithmetic stages.
+# * the block ends at max_p (s_p(K') + c_p(K')) + PIPELINE_DRAIN: issue 1 + SRAM read 1
+#   + four arithmetic stages (`eiesim.timing`, where every timing rule is named once).
 #
 # The example is EIE Figs. 2-3: W is 16 x 8 on 4 PEs, and only a2, a4, a5, a7 are
 # non-zero. PE0's non-zeros are the paper's; the other PEs' are made up for this lab.
@@ -194,5 +194,5 @@ pd.DataFrame(rows)
 # * Which PE finishes last at D = 1, and which column made it late?
 # * PE0's pointer read of the next column overlaps its last entry: find a cycle in the
 #   trace where a PE issues an entry and reads pointers at once.
-# * Why does the layer end 6 cycles after the last entry is issued, and why is the result
+# * Why does the layer end PIPELINE_DRAIN cycles after the last entry is issued, and why is the result
 #   not affected by the order in which the PEs finish?

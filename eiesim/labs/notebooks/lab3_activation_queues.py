@@ -35,7 +35,8 @@
 #
 # * b_1 = L, and b_k = max(b_{k-1} + 1, max_p s_p(k - D)) for k > D (else b_{k-1} + 1);
 # * s_p(1) = b_1 + 1, and s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1));
-# * the block ends at max_p (s_p(K') + c_p(K')) + 6 (the pipeline drains).
+# * the block ends at max_p (s_p(K') + c_p(K')) + PIPELINE_DRAIN (the pipeline drains;
+#   `eiesim.timing.PIPELINE_DRAIN` = issue 1 + SRAM read 1 + four arithmetic stages).
 #
 # A PE is *starved* when it finished its last column and the next broadcast has not
 # reached it; the CCU *stalls* when it holds a broadcast because a queue is full.
