@@ -205,3 +205,23 @@ def test_help_documents_every_option(run_cli):
                    "--queue-depth", "--accumulators", "--precision", "--engine", "--json", "--trace",
                    "--perfetto", "--strict-fit"):
         assert option in stdout
+
+
+def test_timing_profile_option(run_cli, tmp_path):
+    # The 8 x 8 example of SPEC §5.1: quantising the codes keeps the pattern, and timing
+    # depends only on the pattern, so eie-cpp at B = 2 gives 19 cycles (derived in
+    # test_engines.test_eie_cpp_worked_example: b = 1, 3, ..., 13, the bias last).
+    from tests.test_engines import EIE_CPP_ACTS, EIE_CPP_CODES
+
+    np.save(tmp_path / "W.npy", EIE_CPP_CODES.astype(float))
+    np.save(tmp_path / "a.npy", EIE_CPP_ACTS)
+    args = ["simulate", "--weights", tmp_path / "W.npy", "--acts", tmp_path / "a.npy", "--pes", 4]
+    code, stdout, stderr = run_cli(*args, "--queue-depth", 2, "--timing", "eie-cpp", "--engine", "fast",
+                                   "--trace", "--json", tmp_path / "out.json")
+    assert code == 0, stderr
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert (doc["cycles"], doc["timing"], doc["counters"]["lnzd_scan_cycles"]) == (19, "eie-cpp", 1)
+    assert "row block 0: T_block = 19 cycles + 0 write-back cycles" in stdout
+    assert "   13 | bias a=1" in stdout  # the empty bias column, broadcast last in cycle 13
+    code, _, stderr = run_cli(*args, "--queue-depth", 1, "--timing", "eie-cpp")
+    assert code != 0 and "queue_depth=1" in stderr and "Traceback" not in stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -75,3 +76,48 @@ def test_perfetto_trace(engine):
     block = next(e for e in slices if e["name"] == "row block 0")
     assert block["ts"] == 0 and block["dur"] == 12
     assert doc["otherData"]["clock_mhz"] == 800.0
+
+
+def perfetto_import(events, scale=1.0):
+    """Emulate Perfetto's JSON importer: microsecond ts and dur (times ``scale``) rounded
+    to whole nanoseconds each; on one track a slice that starts inside another must end
+    inside it, else the importer drops it. Returns (kept (tid, start, end) ns, dropped)."""
+
+    def ns(us: float) -> int:
+        return math.floor(us * scale * 1000 + 0.5)
+
+    kept, dropped = [], 0
+    by_track: dict[int, list] = {}
+    for e in events:
+        if e["ph"] == "X":
+            start = ns(e["ts"])
+            by_track.setdefault(e["tid"], []).append((start, start + ns(e["dur"])))
+    for tid, slices in by_track.items():
+        open_ends: list[int] = []
+        for start, end in sorted(slices, key=lambda s: (s[0], -s[1])):
+            while open_ends and open_ends[-1] <= start:
+                open_ends.pop()
+            if open_ends and end > open_ends[-1]:
+                dropped += 1  # partial overlap with an enclosing slice
+                continue
+            open_ends.append(end)
+            kept.append((tid, start, end))
+    return kept, dropped
+
+
+def test_perfetto_timestamps_survive_nanosecond_rounding(engine):
+    # A congested layer (N = 4, D = 1, uneven columns): many back-to-back slices per PE.
+    # With one trace microsecond per cycle every timestamp is an integer and nothing is
+    # dropped; the same slices at 1.25 ns per cycle (ts = cycle / 800 us) lose some.
+    config = ArchConfig(n_pe=4, queue_depth=1)
+    rng = np.random.default_rng(7)
+    rows, cols = np.nonzero(rng.random((64, 40)) < rng.random(40))
+    layer = make_layer(list(zip(rows, cols)), (64, 40), config)
+    events = perfetto_trace(traced(layer, np.ones(40), config, engine), config)["traceEvents"]
+    slices = [e for e in events if e["ph"] == "X"]
+    assert all(isinstance(e["ts"], int) and isinstance(e["dur"], int) for e in slices)
+    kept, dropped = perfetto_import(events)
+    assert dropped == 0 and len(kept) == len(slices)
+    assert sorted(end - start for _, start, end in kept) == sorted(1000 * e["dur"] for e in slices)
+    _, dropped_fractional = perfetto_import(events, scale=1 / config.clock_mhz)
+    assert dropped_fractional > 0
