@@ -39,6 +39,12 @@ KERNEL_COUNTERS = (
  QUEUE_FULL_STALL_CYCLES, POINTER_READS, SPMAT_ROW_READS, ACCUMULATOR_WRITES, MACS,
  CODEBOOK_READS, BYPASS_HITS, ACT_SRAM_WRITES, LNZD_SCAN_CYCLES) = range(len(KERNEL_COUNTERS))
 
+# Under the drained end, a column's last event ends at most
+# ISSUE_OFFSET + max(REAL_TAIL, FILLER_TAIL) - 1 cycles after s + c, while a later
+# column's pop ends no earlier than s + c + (columns between) + POP_TAIL: only the last
+# DRAIN_WINDOW columns of a block can set its end, so only they are examined.
+DRAIN_WINDOW = max(1, ISSUE_OFFSET + max(REAL_TAIL, FILLER_TAIL) - POP_TAIL + 1)
+
 # Fields of the column table, one row of N values each, for every (block, column):
 COUNT = 0  # entries of the column (real + filler)
 REAL = 1  # real entries of the column
@@ -180,6 +186,7 @@ def _block_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, r
     s_max = np.empty(k_count, np.int64)  # max_p s_p(k): when queue slots free up
     entries = empty = row_reads = stalls = hits = scan = end = 0
     previous = table[cols[0]]  # column k-1 (only read for k > 0)
+    tail_from = k_count - DRAIN_WINDOW  # the drained end looks at columns from here on
     for k in range(k_count):
         first_addr = addr[cols[k]]
         column = table[cols[k]]
@@ -213,10 +220,12 @@ def _block_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, r
             last = ((address + n - 1) * row_mul) >> row_shift
             row_reads += (last - first_row + (first_row != sram_row[p])) * (n > 0)
             sram_row[p] = last if n > 0 else sram_row[p]
-            if drain is not None:
-                end = max(end, s + np.int64(drain[cols[k], p]))
             if s_out is not None:
                 s_out[p, k] = s
+        if drain is not None and k >= tail_from:
+            for p in range(n_pe):  # s_p(k) = finish - c
+                s = finish[p] - max(1, np.int64(column[COUNT, p]))
+                end = max(end, s + np.int64(drain[cols[k], p]))
         s_max[k] = top
         previous = column
     if drain is None:
