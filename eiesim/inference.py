@@ -325,6 +325,7 @@ class InferenceResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": self.engine, "n_pe": self.config.n_pe, "queue_depth": self.config.queue_depth,
+            "timing": self.config.timing,
             "clock_mhz": self.clock_mhz, "precision": self.config.precision, "value_bits": self.config.value_bits,
             "layer_names": self.layer_names,
             **self.summary(),
@@ -392,6 +393,7 @@ def infer(
     reference=None,
     labels=None,
     queue_depth: int | None = None,
+    timing: str | None = None,
     energy_table=None,
     progress: bool = False,
 ) -> InferenceResult:
@@ -403,8 +405,8 @@ def infer(
 
     network = Network(model)
     x = _check_inputs(network, inputs)
-    fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth).items()
-              if v is not None}
+    fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,
+                                    timing=timing).items() if v is not None}
     act_frac_bits = parse_frac_bits(act_frac_bits, "act_frac_bits")
     weight_frac_bits = parse_frac_bits(weight_frac_bits, "weight_frac_bits")
     base = model.config

@@ -6,6 +6,7 @@ import click
 
 from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED, FiniteFloatRange
+from eiesim.engines import engine_names
 
 
 @click.command()
@@ -22,7 +23,7 @@ from eiesim.cli import SEED, FiniteFloatRange
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the benchmark weights and activations.")
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=0),
               help="PEs of the simulated EIE column (0: do not simulate).")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
+@click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="Simulator engine.")
 @click.option("--energy-seconds", default=0.5, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
               help="Minimum run per energy reading (RAPL/NVML, where readable).")

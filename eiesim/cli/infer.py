@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
+from eiesim.engines import engine_names
 from eiesim.errors import EieError
+from eiesim.timing import PROFILES
 
 FRAC = "N|auto"
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -38,14 +40,16 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
                    "its largest codebook value). SPEC §4's default is 12.")
 @click.option("--precision", type=click.Choice(["fixed", "float32"]), help="Arithmetic [default: fixed].")
 @click.option("--queue-depth", type=click.IntRange(min=1), help="Activation queue depth D [default: the model's, 8].")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
+@click.option("--timing", type=click.Choice(list(PROFILES)),
+              help="Timing rules: spec (SPEC §5) or eie-cpp (the EIE authors' simulator, §5.1) [default: the model's, spec].")
+@click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="Simulation engine (same cycles and outputs; reference is slow).")
 @click.option("--json", "json_out", metavar="OUT", help="Write the summary and per-input cycles and energy as JSON.")
 @click.option("--outputs", "outputs_out", metavar="Y.npy", help="Write the chip's outputs (float64 .npy).")
 @click.option("--plot", metavar="FIG.png", help="Draw the latency distribution per layer (box plots; .png, .pdf or .svg).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar over the inputs.")
 def infer(model_path, inputs, calibration, reference, labels, value_bits, act_frac_bits, weight_frac_bits, precision,
-          queue_depth, engine, json_out, outputs_out, plot, progress) -> None:
+          queue_depth, timing, engine, json_out, outputs_out, plot, progress) -> None:
     """Run a whole compressed network over a batch of inputs on the simulated chip."""
     import numpy as np
 
@@ -68,7 +72,8 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
              for name, path, what in (("calibration", calibration, "calibration inputs"),
                                       ("reference", reference, "reference outputs"), ("labels", labels, "labels"))}
     result = run_inference(model, x, engine=engine, precision=precision, value_bits=value_bits, act_frac_bits=act,
-                           weight_frac_bits=weight, queue_depth=queue_depth, progress=progress, **extra)
+                           weight_frac_bits=weight, queue_depth=queue_depth, timing=timing, progress=progress,
+                           **extra)
     _print(result, model_path)
 
     def write_outputs(tmp: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from eiesim.cli import SEED
+from eiesim.engines import engine_names
 
 
 @click.command()
 @click.option("--full", is_flag=True, help="The full setting (longer training, all test images on EIE).")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the data split, training and sampling.")
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=1), help="PEs of the simulated EIE.")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True,
+@click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="Simulator engine.")
 @click.option("--json", "json_out", metavar="OUT", default=None,
               help="Write the full result here (atomically).")
