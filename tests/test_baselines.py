@@ -51,7 +51,10 @@ def test_measure_layer_times_dense_and_sparse_per_batch(monkeypatch):
     got = measure_layer("tiny", w, x, batches=(1, 4), repeats=2, warmup=1)
     assert [m.label for m in got] == ["cpu-dense-b1", "cpu-sparse-b1", "cpu-dense-b4", "cpu-sparse-b4"]
     for m in got:
-        assert m.call.repeats == 2 and m.call.min <= m.call.median <= m.call.max
+        # At least 2 samples, more (up to 5 x 2) only while the spread is above the threshold.
+        assert 2 <= m.call.repeats <= 10
+        assert m.call.min <= m.call.q1 <= m.call.median <= m.call.q3 <= m.call.max
+        assert m.call.calls_per_sample >= 1
         assert m.seconds_per_frame == pytest.approx(m.call.median / m.batch)
         assert m.energy is None and m.joules_per_frame is None and m.energy_note == "no meter in this test"
     with pytest.raises(EieError, match="do not fit"):
@@ -161,9 +164,13 @@ def test_devices_are_checked():
             check_devices(["cuda"])
 
 
-def fake_measurement(layer, label_kind, batch, seconds, joules=None):
+def fake_measurement(layer, label_kind, batch, seconds, joules=None, spread=0.0):
+    """A timing with median ``seconds`` per frame and IQR / median = ``spread``."""
     energy = None if joules is None else EnergyMeasurement(joules * batch, 1, 1.0, 1.0, "fake")
-    return Measurement(layer, "cpu", label_kind, batch, Stats.of([seconds * batch]), energy, "")
+    call = seconds * batch
+    # Five samples: quartiles at the 2nd and 4th, so IQR = spread x median.
+    samples = [call * (1 - spread), call * (1 - spread / 2), call, call * (1 + spread / 2), call * (1 + spread)]
+    return Measurement(layer, "cpu", label_kind, batch, Stats.of(samples), energy, "")
 
 
 def test_comparison_ratios_and_geometric_means():
@@ -192,15 +199,59 @@ def test_comparison_ratios_and_geometric_means():
     assert comp["geomean"]["energy_efficiency"]["cpu-sparse-b1"] is None
     md = report.to_markdown()
     assert "| A | 8000000.0 (1.00x) | 2000000.0 (4.00x) | - | 1000000.0 (8.00x) |" in md
-    assert "| A | 4000000.000 (1.00x) | n/a | - | 500000.000 (8.00x) |" in md
-    assert "| geomean energy_efficiency | 1.00x | n/a | 2.00x | 8.00x |" in md
+    # Energy columns: only those with a measured or modelled energy (no column of n/a).
+    assert "| A | 4000000.000 (1.00x) | - | 500000.000 (8.00x) |" in md
+    assert "| geomean energy_efficiency (stable layers) | 1.00x | 2.00x | 8.00x |" in md
     json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_unstable_timings_are_marked_and_left_out_of_the_headline():
+    report = BaselineReport(
+        settings={"max_spread": 0.25, "repeats": 5, "warmup": 1},
+        environment={"torch_version": "t", "threads": 1, "cpu": "c", "cpu_count": 2, "load_before": 1.5,
+                     "load_after": 2.25, "gpu": "No GPU found (torch.cuda.is_available() is False): no GPU columns."},
+        measurements=[
+            fake_measurement("A", "dense", 1, 8.0, spread=0.1),
+            fake_measurement("B", "dense", 1, 1.0, spread=0.5),  # unstable reference: B leaves the mean
+            fake_measurement("C", "dense", 1, 2.0, spread=0.25),  # exactly at the threshold: kept
+        ],
+        eie=[EieRow(n, 64, "fast", 800, 1.0, None, "m") for n in "ABC"],
+    )
+    assert [m.call.spread for m in report.measurements] == pytest.approx([0.1, 0.5, 0.25])
+    comp = report.comparison()
+    assert comp["geomean_layers"]["eie-64pe"] == ["A", "C"]
+    assert comp["geomean"]["speedup"]["eie-64pe"] == pytest.approx(np.sqrt(8.0 * 2.0))  # not B's 1.0
+    headline = report.headline()
+    assert "4.00x faster than cpu-dense-b1" in headline and "over 2 of 3 layers" in headline
+    assert "median cpu-dense-b1 time per frame" in headline and "left out: B" in headline
+    assert "torch 1 thread(s); load average (1 min) 1.50 before and 2.25 after the timings, on 2 CPUs" in headline
+    md = report.to_markdown()
+    assert "| B | 1000000.0 (1.00x) unstable | 1000000.0 (1.00x) unstable |" in md
+    assert "No GPU found" in md and headline in md
+
+
+def test_time_call_samples_until_the_spread_is_small_or_the_cap(monkeypatch):
+    clock = iter(range(10**6))
+    monkeypatch.setattr(baselines.time, "perf_counter", lambda: next(clock) * 1.0)  # every read 1 s later
+    calls = []
+    stats = baselines.time_call(lambda: calls.append(1), repeats=3, warmup=2, sync=lambda: None)
+    # A constant 1 s per sample has no spread: stop at the minimum of 3 samples, one call each
+    # (2 warm-up calls + 1 call to size the sample, then 3 samples).
+    assert (stats.repeats, stats.calls_per_sample, stats.spread, len(calls)) == (3, 1, 0.0, 6)
+
+    durations = iter([0.0, 1e-4] + [0.0, 1e-4, 0.0, 9e-4] * 1000)  # samples alternate 1 and 9 ms
+    monkeypatch.setattr(baselines.time, "perf_counter", lambda: next(durations))
+    monkeypatch.setattr(baselines, "BUDGET_S", 1e9)
+    stats = baselines.time_call(lambda: None, repeats=4, warmup=0, sync=lambda: None)
+    # 1e-4 s per call -> 10 calls make a 1 ms sample; the spread stays ~1.6 > 0.25, so
+    # sampling goes on to the cap of 5 x 4 samples.
+    assert stats.calls_per_sample == 10 and stats.repeats == 20 and stats.spread > 0.25
 
 
 def test_run_baselines_small_benchmark_end_to_end(monkeypatch):
     monkeypatch.setattr(baselines, "meter_for", lambda device: (None, "RAPL unavailable: test"))
     threads = torch.get_num_threads()
-    report = run_baselines(["nt-we"], ["cpu"], batches=(2, 1), repeats=2, warmup=0, threads=1, seed=1)
+    report = run_baselines(["nt-we"], ["cpu"], batches=(2, 1), repeats=2, warmup=0, seed=1)  # 1 thread by default
     assert torch.get_num_threads() == threads  # restored
     assert report.settings["batches"] == [1, 2] and report.settings["benchmarks"] == ["NT-We"]
     assert report.environment["threads"] == 1 and report.environment["torch_version"] == torch.__version__
@@ -213,8 +264,12 @@ def test_run_baselines_small_benchmark_end_to_end(monkeypatch):
         assert row.cycles > 0 and row.seconds == pytest.approx(row.cycles / 800e6)
         assert comp["rows"][0]["speedup"]["eie-64pe"] > 0
     md = report.to_markdown()
-    assert "Measured energy: RAPL unavailable: test." in md
-    assert ("Energy per frame, uJ" in md) == (report.eie != [] and report.eie[0].joules is not None)
+    assert "Measured energy: RAPL unavailable: test. No energy-efficiency table" in md
+    assert "Energy per frame, uJ" not in md  # EIE's modelled energy alone is no comparison
+    assert 0 <= report.environment["load_before"] and 0 <= report.environment["load_after"]
+    if not torch.cuda.is_available():
+        assert "No GPU found (torch.cuda.is_available() is False)" in md
+    assert report.headline() in md
 
 
 def test_run_baselines_rejects_bad_settings():

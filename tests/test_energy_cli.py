@@ -81,7 +81,7 @@ def test_json_output(run_cli, tmp_path):
         (["--benchmark", "Alex-9"], "unknown benchmark 'Alex-9'"),
         (["--table", "/nonexistent/t.toml"], "cannot read energy table /nonexistent/t.toml"),
         (["--table2", "/nonexistent/t2.toml"], "cannot read energy table /nonexistent/t2.toml"),
-        (["--plot-dir", "/nonexistent/dir", "--sram-width-study"], "--plot-dir /nonexistent/dir is not a directory"),
+        (["--plot-dir", "/nonexistent/dir", "--sram-width-study"], "--plot-dir /nonexistent/dir: folder /nonexistent does not exist"),
         (["--engine", "warp"], "Invalid value for '--engine'"),
     ],
 )
@@ -110,3 +110,13 @@ def test_benchmark_layer_table(run_cli, tmp_path):
     assert sum(e["per_module"].values()) == pytest.approx(e["total"])
     assert e["ratios"]["event/table2"] == pytest.approx(e["total"] / e["models"]["table2"]["total"])
     assert [s["stream"] for s in layer["dram"]] == ["compressed", "dense float32"]
+
+
+def test_plot_dir_is_created_and_gets_png_and_svg(run_cli, tmp_path):
+    folder = tmp_path / "new"  # does not exist yet: the command creates it
+    code, out, err = run_cli("energy", "--benchmark", "NT-We", "--pes", "8", "--sram-width-study",
+                             "--precision-study", "--plot-dir", folder)
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "precision.png", "precision.svg", "sram_width.png", "sram_width.svg"]
+    assert "µJ" in (folder / "sram_width.svg").read_text()

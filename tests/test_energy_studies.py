@@ -40,16 +40,3 @@ def test_precision_error_study_is_worse_at_8_bits():
     assert (df["value_bits"] == [16, 16, 8]).all()
     assert 0 < df.loc["fixed16 (calibrated)", "relative_error"] < df.loc["fixed8 (calibrated)", "relative_error"]
     assert df.loc["fixed16 (paper)", "act_frac_bits"] == 8
-
-
-def test_plots_are_written(tmp_path):
-    import pandas as pd
-
-    width = pd.DataFrame({"layer": ["a"] * 2 + ["b"] * 2, "width_bits": [16, 64] * 2,
-                          "spmat_row_reads": [10, 4, 8, 3], "read_energy_pj": [1e6, 2e6, 3e6, 1e6]})
-    path = studies.plot_sram_width(width, tmp_path / "w.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    errors = pd.DataFrame({"layer": ["a", "a"], "format": ["x", "y"], "relative_error": [1e-3, 1e-1]})
-    path = studies.plot_precision(studies.precision_energy(), errors, tmp_path / "p.png")
-    assert path.read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "w.png"]  # no temp files left

@@ -2,14 +2,23 @@
 
 For each layer, PyTorch computes ``W @ a`` with W dense and with W in CSR, at batch 1
 (matrix-vector) and at larger batches (matrix-matrix, reported per frame), on the CPU and
-on CUDA when present. Each timing has warm-up calls, then ``repeats`` timed calls; the
-report keeps the median, quartiles, min and max. Energy comes from RAPL/NVML counters when
-readable (``workloads.power``), else it is reported as unavailable with the reason.
+on CUDA when present, with one torch thread unless asked otherwise (a shared machine's
+other work then disturbs a timing least). Each timing has warm-up calls, then timed
+samples, each of enough calls to last at least :data:`MIN_SAMPLE_S`; sampling continues
+past ``repeats`` (up to :data:`MAX_REPEATS_FACTOR` x ``repeats`` or :data:`BUDGET_S`
+seconds) until the spread, interquartile range / median, is at most ``max_spread``. The
+report keeps median, quartiles, min and max per call; a timing whose spread stays above
+``max_spread`` is marked unstable and left out of every geometric mean. The machine's
+load average before and after is recorded with the thread count. Energy comes from
+RAPL/NVML counters when readable (``workloads.power``), else it is reported as
+unavailable with the reason.
 
 The comparison puts simulated EIE (64 PEs by default, time from the simulator's cycles,
 energy from its energy model) beside the measured columns, with speedup and
 energy-efficiency ratios over the reference column (CPU dense at batch 1, as EIE Figs 6-7)
-and their geometric means over layers. torch is imported only inside functions.
+and their geometric means over the layers whose timings are stable: the headline is
+that geometric mean of (median CPU time per frame / simulated EIE time). torch is
+imported only inside functions.
 """
 
 from __future__ import annotations
@@ -40,11 +49,16 @@ from workloads.torch_import import require_torch
 
 REFERENCE = "cpu-dense-b1"
 KINDS = ("dense", "sparse")
+MAX_SPREAD = 0.25  # a timing whose IQR / median exceeds this is unstable
+MIN_SAMPLE_S = 1e-3  # one timed sample lasts at least this (timer and scheduler noise)
+MAX_REPEATS_FACTOR = 5  # samples taken at most, as a multiple of the minimum
+BUDGET_S = 3.0  # no more samples past this many seconds of timing, once the minimum is met
 
 
 @dataclass(frozen=True)
 class Stats:
-    """Summary of timed repeats, in seconds per call."""
+    """Summary of timed samples, in seconds per call (``repeats`` samples of
+    ``calls_per_sample`` calls each)."""
 
     median: float
     q1: float
@@ -52,15 +66,22 @@ class Stats:
     min: float
     max: float
     repeats: int
+    calls_per_sample: int = 1
 
     @classmethod
-    def of(cls, samples: Sequence[float]) -> "Stats":
+    def of(cls, samples: Sequence[float], calls_per_sample: int = 1) -> "Stats":
         s = np.asarray(samples, np.float64)
         q1, med, q3 = np.percentile(s, [25, 50, 75])
-        return cls(float(med), float(q1), float(q3), float(s.min()), float(s.max()), int(s.size))
+        return cls(float(med), float(q1), float(q3), float(s.min()), float(s.max()), int(s.size),
+                   int(calls_per_sample))
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range / median (0 for a single sample)."""
+        return (self.q3 - self.q1) / self.median if self.median > 0 else float("inf")
 
     def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {**asdict(self), "spread": self.spread}
 
 
 @dataclass
@@ -74,10 +95,15 @@ class Measurement:
     call: Stats
     energy: EnergyMeasurement | None = None
     energy_note: str = ""
+    max_spread: float = MAX_SPREAD
 
     @property
     def label(self) -> str:
         return column_label(self.device, self.kind, self.batch)
+
+    @property
+    def stable(self) -> bool:
+        return self.call.spread <= self.max_spread
 
     @property
     def seconds_per_frame(self) -> float:
@@ -90,7 +116,7 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         return {
             "layer": self.layer, "device": self.device, "kind": self.kind, "batch": self.batch,
-            "label": self.label, "seconds_per_call": self.call.to_dict(),
+            "label": self.label, "seconds_per_call": self.call.to_dict(), "stable": self.stable,
             "seconds_per_frame": self.seconds_per_frame, "joules_per_frame": self.joules_per_frame,
             "energy": None if self.energy is None else self.energy.to_dict(),
             "energy_note": self.energy_note,
@@ -139,70 +165,129 @@ class BaselineReport:
         cols = self.columns()
         return REFERENCE if REFERENCE in cols else cols[0]
 
-    def _cells(self) -> dict[tuple[str, str], tuple[float, float | None]]:
-        cells = {(m.layer, m.label): (m.seconds_per_frame, m.joules_per_frame) for m in self.measurements}
-        cells.update({(r.layer, r.label): (r.seconds, r.joules) for r in self.eie})
+    def _cells(self) -> dict[tuple[str, str], tuple[float, float | None, bool]]:
+        """(layer, column) -> seconds and joules per frame, and whether the timing is stable."""
+        cells = {(m.layer, m.label): (m.seconds_per_frame, m.joules_per_frame, m.stable) for m in self.measurements}
+        cells.update({(r.layer, r.label): (r.seconds, r.joules, True) for r in self.eie})  # simulated: exact
         return cells
 
     def comparison(self) -> dict[str, Any]:
         """Per layer and column: seconds and joules per frame, speedup and energy
-        efficiency over the reference column; geometric means over layers."""
+        efficiency over the reference column, stability; geometric means over the layers
+        where both the column's and the reference's timings are stable."""
         cells, ref = self._cells(), self.reference()
         rows = []
         for layer in self.layers():
-            ref_s, ref_j = cells[(layer, ref)]
-            row = {"layer": layer, "seconds": {}, "joules": {}, "speedup": {}, "energy_efficiency": {}}
+            ref_s, ref_j, ref_stable = cells[(layer, ref)]
+            row = {"layer": layer, "seconds": {}, "joules": {}, "speedup": {}, "energy_efficiency": {},
+                   "stable": {}}
             for col in self.columns():
                 if (layer, col) not in cells:
                     continue
-                s, j = cells[(layer, col)]
+                s, j, stable = cells[(layer, col)]
                 row["seconds"][col], row["joules"][col] = s, j
+                row["stable"][col] = stable and ref_stable
                 row["speedup"][col] = ref_s / s if s > 0 else None
                 row["energy_efficiency"][col] = ref_j / j if ref_j is not None and j else None
             rows.append(row)
-        geomean = {
-            metric: {col: _geomean([r[metric].get(col) for r in rows]) for col in self.columns()}
-            for metric in ("speedup", "energy_efficiency")
-        }
-        return {"reference": ref, "columns": self.columns(), "rows": rows, "geomean": geomean}
+        geomean, layers_used = {}, {}
+        for metric in ("speedup", "energy_efficiency"):
+            geomean[metric] = {col: _geomean([r[metric].get(col) for r in rows if r["stable"].get(col)])
+                               for col in self.columns()}
+        for col in self.columns():
+            layers_used[col] = [r["layer"] for r in rows if r["stable"].get(col) and r["speedup"].get(col)]
+        return {"reference": ref, "columns": self.columns(), "rows": rows, "geomean": geomean,
+                "geomean_layers": layers_used}
+
+    def headline(self) -> str:
+        """The speedup of simulated EIE over the reference, with the statistic, the
+        layers it covers and the conditions of the measurement."""
+        comp, env = self.comparison(), self.environment
+        eie = [c for c in comp["columns"] if c.startswith("eie-")]
+        conditions = (f"torch {env.get('threads', '?')} thread(s); load average (1 min) "
+                      f"{_load(env.get('load_before'))} before and {_load(env.get('load_after'))} after "
+                      f"the timings, on {env.get('cpu_count', '?')} CPUs")
+        if not eie:
+            return f"No headline: EIE was not simulated. {conditions}."
+        col, total = eie[0], len(comp["rows"])
+        used = comp["geomean_layers"][col]
+        left_out = [r["layer"] for r in comp["rows"] if r["layer"] not in used]
+        value = comp["geomean"]["speedup"][col]
+        what = (f"geometric mean over {len(used)} of {total} layers of (median {comp['reference']} time per "
+                f"frame / simulated EIE time)")
+        out = (f"Headline: simulated EIE ({col}) is {_fmt(value)} faster than {comp['reference']}: {what}"
+               if value is not None else f"Headline: none, no layer has a stable {comp['reference']} timing")
+        if left_out:
+            out += (f"; left out: {', '.join(left_out)} (timing spread, interquartile range / median, above "
+                    f"{self.max_spread():g})")
+        return f"{out}. {conditions}."
+
+    def max_spread(self) -> float:
+        return self.settings.get("max_spread", MAX_SPREAD)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "settings": self.settings, "environment": self.environment,
             "measurements": [m.to_dict() for m in self.measurements],
             "eie": [r.to_dict() for r in self.eie], "eie_note": self.eie_note,
-            "comparison": self.comparison(),
+            "comparison": self.comparison(), "headline": self.headline(),
         }
 
-    def to_markdown(self) -> str:
-        """Time per frame (us) with speedup, and energy per frame (uJ) where known, per
-        layer and column; then the geometric means."""
-        comp, cols = self.comparison(), self.columns()
-        header = "| layer | " + " | ".join(cols) + " |"
-        rule = "|---" * (len(cols) + 1) + "|"
+    def to_markdown(self, with_headline: bool = True) -> str:
+        """Time per frame (us) with speedup per layer and column, unstable timings marked;
+        energy per frame (uJ) for the columns where it was measured or modelled; the
+        geometric means and (unless the caller shows it elsewhere) the headline."""
+        comp, env = self.comparison(), self.environment
+        cols = comp["columns"]
 
-        def table(metric: str, cell) -> list[str]:
-            out = [header, rule]
+        def table(metric: str, columns: list[str], cell) -> list[str]:
+            out = ["| layer | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
             for row in comp["rows"]:
-                cells = [cell(row, c) if c in row["seconds"] else "-" for c in cols]
+                cells = [cell(row, c) if c in row["seconds"] else "-" for c in columns]
                 out.append(f"| {row['layer']} | " + " | ".join(cells) + " |")
-            out.append(f"| geomean {metric} | " + " | ".join(_fmt(comp["geomean"][metric][c]) for c in cols) + " |")
+            out.append(f"| geomean {metric} (stable layers) | "
+                       + " | ".join(_fmt(comp["geomean"][metric][c]) for c in columns) + " |")
             return out
 
-        env = self.environment
-        lines = [f"Reference: {comp['reference']}. torch {env['torch_version']}, {env['threads']} threads, "
-                 f"{env['cpu']}.", "", "Time per frame, us (speedup over the reference):", ""]
-        lines += table("speedup", lambda row, c: f"{row['seconds'][c] * 1e6:.1f} ({_fmt(row['speedup'][c])})")
-        if any(j is not None for row in comp["rows"] for j in row["joules"].values()):
+        def time_cell(row, c) -> str:
+            mark = "" if row["stable"][c] else " unstable"
+            return f"{row['seconds'][c] * 1e6:.1f} ({_fmt(row['speedup'][c])}){mark}"
+
+        threads = env.get("threads", "?")
+        lines = [f"Reference: {comp['reference']}. torch {env.get('torch_version', '?')}, {threads} "
+                 f"thread{'s' if threads != 1 else ''}, {env.get('cpu', '?')}. Statistic: the median of "
+                 f"at least {self.settings.get('repeats', '?')} timed samples after "
+                 f"{self.settings.get('warmup', '?')} warm-up calls; a timing whose interquartile range / "
+                 f"median exceeds {self.max_spread():g} is marked unstable and left out of the geometric means.",
+                 "", _gpu_line(env), "", "Time per frame, us (speedup over the reference):", ""]
+        lines += table("speedup", cols, time_cell)
+        energy_cols = [c for c in cols if any(r["joules"].get(c) is not None for r in comp["rows"])]
+        measured = [c for c in energy_cols if not c.startswith("eie-")]
+        if measured:
             lines += ["", "Energy per frame, uJ (energy efficiency over the reference):", ""]
-            lines += table("energy_efficiency", lambda row, c: "n/a" if row["joules"][c] is None else
+            lines += table("energy_efficiency", energy_cols, lambda row, c: "n/a" if row["joules"][c] is None else
                            f"{row['joules'][c] * 1e6:.3f} ({_fmt(row['energy_efficiency'][c])})")
         notes = sorted({m.energy_note for m in self.measurements if m.energy is None and m.energy_note})
         if notes:
-            lines += ["", "Measured energy: " + "; ".join(notes) + "."]
+            lines += ["", "Measured energy: " + "; ".join(notes) + "."
+                      + ("" if measured else " No energy-efficiency table: nothing to compare EIE's modelled "
+                                             "energy with.")]
         if self.eie_note:
             lines += ["", self.eie_note]
+        if with_headline:
+            lines += ["", self.headline()]
         return "\n".join(lines)
+
+
+def _load(value) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def _gpu_line(env: dict[str, Any]) -> str:
+    gpus = [name for device, name in env.get("devices", {}).items() if device.startswith("cuda")]
+    if gpus:
+        return f"GPU: {', '.join(gpus)}."
+    return env.get("gpu", "GPU: none measured.")
 
 
 def column_label(device: str, kind: str, batch: int) -> str:
@@ -224,9 +309,15 @@ def environment(devices: Sequence[str]) -> dict[str, Any]:
     torch = require_torch()
     names = {d: (torch.cuda.get_device_name(torch.device(d)) if d.startswith("cuda") else _cpu_name())
              for d in devices}
+    if torch.cuda.is_available():
+        gpu = f"GPU found: {torch.cuda.get_device_name(0)}" + ("" if any(d.startswith("cuda") for d in devices)
+                                                               else " (not measured: not among --device)")
+    else:
+        gpu = "No GPU found (torch.cuda.is_available() is False): no GPU columns."
     return {
         "torch_version": torch.__version__, "threads": torch.get_num_threads(),
-        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "devices": names,
+        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "devices": names, "gpu": gpu,
+        "load_before": os.getloadavg()[0],
         "python": platform.python_version(), "platform": platform.platform(),
         "numpy_version": np.__version__,
     }
@@ -264,18 +355,30 @@ def default_devices() -> list[str]:
     return ["cpu"] + (["cuda"] if require_torch().cuda.is_available() else [])
 
 
-def time_call(op: Callable[[], Any], repeats: int, warmup: int, sync: Callable[[], None]) -> Stats:
-    """Median and spread of ``repeats`` timed calls after ``warmup`` untimed ones."""
+def time_call(op: Callable[[], Any], repeats: int, warmup: int, sync: Callable[[], None],
+              max_spread: float = MAX_SPREAD) -> Stats:
+    """Median and spread per call: ``warmup`` untimed calls, then at least ``repeats``
+    timed samples of enough calls to last :data:`MIN_SAMPLE_S` each, more (see
+    :data:`MAX_REPEATS_FACTOR`, :data:`BUDGET_S`) while IQR / median exceeds ``max_spread``."""
     for _ in range(warmup):
         op()
     sync()
-    samples = []
-    for _ in range(repeats):
+    t0 = time.perf_counter()
+    op()
+    sync()
+    calls = max(1, math.ceil(MIN_SAMPLE_S / max(time.perf_counter() - t0, 1e-9)))
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < repeats * MAX_REPEATS_FACTOR:
         t0 = time.perf_counter()
-        op()
+        for _ in range(calls):
+            op()
         sync()
-        samples.append(time.perf_counter() - t0)
-    return Stats.of(samples)
+        samples.append((time.perf_counter() - t0) / calls)
+        if len(samples) >= repeats and (Stats.of(samples).spread <= max_spread
+                                        or time.perf_counter() - start > BUDGET_S):
+            break
+    return Stats.of(samples, calls)
 
 
 def measure_layer(
@@ -287,6 +390,7 @@ def measure_layer(
     repeats: int = 10,
     warmup: int = 3,
     energy_seconds: float = 0.5,
+    max_spread: float = MAX_SPREAD,
 ) -> list[Measurement]:
     """Dense and CSR ``W @ a`` timings of one layer.
 
@@ -313,14 +417,14 @@ def measure_layer(
                 def op(w=w, x=x):
                     return w @ x
 
-                stats = time_call(op, repeats, warmup, sync)
+                stats = time_call(op, repeats, warmup, sync, max_spread)
                 energy, energy_note = None, note
                 if meter is not None:
                     try:
                         energy = measure_energy(meter, op, sync, energy_seconds)
                     except EieError as exc:
                         energy_note = str(exc)
-                out.append(Measurement(name, device, kind, batch, stats, energy, energy_note))
+                out.append(Measurement(name, device, kind, batch, stats, energy, energy_note, max_spread))
     return out
 
 
@@ -358,14 +462,17 @@ def run_baselines(
     batches: Sequence[int] = (1, 64),
     repeats: int = 10,
     warmup: int = 3,
-    threads: int | None = None,
+    threads: int | None = 1,
     seed: int = 0,
     eie_pes: int | None = 64,
     engine: str = "fast",
     energy_seconds: float = 0.5,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] | None = None,
+    max_spread: float = MAX_SPREAD,
 ) -> BaselineReport:
-    """Baselines of the benchmark layers (all nine by default) and simulated EIE."""
+    """Baselines of the benchmark layers (all nine by default) and simulated EIE, with
+    ``threads`` torch threads (1 by default; None leaves torch's choice)."""
+    progress = progress or (lambda _: None)
     torch = require_torch()
     names = [get_benchmark(n).name for n in (names or BENCHMARKS)]
     devices = check_devices(devices or default_devices())
@@ -378,22 +485,25 @@ def run_baselines(
         raise EieError(f"energy seconds must be positive, got {energy_seconds}")
     if threads is not None and threads < 1:
         raise EieError(f"threads must be at least 1, got {threads}")
+    if not max_spread > 0:
+        raise EieError(f"the largest accepted spread must be positive, got {max_spread}")
     previous_threads = torch.get_num_threads()
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        return _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress)
+        return _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress,
+                    max_spread)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress):
+def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress, max_spread):
     """Each layer generated once, measured on every device, then simulated on EIE."""
     engine = engine if eie_pes else None
     settings = {
         "benchmarks": names, "devices": devices, "batches": batches, "repeats": repeats,
         "warmup": warmup, "seed": seed, "eie_pes": eie_pes, "engine": engine,
-        "energy_seconds": energy_seconds,
+        "energy_seconds": energy_seconds, "max_spread": max_spread,
     }
     report = BaselineReport(settings, environment(devices), [])
     for name in names:
@@ -402,10 +512,11 @@ def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy
         frames = benchmark_activation_batch(name, batches[-1], seed)
         inputs = np.vstack([frames, np.ones((1, frames.shape[1]))]) if bench.has_bias else frames
         report.measurements += measure_layer(
-            name, weights, inputs, devices, batches, repeats, warmup, energy_seconds)
+            name, weights, inputs, devices, batches, repeats, warmup, energy_seconds, max_spread)
         if engine is not None:
             progress(f"{name}: EIE at {eie_pes} PEs ({engine} engine)")
             report.eie.append(simulate_eie(bench, seed, eie_pes, engine))
+    report.environment["load_after"] = os.getloadavg()[0]
     if not eie_pes:
         report.eie_note = "EIE not simulated (disabled)."
     else:

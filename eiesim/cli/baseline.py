@@ -7,30 +7,44 @@ import click
 from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED, FiniteFloatRange
 from eiesim.engines import engine_names
+from workloads.baselines import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--benchmark", "benchmark", default="all", show_default=True,
               help="One of the nine layers (e.g. VGG-6), or all.")
 @click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
-              help="Repeatable. Default: cpu, plus cuda when torch sees a GPU.")
+              help="Repeatable. [default: cpu, plus cuda when torch sees a GPU]")
 @click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1), default=(1, 64),
-              show_default=True, help="Repeatable; >1 is matrix-matrix, reported per frame.")
-@click.option("--repeats", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0))
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch.set_num_threads (default: torch's choice).")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the benchmark weights and activations.")
+              show_default=True, help="Frames per call, repeatable; above 1 a matrix-matrix product, reported per frame.")
+@click.option("--repeats", default=10, show_default=True, type=click.IntRange(min=1),
+              help=f"Least timed samples per timing (each of enough calls to last {MIN_SAMPLE_S * 1e3:g} ms); up "
+                   f"to {MAX_REPEATS_FACTOR}x as many while the spread is above --max-spread.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Untimed calls before each timing.")
+@click.option("--max-spread", default=MAX_SPREAD, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
+              help="Largest accepted interquartile range / median of a timing; above it the timing is marked "
+                   "unstable and left out of the geometric means.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="torch threads (torch.set_num_threads); one keeps a shared machine's noise lowest.")
+@click.option("--seed", default=0, show_default=True, type=SEED,
+              help="Seed of the generated layer weights and input frames.")
 @click.option("--pes", default=64, show_default=True, type=click.IntRange(min=0),
               help="PEs of the simulated EIE column (0: do not simulate).")
 @click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="Simulator engine.")
 @click.option("--energy-seconds", default=0.5, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
-              help="Minimum run per energy reading (RAPL/NVML, where readable).")
+              help="Least run time per energy reading (RAPL/NVML, where readable).")
 @click.option("--json", "json_out", metavar="OUT", default=None,
               help="Write the full report here (atomically).")
-def baseline(benchmark, devices, batches, repeats, warmup, threads, seed, pes, engine, energy_seconds, json_out):
-    """Time W @ a (dense and CSR, PyTorch) per layer and compare with simulated EIE."""
+def baseline(benchmark, devices, batches, repeats, warmup, max_spread, threads, seed, pes, engine, energy_seconds,
+             json_out):
+    """Time W @ a (dense and CSR, PyTorch) per layer and compare with simulated EIE.
+
+    The headline is the geometric mean, over the layers with stable timings, of the
+    median CPU dense batch-1 time per frame over the simulated EIE time; it is printed
+    with the thread count and the machine's load average.
+    """
     from workloads.baselines import run_baselines
 
     outputs = check_outputs({"--json": json_out})
@@ -38,7 +52,7 @@ def baseline(benchmark, devices, batches, repeats, warmup, threads, seed, pes, e
     report = run_baselines(
         names, list(devices) or None, batches, repeats, warmup, threads, seed,
         eie_pes=pes or None, engine=engine, energy_seconds=energy_seconds,
-        progress=lambda msg: click.echo(msg, err=True),
+        progress=lambda msg: click.echo(msg, err=True), max_spread=max_spread,
     )
     click.echo(report.to_markdown())
     if json_out is not None:

@@ -9,12 +9,11 @@ both models side by side with the DRAM counterfactual. ``--sram-width-study`` an
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 import pandas as pd
 
-from eiesim.atomic import check_outputs, json_text, text_writer
+from eiesim.atomic import check_output_folder, check_outputs, json_text, text_writer
 from eiesim.cli import SEED
 from eiesim.config import ArchConfig
 from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
@@ -22,7 +21,6 @@ from eiesim.energy.events import datapath_bits
 from eiesim.energy.report import EnergyReport
 from eiesim.energy.rules import sram_access
 from eiesim.engines import engine_names
-from eiesim.errors import EieError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,22 +35,20 @@ from eiesim.errors import EieError
               help="Simulation engine.")
 @click.option("--sram-width-study", is_flag=True, help="Sparse-matrix read energy against SRAM width 16..512 bits (EIE Fig. 9), on the --benchmark layers (default all nine).")
 @click.option("--precision-study", is_flag=True, help="Arithmetic energy per format and fixed-point error against float32 (EIE Fig. 10), on the --benchmark layers (default all nine).")
-@click.option("--plot-dir", metavar="DIR", help="Also draw the studies as PNG files into DIR.")
+@click.option("--plot-dir", metavar="DIR",
+              help="Also draw the studies as PNG and SVG figures into DIR (created if missing): "
+                   "sram_width.* and precision.*.")
 @click.option("--json", "json_out", metavar="OUT", help="Write everything shown as JSON to OUT.")
 def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram_width_study,
            precision_study, plot_dir, json_out) -> None:
     """Per-event energies with their provenance, and per-layer energy of both models."""
     from eiesim.energy import studies
+    from eiesim.paper import figures
 
     config = ArchConfig.make(n_pe=pes)
-    plots = {}
-    if plot_dir is not None:
-        if not Path(plot_dir).is_dir():
-            raise EieError(f"--plot-dir {plot_dir} is not a directory")
-        plots = {name: str(Path(plot_dir) / name) for name, on in
-                 (("sram_width.png", sram_width_study), ("precision.png", precision_study)) if on}
-    outputs = check_outputs({"--json": json_out, **{path: path for path in plots.values()}}, inputs={"--table": table_path, "--table2": table2_path})
-    writers = {}
+    plot_folder = check_output_folder("--plot-dir", plot_dir) if plot_dir is not None else None
+    outputs = check_outputs({"--json": json_out}, inputs={"--table": table_path, "--table2": table2_path})
+    writers, figures_to_draw = {}, []
     event_model, table2_model = EventModel(table_path), Table2Model(table2_path)
     layers = _layers(benchmarks)
     doc: dict = {"config": config.model_dump()}
@@ -73,8 +69,8 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
         best = summary.loc[summary["minimum"], "width_bits"].tolist()
         click.echo(f"Minimum read energy at {best} bits (per-read energy is linear in width in this model).")
         doc["sram_width_study"] = {"per_layer": width.to_dict("records"), "total": summary.to_dict("records")}
-        if plot_dir:
-            writers[plots["sram_width.png"]] = lambda tmp: studies.plot_sram_width(width, tmp)
+        figures_to_draw.append(lambda folder: figures.sram_width(
+            width.rename(columns={"width_bits": "spmat_width_bits"}), folder / "sram_width"))
     if precision_study:
         energy_df = studies.precision_energy(event_model.table)
         errors = studies.precision_error_study(study_layers, config=config, seed=seed)
@@ -86,13 +82,16 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
         _section("Output error of fixed point against float32 (same quantized weights)")
         click.echo(errors.to_string(index=False, float_format="{:.4g}".format))
         doc["precision_study"] = {"energy": energy_df.to_dict("records"), "error": errors.to_dict("records")}
-        if plot_dir:
-            writers[plots["precision.png"]] = lambda tmp: studies.plot_precision(energy_df, errors, tmp)
+        figures_to_draw.append(lambda folder: figures.precision(energy_df, errors, folder / "precision"))
     if json_out is not None:
         writers["--json"] = text_writer(json_text(doc, default=_json_default))
     outputs.publish(writers)
     for label in writers:
         click.echo(f"wrote {json_out if label == '--json' else label}")
+    if plot_folder is not None and figures_to_draw:
+        plot_folder.mkdir(exist_ok=True)
+        for draw in figures_to_draw:
+            click.echo("wrote " + ", ".join(str(p) for p in draw(plot_folder)))
 
 
 def _layers(names: tuple[str, ...]) -> list[str]:

@@ -39,4 +39,6 @@ def paper(out, full, smoke, seed, jobs, cache_dir, engine, no_progress) -> None:
     settings = PaperSettings.for_mode("full" if full else "smoke" if smoke else "default", seed)
     t0 = time.perf_counter()
     run = run_paper(out, settings, local_executor(jobs), cache_dir, engine, progress=not no_progress)
-    click.echo(f"paper: {len(run.files)} files in {out} in {time.perf_counter() - t0:.0f} s; report: {run.out / 'report.md'}")
+    parts = len(list((run.out / "sweep").glob("part-*.parquet")))
+    click.echo(f"paper: report, figures and data ({len(run.files)} files) and the sweep store ({parts} parts, "
+               f"{run.out / 'sweep'}) in {time.perf_counter() - t0:.0f} s; report: {run.out / 'report.md'}")

@@ -7,21 +7,18 @@
   functional model's output error of fixed point against float32 on the same quantized
   weights) for the precision trade-off.
 
-All return pandas DataFrames; :func:`plot_sram_width` and :func:`plot_precision` draw them
-(matplotlib, Agg backend) into an image file written atomically.
+All return pandas DataFrames; :mod:`eiesim.paper.figures` draws them (``eiesim energy
+--plot-dir``, ``eiesim paper``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from eiesim.atomic import write_atomic
 from eiesim.config import ArchConfig
 from eiesim.numerics import frac_bits_for
 from eiesim.energy import rules
@@ -144,52 +141,3 @@ def precision_error_study(
                 "max_abs_output": float(np.abs(ref).max(initial=0.0)),
             })
     return pd.DataFrame(rows)
-
-
-def _save_figure(fig, path: str | os.PathLike) -> Path:
-    """Write a matplotlib figure atomically and release it."""
-    import matplotlib.pyplot as plt
-
-    try:
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight"))
-    finally:
-        plt.close(fig)
-
-
-def _axes(ncols: int = 1):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(1, ncols, figsize=(5.5 * ncols, 3.8))
-
-
-def plot_sram_width(study: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """EIE Fig. 9 style: read energy (uJ) per layer and in total against SRAM width."""
-    fig, (ax_layers, ax_total) = _axes(2)
-    for name, group in study.groupby("layer", sort=False):
-        ax_layers.plot(group["width_bits"], group["read_energy_pj"] / 1e6, marker="o", label=name)
-    total = sram_width_summary(study)
-    ax_total.bar([str(w) for w in total["width_bits"]], total["read_energy_pj"] / 1e6)
-    widths = sorted(study["width_bits"].unique())
-    ax_layers.set_xscale("log", base=2)
-    ax_layers.set_xticks(widths, [str(w) for w in widths], minor=False)
-    ax_layers.minorticks_off()
-    ax_layers.set(xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)", title="per layer")
-    ax_layers.legend(fontsize=7)
-    ax_total.set(xlabel="SRAM width (bits)", ylabel="spmat read energy (uJ)", title="all layers")
-    return _save_figure(fig, path)
-
-
-def plot_precision(energy: pd.DataFrame, errors: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """EIE Fig. 10 style: MAC energy per format, and output error per fixed-point format."""
-    fig, (ax_energy, ax_error) = _axes(2)
-    ax_energy.bar(energy["format"], energy["mac_pj"])
-    ax_energy.set(ylabel="MULT + ADD energy (pJ)", title="arithmetic energy (45 nm)")
-    pivot = errors.pivot(index="layer", columns="format", values="relative_error").reindex(
-        index=errors["layer"].unique(), columns=errors["format"].unique())
-    pivot.plot.bar(ax=ax_error, logy=True)
-    ax_error.set(ylabel="relative L2 error vs float32", title="output error")
-    ax_error.legend(fontsize=7)
-    return _save_figure(fig, path)

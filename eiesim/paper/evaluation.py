@@ -99,14 +99,14 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
         return result
 
     say = (lambda msg: bar.set_postfix_str(msg[:60])) if progress else (lambda msg: None)
-    base = run_stage("baselines", lambda: baselines(settings, per_layer, engine, say))
+    base = run_stage("baselines", lambda: baselines(settings, per_layer, engine))
     long = base.tables["baselines"]  # per-layer rows, then the geometric mean (as EIE Figs 6-7)
     run.files.extend(figures.speedup_bars(long, "speedup", out / "figures" / "fig06_speedup",
                                           "speedup over CPU dense (batch 1)", "Speedup (EIE Fig 6 style)"))
     if long["energy_efficiency"].notna().any():
         run.files.extend(figures.speedup_bars(long, "energy_efficiency", out / "figures" / "fig07_energy",
                                               "energy efficiency over CPU dense", "Energy efficiency (Fig 7 style)"))
-    sections["baselines"] = [base.markdown, *base.notes, *report.baseline_notes(long)]
+    sections["baselines"] = [base.headline, base.markdown, *base.notes, *report.baseline_notes(long)]
     prec = run_stage("precision", lambda: precision(settings, engine))
     run.files.extend(figures.precision(prec.tables["fig10_precision_energy"],
                                        prec.tables["fig10_precision_error"], out / "figures" / "fig10_precision"))

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from eiesim.paper.style import figure, log2_axis, save
+from eiesim.paper.style import figure, legend_outside, log2_axis, number, save, series_style, tick
 
 LOAD_EFFICIENCY = "load efficiency (busy / N x cycles)"
 
 
 def _per_layer_lines(ax, df: pd.DataFrame, x: str, y: str) -> None:
-    for layer, group in df.groupby("layer", sort=False):
-        ax.plot(group[x], group[y], marker="o", markersize=3, label=layer)
+    """One line per layer, each with its own marker and dash so coinciding curves show."""
+    groups = list(df.groupby("layer", sort=False))
+    for i, (layer, group) in enumerate(groups):
+        ax.plot(group[x], group[y], label=layer, **series_style(i, len(groups)))
 
 
 def _fraction_lines(df: pd.DataFrame, stem, x: str, y: str, xlabel: str, ylabel: str, title: str) -> list:
@@ -27,7 +29,7 @@ def _fraction_lines(df: pd.DataFrame, stem, x: str, y: str, xlabel: str, ylabel:
         _per_layer_lines(ax, df, x, y)
         log2_axis(ax, df[x])
         ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1.02))
-        ax.legend(ncol=3)
+        legend_outside(ax, title="layer")
         return save(fig, stem)
 
 
@@ -40,20 +42,20 @@ def queue_depth(df: pd.DataFrame, stem) -> list:
 def sram_width(df: pd.DataFrame, stem) -> list:
     """EIE Fig 9: sparse-matrix SRAM reads and read energy against SRAM row width."""
     total = df.groupby("spmat_width_bits", as_index=False)[["spmat_row_reads", "read_energy_pj"]].sum()
+    widths = [str(w) for w in total["spmat_width_bits"]]
     with figure(ncols=2) as (fig, (ax_reads, ax_energy)):
-        ax_reads.bar([str(w) for w in total["spmat_width_bits"]], total["spmat_row_reads"] / 1e3, color="#7f7f7f")
-        ax_reads.set(xlabel="SRAM width (bits)", ylabel="sparse-matrix row reads (thousands)",
-                     title="reads, all layers")
-        ax_energy.bar([str(w) for w in total["spmat_width_bits"]], total["read_energy_pj"] / 1e6)
+        ax_reads.bar(widths, total["spmat_row_reads"] / 1e3, color="#7f7f7f")
+        ax_reads.set(xlabel="SRAM width (bits)", ylabel="sparse-matrix row reads (thousands)", title="reads")
+        ax_energy.bar(widths, total["read_energy_pj"] / 1e6)
         best = total.loc[total["read_energy_pj"].idxmin(), "spmat_width_bits"]
-        ax_energy.set(xlabel="SRAM width (bits)", ylabel="read energy (uJ)",
-                      title=f"read energy, all layers (lowest at {best} bits)")
+        ax_energy.set(xlabel="SRAM width (bits)", ylabel="read energy (µJ)", title=f"read energy (lowest at {best} bits)")
+        fig.suptitle(f"Sparse-matrix SRAM width, all {df['layer'].nunique()} layers")
         return save(fig, stem)
 
 
 def precision(energy: pd.DataFrame, errors: pd.DataFrame, stem) -> list:
     """EIE Fig 10: arithmetic energy per number format and output error against float32."""
-    with figure(ncols=2) as (fig, (ax_energy, ax_error)):
+    with figure(ncols=2, width=9.0) as (fig, (ax_energy, ax_error)):
         ax_energy.bar(energy["format"], energy["mac_pj"])
         ax_energy.set(ylabel="MULT + ADD energy (pJ)", title="arithmetic energy per MAC (45 nm)")
         ax_energy.tick_params(axis="x", rotation=30)
@@ -66,7 +68,7 @@ def precision(energy: pd.DataFrame, errors: pd.DataFrame, stem) -> list:
         ax_error.set_xticks(x + width * (pivot.shape[1] - 1) / 2, pivot.index, rotation=30)
         ax_error.set_yscale("log")
         ax_error.set(ylabel="relative L2 error vs float32", title="output error")
-        ax_error.legend()
+        legend_outside(ax_error, title="format")
         return save(fig, stem)
 
 
@@ -79,10 +81,10 @@ def pe_speedup(df: pd.DataFrame, stem) -> list:
         ax.plot(ns, ns / base, color="black", linestyle="--", linewidth=1, label="linear")
         log2_axis(ax, ns)
         ax.set_yscale("log", base=2)
-        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_major_formatter(FuncFormatter(tick))
         ax.set(xlabel="number of PEs N", ylabel=f"speedup over {base} PE{'s' if base > 1 else ''}",
                title="Scalability (D = %d)" % int(df["queue_depth"].iloc[0]))
-        ax.legend(ncol=2)
+        legend_outside(ax, title="layer")
         return save(fig, stem)
 
 
@@ -106,35 +108,41 @@ def pe_queue_map(df: pd.DataFrame, stem) -> list:
         ax.set_xticks(range(grid.shape[1]), [str(n) for n in grid.columns])
         ax.set_yticks(range(grid.shape[0]), [str(d) for d in grid.index])
         for (i, j), value in np.ndenumerate(grid.values):
+            if not np.isfinite(value):
+                continue
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
                     color="white" if value < 0.6 else "black")
         ax.grid(False)
         ax.set(xlabel="number of PEs N", ylabel="queue depth D", title="Load efficiency, mean over layers")
-        fig.colorbar(image, ax=ax)
+        fig.colorbar(image, ax=ax, label="load efficiency (busy / N x cycles)")
         return save(fig, stem)
 
 
 def per_pe(df: pd.DataFrame, stem) -> list:
     """Busy and starved cycles of every PE for one layer, and their distribution."""
     layer, cycles = df["layer"].iloc[0], int(df["cycles"].iloc[0])
-    with figure(ncols=3) as (fig, (ax_pe, ax_busy, ax_starved)):
+    with figure(ncols=3, width=10.0) as (fig, (ax_pe, ax_busy, ax_starved)):
         ax_pe.bar(df["pe"], df["busy"], width=1.0, label="busy")
         ax_pe.bar(df["pe"], df["starved"], bottom=df["busy"], width=1.0, label="starved")
         ax_pe.axhline(cycles, color="black", linewidth=1, linestyle="--", label="layer cycles")
-        ax_pe.set(xlabel="PE", ylabel="cycles", title=f"{layer}: per-PE cycles ({len(df)} PEs)")
-        ax_pe.legend(loc="lower right")
+        ax_pe.set(xlabel="PE", ylabel="cycles", title=f"per-PE cycles ({len(df)} PEs)")
+        ax_pe.legend(loc="lower center", bbox_to_anchor=(0.5, 1.12), ncol=3, borderaxespad=0.0)
         for ax, column, colour in ((ax_busy, "busy", "#1f77b4"), (ax_starved, "starved", "#ff7f0e")):
             ax.hist(df[column], bins=20, color=colour)
-            ax.set(xlabel=f"{column} cycles", ylabel="PEs",
-                   title=f"{column}: mean {df[column].mean():.0f}, max/mean {df[column].max() / max(df[column].mean(), 1e-9):.2f}")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            mean = df[column].mean()
+            ax.set(xlabel=f"{column} cycles per PE", ylabel="PEs",
+                   title=f"{column}: mean {number(mean)}, max / mean {number(df[column].max() / max(mean, 1e-9))}")
+        fig.suptitle(f"{layer}: load of each PE")
         return save(fig, stem)
 
 
 def speedup_bars(table: pd.DataFrame, value: str, stem, ylabel: str, title: str) -> list:
-    """EIE Figs 6-7: per layer, one bar per platform (log scale), geometric mean last."""
+    """EIE Figs 6-7: per layer, one bar per platform (log scale), geometric mean last;
+    each bar labelled with its value in the figures' one number format."""
     pivot = table.pivot(index="layer", columns="platform", values=value)
     pivot = pivot.reindex(index=table["layer"].unique(), columns=table["platform"].unique())
-    with figure(width=8.0) as (fig, ax):
+    with figure(width=9.0, height=4.4) as (fig, ax):
         width = 0.8 / max(1, pivot.shape[1])
         x = np.arange(pivot.shape[0])
         for i, platform in enumerate(pivot.columns):
@@ -142,11 +150,15 @@ def speedup_bars(table: pd.DataFrame, value: str, stem, ylabel: str, title: str)
             bars = ax.bar(x + i * width, values, width, label=platform)
             for bar, v in zip(bars, values):
                 if np.isfinite(v):
-                    ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
-                                fontsize=5, rotation=90, xytext=(0, 2), textcoords="offset points")
+                    ax.annotate(number(v), (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
+                                fontsize=5.5, rotation=90, xytext=(0, 2), textcoords="offset points")
         ax.set_xticks(x + width * (pivot.shape[1] - 1) / 2, pivot.index, rotation=30)
         ax.set_yscale("log")
+        top = np.nanmax(pivot.to_numpy(dtype=float))
+        bottom = np.nanmin(pivot.to_numpy(dtype=float))
+        ax.set_ylim(min(bottom, 1.0) / 2, top * 20)  # head room for the rotated value labels
+        ax.yaxis.set_major_formatter(FuncFormatter(tick))
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set(ylabel=ylabel, title=title)
-        ax.legend(ncol=min(5, pivot.shape[1]), loc="upper center", bbox_to_anchor=(0.5, -0.2))
+        legend_outside(ax, title="platform")
         return save(fig, stem)

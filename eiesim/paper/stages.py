@@ -24,15 +24,30 @@ class StageResult:
     tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     markdown: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)
+    headline: str = ""
 
 
-def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str, progress: Callable[[str], None]) -> StageResult:
+def measure_baselines(s: PaperSettings, names: list[str]):
+    """The baseline timings, in a fresh process of their own (spawned, one torch thread),
+    started after the sweeps' workers are gone: nothing of this run competes with them
+    for the CPU, and torch's threads never live in the process that forks sweep workers."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from workloads.baselines import run_baselines
+
+    kwargs = dict(batches=s.baseline_batches, repeats=s.baseline_repeats, warmup=s.baseline_warmup, seed=s.seed,
+                  eie_pes=None, threads=1)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(run_baselines, names, **kwargs).result()
+
+
+def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str) -> StageResult:
     """CPU (and GPU) PyTorch dense/CSR timings against simulated EIE (EIE Figs 6-7)."""
-    from workloads.baselines import EieRow, run_baselines
+    from workloads.baselines import EieRow
 
     names = [n for n in s.baseline_layers if n in set(per_layer["layer"])]
-    report = run_baselines(names, batches=s.baseline_batches, repeats=s.baseline_repeats,
-                           warmup=s.baseline_warmup, seed=s.seed, eie_pes=None, progress=progress)
+    report = measure_baselines(s, names)
     report.eie = [
         EieRow(row.layer, int(row.n_pe), engine, int(row.cycles), row.time_us * 1e-6, row.energy_event_uj * 1e-6,
                "modelled (event model)")
@@ -43,14 +58,17 @@ def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str, progress: 
     comp = report.comparison()
     long = pd.DataFrame([
         {"layer": row["layer"], "platform": col, "seconds": row["seconds"][col], "joules": row["joules"][col],
-         "speedup": row["speedup"][col], "energy_efficiency": row["energy_efficiency"][col]}
+         "speedup": row["speedup"][col], "energy_efficiency": row["energy_efficiency"][col],
+         "stable": row["stable"][col]}
         for row in comp["rows"] for col in comp["columns"] if col in row["seconds"]
     ])
     geo = pd.DataFrame([{"layer": "geomean", "platform": col, "speedup": comp["geomean"]["speedup"][col],
-                         "energy_efficiency": comp["geomean"]["energy_efficiency"][col]} for col in comp["columns"]])
+                         "energy_efficiency": comp["geomean"]["energy_efficiency"][col],
+                         "stable": True, "layers_in_geomean": len(comp["geomean_layers"][col])}
+                        for col in comp["columns"]])
     measurements = pd.DataFrame([
         {"layer": m.layer, "device": m.device, "kind": m.kind, "batch": m.batch, "label": m.label,
-         **{f"seconds_{k}": v for k, v in m.call.to_dict().items()},
+         **{f"seconds_{k}": v for k, v in m.call.to_dict().items()}, "stable": m.stable,
          "seconds_per_frame": m.seconds_per_frame, "joules_per_frame": m.joules_per_frame,
          "energy_note": m.energy_note}
         for m in report.measurements
@@ -58,13 +76,16 @@ def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str, progress: 
     env = pd.DataFrame([{k: str(v) for k, v in report.environment.items()}])
     result = StageResult({"baselines": pd.concat([long, geo], ignore_index=True),
                           "baseline_measurements": measurements, "baseline_environment": env},
-                         report.to_markdown())
-    spread = (measurements["seconds_q3"] - measurements["seconds_q1"]) / measurements["seconds_median"]
-    worst = measurements.loc[spread.idxmax()]
+                         report.to_markdown(with_headline=False))
+    spread = measurements["seconds_spread"]
+    unstable = measurements[~measurements["stable"]]
     result.notes.append(
-        f"Timing spread (interquartile range / median) is at most {spread.max():.2f} ({worst['layer']}, "
-        f"{worst['label']}), median {spread.median():.2f}; the machine's cores may be shared with other work, "
-        f"so the CPU columns are this run's measurements, not a calibrated CPU benchmark.")
+        f"Timing spread (interquartile range / median) over the {len(measurements)} timings: median "
+        f"{spread.median():.3f}, largest {spread.max():.3f}; {len(unstable)} above the {report.max_spread():g} "
+        f"threshold" + (f" ({', '.join(unstable['layer'] + ' ' + unstable['label'])})" if len(unstable) else "")
+        + ". The CPU columns are this machine's measurements at the load average shown, not a calibrated "
+          "CPU benchmark.")
+    result.headline = report.headline()
     return result
 
 

@@ -75,6 +75,8 @@ def per_layer(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
         "cycles": at["cycles"], "time_us": at["time_us"],
         "load_efficiency": at["load_efficiency"], "useful_efficiency": at["useful_efficiency"],
         "real_work_fraction": at["real_work_fraction"], "imbalance": at["imbalance"], "fits": at["fits"],
+        **{f"{sram}_sram_used_pct": 100 * at[f"{sram}_sram_used_bits"] / (at[f"{sram}_sram_kb"] * 8192)
+           for sram in ("spmat", "ptr", "act")},
         "energy_event_uj": at[EVENT_TOTAL] / 1e6, "energy_table2_uj": at[TABLE2_TOTAL] / 1e6,
     })
 

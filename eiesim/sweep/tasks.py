@@ -84,7 +84,9 @@ def result_row(point: Point, result, shared) -> dict[str, Any]:
         "per_pe_busy": np.asarray(result.per_pe.busy).astype(int).tolist(),
         "per_pe_starved": np.asarray(result.per_pe.starved).astype(int).tolist(),
         "per_pe_real": np.asarray(result.per_pe.real).astype(int).tolist(),
-        "fits": bool(result.fit.fits),
+        "fits": bool(result.fit.fits),  # the fullest PE's use of each SRAM, below (capacities: *_sram_kb)
+        "spmat_sram_used_bits": int(result.fit.spmat_bits), "ptr_sram_used_bits": int(result.fit.ptr_bits),
+        "act_sram_used_bits": int(result.fit.act_bits),
         "sim_wall_s": result.sim_wall_s,
     }
     row.update(energy_columns(result.energy))
