@@ -12,6 +12,7 @@ of that bundle (None: as the profile says), so a sweep can mix them.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -70,9 +71,9 @@ class ArchConfig(BaseModel):
             )
         return self
 
-    @property
+    @cached_property
     def rules(self) -> TimingRules:
-        """The timing rules in force: the profile's, with this config's overrides."""
+        """The timing rules in force: the profile's, with this config's overrides (computed once)."""
         overrides = {name: getattr(self, name) for name in OVERRIDABLE if getattr(self, name) is not None}
         return replace(PROFILES[self.timing], **overrides)
 

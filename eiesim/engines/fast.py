@@ -24,7 +24,7 @@ from compressor.csc import EncodedLayer
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.engines._kernels import (
-    ADDRESS_BITS, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, row_divisor,
+    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, row_divisor,
 )
 from eiesim.errors import EieError
 from eiesim.numerics import convert_activations, convert_codebook, to_real, value_range
@@ -121,7 +121,7 @@ def _report_schedule(observer, layer, acts, config, bc, tables, record, block_en
     one = convert_activations(np.array([1.0]), config)[0]
     values = np.array([acts[j] if j < acts.size else one for j in bc.cols], acts.dtype)
     for t in range(layer.n_blocks):
-        counts = tables.table[t, bc.cols, 0, :].T.astype(np.int64)  # COUNT field: n_p(k), (N, K')
+        counts = tables.table[t, bc.cols, COUNT, :].T.astype(np.int64)  # n_p(k), (N, K')
         first_address = tables.addr[t, bc.cols, :].T.astype(np.int64)
         pops = s_out[t]
         issue = [np.concatenate([pops[p, k] + ISSUE_OFFSET + np.arange(counts[p, k]) for k in range(bc.cols.size)]
