@@ -350,3 +350,18 @@ def test_rejects_an_entry_beyond_its_rows(small):
     with pytest.raises(EieError, match="block 0, PE 1 has an entry beyond its rows"):
         run(_bad(layer, rel=rel), acts, config)
 
+
+
+def test_drained_end_counts_trailing_fillers():
+    # A column that ends in fillers (the encoder never writes one; built by hand): N = 1,
+    # 1-bit indices, column 0 = real (row 0), then four fillers (rows 2, 4, 6, 8).
+    # eie-cpp: b = 1 (gap 1), 2 (empty bias); s = 2, then 2 + 5 = 7. Issues 3 (real), 4-7
+    # (fillers): real 3 + 6 = 9, last filler 7 + FILLER_TAIL (3) = 10, bias pop 7 + 2 = 9.
+    # Under spec the block ends at s + c + 6 = 2 + 5 + 6 = 13.
+    config = ArchConfig.make(n_pe=1, index_bits=1, timing="eie-cpp")
+    layer = dataclasses.replace(
+        encode([(0, 0)], (10, 1), config), code=np.array([9, 0, 0, 0, 0], np.uint8),
+        rel=np.array([0, 1, 1, 1, 1], np.uint8), ptr=np.array([[[0, 5]]]), start=np.array([0, 5]))
+    acts = prepare_activations(layer, np.ones(1), config)
+    assert run(layer, acts, config).cycles == 10
+    assert run(layer, acts, config.replace(timing="spec")).cycles == 13
