@@ -8,6 +8,10 @@ A mask is a numpy bool array of the weight matrix's shape, True where a weight i
 - :func:`structured_mask` keeps whole rows, columns or blocks: the round(density x groups)
   groups of largest L2 norm, ties again to the lower group index (the structured side of
   ADMM-NN-S's structured-vs-unstructured comparison).
+- :func:`balanced_mask` is load-balance-aware pruning (ESE, Han et al., FPGA 2017): every
+  PE's share of the layer (its interleaved rows, SPEC §3, within each group of G columns)
+  keeps the same number of weights, the largest |w| inside the share.
+- :func:`scheme_mask` picks one of these by name (the ``SCHEMES``).
 
 Weights may be dense arrays or scipy sparse matrices (whose missing entries count as 0);
 a sparse matrix is never densified, only its mask is dense. torch is imported only by
@@ -27,6 +31,7 @@ from eiesim.errors import EieError
 
 Granularity = Literal["row", "column", "block"]
 GRANULARITIES = ("row", "column", "block")
+SCHEMES = ("magnitude", "balanced", "row", "column", "block")
 
 
 def magnitude_mask(weights, density: float) -> np.ndarray:
@@ -73,6 +78,71 @@ def structured_mask(
     kept = np.zeros(n_groups, bool)
     kept[_top(norms, exact_count(n_groups, density))] = True
     return np.repeat(np.repeat(kept.reshape(grid), tile[0], axis=0), tile[1], axis=1)[:m, :k]
+
+
+def balanced_mask(weights, density: float, n_pe: int, group: int | None = None) -> np.ndarray:
+    """Keep the same number of weights in every PE's share: the largest |w| of each share.
+
+    Row i belongs to PE i mod ``n_pe`` (EIE's interleaving, SPEC §3). A share is one PE's
+    rows within one group of ``group`` consecutive columns (``group`` must divide K;
+    ``None``: all K columns, one share per PE). Every share keeps
+    k = round(density x M x group / n_pe) weights (the mean share's size times the
+    density), so the layer keeps n_pe x (K / group) x k: the nearest balanced count to
+    density x M x K. Ties go to the lower flat (row-major) index; a share with fewer
+    non-zeros than k keeps its zeros lowest index first.
+    """
+    coo = as_coo(weights)
+    m, k = coo.shape
+    exact_count(1, density)  # validates the density
+    if isinstance(n_pe, bool) or not isinstance(n_pe, (int, np.integer)) or n_pe < 1:
+        raise EieError(f"n_pe must be a positive integer, got {n_pe!r}")
+    group = k if group is None else group
+    if isinstance(group, bool) or not isinstance(group, (int, np.integer)) or group < 1:
+        raise EieError(f"column group must be a positive integer, got {group!r}")
+    if k % group:
+        raise EieError(f"column group {group} does not divide the layer's {k} columns")
+    if m < n_pe:
+        raise EieError(f"balanced pruning needs at least one row per PE: {m} rows, {n_pe} PEs")
+    per_share = int(round(density * m * group / n_pe))
+    smallest = (m // n_pe) * group
+    if per_share > smallest:
+        raise EieError(f"density {density} asks {per_share} weights per PE share, but a PE with "
+                       f"{m // n_pe} rows holds only {smallest} per {group} columns")
+    n_groups = k // group
+    share = (coo.row % n_pe).astype(np.int64) * n_groups + coo.col // group
+    flat = coo.row.astype(np.int64) * k + coo.col
+    # Within each share: largest |w| first, then lower flat index. Two stable sorts: by
+    # magnitude over the row-major (flat-ascending) entries, then by share.
+    by_flat = np.argsort(flat, kind="stable")
+    by_size = by_flat[np.argsort(-np.abs(coo.data[by_flat]), kind="stable")]
+    order = by_size[np.argsort(share[by_size], kind="stable")]
+    sorted_share = share[order]
+    first = np.searchsorted(sorted_share, sorted_share, side="left")
+    rank = np.arange(order.size) - first
+    mask = np.zeros((m, k), bool)
+    mask.ravel()[flat[order[rank < per_share]]] = True
+    have = np.bincount(share, minlength=n_pe * n_groups)
+    for short in np.flatnonzero(have < per_share):  # rare: a share with too few non-zeros
+        p, g = divmod(int(short), n_groups)
+        rows, cols = np.arange(p, m, n_pe), np.arange(g * group, (g + 1) * group)
+        block = mask[np.ix_(rows, cols)]
+        zeros = np.flatnonzero(~block)[: per_share - int(have[short])]
+        block.ravel()[zeros] = True
+        mask[np.ix_(rows, cols)] = block
+    return mask
+
+
+def scheme_mask(weights, scheme: str, density: float, n_pe: int = 64, group: int | None = None,
+                block: tuple[int, int] = (4, 4)) -> np.ndarray:
+    """The mask of one of ``SCHEMES`` at ``density`` (``n_pe`` and ``group`` for balanced,
+    ``block`` for block)."""
+    if scheme == "magnitude":
+        return magnitude_mask(weights, density)
+    if scheme == "balanced":
+        return balanced_mask(weights, density, n_pe, group)
+    if scheme in GRANULARITIES:
+        return structured_mask(weights, density, scheme, block)
+    raise EieError(f"pruning scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
 
 
 def prune(weights, mask: np.ndarray):

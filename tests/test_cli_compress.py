@@ -58,7 +58,8 @@ def test_compress_decompress_round_trip_and_info(run_cli, weights, tmp_path):
     assert described["layers"][0]["real"] == np.count_nonzero(w)
 
 
-@pytest.mark.parametrize("method, extra", [("magnitude", []), ("row", []), ("column", []), ("block", ["--block", "3x2"])])
+@pytest.mark.parametrize("method, extra", [("magnitude", []), ("row", []), ("column", []), ("block", ["--block", "3x2"]),
+                                           ("balanced", ["--group", "5"])])
 def test_pruning_options(run_cli, weights, tmp_path, method, extra):
     path, w = weights
     out = tmp_path / "m.npz"
@@ -74,6 +75,11 @@ def test_pruning_options(run_cli, weights, tmp_path, method, extra):
         assert np.count_nonzero(kept.any(axis=1)) <= round(0.2 * 30)
     elif method == "column":
         assert np.count_nonzero(kept.any(axis=0)) <= round(0.2 * 20)
+    elif method == "balanced":
+        # 30 rows on 4 PEs (8, 8, 7, 7 rows), 20 columns in groups of 5: every share keeps
+        # round(0.2 x 30 x 5 / 4) = round(7.5) = 8 (numpy rounds half to even) of its 35-40.
+        counts = [int(kept[p::4, g * 5:(g + 1) * 5].sum()) for p in range(4) for g in range(4)]
+        assert counts == [8] * 16 and model.metadata["pruning"]["group"] == 5
     else:
         assert model.metadata["pruning"]["block"] == "3x2"
 
@@ -180,6 +186,14 @@ BAD_INPUT = [
       "--out", "{d}/o.npz"], "4x4"),
     (["compress", "--weights", "{d}/w.npy", "--density", "0.5", "--prune", "block", "--block", "0x2",
       "--out", "{d}/o.npz"], "at least 1"),
+    (["compress", "--weights", "{d}/w.npy", "--density", "0.5", "--group", "4", "--out", "{d}/o.npz"],
+     "--prune balanced"),
+    (["compress", "--weights", "{d}/w.npy", "--density", "0.5", "--prune", "balanced", "--group", "3",
+      "--pes", "4", "--out", "{d}/o.npz"], "does not divide"),
+    (["compress", "--weights", "{d}/w.npy", "--density", "0.5", "--prune", "balanced", "--group", "0",
+      "--pes", "4", "--out", "{d}/o.npz"], "--group"),
+    (["compress", "--weights", "{d}/w.npy", "--density", "0.5", "--prune", "balanced", "--pes", "64",
+      "--out", "{d}/o.npz"], "one row per PE"),
     (["compress", "--weights", "{d}/w.npy", "--seed", "1", "--out", "{d}/o.npz"], "--seed"),
     (["compress", "--benchmark", "Tiny-A", "--bias", "--out", "{d}/o.npz"], "--bias"),
     (["compress", "--weights", "{d}/w.npy", "--benchmark", "Tiny-A", "--out", "{d}/o.npz"], "exactly one"),

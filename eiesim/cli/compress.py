@@ -4,7 +4,7 @@
 EIE benchmark layers (``--benchmark NAME|all``), or a PyTorch model (``--torch-module
 module:attr``, ``--state-dict FILE`` or both, read by ``workloads.torch_import``; how the
 layers chain and which modules were not imported go into the file's metadata). It optionally
-prunes each layer to ``--density`` (magnitude or structured), shares weights by k-means,
+prunes each layer to ``--density`` (magnitude, load-balanced per PE, or structured), shares weights by k-means,
 encodes the interleaved CSC for the PE array, writes one model file and prints the
 storage report (``--json`` writes it as JSON). ``decompress`` writes a layer's quantized
 dense matrix back to ``.npy``; ``info`` describes a model file. Outputs are written
@@ -23,7 +23,7 @@ from eiesim.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED
 from eiesim.errors import EieError
 
-PRUNE_METHODS = ("magnitude", "row", "column", "block")
+PRUNE_METHODS = ("magnitude", "balanced", "row", "column", "block")  # compressor.prune.SCHEMES
 SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
@@ -39,9 +39,13 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--seed", type=SEED, help="Seed of the --benchmark weights [default: 0].")
 @click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first.")
 @click.option("--prune", "method", type=click.Choice(PRUNE_METHODS),
-              help="How --density prunes: largest magnitudes, or whole rows / columns / blocks by L2 norm "
-                   "[default: magnitude].")
+              help="How --density prunes: largest magnitudes; balanced = the same number of largest "
+                   "magnitudes in every PE's share of the layer (ESE's load-balance-aware pruning, over --pes); "
+                   "or whole rows / columns / blocks by L2 norm [default: magnitude].")
 @click.option("--block", metavar="RxC", help="Block shape for --prune block [default: 4x4].")
+@click.option("--group", type=int, metavar="G",
+              help="--prune balanced: balance every group of G consecutive columns (G divides K) "
+                   "[default: the whole layer].")
 @click.option("--pes", type=int, default=64, show_default=True, help="Number of PEs N the layers are interleaved over.")
 @click.option("--accumulators", type=int, default=64, show_default=True,
               help="Accumulators per PE R (a row block has N x R rows).")
@@ -57,7 +61,7 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
                    "--benchmark, none for torch layers; LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.npz).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
-def compress(weights, benchmark, torch_module, state_dict, seed, density, method, block, pes, accumulators,
+def compress(weights, benchmark, torch_module, state_dict, seed, density, method, block, group, pes, accumulators,
              index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:
     """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
     from compressor.csc import compress_layer
@@ -73,11 +77,13 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
         raise EieError("--prune and --block need --density")
     if block is not None and method != "block":
         raise EieError("--block goes with --prune block")
+    if group is not None and method != "balanced":
+        raise EieError("--group goes with --prune balanced")
     outputs = check_outputs({"--out": out, "--json": json_out},
                             inputs={"--weights": weights, "--state-dict": state_dict})
     config = ArchConfig.make(n_pe=pes, accumulators_per_pe=accumulators, index_bits=index_bits,
                              weight_bits=weight_bits)
-    pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4")
+    pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4", pes, group)
 
     if source == "weights":
         raw = [(name or Path(weights).stem, _load_matrix(weights), bool(has_bias), "relu")]
@@ -104,7 +110,8 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
         metadata["network"] = {"stages": list(network.stages), "skipped": list(network.skipped)}
     if density is not None:
         metadata["pruning"] = {"density": density, "method": method or "magnitude",
-                               "block": (block or "4x4") if method == "block" else None}
+                               "block": (block or "4x4") if method == "block" else None,
+                               "group": group if method == "balanced" else None}
     if source == "benchmark":
         metadata["seed"] = seed or 0
     model = CompressedModel(layers, config, source=origin, metadata=metadata)
@@ -234,16 +241,16 @@ def _load_matrix(path: str) -> np.ndarray:
     return matrix
 
 
-def _pruner(density: float, method: str, block: str):
+def _pruner(density: float, method: str, block: str, n_pe: int, group: int | None):
     """A function pruning one layer's weights to ``density`` with ``method``."""
-    from compressor.prune import magnitude_mask, prune, structured_mask
+    from compressor.prune import prune, scheme_mask
     from compressor.synthetic import exact_count
 
     exact_count(1, density)  # validates the density before any work
-    if method == "magnitude":
-        return lambda w: prune(w, magnitude_mask(w, density))
+    if group is not None and group < 1:
+        raise EieError(f"--group must be a positive number of columns, got {group}")
     tile = _block_shape(block) if method == "block" else (4, 4)
-    return lambda w: prune(w, structured_mask(w, density, method, block=tile))
+    return lambda w: prune(w, scheme_mask(w, method, density, n_pe=n_pe, group=group, block=tile))
 
 
 def _block_shape(text: str) -> tuple[int, int]:

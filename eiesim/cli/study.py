@@ -43,3 +43,128 @@ def heterogeneity(seed, reduced, json_out) -> None:
                    f"{r['act_density']:>9.3f}{'' if act_cv is None else f'{act_cv:.3f}':>8}")
     if json_out is not None:
         outputs.publish({"--json": text_writer(json_text(rows))})
+
+
+
+def _layers(text: str) -> list[str]:
+    from workloads.benchmarks import BENCHMARKS, get_benchmark
+
+    if text.lower() == "all":
+        return list(BENCHMARKS)
+    return [get_benchmark(name.strip()).name for name in text.split(",") if name.strip()]
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    from eiesim.errors import EieError
+
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise EieError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise EieError(f"{what} is empty")
+    return values
+
+
+def _out_folder(out):
+    from eiesim.atomic import check_output_folder
+
+    if out is None:
+        return None
+    folder = check_output_folder("--out", out)
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _save(folder, name: str, df) -> None:
+    from eiesim.atomic import write_atomic
+
+    if folder is not None:
+        write_atomic(folder / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
+
+
+@study.command(context_settings=SETTINGS)
+@click.option("--layers", default="all", show_default=True, help="benchmark layers: 'all' or names separated by commas")
+@click.option("--workload", "modes", type=click.Choice(["both", "uniform", "heterogeneous"]), default="both",
+              show_default=True, help="workload mode(s) of the layers and inputs")
+@click.option("--inputs", type=int, default=3, show_default=True, help="inputs per layer (cycles are their mean)")
+@click.option("--group", type=int, default=1, show_default=True,
+              help="besides whole-layer balancing, balance every G columns (G divides K; 0: whole layer only)")
+@click.option("--pes", type=int, default=64, show_default=True, help="number of PEs N (the shares of balanced pruning)")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
+@click.option("--out", metavar="DIR", help="write balance.parquet there")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
+    """Load-balance-aware (balanced) against magnitude pruning at equal density: load efficiency,
+    imbalance and cycles per benchmark layer and workload mode."""
+    from eiesim.errors import EieError
+    from eiesim.paper.pruning import BALANCE_COLUMNS, balance_study
+    from eiesim.paper.report import markdown_table
+
+    if inputs < 1 or group < 0 or pes < 1:
+        raise EieError("--inputs and --pes must be at least 1 and --group at least 0")
+    folder = _out_folder(out)
+    chosen = ("uniform", "heterogeneous") if modes == "both" else (modes,)
+    df = balance_study(_layers(layers), chosen, pes, inputs, seed, (None, group) if group else (None,),
+                       progress=not no_progress)
+    _save(folder, "balance", df)
+    click.echo(markdown_table(df[BALANCE_COLUMNS], ".4g"))
+
+
+@study.command(context_settings=SETTINGS)
+@click.option("--layers", default="Alex-7,VGG-7,NT-LSTM", show_default=True,
+              help="benchmark layers: 'all' or names separated by commas [--full: all]")
+@click.option("--densities", default="0.5,0.2,0.1,0.05", show_default=True,
+              help="kept fractions to sweep [--full: 0.7,0.5,0.35,0.2,0.1,0.07,0.04,0.02]")
+@click.option("--inputs", type=int, default=2, show_default=True, help="inputs per layer (cycles are their mean)")
+@click.option("--lenet/--no-lenet", default=True, show_default=True,
+              help="also LeNet-300-100 at equal accuracy (pruned fc1 + fc2, retrained)")
+@click.option("--margin", type=float, default=0.01, show_default=True,
+              help="equal accuracy = dense test accuracy minus this")
+@click.option("--full", is_flag=True, help="all nine layers, eight densities, full LeNet training (tens of minutes)")
+@click.option("--pes", type=int, default=64, show_default=True, help="number of PEs N")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers, inputs and training")
+@click.option("--out", metavar="DIR", help="write the tables (Parquet) and figures (PNG, SVG) there")
+@click.option("--no-progress", is_flag=True, help="no progress bars")
+def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progress) -> None:
+    """Pruning-to-performance ratio on EIE: unstructured, balanced, row, column and block pruning
+    swept over the pruning rate; cycles, energy, storage, speedup over dense, PPR = rate / speedup."""
+    from click.core import ParameterSource
+
+    from eiesim.errors import EieError
+    from eiesim.paper.pruning import (
+        LENET_COLUMNS, PPR_COLUMNS, LeNetPruning, lenet_answer, lenet_study, ppr_study, speedup_figure,
+        storage_accuracy_figure,
+    )
+    from eiesim.paper.report import markdown_table
+
+    ctx = click.get_current_context()
+    if full and ctx.get_parameter_source("layers") == ParameterSource.DEFAULT:
+        layers = "all"
+    if full and ctx.get_parameter_source("densities") == ParameterSource.DEFAULT:
+        densities = "0.7,0.5,0.35,0.2,0.1,0.07,0.04,0.02"
+    if inputs < 1 or pes < 1:
+        raise EieError("--inputs and --pes must be at least 1")
+    if not 0.0 <= margin < 1.0:
+        raise EieError(f"--margin must lie in [0, 1), got {margin}")
+    folder = _out_folder(out)
+    points = ppr_study(_layers(layers), _floats(densities, "--densities"), pes, inputs, seed,
+                       progress=not no_progress)
+    _save(folder, "ppr", points)
+    click.echo(markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"))
+    if folder is not None:
+        speedup_figure(points, folder / "ppr_speedup")
+    if lenet:
+        settings = LeNetPruning(margin=margin, n_pe=pes) if full else LeNetPruning.quick()
+        if not full:
+            settings = LeNetPruning(**{**settings.__dict__, "margin": margin, "n_pe": pes})
+        lenet_points, chosen = lenet_study(settings, seed, progress=not no_progress)
+        _save(folder, "ppr_lenet", lenet_points)
+        _save(folder, "ppr_lenet_equal_accuracy", chosen)
+        click.echo("\nLeNet-300-100 (fc1 + fc2 pruned and retrained, fc3 dense):\n")
+        click.echo(markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"))
+        click.echo("\nEqual accuracy:\n")
+        click.echo(markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"))
+        click.echo("\n" + lenet_answer(chosen))
+        if folder is not None:
+            storage_accuracy_figure(lenet_points, folder / "ppr_lenet_storage_accuracy")

@@ -1,0 +1,102 @@
+"""Pruning studies (issue 16): balanced vs magnitude, PPR sweeps, LeNet at equal accuracy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import workloads.benchmarks as bench_module
+from eiesim.config import ArchConfig
+from eiesim.errors import EieError
+from eiesim.paper import pruning
+from workloads.benchmarks import Benchmark
+
+
+@pytest.fixture
+def tiny_benchmarks(monkeypatch):
+    table = {b.name: b for b in (
+        Benchmark("Tiny-A", 48, 40, 0.2, 0.5, "test"),
+        Benchmark("Tiny-B", 24, 36, 0.25, 1.0, "test", activation="none"),
+    )}
+    monkeypatch.setattr(bench_module, "BENCHMARKS", table)
+    return table
+
+
+def test_linear_encode_codes_by_hand():
+    # 2-bit codes: 3 centroids evenly over [-1, 1] = -1, 0, 1; 0.4 is nearest 0 (code 2).
+    coo = sp.coo_matrix(np.array([[-1.0, 0.4, 1.0]]))
+    layer = pruning.linear_encode(coo, ArchConfig(n_pe=1, weight_bits=2))
+    assert layer.codebook.tolist() == [0.0, -1.0, 0.0, 1.0]
+    assert layer.code.tolist() == [1, 2, 3]
+
+
+def test_equal_accuracy_picks_the_largest_rate_reaching_the_target():
+    points = pd.DataFrame([
+        {"scheme": "dense", "pruning_rate": 1.0, "accuracy": 0.97, "speedup": 1.0, "ppr": 1.0},
+        {"scheme": "unstructured", "pruning_rate": 20.0, "accuracy": 0.95, "speedup": 3.0, "ppr": 20 / 3},
+        {"scheme": "unstructured", "pruning_rate": 10.0, "accuracy": 0.965, "speedup": 2.5, "ppr": 4.0},
+        {"scheme": "row", "pruning_rate": 2.0, "accuracy": 0.90, "speedup": 1.2, "ppr": 2 / 1.2},
+        {"scheme": "row", "pruning_rate": 4.0, "accuracy": 0.80, "speedup": 1.5, "ppr": 4 / 1.5},
+    ])
+    chosen = pruning.equal_accuracy(points, 0.96).set_index("scheme")
+    # unstructured: only rate 10 reaches 0.96. row: none does, so its most accurate (rate 2).
+    assert chosen.loc["unstructured", "pruning_rate"] == 10.0 and chosen.loc["unstructured", "reaches_target"]
+    assert chosen.loc["row", "pruning_rate"] == 2.0 and not chosen.loc["row", "reaches_target"]
+    assert chosen.loc["row", "unstructured_rate_over_this"] == 5.0
+    text = pruning.lenet_answer(chosen.reset_index())
+    assert "PPR is 4.00" in text and "never reaches" in text and "2.08x its speedup" in text  # 2.5 / 1.2
+
+
+def test_ppr_study_rows_are_consistent(tiny_benchmarks):
+    df = pruning.ppr_study(["Tiny-A"], [0.5, 0.25], n_pe=4, inputs=1, progress=False)
+    dense = df[df["scheme"] == "dense"].iloc[0]
+    assert dense["kept"] == 40 * 48 and dense["speedup"] == 1.0
+    assert set(df["scheme"]) == {"dense", *pruning.PPR_SCHEMES}
+    pruned = df[df["scheme"] != "dense"]
+    np.testing.assert_allclose(pruned["pruning_rate"], 40 * 48 / pruned["kept"])
+    np.testing.assert_allclose(pruned["speedup"], dense["cycles"] / pruned["cycles"])
+    np.testing.assert_allclose(pruned["ppr"], pruned["pruning_rate"] / pruned["speedup"])
+    # Magnitude keeps exactly round(d x 1920); balanced round(d x 40 x 48 / 4) per PE.
+    assert sorted(pruned[pruned["scheme"] == "unstructured"]["kept"]) == [480, 960]
+    assert sorted(pruned[pruned["scheme"] == "balanced"]["kept"]) == [480, 960]
+    # Storage: every entry is b + x = 8 bits, pointers 16 bits x (K + 1) per PE.
+    assert dense["storage_bits"] == 1920 * 8 + 4 * 49 * 16 + 16 * 16
+
+
+def test_balance_study_pairs_equal_counts(tiny_benchmarks):
+    df = pruning.balance_study(["Tiny-A"], n_pe=4, inputs=2, progress=False)
+    assert set(df["workload"]) == {"uniform", "heterogeneous"}
+    for (_, _), group in df.groupby(["workload", "kept"]):
+        schemes = list(group["scheme"])
+        assert schemes.count("magnitude") == 1 and "balanced" in schemes
+        mag = group[group["scheme"] == "magnitude"].iloc[0]
+        bal = group[group["scheme"] == "balanced"]
+        np.testing.assert_allclose(bal["speedup_vs_magnitude"], mag["cycles"] / bal["cycles"])
+    # Whole layer: round(0.2 x 40 x 48 / 4) = 96 per PE, 384 in all; per column (G = 1):
+    # round(0.2 x 40 / 4) = 2 per PE and column, 2 x 4 x 48 = 384 as well.
+    assert set(df["kept"]) == {384}
+
+
+def test_lenet_study_smallest_run():
+    settings = pruning.LeNetPruning(densities=(0.3,), retrain_epochs=1, images=2, dense_epochs=1)
+    points, chosen = pruning.lenet_study(settings, schemes=("unstructured", "balanced"), progress=False)
+    assert list(points["scheme"]) == ["dense", "unstructured", "balanced"]
+    assert points.loc[0, "speedup"] == 1.0 and points["accuracy"].between(0, 1).all()
+    # fc1 64 x 300 -> 300 x 64 and fc2 300 -> 100: 19200 + 30000 weights; 30 % kept.
+    assert points.loc[1, "weights"] == 49_200 and points.loc[1, "kept"] == round(0.3 * 19200) + round(0.3 * 30000)
+    assert set(chosen["scheme"]) == {"unstructured", "balanced"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ppr", "--densities", "1.5", "--no-lenet"), "strictly between 0 and 1"),
+    (("ppr", "--densities", "a,b", "--no-lenet"), "comma-separated numbers"),
+    (("ppr", "--layers", "VGG-9", "--no-lenet"), "unknown benchmark"),
+    (("ppr", "--margin", "2"), "--margin"),
+    (("ppr", "--inputs", "0"), "at least 1"),
+    (("balance", "--group", "-1"), "--group"),
+    (("balance", "--layers", "Alex-8", "--group", "7", "--inputs", "1"), "does not divide"),
+    (("ppr", "--out", "/nonexistent/dir/x", "--no-lenet"), "does not exist"),
+])
+def test_study_cli_bad_input_is_one_line(run_cli, args, message):
+    code, _, err = run_cli("study", *args)
+    assert code != 0 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
