@@ -130,7 +130,9 @@ def balance_study(layers, modes=("uniform", "heterogeneous"), n_pe: int = 64, in
                                          magnitude_done[kept]))
             bar.update(1)
     bar.close()
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df["group"] = df["group"].astype("Int64")  # columns per balanced share; <NA> for magnitude
+    return df
 
 
 def _pruned(parent: sp.coo_matrix, mask: np.ndarray) -> sp.coo_matrix:
