@@ -475,6 +475,7 @@ def test_lab7_storage_formats_by_hand(capsys):
     blocks[4:8, 0:4] = 1.0
     assert lab7.compact_bits(blocks, "block") == 16 * 4 + 2 + 256  # 1 of 4 tiles, 2-bit index
     assert lab7.compact_bits(w, "unstructured") == 24 * 4 + 256
+    assert lab7.compact_bits(w, "balanced") == 24 * 4 + 256  # nothing to compact either
     with pytest.raises(EieError, match="scheme must be one of"):
         lab7.compact_bits(w, "diagonal")
     with pytest.raises(EieError, match="scheme must be one of"):
@@ -486,7 +487,10 @@ def test_lab7_masks_keep_the_density():
 
     dense = np.random.default_rng(5).normal(size=(40, 64))
     for scheme in lab7.SCHEMES:
-        assert lab7.mask(dense, scheme, 0.25).sum() == 640  # 25 %: 640 weights, 10 rows or 40 tiles
+        # 25 %: 640 weights, 10 rows, 40 tiles, or 80 on each of 8 PEs (5 rows x 64 x 0.25)
+        assert lab7.mask(dense, scheme, 0.25, n_pe=8).sum() == 640
+    balanced = lab7.mask(dense, "balanced", 0.25, n_pe=8)
+    assert [int(balanced[p::8].sum()) for p in range(8)] == [80] * 8
     rows = lab7.mask(dense, "row", 0.25)
     assert rows.all(axis=1).sum() == 10 and (rows.any(axis=1) == rows.all(axis=1)).all()
     tiles = lab7.mask(dense, "block", 0.25).reshape(10, 4, 16, 4).any(axis=(1, 3))
@@ -502,7 +506,7 @@ def test_lab7_least_storage_and_ppr(capsys):
     rng = np.random.default_rng(3)
     dense = rng.normal(size=(32, 48))
     config = ArchConfig(n_pe=4)
-    matrices = {s: [dense * lab7.mask(dense, s, 0.25)] for s in lab7.SCHEMES}
+    matrices = {s: [dense * lab7.mask(dense, s, 0.25, config.n_pe)] for s in lab7.SCHEMES}
 
     def eie_bits(w):
         layer = compress_layer(w, config)
@@ -521,4 +525,16 @@ def test_lab7_least_storage_and_ppr(capsys):
     assert lab7.ppr(expected, [pruned], [dense], [acts], config)
     assert_verdict(capsys, True)
     assert not lab7.ppr(expected * 1.1, [pruned], [dense], [acts], config)
+    assert_verdict(capsys, False)
+    curve = lab7.ppr_curve({("unstructured", 0.25): [pruned]}, [dense], {("unstructured", 0.25): [acts]}, config)
+    assert curve["PPR"].iloc[0] == pytest.approx(expected) and curve["pruning rate"].iloc[0] == 4.0  # 1536 / 384
+
+
+def test_lab7_balanced_share(capsys):
+    from eiesim.labs import lab7
+
+    # fc1 of LeNet-300-100 on the digits: 300 x 64 at 10 % over 64 PEs -> 0.1 x 300 x 64 / 64 = 30.
+    assert lab7.balanced_share(30, 300, 64, 0.1, 64)
+    assert_verdict(capsys, True)
+    assert not lab7.balanced_share(29, 300, 64, 0.1, 64)
     assert_verdict(capsys, False)

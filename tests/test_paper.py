@@ -23,7 +23,8 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
     assert code == 0, err
     report = (out / "report.md").read_text()
     for heading in ("Per-layer results", "Load efficiency against queue depth", "SRAM width",
-                    "Scalability with the number of PEs", "Per-PE load"):
+                    "Scalability with the number of PEs", "Per-PE load", "EIE Table IV explained",
+                    "Pruning co-design", "PPR is"):
         assert heading in report
     for name in ("fig08_queue_depth", "fig09_sram_width", "fig11_speedup_pe", "fig12_real_work",
                  "fig13_load_balance", "per_pe_NT-We"):
@@ -31,6 +32,8 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0
         assert f"figures/{name}.png" in report
         assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty
+    for name in ("ppr_speedup", "ppr_lenet_storage_accuracy"):  # data: ppr.parquet, ppr_lenet.parquet
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0 and f"figures/{name}.png" in report
     per_layer = pd.read_parquet(out / "data" / "per_layer.parquet")
     assert list(per_layer["layer"]) == ["NT-We"]
     assert (per_layer["n_pe"] == 64).all() and (per_layer["queue_depth"] == 8).all()
@@ -39,7 +42,8 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
     for line in report.splitlines():
         if line.startswith("!["):
             assert (out / line.split("](")[1].rstrip(")")).exists(), line
-    for name in ("baselines", "fig10_precision_error", "lenet_stages", "storage", "sweep_points"):
+    for name in ("baselines", "fig10_precision_error", "lenet_stages", "storage", "sweep_points",
+                 "table4_validation", "balance", "ppr", "ppr_lenet", "ppr_lenet_equal_accuracy"):
         assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty, name
 
 

@@ -96,6 +96,9 @@ def test_lenet_study_smallest_run():
     (("balance", "--group", "-1"), "--group"),
     (("balance", "--layers", "Alex-8", "--group", "7", "--inputs", "1"), "does not divide"),
     (("ppr", "--out", "/nonexistent/dir/x", "--no-lenet"), "does not exist"),
+    (("ppr", "--layers", "none", "--no-lenet"), "nothing to run"),
+    (("table4", "--inputs", "0"), "--inputs must be at least 1"),
+    (("table4", "--layers", "AlexNet"), "unknown benchmark"),
 ])
 def test_study_cli_bad_input_is_one_line(run_cli, args, message):
     code, _, err = run_cli("study", *args)

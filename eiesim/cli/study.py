@@ -1,5 +1,7 @@
 """``eiesim study``: measured studies that answer one question each (application layer:
-``eiesim.paper``). ``heterogeneity`` re-measures the heterogeneous workload's parameters."""
+``eiesim.paper``): ``heterogeneity`` re-measures the heterogeneous workload's parameters; ``balance``
+compares balanced with magnitude pruning; ``ppr`` measures the pruning-to-performance ratio;
+``table4`` explains EIE Table IV."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 @click.group(context_settings=SETTINGS)
 def study() -> None:
-    """Measured studies: workload heterogeneity, balanced pruning, pruning-to-performance ratio."""
+    """Measured studies: workload heterogeneity, balanced pruning, pruning-to-performance ratio,
+    EIE Table IV explained."""
 
 
 @study.command(context_settings=SETTINGS)
@@ -51,6 +54,8 @@ def _layers(text: str) -> list[str]:
 
     if text.lower() == "all":
         return list(BENCHMARKS)
+    if text.lower() == "none":
+        return []
     return [get_benchmark(name.strip()).name for name in text.split(",") if name.strip()]
 
 
@@ -113,7 +118,7 @@ def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
 
 @study.command(context_settings=SETTINGS)
 @click.option("--layers", default="Alex-7,VGG-7,NT-LSTM", show_default=True,
-              help="benchmark layers: 'all' or names separated by commas [--full: all]")
+              help="benchmark layers: 'all', 'none' (LeNet only) or names separated by commas [--full: all]")
 @click.option("--densities", default="0.5,0.2,0.1,0.05", show_default=True,
               help="kept fractions to sweep [--full: 0.7,0.5,0.35,0.2,0.1,0.07,0.04,0.02]")
 @click.option("--inputs", type=int, default=2, show_default=True, help="inputs per layer (cycles are their mean)")
@@ -147,13 +152,16 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         raise EieError("--inputs and --pes must be at least 1")
     if not 0.0 <= margin < 1.0:
         raise EieError(f"--margin must lie in [0, 1), got {margin}")
+    names, rates = _layers(layers), _floats(densities, "--densities")
+    if not names and not lenet:
+        raise EieError("nothing to run: --layers none with --no-lenet")
     folder = _out_folder(out)
-    points = ppr_study(_layers(layers), _floats(densities, "--densities"), pes, inputs, seed,
-                       progress=not no_progress)
-    _save(folder, "ppr", points)
-    click.echo(markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"))
-    if folder is not None:
-        speedup_figure(points, folder / "ppr_speedup")
+    if names:
+        points = ppr_study(names, rates, pes, inputs, seed, progress=not no_progress)
+        _save(folder, "ppr", points)
+        click.echo(markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"))
+        if folder is not None:
+            speedup_figure(points, folder / "ppr_speedup")
     if lenet:
         settings = LeNetPruning(margin=margin, n_pe=pes) if full else LeNetPruning.quick()
         if not full:
@@ -168,3 +176,30 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         click.echo("\n" + lenet_answer(chosen))
         if folder is not None:
             storage_accuracy_figure(lenet_points, folder / "ppr_lenet_storage_accuracy")
+
+
+@study.command(context_settings=SETTINGS)
+@click.option("--layers", default="all", show_default=True, help="benchmark layers: 'all' or names separated by commas")
+@click.option("--inputs", type=int, default=5, show_default=True, help="inputs per layer (times are their mean)")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
+@click.option("--out", metavar="DIR", help="write table4_validation.parquet (and table4_real_fc8.parquet) there")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def table4(layers, inputs, seed, out, no_progress) -> None:
+    """EIE Table IV explained: the paper's theoretical and actual times beside ours under both
+    timing profiles and both workload modes, and the gap split into measured causes (the same
+    section as in 'eiesim paper')."""
+    from eiesim.errors import EieError
+    from eiesim.paper.table4 import markdown, real_fc8, validation
+
+    if inputs < 1:
+        raise EieError(f"--inputs must be at least 1, got {inputs}")
+    names = _layers(layers)
+    if not names:
+        raise EieError("--layers none leaves nothing to validate")
+    folder = _out_folder(out)
+    df = validation(names, inputs, seed, progress=not no_progress)
+    real = real_fc8()
+    _save(folder, "table4_validation", df)
+    if len(real):
+        _save(folder, "table4_real_fc8", real)
+    click.echo(markdown(df, real))

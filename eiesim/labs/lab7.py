@@ -1,6 +1,7 @@
-"""Lab 7 (structured vs unstructured pruning, after ADMM-NN-S): masks of each scheme,
-storage in four formats, EIE cycles and energy, the pruning-to-performance ratio, and
-answer checks. Each check recomputes its answer from the student's weight matrices.
+"""Lab 7 (structured vs unstructured pruning, after ADMM-NN-S): masks of each scheme
+(unstructured, load-balanced per PE as in ESE, rows, 4 x 4 blocks), storage in four
+formats, EIE cycles and energy, the pruning-to-performance ratio and its measured curve,
+and answer checks. Each check recomputes its answer from the student's weight matrices.
 
 Storage formats of one pruned, weight-shared matrix (b-bit codes, 2^b-entry codebook of
 16-bit values counted in every format):
@@ -11,8 +12,8 @@ Storage formats of one pruned, weight-shared matrix (b-bit codes, 2^b-entry code
   a ceil(log2 K)-bit column index, and M + 1 row pointers of ceil(log2(nnz + 1)) bits;
 - ``dense``: every one of the M x K weights as a b-bit code (zeros too);
 - ``compact``: what structured pruning allows: the kept rows (or blocks) as a smaller
-  dense matrix of b-bit codes plus one index per kept row (block); for unstructured
-  pruning there is nothing to compact, so it equals ``dense``.
+  dense matrix of b-bit codes plus one index per kept row (block); for unstructured and
+  balanced pruning there is nothing to compact, so it equals ``dense``.
 """
 
 from __future__ import annotations
@@ -22,27 +23,30 @@ import math
 import numpy as np
 
 from compressor.csc import compress_layer
-from compressor.prune import magnitude_mask, structured_mask
+from compressor.prune import balanced_mask, magnitude_mask, structured_mask
 from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 from eiesim.labs.checking import check_choice, check_number
 
-SCHEMES = ("unstructured", "row", "block")
+SCHEMES = ("unstructured", "balanced", "row", "block")
 BLOCK = (4, 4)
 CODEBOOK_VALUE_BITS = 16
 
 
-def mask(w: np.ndarray, scheme: str, density: float) -> np.ndarray:
-    """Keep ``density`` of the weights: by magnitude, or whole rows / 4 x 4 blocks by L2 norm."""
+def mask(w: np.ndarray, scheme: str, density: float, n_pe: int = 64) -> np.ndarray:
+    """Keep ``density`` of the weights: by magnitude, by magnitude within each of ``n_pe``
+    PEs' rows (the same count on every PE), or whole rows / 4 x 4 blocks by L2 norm."""
     if scheme == "unstructured":
         return magnitude_mask(w, density)
+    if scheme == "balanced":
+        return balanced_mask(w, density, n_pe)
     if scheme in ("row", "block"):
         return structured_mask(w, density, scheme, BLOCK)
     raise EieError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
 
 
 def pruned_copy(model, data, scheme: str, density: float, layers=("fc1", "fc2"), epochs: int = 10,
-                seed: int = 0, lr: float = 5e-4):
+                seed: int = 0, lr: float = 5e-4, n_pe: int = 64):
     """A copy of a trained LeNet with ``layers`` pruned by ``scheme`` and retrained with the
     masks held (``torch.nn.utils.prune``); the original model is left as it was."""
     import copy
@@ -55,7 +59,7 @@ def pruned_copy(model, data, scheme: str, density: float, layers=("fc1", "fc2"),
     pruned = copy.deepcopy(model)
     for name in layers:
         layer = getattr(pruned, name)
-        apply_mask_to_torch(layer, mask(layer.weight.detach().double().numpy(), scheme, density))
+        apply_mask_to_torch(layer, mask(layer.weight.detach().double().numpy(), scheme, density, n_pe))
     generator = torch.Generator().manual_seed(seed)
     train(torch, pruned, pruned.parameters(), data, epochs, lr, 64, generator)
     return pruned
@@ -88,7 +92,7 @@ def compact_bits(w: np.ndarray, scheme: str, weight_bits: int = 4) -> int:
         grid[rows // bh, cols // bw] = True
         kept = int(grid.sum())
         return kept * bh * bw * weight_bits + kept * _bits(grid.size) + codebook
-    if scheme == "unstructured":
+    if scheme in ("unstructured", "balanced"):
         return m * k * weight_bits + codebook
     raise EieError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
 
@@ -128,6 +132,33 @@ def ppr_of(pruned: list[np.ndarray], dense: list[np.ndarray], acts: list[np.ndar
     dense_cycles = sum(eie_run(w, a, config)["cycles"] for w, a in zip(dense, acts))
     pruned_cycles = sum(eie_run(w, a, config)["cycles"] for w, a in zip(pruned, acts))
     return (weights / kept) / (dense_cycles / pruned_cycles)
+
+
+def ppr_curve(models: dict, dense: list[np.ndarray], inputs, config: ArchConfig) -> "pd.DataFrame":
+    """The measured PPR of every (scheme, density) model: pruning rate, EIE speedup over the
+    dense matrices on the same activations, PPR = rate / speedup (fc1 and fc2 together).
+
+    ``models`` maps (scheme, density) to a list of pruned weight matrices; ``inputs`` maps
+    (scheme, density) to the activations of each matrix (rows = images)."""
+    import pandas as pd
+
+    rows = []
+    for key, ws in models.items():
+        acts = inputs[key]
+        pruned = sum(eie_run(w, a, config)["cycles"] for w, a in zip(ws, acts))
+        full = sum(eie_run(w, a, config)["cycles"] for w, a in zip(dense, acts))
+        rate = sum(w.size for w in ws) / sum(int(np.count_nonzero(w)) for w in ws)
+        rows.append({"scheme": key[0], "density": key[1], "pruning rate": rate, "speedup": full / pruned,
+                     "PPR": rate / (full / pruned)})
+    return pd.DataFrame(rows)
+
+
+def balanced_share(answer, rows: int, cols: int, density: float, n_pe: int) -> bool:
+    """Exercise 4: weights each PE keeps when a rows x cols layer is balanced-pruned."""
+    return check_number(
+        answer, round(density * rows * cols / n_pe),
+        "every PE keeps the same count: the density times the weights of an average PE's rows "
+        "(rows x cols / N), rounded", name="weights per PE")
 
 
 def csr(answer, w: np.ndarray) -> bool:

@@ -2,7 +2,8 @@
 
 Stages run in order, each with a progress bar: the simulator sweeps (resumable: finished
 points are kept in ``OUT/sweep``), the per-layer table and the sweep figures, CPU/GPU
-baselines, precision, LeNet-300-100 end to end and the storage report. Every figure has
+baselines, precision, LeNet-300-100 end to end, the storage report, EIE Table IV's validation
+(``eiesim.paper.table4``) and the pruning co-design studies (``eiesim.paper.pruning``). Every figure has
 its data as Parquet in ``OUT/data``. An error in any stage stops the run.
 """
 
@@ -19,7 +20,7 @@ from typing import Callable
 import pandas as pd
 
 from eiesim.atomic import write_atomic, write_text
-from eiesim.paper import figures, report, sweeps
+from eiesim.paper import figures, pruning, report, sweeps, table4
 from eiesim.paper.settings import PaperSettings
 from eiesim.paper.stages import StageResult, baselines, lenet, precision, storage
 
@@ -55,7 +56,7 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
         data(name, df)
         run.files.extend(fn(df, *extra, out / "figures" / name))
 
-    stages = ["sweeps", "baselines", "precision", "lenet", "storage"]
+    stages = ["sweeps", "baselines", "precision", "lenet", "storage", "table4", "pruning"]
     bar = tqdm(total=len(stages), desc="paper", unit="stage", disable=not progress, position=0)
 
     def stage(name: str):
@@ -113,6 +114,12 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     sections["precision"] = [prec.markdown]
     sections["lenet"] = [run_stage("lenet", lambda: lenet(settings, engine, say)).markdown]
     sections["storage"] = [run_stage("storage", lambda: storage(settings, cache_dir)).markdown]
+    sections["table4"] = [run_stage("table4", lambda: table4.stage(settings, progress)).markdown]
+    prune = run_stage("pruning", lambda: pruning.stage(settings, progress))
+    run.files.extend(pruning.speedup_figure(prune.tables["ppr"], out / "figures" / "ppr_speedup"))
+    run.files.extend(pruning.storage_accuracy_figure(prune.tables["ppr_lenet"],
+                                                     out / "figures" / "ppr_lenet_storage_accuracy"))
+    sections["pruning"] = [prune.markdown]
     bar.close()
 
     meta = {"settings": asdict(settings), "engine": engine, "stage_seconds": run.stage_seconds,

@@ -386,3 +386,30 @@ def lenet_answer(chosen: pd.DataFrame) -> str:
             f"{ADMM_NN_S_PPR} that ADMM-NN-S takes from published accelerators. " + "; ".join(parts) + ". "
             "On EIE, unstructured pruning is worth it against a scheme when it is faster at equal accuracy "
             "(its speedup ratio above 1).")
+
+
+def stage(settings, progress: bool = True):
+    """The paper's pruning section: balanced vs magnitude, the PPR sweep, LeNet at equal accuracy."""
+    from eiesim.paper.report import markdown_table
+    from eiesim.paper.stages import StageResult
+
+    balance = balance_study(settings.ppr_layers, seed=settings.seed, inputs=settings.ppr_inputs, progress=progress)
+    points = ppr_study(settings.ppr_layers, settings.ppr_densities, inputs=settings.ppr_inputs, seed=settings.seed,
+                       progress=progress)
+    lenet_points, chosen = lenet_study(settings.ppr_lenet, settings.seed, progress=progress)
+    md = "\n".join([
+        "Balanced (ESE load-balance-aware) against magnitude pruning at the same kept count, both workload modes "
+        "(`group` = columns per balanced share; K = whole layer). Data: `data/balance.parquet`.", "",
+        markdown_table(balance[BALANCE_COLUMNS], ".4g"), "",
+        "Pruning rate sweep on dense parents (normal weights): EIE cycles, energy, storage (weights + indices + "
+        "fillers + pointers + codebook, fixed width and Huffman), speedup over the dense layer on the same inputs, "
+        "PPR = rate / speedup. Data: `data/ppr.parquet`.", "",
+        markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"), "",
+        "LeNet-300-100 on the digits, fc1 and fc2 pruned by each scheme and retrained (fc3 dense); cycles and "
+        "storage of fc1 + fc2 on EIE. Data: `data/ppr_lenet.parquet`, `data/ppr_lenet_equal_accuracy.parquet`.", "",
+        markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"), "",
+        "Equal accuracy (largest rate per scheme within the margin of the dense accuracy):", "",
+        markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"), "",
+        lenet_answer(chosen)])
+    return StageResult({"balance": balance, "ppr": points, "ppr_lenet": lenet_points,
+                        "ppr_lenet_equal_accuracy": chosen}, md)

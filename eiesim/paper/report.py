@@ -244,6 +244,20 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
               "552 MB -> 11.3 MB (49x), LeNet-300-100 1070 KB -> 27 KB (40x); those include conv layers and "
               "5-bit FC codebooks, these are the FC layers alone with 4-bit codes.", "",
               sections["storage"][0], ""]
+    if "table4" in sections:
+        parts += ["## EIE Table IV explained", "",
+                  "EIE Table IV's theoretical and actual times (Han et al., ISCA 2016, Table IV, 64 PEs) beside ours "
+                  "under both timing profiles (SPEC §5 `spec`, §5.1 `eie-cpp`) and both workload modes (uniform; "
+                  "heterogeneous with the measured spreads of docs/workloads.md), with ratio = ours / paper actual, "
+                  f"mean over {s.validation_inputs} input(s). No simulator constant is tuned to the table. Data: "
+                  "`data/table4_validation.parquet`, `data/table4_real_fc8.parquet`.", "", sections["table4"][0], ""]
+    if "pruning" in sections:
+        parts += ["## Pruning co-design: load-balance-aware pruning and the PPR on EIE", "",
+                  sections["pruning"][0], "",
+                  figure_md("ppr_speedup", "EIE speedup over the dense layer vs pruning rate, per scheme").replace(
+                      "data/ppr_speedup.parquet", "data/ppr.parquet"), "",
+                  figure_md("ppr_lenet_storage_accuracy", "LeNet-300-100: EIE storage vs test accuracy").replace(
+                      "data/ppr_lenet_storage_accuracy.parquet", "data/ppr_lenet.parquet"), ""]
     parts += ["## Reproduce", "", "```", "eiesim paper --out results" + (" --full" if s.mode == "full" else "")
               + (f" --seed {s.seed}" if s.seed else ""), "```", "",
               "Finished sweep points are kept in `sweep/` and reused on the next run with the same code.", ""]

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eiesim.errors import EieError
+from eiesim.paper.pruning import LeNetPruning
 from eiesim.validate import check_seed
 
 MODES = ("smoke", "default", "full")
 POW2_256 = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 ALL_LAYERS = ("Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM")
+FULL_DENSITIES = (0.7, 0.5, 0.35, 0.2, 0.1, 0.07, 0.04, 0.02)
 SMALL_LAYERS = ("Alex-8", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM")
 
 
@@ -36,6 +38,11 @@ class PaperSettings:
     baseline_warmup: int = 2
     lenet: str = "full"  # workloads.lenet.LeNetSettings.<lenet>()
     lenet_overrides: dict = field(default_factory=dict)
+    validation_inputs: int = 5  # inputs per layer of the Table IV validation
+    ppr_layers: tuple[str, ...] = ("Alex-7", "VGG-7", "NT-LSTM")  # balance and PPR studies
+    ppr_densities: tuple[float, ...] = (0.5, 0.2, 0.1, 0.05)
+    ppr_inputs: int = 2
+    ppr_lenet: LeNetPruning = field(default_factory=LeNetPruning.quick)
     n_pe: int = 64  # the chip of the per-layer table and the slices
     queue_depth: int = 8
     spmat_width_bits: int = 64
@@ -47,13 +54,16 @@ class PaperSettings:
         check_seed(seed)
         if mode == "full":
             return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=30,
-                       baseline_warmup=3)
+                       baseline_warmup=3, ppr_layers=ALL_LAYERS, ppr_densities=FULL_DENSITIES,
+                       ppr_lenet=LeNetPruning())
         if mode == "smoke":
             return cls(mode, seed, layers=("NT-We",), pe_counts=(4, 64), queue_depths=(1, 8),
                        sram_widths=(32, 64), precision_layers=("NT-We",), baseline_layers=("NT-We",),
                        baseline_batches=(1,), baseline_repeats=1, baseline_warmup=0, lenet="reduced",
                        lenet_overrides={"dense_epochs": 1, "prune_steps": 1, "retrain_epochs": 0,
-                                        "finetune_epochs": 0, "eie_images": 2, "check_images": 1})
+                                        "finetune_epochs": 0, "eie_images": 2, "check_images": 1},
+                       validation_inputs=1, ppr_layers=("NT-We",), ppr_densities=(0.5, 0.1), ppr_inputs=1,
+                       ppr_lenet=LeNetPruning(densities=(0.3,), retrain_epochs=1, images=1, dense_epochs=1))
         return cls(mode, seed)
 
     @property

@@ -185,3 +185,15 @@ def markdown(df: pd.DataFrame, real: pd.DataFrame) -> str:
                   f"{df['spec_uniform_us'].sum():.1f} us; after the measured causes {df['explained_us'].sum():.1f} us; "
                   f"remaining {df['remaining_us'].sum():+.1f} us."]
     return "\n".join(parts)
+
+
+def stage(settings, progress: bool = True):
+    """The paper's validation stage: the table, the real fc8 and the Markdown."""
+    from eiesim.paper.stages import StageResult
+
+    df = validation(settings.layers, settings.validation_inputs, settings.seed, progress)
+    real = real_fc8()
+    tables = {"table4_validation": df}
+    if len(real):
+        tables["table4_real_fc8"] = real
+    return StageResult(tables, markdown(df, real))

@@ -15,14 +15,16 @@
 #
 # **Learning objectives.** After this lab you can
 #
-# 1. prune a layer three ways (single weights by magnitude, whole rows, 4 x 4 blocks) to
-#    the same accuracy, and see how much each scheme may remove;
+# 1. prune a layer four ways (single weights by magnitude, the same number of weights on
+#    every PE as in ESE's load-balance-aware pruning, whole rows, 4 x 4 blocks) to the same
+#    accuracy, and see how much each scheme may remove;
 # 2. count the storage of a sparse layer in four formats: EIE's 4-bit relative indices
 #    with fillers, CSR with absolute indices, dense codes, and the compacted dense form
 #    that structured pruning allows;
 # 3. measure on the simulator what each scheme buys on EIE in cycles and energy;
 # 4. measure EIE's pruning-to-performance ratio (PPR) and compare it with the value the
-#    ADMM-NN-S study assumes for accelerators of unstructured sparsity.
+#    ADMM-NN-S study assumes for accelerators of unstructured sparsity, as a curve over the
+#    pruning rate for every scheme.
 #
 # **Background.** Unstructured pruning removes individual weights and reaches the highest
 # pruning rates at a given accuracy, but the survivors sit at irregular places: each needs
@@ -63,11 +65,14 @@ dense_acc = accuracy(dense_layers, data.x_test, data.y_test)
 print(f"dense accuracy {dense_acc:.3f}")
 
 # %% [markdown]
-# ## 2. Three ways to keep 10 % of fc1
+# ## 2. Four ways to keep 10 % of fc1
+#
+# `balanced` keeps the largest weights *within each PE's rows* (row i sits on PE i mod 64),
+# the same number on every PE, so no PE holds the others back (ESE, FPGA 2017).
 
 # %%
 w1 = dense_layers[0][0]
-fig, axes = plt.subplots(1, 3, figsize=(11, 4))
+fig, axes = plt.subplots(1, 4, figsize=(14, 4))
 for ax, scheme in zip(axes, check.SCHEMES):
     ax.imshow(check.mask(w1, scheme, 0.1), aspect="auto", cmap="Greys", interpolation="nearest")
     ax.set(title=scheme, xlabel="input (column)", ylabel="output (row)")
@@ -191,6 +196,42 @@ pd.Series({n: check.ppr_of(matrices["unstructured"], dense_pair, inputs["unstruc
            for n in pick([1, 4, 16, 64], [4, 64])}, name="PPR").rename_axis("PEs").to_frame().round(2)
 
 # %% [markdown]
+# ### Exercise 4
+# How many weights does each of the 64 PEs keep when fc1 (300 x 64) is balanced-pruned to
+# 10 %? Count it on the mask, then give the rule.
+
+# %%
+balanced = check.mask(w1, "balanced", 0.1)
+print("kept per PE (first 8):", [int(balanced[p::64].sum()) for p in range(8)])
+my_per_pe = None  # your answer
+check.balanced_share(my_per_pe, 300, 64, 0.1, 64)
+
+# %% [markdown]
+# ## 6. The measured PPR curve
+#
+# Every model of section 3 (each scheme at each density), run on EIE against the dense
+# fc1 and fc2 with the same activations. The dashed line is ADMM-NN-S's PPR of 2.7; a
+# scheme below it gets more speed per removed weight than that study assumes.
+# `eiesim study ppr` runs the same measurement on the paper's benchmark layers.
+
+# %%
+pruned_models, model_inputs = {}, {}
+for key, model in models.items():
+    layers = model_layers(model)
+    pruned_models[key] = [layers[0][0], layers[1][0]]
+    x = data.x_test[:IMAGES]
+    model_inputs[key] = [x, np.maximum(x @ layers[0][0].T + layers[0][1], 0.0)]
+curve = check.ppr_curve(pruned_models, dense_pair, model_inputs, config)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for scheme, group in curve.groupby("scheme", sort=False):
+    group = group.sort_values("pruning rate")
+    ax.plot(group["pruning rate"], group["PPR"], marker="o", label=scheme)
+ax.axhline(2.7, color="k", ls="--", lw=1, label="ADMM-NN-S 2.7")
+ax.set(xscale="log", xlabel="pruning rate (weights / kept)", ylabel="PPR = rate / EIE speedup")
+ax.legend()
+curve.round(3)
+
+# %% [markdown]
 # Questions to discuss:
 #
 # * Row pruning of fc1 removes whole neurons, so fc2 sees zero inputs there and EIE skips
@@ -198,6 +239,9 @@ pd.Series({n: check.ppr_of(matrices["unstructured"], dense_pair, inputs["unstruc
 # * EIE interleaves rows over PEs (row i on PE i mod 64). What happens to load balance
 #   when whole rows are pruned but the zero rows stay in place? How would you lay out a
 #   row-pruned layer instead?
+# * Balanced pruning gives every PE the same work over the whole layer, but EIE waits for
+#   the slowest PE *in each column*. When does balancing per column group (`--group` of
+#   `eiesim compress --prune balanced`) help more than balancing the whole layer?
 # * Why does the PPR fall with fewer PEs? Which of Lab 4's losses (fillers, empty
 #   columns, idle cycles) does the dense matrix avoid that the pruned one pays?
 # * How do you expect the PPR of AlexNet-sized layers on 64 PEs to compare with 2.7?
