@@ -204,9 +204,8 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outpu
     the distribution (p50 / p95 by numpy's linear interpolation, max)."""
     from tqdm.auto import tqdm
 
-    from compressor.csc import compress_layer
     from eiesim.simulation import simulate as run_simulation
-    from workloads.benchmarks import BENCHMARKS, benchmark_activation_batch, benchmark_weights
+    from workloads.benchmarks import benchmark_activation_batch, benchmark_layer
 
     docs = []
     click.echo(f"workload: {load.label()}; {n_inputs} inputs per layer, seed {seed}, N = {config.n_pe}, "
@@ -214,9 +213,7 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outpu
     click.echo(f"{'layer':<9}{'act dens':>9}{'p50 us':>9}{'p95 us':>9}{'max us':>9}{'mean us':>9}"
                f"{'energy uJ':>11}  engine")
     for name in _benchmark_names(benchmark):
-        bench = BENCHMARKS[name]
-        layer = compress_layer(benchmark_weights(name, seed, load), config, name=name,
-                               has_bias=bench.has_bias, activation=bench.activation)
+        layer, _ = benchmark_layer(name, config, seed, load)
         frames = benchmark_activation_batch(name, n_inputs, seed, load)
         chosen = _resolve_engine(engine, layer, config)
         runs = [run_simulation(layer, frames[:, i], config, engine=chosen)

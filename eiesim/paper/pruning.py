@@ -23,7 +23,6 @@ the real k-means (``compressor.quantize``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from compressor.csc import compress_layer
 from compressor.synthetic import random_activations
 from eiesim.config import ArchConfig
 from eiesim.paper.report import EIE_TABLE4_US
@@ -61,17 +60,15 @@ def validation(layers, inputs: int = 5, seed: int = 0, progress: bool = True) ->
     from tqdm.auto import tqdm
 
     from workloads.benchmarks import (
-        BENCHMARKS, HETEROGENEOUS, benchmark_activation_batch, benchmark_weights, get_benchmark,
+        BENCHMARKS, HETEROGENEOUS, benchmark_activation_batch, benchmark_layer, get_benchmark,
     )
 
     profiles = [p for p in PROFILES if profile_available(p)]
     rows = []
     for name in tqdm([get_benchmark(n).name for n in layers], desc="table IV", unit="layer", disable=not progress):
         bench = BENCHMARKS[name]
-        args = dict(name=name, has_bias=bench.has_bias, activation=bench.activation)
-        config = ArchConfig()
-        uniform = compress_layer(benchmark_weights(name, seed), config, **args)
-        hetero = compress_layer(benchmark_weights(name, seed, HETEROGENEOUS), config, **args)
+        uniform, _ = benchmark_layer(name, ArchConfig(), seed)  # the sweeps' layer cache
+        hetero, _ = benchmark_layer(name, ArchConfig(), seed, HETEROGENEOUS)
         u_frames = benchmark_activation_batch(name, inputs, seed)
         h_frames = benchmark_activation_batch(name, inputs, seed, HETEROGENEOUS)
         row = {"layer": name, "paper_theoretical_us": EIE_TABLE4_THEORETICAL_US[name],
