@@ -34,6 +34,11 @@ class EncodedLayer:
     Columns are the inputs (K, including the bias column when ``has_bias``), rows the
     outputs (M). Entries of all (block, PE) lists are concatenated in (t, p) order;
     ``start[t * N + p]`` is where the list of (t, p) begins in ``code`` / ``rel``.
+
+    ``bias_codebook``: the codes of the bias column (the last column, when ``has_bias``)
+    index this second 2^b-entry table instead of ``codebook``, so biases never take the
+    weights' shared values (the PE selects the table when the bias column is broadcast).
+    ``None``: the bias shares ``codebook`` with the weights, as EIE's authors did.
     """
 
     shape: tuple[int, int]
@@ -49,6 +54,7 @@ class EncodedLayer:
     name: str = ""
     has_bias: bool = False
     activation: Activation = "relu"
+    bias_codebook: np.ndarray | None = None  # float64, 2^weight_bits entries, entry 0 == 0
 
     @property
     def n_blocks(self) -> int:
@@ -102,14 +108,28 @@ class EncodedLayer:
         real = self.code != 0
         return row[real], col[real], self.code[real]
 
-    def to_coo(self, codebook: np.ndarray | None = None) -> sp.coo_matrix:
+    @property
+    def codebook_entries(self) -> int:
+        """Values held in the codebook tables (2^b, or 2 x 2^b with a bias codebook)."""
+        return self.codebook.size + (0 if self.bias_codebook is None else self.bias_codebook.size)
+
+    @property
+    def bias_column(self) -> int:
+        """The column whose codes index ``bias_codebook``; -1 when none does."""
+        return self.shape[1] - 1 if self.has_bias and self.bias_codebook is not None else -1
+
+    def to_coo(self, codebook: np.ndarray | None = None, bias_codebook: np.ndarray | None = None) -> sp.coo_matrix:
         """The quantized matrix: every kept weight replaced by its codebook value.
 
-        ``codebook`` substitutes another table of the same codes (e.g. fixed-point values).
+        ``codebook`` / ``bias_codebook`` substitute other tables of the same codes (e.g.
+        fixed-point values).
         """
         row, col, code = self.real_entries()
-        table = self.codebook if codebook is None else codebook
-        return sp.coo_matrix((table[code], (row, col)), shape=self.shape)
+        values = (self.codebook if codebook is None else codebook)[code]
+        if self.bias_column >= 0:
+            bias = col == self.bias_column
+            values[bias] = (self.bias_codebook if bias_codebook is None else bias_codebook)[code[bias]]
+        return sp.coo_matrix((values, (row, col)), shape=self.shape)
 
     def to_dense(self) -> np.ndarray:
         return self.to_coo().toarray()
@@ -152,12 +172,23 @@ def compress_layer(
     has_bias: bool = False,
     activation: Activation = "relu",
 ) -> EncodedLayer:
-    """Quantize a matrix (zeros are pruned weights) and encode it for ``config``'s array."""
+    """Quantize a matrix (zeros are pruned weights) and encode it for ``config``'s array.
+
+    With ``has_bias`` the last column (the bias) is clustered on its own into a bias
+    codebook, so the weights keep all 2^b - 1 shared values (docs/assumptions.md §6).
+    """
     coo = as_coo(weights)
-    shared = share_weights(coo.data, config.weight_bits)
+    codes = np.zeros(coo.nnz, np.uint8)
+    bias = coo.col == coo.shape[1] - 1 if has_bias else np.zeros(coo.nnz, bool)
+    shared = share_weights(coo.data[~bias], config.weight_bits)
+    codes[~bias] = shared.codes
+    bias_codebook = None
+    if has_bias:
+        shared_bias = share_weights(coo.data[bias], config.weight_bits)
+        codes[bias], bias_codebook = shared_bias.codes, shared_bias.codebook
     return interleave(
-        coo.row, coo.col, shared.codes, coo.shape, shared.codebook, config,
-        name=name, has_bias=has_bias, activation=activation,
+        coo.row, coo.col, codes, coo.shape, shared.codebook, config,
+        name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
     )
 
 
@@ -172,8 +203,10 @@ def interleave(
     name: str = "",
     has_bias: bool = False,
     activation: Activation = "relu",
+    bias_codebook: np.ndarray | None = None,
 ) -> EncodedLayer:
-    """Encode the kept weights at (rows, cols) with weight ``codes`` (1..2^b - 1)."""
+    """Encode the kept weights at (rows, cols) with weight ``codes`` (1..2^b - 1); codes of
+    the bias column index ``bias_codebook`` when one is given."""
     m, k = int(shape[0]), int(shape[1])
     if m <= 0 or k <= 0:
         raise EieError(f"a layer needs M >= 1 rows and K >= 1 columns, got {m} x {k}")
@@ -196,6 +229,13 @@ def interleave(
     codebook = np.asarray(codebook, np.float64)
     if codebook.shape != (2**config.weight_bits,) or codebook[0] != 0 or not np.all(np.isfinite(codebook)):
         raise EieError(f"the codebook must hold 2^{config.weight_bits} finite values with entry 0 equal to 0")
+    if bias_codebook is not None:
+        bias_codebook = np.asarray(bias_codebook, np.float64)
+        if not has_bias:
+            raise EieError("a bias codebook needs a layer with a bias column")
+        if (bias_codebook.shape != (2**config.weight_bits,) or bias_codebook[0] != 0
+                or not np.all(np.isfinite(bias_codebook))):
+            raise EieError(f"the bias codebook must hold 2^{config.weight_bits} finite values with entry 0 equal to 0")
     t_count = -(-m // nr)
     n_groups = t_count * n * k
 
@@ -235,5 +275,5 @@ def interleave(
         shape=(m, k), n_pe=n, accumulators_per_pe=config.accumulators_per_pe,
         index_bits=x, weight_bits=config.weight_bits, codebook=codebook,
         code=code, rel=rel, ptr=ptr, start=start,
-        name=name, has_bias=has_bias, activation=activation,
+        name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
     )

@@ -29,7 +29,8 @@ from eiesim.config import ArchConfig
 from eiesim.errors import EieError
 
 FORMAT = "eiesim-compressed-model"
-VERSION = 1
+VERSION = 2  # 2 added the per-layer "bias_codebook"; version 1 files (bias in the codebook) still load
+READABLE_VERSIONS = (1, 2)
 ARRAYS = {"code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3), "start": (np.int64, 1)}
 # Fields every layer shares with the model's config.
 ENCODING_FIELDS = ("n_pe", "accumulators_per_pe", "index_bits", "weight_bits")
@@ -93,6 +94,7 @@ def model_writer(model: CompressedModel):
             **{name: getattr(layer, name) for name in ENCODING_FIELDS},
             "has_bias": layer.has_bias, "activation": layer.activation,
             "codebook": [float(v) for v in layer.codebook],
+            "bias_codebook": None if layer.bias_codebook is None else [float(v) for v in layer.bias_codebook],
         })
     manifest = {
         "format": FORMAT, "version": VERSION, "source": model.source,
@@ -123,9 +125,10 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
         raise EieError(f"{where}: the manifest is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise EieError(f"{where} is not an eiesim compressed model (format field missing or wrong)")
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") not in READABLE_VERSIONS:
         raise EieError(
-            f"{where} has format version {manifest.get('version')!r}; this eiesim reads version {VERSION}"
+            f"{where} has format version {manifest.get('version')!r}; this eiesim reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     layer_specs = _get(manifest, "layers", list, where)
     expected = {f"layer{i}.{name}" for i in range(len(layer_specs)) for name in ARRAYS}
@@ -170,6 +173,12 @@ def validate_layer(layer: EncodedLayer) -> None:
     _require(layer.codebook.shape == (2**b,), f"the codebook has {layer.codebook.size} entries, not 2^{b}")
     _require(np.all(np.isfinite(layer.codebook)), "the codebook holds NaN or infinity")
     _require(layer.codebook[0] == 0, "codebook entry 0 is not 0")
+    if layer.bias_codebook is not None:
+        _require(layer.has_bias, "a layer without a bias column has a bias codebook")
+        _require(layer.bias_codebook.shape == (2**b,),
+                 f"the bias codebook has {layer.bias_codebook.size} entries, not 2^{b}")
+        _require(np.all(np.isfinite(layer.bias_codebook)), "the bias codebook holds NaN or infinity")
+        _require(layer.bias_codebook[0] == 0, "bias codebook entry 0 is not 0")
     _require(layer.rel.shape == (entries,), f"rel has {layer.rel.size} entries, code has {entries}")
     _require(layer.ptr.shape == (t_count, n, k + 1),
              f"ptr has shape {layer.ptr.shape}, expected {(t_count, n, k + 1)} for a {m} x {k} layer")
@@ -205,9 +214,12 @@ def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: 
     for name in ENCODING_FIELDS:
         if spec[name] != getattr(config, name):
             raise EieError(f"{where}: encoded with {name}={spec[name]}, the model's config has {getattr(config, name)}")
-    codebook = np.asarray(_get(spec, "codebook", list, where))
-    if codebook.ndim != 1 or not np.issubdtype(codebook.dtype, np.number) or np.iscomplexobj(codebook):
-        raise EieError(f"{where}: the codebook is not a list of numbers")
+    codebook = _numbers(_get(spec, "codebook", list, where), "codebook", where)
+    bias_codebook = spec.get("bias_codebook")
+    if bias_codebook is not None:
+        if not isinstance(bias_codebook, list):
+            raise EieError(f"{where}: manifest field 'bias_codebook' is not a list")
+        bias_codebook = _numbers(bias_codebook, "bias codebook", where)
     for name, (dtype, ndim) in ARRAYS.items():
         if arrays[name].dtype != dtype or arrays[name].ndim != ndim:
             raise EieError(f"{where}: array {name} must be {np.dtype(dtype).name} with {ndim} dimension(s)")
@@ -217,13 +229,20 @@ def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: 
     layer = EncodedLayer(
         shape=(shape[0], shape[1]), **{name: spec[name] for name in ENCODING_FIELDS},
         codebook=codebook.astype(np.float64), **arrays, name=_get(spec, "name", str, where),
-        has_bias=_get(spec, "has_bias", bool, where), activation=activation,
+        has_bias=_get(spec, "has_bias", bool, where), activation=activation, bias_codebook=bias_codebook,
     )
     try:
         validate_layer(layer)
     except EieError as exc:
         raise EieError(f"{where} ({layer.name}): {exc}") from None
     return layer
+
+
+def _numbers(values: list, what: str, where: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise EieError(f"{where}: the {what} is not a list of numbers")
+    return array.astype(np.float64)
 
 
 def _read_arrays(path) -> dict[str, np.ndarray]:

@@ -2,7 +2,8 @@
 
 Per layer, every entry of the interleaved CSC (real or filler) costs b bits of weight code
 and x bits of relative index; each (block, PE) list has K + 1 pointers of ``ptr_bits``; the
-codebook holds 2^b values of ``value_bits`` (the chip's 16 x 16-bit table). "Huffman"
+codebook holds 2^b values of ``value_bits`` (the chip's 16 x 16-bit table; twice that with a
+separate bias codebook). "Huffman"
 replaces the fixed-width codes and indices by a canonical Huffman code of each stream
 (fillers included, since they are stored) plus its table. The dense reference is float32.
 Compression ratio = dense bits / compressed bits.
@@ -118,7 +119,7 @@ def layer_storage(layer: EncodedLayer, ptr_bits: int = 16, value_bits: int = 16)
         weights_bits=layer.n_entries * layer.weight_bits,
         indices_bits=layer.n_entries * layer.index_bits,
         pointers_bits=layer.ptr.size * ptr_bits,
-        codebook_bits=layer.codebook.size * value_bits,
+        codebook_bits=layer.codebook_entries * value_bits,
         weights_huffman_bits=codes.encoded_bits, indices_huffman_bits=indices.encoded_bits,
         huffman_table_bits=codes.table_bits + indices.table_bits,
         dense_bits=m * k * DENSE_BITS,

@@ -16,7 +16,8 @@ from eiesim.numerics import convert_codebook, to_real, value_range
 
 def functional_output(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig) -> np.ndarray:
     """Output activations (real values) of ``layer`` for converted activations (length K)."""
-    weights = layer.to_coo(convert_codebook(layer.codebook, config)).tocsc()
+    bias = None if layer.bias_codebook is None else convert_codebook(layer.bias_codebook, config)
+    weights = layer.to_coo(convert_codebook(layer.codebook, config), bias).tocsc()
     weights.sort_indices()
     fixed = config.precision == "fixed"
     acc = np.zeros(layer.shape[0], np.int64 if fixed else np.float32)

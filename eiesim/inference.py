@@ -160,7 +160,7 @@ def choose_formats(network: Network, config: ArchConfig, calibration: np.ndarray
     """Fraction bits per layer (dynamic fixed point).
 
     ``"auto"`` for weights: the most fraction bits that hold the layer's largest codebook
-    magnitude. ``"auto"`` for activations: the most that hold, without saturation, every
+    magnitude (bias codebook included: both go through the same multiplier). ``"auto"`` for activations: the most that hold, without saturation, every
     value the layer's accumulators and inputs took on the calibration data in a float run
     of the same quantized network (its inputs, the bias input 1.0, and every partial sum
     in SPEC §6's column order, so the outputs too). A number sets every layer alike.
@@ -175,7 +175,8 @@ def choose_formats(network: Network, config: ArchConfig, calibration: np.ndarray
     formats = {}
     for name, layer in network.layers.items():
         if weight_frac_bits == AUTO:
-            wf = frac_bits_for(float(np.max(np.abs(layer.codebook))), vb)
+            tables = [layer.codebook] + ([] if layer.bias_codebook is None else [layer.bias_codebook])
+            wf = frac_bits_for(max(float(np.max(np.abs(t))) for t in tables), vb)
         else:
             wf = int(weight_frac_bits)
         if act_frac_bits == AUTO:

@@ -52,6 +52,16 @@ def convert_codebook(codebook: np.ndarray, config: ArchConfig) -> np.ndarray:
     return to_fixed(codebook, config.weight_frac_bits, config)
 
 
+def codebook_table(layer, config: ArchConfig) -> np.ndarray:
+    """The table the arithmetic unit decodes codes through, in the layer's number format: the
+    codebook, followed by the bias codebook when the layer has one (codes of the bias column
+    then index entries 2^b and up)."""
+    table = convert_codebook(layer.codebook, config)
+    if layer.bias_codebook is None:
+        return table
+    return np.concatenate([table, convert_codebook(layer.bias_codebook, config)])
+
+
 def scaled_product(weight, act, config: ArchConfig):
     """Product of a codebook value and an activation, in accumulator units."""
     if config.precision == "float32":

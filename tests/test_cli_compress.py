@@ -100,8 +100,10 @@ def test_benchmark_layer_is_the_seeded_table_layer(run_cli, small_benchmarks, tm
     code, _, stderr = run_cli("compress", "--benchmark", "tiny-b", "--seed", "3", *SMALL, "--out", out)
     assert code == 0, stderr
     layer = load_model(out).layer("Tiny-B")
-    expected = compress_layer(benchmark_weights("Tiny-B", 3), ArchConfig(n_pe=4, accumulators_per_pe=4))
+    expected = compress_layer(benchmark_weights("Tiny-B", 3), ArchConfig(n_pe=4, accumulators_per_pe=4),
+                              has_bias=True)
     np.testing.assert_array_equal(layer.code, expected.code)
+    np.testing.assert_array_equal(layer.bias_codebook, expected.bias_codebook)
     assert layer.has_bias and layer.activation == "none"
 
 

@@ -96,7 +96,13 @@ def test_share_layer_keeps_pattern_and_uses_15_values():
     shared = share_layer(m, 4)
     q = shared.matrix()
     np.testing.assert_array_equal(q != 0, m != 0)
-    assert len(np.unique(q[q != 0])) <= 15 and shared.codebook[0] == 0
+    weights, bias = q[:, :-1], q[:, -1]
+    # The last column is the bias, in its own codebook: the 70 distinct weights get all 15
+    # values; the 10 non-zero biases (fewer than 15) keep their exact values.
+    assert len(np.unique(weights[weights != 0])) == 15 and len(np.unique(bias[bias != 0])) == 10
+    np.testing.assert_array_equal(bias, m[:, -1])
+    assert shared.codebook[0] == 0 and shared.bias_codebook[0] == 0
+    assert set(np.unique(bias[bias != 0])) <= set(shared.bias_codebook[1:])
 
 
 def test_digits_split_is_fixed_and_nothing_downloaded():

@@ -8,9 +8,9 @@ between layers; DC used 784 MNIST inputs, so storage is compared as ratios). Sta
    density falling geometrically to DC's LeNet-300-100 targets (8 / 9 / 26 % kept, DC
    Table 2), masks from ``compressor.prune`` enforced with ``torch.nn.utils.prune``;
    biases are not pruned;
-3. weight sharing: each layer's kept weights *and its bias* (the bias is EIE's extra input
-   column, so it shares the layer's codebook) clustered into 2^b - 1 centroids, then
-   centroid fine-tuning with gradients summed per cluster (DC §3.3);
+3. weight sharing: each layer's kept weights clustered into 2^b - 1 centroids and its bias
+   (EIE's extra input column) into its own bias codebook, then centroid fine-tuning with
+   gradients summed per cluster (DC §3.3);
 4. EIE: each layer encoded in interleaved CSC and run on the simulator, layer by layer on
    ``eie_images`` test images (all in the full setting), each layer's input the previous
    layer's output as EIE computed it; accuracy, cycles, latency and energy come from the
@@ -177,7 +177,7 @@ class LeNetResult:
         dc = DC_LENET_STORAGE
         lines += ["", f"Deep Compression, LeNet-300-100 on MNIST (784 inputs): {dc['dense_kb']:g} KB -> "
                   f"{dc['compressed_kb']:g} KB ({dc['ratio']:g}x). Ours: 64 inputs, biases stored as a "
-                  f"{self.settings.weight_bits}-bit column, {self.settings.weight_bits}-bit relative indices "
+                  f"{self.settings.weight_bits}-bit column with its own codebook, {self.settings.weight_bits}-bit relative indices "
                   "with fillers, 16-bit pointers; Huffman-coded weights and indices."]
         return "\n".join(lines)
 
@@ -259,24 +259,34 @@ def magnitude_prune(model, densities: tuple[float, ...]) -> None:
 
 @dataclass
 class SharedLayer:
-    """A layer [W | b] after weight sharing: kept positions, their codes and the codebook."""
+    """A layer [W | b] after weight sharing: kept positions, their codes, the weights'
+    codebook and the bias column's own codebook (as ``compressor.csc.compress_layer``)."""
 
     rows: np.ndarray
     cols: np.ndarray
     codes: np.ndarray
     codebook: np.ndarray
+    bias_codebook: np.ndarray
     shape: tuple[int, int]
+
+    @property
+    def is_bias(self) -> np.ndarray:
+        return self.cols == self.shape[1] - 1
 
     def matrix(self) -> np.ndarray:
         w = np.zeros(self.shape)
-        w[self.rows, self.cols] = self.codebook[self.codes]
+        w[self.rows, self.cols] = np.where(self.is_bias, self.bias_codebook[self.codes], self.codebook[self.codes])
         return w
 
 
 def share_layer(matrix: np.ndarray, weight_bits: int) -> SharedLayer:
     rows, cols = np.nonzero(matrix)
-    shared = share_weights(matrix[rows, cols], weight_bits)
-    return SharedLayer(rows, cols, shared.codes, shared.codebook, matrix.shape)
+    bias = cols == matrix.shape[1] - 1
+    values = matrix[rows, cols]
+    weights, biases = share_weights(values[~bias], weight_bits), share_weights(values[bias], weight_bits)
+    codes = np.zeros(rows.size, np.uint8)
+    codes[~bias], codes[bias] = weights.codes, biases.codes
+    return SharedLayer(rows, cols, codes, weights.codebook, biases.codebook, matrix.shape)
 
 
 def shared_forward(torch, matrices: list):
@@ -306,8 +316,9 @@ def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int,
             mats = [torch.from_numpy(layer.matrix()).requires_grad_() for layer in layers]
             torch.nn.functional.cross_entropy(shared_forward(torch, mats)(x[idx]), y[idx]).backward()
             for layer, m in zip(layers, mats):
-                grads = m.grad.numpy()[layer.rows, layer.cols]
-                layer.codebook = finetune_centroids(layer.codebook, layer.codes, grads, lr)
+                grads, bias = m.grad.numpy()[layer.rows, layer.cols], layer.is_bias
+                layer.codebook = finetune_centroids(layer.codebook, layer.codes[~bias], grads[~bias], lr)
+                layer.bias_codebook = finetune_centroids(layer.bias_codebook, layer.codes[bias], grads[bias], lr)
 
 
 def train_and_prune(torch, settings: LeNetSettings, data: Digits, seed: int,
@@ -349,7 +360,7 @@ def run_lenet(
         imported = layers_from_module(model).layers
         shared = [share_layer(matrix, settings.weight_bits) for _, matrix, _ in imported]
         stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", shared_accuracy(torch, shared, data),
-                            f"{2 ** settings.weight_bits - 1} shared values per layer, bias included"))
+                            f"{2 ** settings.weight_bits - 1} shared weights per layer, the bias in its own codebook"))
         progress("fine-tuning centroids")
         finetune_shared(torch, shared, data, settings.finetune_epochs, settings.centroid_lr, settings.batch_size, gen)
         stages.append(Stage("centroids fine-tuned", shared_accuracy(torch, shared, data),
@@ -434,7 +445,8 @@ def storage_of(shared: list[SharedLayer], config: ArchConfig) -> StorageReport:
         config = config.replace(accumulators_per_pe=max(layer.shape[0] for layer in shared))
     layers = [
         layer_storage(interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
-                                 name=layer_name, has_bias=True), config.ptr_bits, config.value_bits)
+                                 name=layer_name, has_bias=True, bias_codebook=layer.bias_codebook),
+                      config.ptr_bits, config.value_bits)
         for layer, layer_name in zip(shared, LAYER_NAMES)
     ]
     return StorageReport(tuple(layers), config.weight_bits, config.index_bits, config.ptr_bits, config.value_bits)

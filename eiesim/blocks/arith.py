@@ -1,14 +1,15 @@
 """Arithmetic unit: codebook decode, multiply, shift-add and write, with a bypass.
 
 ``ArithmeticUnit`` ports
-    execute(codes, rels, a, first_issue)   a column's entries from the sparse-matrix
+    execute(codes, rels, a, first_issue, j) column j's entries from the sparse-matrix
                                            read unit and the broadcast activation a_j
     accumulators                           the destination register file (``ActRW``)
     counters                               macs, accumulator_writes, codebook_reads,
                                            bypass_hits
 
 An entry issued in cycle i leaves the SRAM in cycle i + 1 and then takes four stages:
-i + 2 decodes the 4-bit code through the codebook and accumulates the relative index
+i + 2 decodes the 4-bit code through the codebook (the bias codebook, for a layer that has
+one, when j is the bias column) and accumulates the relative index
 into the accumulator address (local row = previous + z + 1, from -1 in each column);
 i + 3 multiplies the weight by a_j and reads the accumulator; i + 4 shifts and adds;
 i + 5 writes the accumulator. A filler (code 0) is decoded and advances the address but
@@ -64,16 +65,22 @@ def accumulator(config: ArchConfig) -> Callable:
 class ArithmeticUnit:
     STAGES = ARITH_STAGES  # decode, multiply, shift-add, write
 
-    def __init__(self, multiplier: Multiplier, accumulators: list, config: ArchConfig, counters: Counters):
+    def __init__(self, multiplier: Multiplier, accumulators: list, config: ArchConfig, counters: Counters,
+                 bias_column: int = -1):
         self.multiplier = multiplier
+        # Codes of the bias column decode through the bias codebook, after the 2^b weight entries.
+        self.bias_column, self.bias_offset = bias_column, 1 << config.weight_bits
         self.accumulators = accumulators
         self.add = accumulator(config)
         self.counters = counters
         self.last_real = (-1, -2)  # (local row, issue cycle) of the latest real entry
 
-    def execute(self, codes: list[int], rels: list[int], activation, first_issue: int) -> int:
-        """Process entries issued in cycles first_issue, first_issue + 1, ...; returns real ones."""
+    def execute(self, codes: list[int], rels: list[int], activation, first_issue: int, column: int = -1) -> int:
+        """Process column ``column``'s entries issued in cycles first_issue, first_issue + 1, ...;
+        returns real ones."""
         products = self.multiplier.products(activation)
+        if column == self.bias_column >= 0:
+            products = products[self.bias_offset :]
         acc, add = self.accumulators, self.add
         last_row, last_cycle = self.last_real
         row, cycle, real, bypass = -1, first_issue, 0, 0

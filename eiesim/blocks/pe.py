@@ -59,7 +59,7 @@ class ProcessingElement:
             real = 0
             if n:  # an empty column issues nothing: only its pointer-read cycle
                 codes, rels = self.spmat.read(start, stop)
-                real = self.arith.execute(codes, rels, column.value, env.now + 1)
+                real = self.arith.execute(codes, rels, column.value, env.now + 1, column.index)
             cost = max(1, n)
             self.busy += cost
             self.real += real

@@ -177,9 +177,12 @@ def info(model_path, json_out) -> None:
                    f"{layer.n_fillers} filler entries, bias {'yes' if layer.has_bias else 'no'}, "
                    f"activation {layer.activation}")
         click.echo("    codebook: " + " ".join(f"{v:.6g}" for v in used))
+        if layer.bias_codebook is not None:
+            click.echo("    bias codebook: " + " ".join(f"{v:.6g}" for v in layer.bias_codebook[1:] if v != 0))
         layers.append({"name": layer.name, "shape": [m, k], "n_blocks": layer.n_blocks, "real": layer.n_real,
                        "fillers": layer.n_fillers, "has_bias": layer.has_bias, "activation": layer.activation,
-                       "codebook": layer.codebook.tolist()})
+                       "codebook": layer.codebook.tolist(),
+                       "bias_codebook": None if layer.bias_codebook is None else layer.bias_codebook.tolist()})
     report = storage_report(model)
     click.echo("")
     click.echo(report.format_table())

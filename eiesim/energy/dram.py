@@ -41,7 +41,7 @@ def compressed_bits(layer: EncodedLayer, config: ArchConfig) -> int:
     m, k = layer.shape
     entries = layer.n_entries * (layer.weight_bits + layer.index_bits)
     pointers = layer.n_blocks * layer.n_pe * (k + 1) * config.ptr_bits
-    codebook = layer.codebook.size * datapath_bits(config)
+    codebook = layer.codebook_entries * datapath_bits(config)
     return entries + pointers + codebook
 
 

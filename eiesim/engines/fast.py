@@ -27,7 +27,7 @@ from eiesim.engines._kernels import (
     ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, row_divisor,
 )
 from eiesim.errors import EieError
-from eiesim.numerics import convert_activations, convert_codebook, to_real, value_range
+from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
 from eiesim.result import COUNTER_NAMES, Counters, PerPE
 from eiesim.timing import ISSUE_OFFSET
 
@@ -93,7 +93,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     lo, hi = value_range(config)
     f = config.weight_frac_bits
     output_args = (tables.col_ptr, tables.col_row, tables.col_code, out_cols,
-                   convert_codebook(layer.codebook, config), acts, m, (1 << f) >> 1, f, lo, hi)
+                   codebook_table(layer, config), acts, m, (1 << f) >> 1, f, lo, hi)
     _compile(layer_timing, timing_args)
     _compile(layer_output, output_args)
 
@@ -143,6 +143,9 @@ def layer_tables(layer: EncodedLayer) -> Tables:
         if overflow >= 0:
             t, p = divmod(int(overflow), layer.n_pe)
             raise EieError(f"layer {layer.name!r}: block {t}, PE {p} has an entry beyond its rows")
+        if layer.bias_column >= 0:  # the bias column decodes through the bias codebook: codes 2^b and up
+            col_code = col_code.astype(np.int16)
+            col_code[col_ptr[layer.bias_column] : col_ptr[layer.bias_column + 1]] += 1 << layer.weight_bits
         # Narrow types move less memory: the kernels are bound by cache misses.
         tables = _TABLES[layer] = Tables(
             addr, _narrowest(table, np.int16), _narrowest(drain, np.int16), col_ptr,

@@ -23,7 +23,7 @@ from eiesim.blocks import (
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.errors import EieError
-from eiesim.numerics import convert_codebook
+from eiesim.numerics import codebook_table
 from eiesim.result import Counters, PerPE
 from eiesim.timing import ISSUE_OFFSET, PIPELINE_DRAIN, PROFILES
 
@@ -45,7 +45,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     busy, starved, real = (np.zeros(n, np.int64) for _ in range(3))
     output = np.zeros(m)
     block_cycles = []
-    multiplier = Multiplier(convert_codebook(layer.codebook, config), config)
+    multiplier = Multiplier(codebook_table(layer, config), config)
     for t in range(layer.n_blocks):
         first_row = t * config.rows_per_block
         rows_in_block = min(config.rows_per_block, m - first_row)
@@ -78,7 +78,7 @@ def _run_block(layer, t, rows_in_block, acts, config, multiplier, counters, trac
             env, p, queue,
             PtrRead(layer.ptr[t, p], counters),
             SpmatRead(layer.code[entries], layer.rel[entries], config.entries_per_row, counters),
-            ArithmeticUnit(multiplier, act_rw.destination, config, counters),
+            ArithmeticUnit(multiplier, act_rw.destination, config, counters, bias_column=layer.bias_column),
             counters, trace,
         )
         queues.append(queue)
