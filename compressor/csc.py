@@ -178,18 +178,25 @@ def compress_layer(
     codebook, so the weights keep all 2^b - 1 shared values (docs/assumptions.md §6).
     """
     coo = as_coo(weights)
-    codes = np.zeros(coo.nnz, np.uint8)
-    bias = coo.col == coo.shape[1] - 1 if has_bias else np.zeros(coo.nnz, bool)
-    shared = share_weights(coo.data[~bias], config.weight_bits)
-    codes[~bias] = shared.codes
-    bias_codebook = None
-    if has_bias:
-        shared_bias = share_weights(coo.data[bias], config.weight_bits)
-        codes[bias], bias_codebook = shared_bias.codes, shared_bias.codebook
+    codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, config.weight_bits)
     return interleave(
-        coo.row, coo.col, codes, coo.shape, shared.codebook, config,
+        coo.row, coo.col, codes, coo.shape, codebook, config,
         name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
     )
+
+
+def share_layer_weights(coo: sp.coo_matrix, has_bias: bool, weight_bits: int):
+    """Codes of the kept entries (COO order), the weights' codebook, and with ``has_bias`` the
+    last column's own codebook (else None): weights and biases are clustered apart."""
+    codes = np.zeros(coo.nnz, np.uint8)
+    bias = coo.col == coo.shape[1] - 1 if has_bias else np.zeros(coo.nnz, bool)
+    shared = share_weights(coo.data[~bias], weight_bits)
+    codes[~bias] = shared.codes
+    if not has_bias:
+        return codes, shared.codebook, None
+    shared_bias = share_weights(coo.data[bias], weight_bits)
+    codes[bias] = shared_bias.codes
+    return codes, shared.codebook, shared_bias.codebook
 
 
 def interleave(

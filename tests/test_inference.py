@@ -293,15 +293,10 @@ def test_alexnet_shaped_chain_correlates_with_torch_at_default_settings():
     to 9/9/25 %, uniform [0, 1) inputs): >= 0.99 correlation with torch by default, and
     well under the paper's fixed Q8 activations' error."""
     torch = pytest.importorskip("torch")
-    from torch import nn
-    from torch.nn.utils import prune
-
+    from workloads.alexnet_classifier import pruned_classifier
     from workloads.torch_import import layers_from_module
 
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(576, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 63))
-    for m, density in zip([net[0], net[2], net[4]], [0.09, 0.09, 0.25]):
-        prune.l1_unstructured(m, "weight", amount=1 - density)
+    net = pruned_classifier(0, widths=(576, 256, 256, 63))
     x = torch.rand(24, 576)
     with torch.no_grad():
         y = net(x).double().numpy()

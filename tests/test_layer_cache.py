@@ -11,7 +11,7 @@ from eiesim.config import ArchConfig
 from eiesim.sweep import layers
 from workloads.benchmarks import benchmark_activations, benchmark_layer, benchmark_weights
 
-FIELDS = ("code", "rel", "ptr", "start", "codebook")
+FIELDS = ("code", "rel", "ptr", "start", "codebook", "bias_codebook")
 
 
 def same_layer(a, b) -> None:
@@ -44,6 +44,7 @@ def test_cached_benchmark_layer_is_the_compressed_layer_cold_and_warm(cold_cache
         raise AssertionError("recomputed although cached")
 
     monkeypatch.setattr(compressor.quantize, "share_weights", forbidden)
+    monkeypatch.setattr(layers, "share_layer_weights", forbidden)
     monkeypatch.setattr(layers, "interleave", forbidden)
     warm, warm_acts = benchmark_layer("NT-LSTM", config, seed=3)
     same_layer(warm, fresh)

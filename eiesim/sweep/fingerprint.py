@@ -14,7 +14,7 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ("compressor/csc.py", "compressor/quantize.py", "compressor/synthetic.py",
-             "workloads/benchmarks.py")
+             "workloads/benchmarks.py", "eiesim/sweep/layers.py")
 SIMULATOR = (*GENERATOR, "eiesim/*.py", "eiesim/engines/*.py", "eiesim/energy/**/*.py",
              "eiesim/energy/**/*.toml", "eiesim/blocks/**/*.py", "eiesim/sweep/tasks.py")
 

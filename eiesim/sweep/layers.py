@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compressor.csc import EncodedLayer, as_coo, interleave
+from compressor.csc import EncodedLayer, as_coo, interleave, share_layer_weights
 from eiesim.atomic import write_atomic
 from eiesim.config import ArchConfig
 from eiesim.sweep import fingerprint
@@ -42,10 +42,10 @@ class SharedLayer:
     acts: np.ndarray  # float64, length K less bias
     has_bias: bool
     activation: str
+    bias_codebook: np.ndarray | None = None  # the bias column's own codebook (has_bias)
 
 
 def _generate(name: str, seed: int, weight_bits: int) -> SharedLayer:
-    from compressor.quantize import share_weights
     from compressor.synthetic import random_activations, random_sparse_weights
     from workloads.benchmarks import benchmark_activations, benchmark_weights, get_benchmark
 
@@ -61,9 +61,9 @@ def _generate(name: str, seed: int, weight_bits: int) -> SharedLayer:
         weights, acts = benchmark_weights(name, seed), benchmark_activations(name, seed)
         has_bias, activation = bench.has_bias, bench.activation
     coo = as_coo(weights)
-    shared = share_weights(coo.data, weight_bits)
+    codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, weight_bits)
     return SharedLayer(name, tuple(coo.shape), coo.row.astype(np.int32), coo.col.astype(np.int32),
-                       shared.codes, shared.codebook, np.asarray(acts, np.float64), has_bias, activation)
+                       codes, codebook, np.asarray(acts, np.float64), has_bias, activation, bias_codebook)
 
 
 def default_cache_dir() -> Path:
@@ -101,6 +101,7 @@ def _save(path: Path, layer: SharedLayer) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda tmp: np.savez(
         tmp, rows=layer.rows, cols=layer.cols, codes=layer.codes, codebook=layer.codebook, acts=layer.acts,
+        bias_codebook=np.zeros(0) if layer.bias_codebook is None else layer.bias_codebook,
         shape=np.array(layer.shape), meta=np.array([layer.name, str(layer.has_bias), layer.activation])))
 
 
@@ -108,8 +109,9 @@ def _load(path: Path) -> SharedLayer | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             name, bias, act = (str(v) for v in z["meta"])
+            bias_codebook = z["bias_codebook"] if z["bias_codebook"].size else None
             return SharedLayer(name, tuple(int(v) for v in z["shape"]), z["rows"], z["cols"], z["codes"],
-                               z["codebook"], z["acts"], bias == "True", act)
+                               z["codebook"], z["acts"], bias == "True", act, bias_codebook)
     except (OSError, KeyError, ValueError):
         return None  # missing or unreadable: regenerate (the write is atomic, so rare)
 
@@ -150,7 +152,8 @@ def size_hint(name: str) -> float:
 def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
     """Interleave a shared layer for ``config``'s PE array."""
     return interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
-                      name=layer.name, has_bias=layer.has_bias, activation=layer.activation)
+                      name=layer.name, has_bias=layer.has_bias, activation=layer.activation,
+                      bias_codebook=layer.bias_codebook)
 
 
 def _encoded_file(cache_dir: Path, name: str, seed: int, config: ArchConfig) -> Path:
@@ -173,7 +176,8 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
                     shape=shared.shape, n_pe=config.n_pe, accumulators_per_pe=config.accumulators_per_pe,
                     index_bits=config.index_bits, weight_bits=config.weight_bits, codebook=shared.codebook,
                     code=z["code"], rel=z["rel"], ptr=z["ptr"], start=z["start"], name=shared.name,
-                    has_bias=shared.has_bias, activation=shared.activation), shared.acts
+                    has_bias=shared.has_bias, activation=shared.activation,
+                    bias_codebook=shared.bias_codebook), shared.acts
         except (OSError, KeyError, ValueError):
             pass  # unreadable: encode again
     layer = encode(shared, config)
