@@ -68,7 +68,7 @@ def one_pass(layer: EncodedLayer, config: ArchConfig) -> tuple[EncodedLayer, Arc
         row, col, code = layer.real_entries()
         single = _ONE_PASS[layer] = interleave(
             row, col, code, layer.shape, layer.codebook, wide, name=layer.name,
-            has_bias=layer.has_bias, activation=layer.activation)
+            has_bias=layer.has_bias, activation=layer.activation, bias_codebook=layer.bias_codebook)
     return single, wide
 
 
