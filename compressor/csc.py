@@ -19,9 +19,11 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from compressor.quantize import share_weights
 from eiesim.config import ArchConfig
+from eiesim.engines.numba_options import JIT
 from eiesim.errors import EieError
 
 Activation = Literal["relu", "none"]
@@ -244,39 +246,16 @@ def interleave(
                 or not np.all(np.isfinite(bias_codebook))):
             raise EieError(f"the bias codebook must hold 2^{config.weight_bits} finite values with entry 0 equal to 0")
     t_count = -(-m // nr)
-    n_groups = t_count * n * k
-
-    # One sort key orders entries by (block, PE, column) group, then by local row (< R).
-    block = rows // nr
-    local = (rows - block * nr) // n
-    group = (block * n + rows % n) * k + cols
-    key = group * r + local
-    order = np.argsort(key)
-    key, codes = key[order], codes[order]
-    if np.any(key[1:] == key[:-1]):
-        raise EieError("a (row, column) position is listed twice")
-    group, local = np.divmod(key, r)
-
-    # g: zero rows since the previous non-zero of the column (or since local row 0).
-    prev = np.full(key.size, -1, np.int64)
-    same = group[1:] == group[:-1]
-    prev[1:][same] = local[:-1][same]
-    gap = local - prev - 1
-    fillers = gap >> x
-
-    # Fillers (v = 0, z = 2^x - 1) fill the output; each real entry lands after its fillers.
-    position = np.arange(key.size) + np.cumsum(fillers)
-    total = int(key.size + fillers.sum())
-    code = np.zeros(total, np.uint8)
-    rel = np.full(total, 2**x - 1, np.uint8)
-    code[position] = codes
-    rel[position] = gap & (2**x - 1)
-
-    counts = np.bincount(group, minlength=n_groups)
-    if total > key.size:
-        counts += np.bincount(group, weights=fillers, minlength=n_groups).astype(np.int64)
+    if rows.size and np.any(rows[1:] < rows[:-1]):  # the kernel wants rows ascending (as COO from as_coo)
+        order = np.argsort(rows, kind="stable")
+        rows, cols, codes = rows[order], cols[order], codes[order]
+    row_start = np.zeros(m + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=m), out=row_start[1:])
+    code, rel, per_group, duplicate = _interleave(row_start, cols, codes, n, r, k, t_count, x)
+    if duplicate >= 0:
+        raise EieError(f"a (row, column) position is listed twice: ({rows[duplicate]}, {cols[duplicate]})")
     ptr = np.zeros((t_count, n, k + 1), np.int64)
-    np.cumsum(counts.reshape(t_count, n, k), axis=2, out=ptr[:, :, 1:])
+    np.cumsum(per_group.reshape(t_count, n, k), axis=2, out=ptr[:, :, 1:])
     start = np.concatenate(([0], np.cumsum(ptr[:, :, k].ravel())))
     return EncodedLayer(
         shape=(m, k), n_pe=n, accumulators_per_pe=config.accumulators_per_pe,
@@ -284,3 +263,72 @@ def interleave(
         code=code, rel=rel, ptr=ptr, start=start,
         name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
     )
+
+
+@njit(**JIT)
+def _interleave(row_start, cols, codes, n, r, k, t_count, x):
+    """Entries (v, z) of every (block, PE, column) list in storage order, with fillers.
+
+    ``row_start[i]`` is where row i's kept weights begin (rows ascending). For each
+    (block t, PE p) in storage order, its rows t N R + p + l N (local row l) are bucketed
+    by column in ascending l: a counting sort per PE slice, which stays in cache (one
+    count per column) where one sort of every weight would not. Returns code, rel, the
+    entries (fillers included) of each (t, p, j), and the index of a weight whose
+    position repeats (-1 if none).
+    """
+    m = row_start.size - 1
+    nnz = cols.size
+    n_groups = t_count * n * k
+    local = np.empty(nnz, np.int64)  # local row, code and input index of each weight,
+    value = np.empty(nnz, np.uint8)  # in (t, p, j, l) order
+    source = np.empty(nnz, np.int64)
+    real = np.zeros(n_groups, np.int64)
+    per_group = np.zeros(n_groups, np.int64)
+    free = np.empty(k, np.int64)
+    base = 0
+    for t in range(t_count):
+        for p in range(n):
+            g0 = (t * n + p) * k
+            first_row = t * n * r + p
+            last_row = min(m, (t + 1) * n * r)
+            for i in range(first_row, last_row, n):
+                for e in range(row_start[i], row_start[i + 1]):
+                    real[g0 + cols[e]] += 1
+            offset = base
+            for j in range(k):
+                free[j] = offset
+                offset += real[g0 + j]
+            for i in range(first_row, last_row, n):
+                for e in range(row_start[i], row_start[i + 1]):
+                    s = free[cols[e]]
+                    free[cols[e]] += 1
+                    local[s] = (i - first_row) // n
+                    value[s] = codes[e]
+                    source[s] = e
+            # g: zero rows since the previous weight of the column (or since local row 0);
+            # each weight takes g div 2^x fillers (v = 0, z = 2^x - 1), then z = g mod 2^x.
+            s = base
+            for j in range(k):
+                previous = -1
+                for _ in range(real[g0 + j]):
+                    if local[s] == previous:
+                        return np.empty(0, np.uint8), np.empty(0, np.uint8), per_group, source[s]
+                    per_group[g0 + j] += ((local[s] - previous - 1) >> x) + 1
+                    previous = local[s]
+                    s += 1
+            base = offset
+    code = np.zeros(per_group.sum(), np.uint8)
+    rel = np.full(code.size, (1 << x) - 1, np.uint8)
+    position = 0
+    s = 0
+    for g in range(n_groups):
+        previous = -1
+        for _ in range(real[g]):
+            gap = local[s] - previous - 1
+            position += gap >> x
+            code[position] = value[s]
+            rel[position] = gap & ((1 << x) - 1)
+            position += 1
+            previous = local[s]
+            s += 1
+    return code, rel, per_group, -1

@@ -120,3 +120,20 @@ def test_interleave_rejects_a_bad_codebook():
         interleave([0], [0], [1], (3, 3), np.arange(1.0, 17.0), ArchConfig(n_pe=2))
     with pytest.raises(EieError, match="codebook"):
         interleave([0], [0], [1], (3, 3), np.arange(8.0), ArchConfig(n_pe=2))
+
+
+def test_interleave_takes_weights_in_any_order():
+    # The kernel buckets rows in ascending order; shuffled input is sorted by row first.
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(70, 33)) * (rng.random((70, 33)) < 0.3)
+    config = ArchConfig(n_pe=4, accumulators_per_pe=3, index_bits=2)
+    coo = as_coo(w)
+    shared = share_weights(coo.data, config.weight_bits)
+    ordered = interleave(coo.row, coo.col, shared.codes, w.shape, shared.codebook, config)
+    shuffle = rng.permutation(coo.nnz)
+    shuffled = interleave(coo.row[shuffle], coo.col[shuffle], shared.codes[shuffle], w.shape,
+                          shared.codebook, config)
+    for name in ("code", "rel", "ptr", "start"):
+        np.testing.assert_array_equal(getattr(shuffled, name), getattr(ordered, name))
+    with pytest.raises(EieError, match=r"listed twice: \(5, 2\)"):
+        interleave([9, 5, 0, 5], [1, 2, 2, 2], [1, 1, 1, 1], (10, 3), np.arange(16.0), config)
