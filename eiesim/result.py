@@ -64,7 +64,7 @@ class SimResult:
     cycles: int
     counters: Counters
     per_pe: PerPE
-    output: np.ndarray
+    output: np.ndarray | None  # None when simulated without outputs
     sim_wall_s: float  # engine time, excluding JIT compilation and input preparation
     block_cycles: list[int]
     energy: Any  # eiesim.energy report: both models, per module and per PE

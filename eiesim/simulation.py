@@ -74,18 +74,20 @@ def one_pass(layer: EncodedLayer, config: ArchConfig) -> tuple[EncodedLayer, Arc
 
 def simulate(
     layer: EncodedLayer, acts, config: ArchConfig = ArchConfig(), engine: str = "fast",
-    energy_table=None, observer: Observer | None = None,
+    energy_table=None, observer: Observer | None = None, outputs: bool = True,
 ) -> SimResult:
     """Simulate one layer on the PE array: cycles, counters, output and energy.
 
     ``energy_table``: a TOML file (or loaded table) replacing the built-in event energies.
     ``observer``: receives the schedule of every row block (``eiesim.engines.Observer``).
+    ``outputs=False``: timing only; every cycle, counter, metric and energy as with outputs,
+    the output is None (sweeps, which store no outputs, run this way).
     """
     check_layer_matches(layer, config)
     fit = check_fit(layer, config)
     converted = prepare_activations(layer, acts, config)
     run_layer, run_config = one_pass(layer, config)
-    run = get_engine(engine).run(run_layer, converted, run_config, observer)
+    run = get_engine(engine).run(run_layer, converted, run_config, observer, outputs=outputs)
     return SimResult(
         layer=layer.name, engine=engine, n_pe=config.n_pe, queue_depth=config.queue_depth,
         clock_mhz=config.clock_mhz, cycles=run.cycles, counters=run.counters,

@@ -14,7 +14,7 @@ from compressor.csc import interleave
 from eiesim.config import ArchConfig
 from eiesim.engines import get_engine
 from eiesim.engines._kernels import ADDRESS_BITS, KERNEL_COUNTERS, row_divisor
-from eiesim.engines.fast import layer_tables, run
+from eiesim.engines.fast import layer_tables, output_tables, run
 from eiesim.errors import EieError
 from eiesim.functional import functional_output
 from eiesim.result import COUNTER_NAMES, Counters
@@ -190,7 +190,7 @@ def test_tables_stay_wide_when_rows_exceed_16_bits():
     config = ArchConfig.make(n_pe=1, accumulators_per_pe=70000, index_bits=8)
     layer = encode([(69999, 0), (5, 1), (69999, 1)], (70000, 2), config)
     tables = layer_tables(layer)
-    assert (tables.table.dtype, tables.col_row.dtype) == (np.int32, np.uint32)
+    assert (tables.table.dtype, output_tables(layer).col_row.dtype) == (np.int32, np.uint32)
     result = simulate_fast(layer, np.ones(2), config)
     want = oracle(layer, np.ones(2), config)
     assert result.cycles == want.cycles and result.counters.to_dict() == want.counters
@@ -198,7 +198,7 @@ def test_tables_stay_wide_when_rows_exceed_16_bits():
     converted = prepare_activations(layer, np.ones(2), config)
     assert np.array_equal(result.output, functional_output(layer, converted, config))
     small = encode([(0, 0)], (2, 1), ArchConfig.make(n_pe=1))
-    assert (layer_tables(small).table.dtype, layer_tables(small).col_row.dtype) == (np.int16, np.uint16)
+    assert (layer_tables(small).table.dtype, output_tables(small).col_row.dtype) == (np.int16, np.uint16)
 
 
 def test_outputs_saturate_and_round_like_the_functional_model():

@@ -2,7 +2,9 @@
 
 Two engines implement one meaning (SPEC §5, §5.1, §6): ``reference`` (SimPy blocks,
 readable) and ``fast`` (numba kernels). Each is a module satisfying :class:`Engine`: a
-``name`` and ``run(layer, acts, config, observer=None) -> EngineRun``. ``run`` takes a
+``name`` and ``run(layer, acts, config, observer=None, outputs=True) -> EngineRun``;
+``outputs=False`` asks for the timing alone (every counter and cycle, output None), which
+an engine may compute faster by skipping the arithmetic. ``run`` takes a
 layer already validated against the config, activations already converted to the
 layer's number format (length K, bias included) and, under a ``one-pass`` profile, a
 layer encoded as one row block (``eiesim.simulation.simulate`` does all of that, once).
@@ -36,7 +38,7 @@ class EngineRun:
     block_cycles: list[int]
     counters: Counters
     per_pe: PerPE
-    output: np.ndarray  # real values after the layer's activation function
+    output: np.ndarray | None  # real values after the layer's activation function; None without outputs
     sim_wall_s: float  # engine time, excluding JIT compilation and preparation
 
 
@@ -102,7 +104,7 @@ class Engine(Protocol):
     name: str
 
     def run(self, layer: EncodedLayer, acts: np.ndarray, config: ArchConfig,
-            observer: Observer | None = None) -> EngineRun: ...
+            observer: Observer | None = None, outputs: bool = True) -> EngineRun: ...
 
 
 def engine_names() -> tuple[str, ...]:

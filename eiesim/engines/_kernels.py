@@ -6,8 +6,9 @@ They compute SPEC §5 / §5.1 (timing, counters, under the rules of ``eiesim.tim
 
 * :func:`prepare_layer` (once per layer, activations not needed) turns the PE lists into
   column tables indexed [t, j, (field,) p], so that a column's numbers for all N PEs sit
-  side by side, and into a column-major copy of the real entries for the arithmetic.
-  Column K of the tables is an empty column: the ``own-pack`` bias of a layer without one.
+  side by side; :func:`prepare_output` (once per layer, only when outputs are wanted)
+  into a column-major copy of the real entries for the arithmetic. Column K of the
+  tables is an empty column: the ``own-pack`` bias of a layer without one.
 * :func:`broadcast_columns` picks the broadcast columns J_1 < ... < J_K' and the LNZD
   delay before each.
 * :func:`layer_timing` runs, block by block, the recurrence b_k, s_p(k) over the
@@ -57,24 +58,22 @@ NO_TAIL = -2  # never equal to a head, so an empty column never bypasses
 
 @njit(**JIT)
 def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
-    """Column tables of a layer, and its real entries column by column.
+    """Column tables of a layer (what the timing needs).
 
-    Returns (addr, table, drain, col_ptr, col_row, col_code, overflow), every table with
-    K + 1 columns (column K empty): addr (T, K+1, N) int32, addr[t, j, p] = ptr[t, p, j],
-    the address of the column's first entry in PE p's list; table (T, K+1, FIELDS, N)
-    int32 holds, for each block and column, one row of N values per field (COUNT ...
-    TAIL), so the timing kernel reads contiguous memory per broadcast column (the caller
-    may narrow it to int16); drain (T, K+1, N) int32: cycles from the column's pop to the
-    end of its last event under the ``drained`` block end (POP_TAIL, last real issue +
-    REAL_TAIL, last filler issue + FILLER_TAIL); col_ptr (K+1,) uint64, col_row uint32,
-    col_code: global row and code of every real entry, column by column; overflow =
-    t N + p of the first list with an entry beyond its PE's rows, else -1.
+    Returns (addr, table, drain, overflow), every table with K + 1 columns (column K
+    empty): addr (T, K+1, N) int32, addr[t, j, p] = ptr[t, p, j], the address of the
+    column's first entry in PE p's list; table (T, K+1, FIELDS, N) int32 holds, for each
+    block and column, one row of N values per field (COUNT ... TAIL), so the timing kernel
+    reads contiguous memory per broadcast column (the caller may narrow it to int16);
+    drain (T, K+1, N) int32: cycles from the column's pop to the end of its last event
+    under the ``drained`` block end (POP_TAIL, last real issue + REAL_TAIL, last filler
+    issue + FILLER_TAIL); overflow = t N + p of the first list with an entry beyond its
+    PE's rows, else -1.
     """
     n_blocks, n_pe, k1 = ptr.shape
     addr = np.empty((n_blocks, k1, n_pe), np.int32)
     table = np.empty((n_blocks, k1, FIELDS, n_pe), np.int32)
     drain = np.empty((n_blocks, k1, n_pe), np.int32)
-    col_ptr = np.zeros(k1, np.int64)
     row_limit = np.empty(n_pe, np.int64)
     overflow = -1
     for t in range(n_blocks):
@@ -101,8 +100,23 @@ def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
                 column[TAIL, p] = local if hi > lo and code[hi - 1] != 0 else NO_TAIL
                 if local >= row_limit[p] and overflow < 0:
                     overflow = t * n_pe + p
-                if j < k1 - 1:
-                    col_ptr[j + 1] += real
+    return addr, table, drain, overflow
+
+
+@njit(**JIT)
+def prepare_output(ptr, start, code, rel, rows_per_block, table):
+    """The layer's real entries column by column (what the arithmetic needs).
+
+    ``table`` from :func:`prepare_layer` gives the real entries per column. Returns
+    col_ptr (K+1,) uint64, col_row uint32, col_code: global row and code of every real
+    entry, column by column, blocks and PEs in order.
+    """
+    n_blocks, n_pe, k1 = ptr.shape
+    col_ptr = np.zeros(k1, np.int64)
+    for t in range(n_blocks):
+        for j in range(k1 - 1):
+            for p in range(n_pe):
+                col_ptr[j + 1] += table[t, j, REAL, p]
     for j in range(k1 - 1):
         col_ptr[j + 1] += col_ptr[j]
     col_row = np.empty(col_ptr[k1 - 1], np.uint32)
@@ -119,7 +133,7 @@ def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
                         col_code[fill[j]] = code[a]
                         fill[j] += 1
     # Unsigned indices spare layer_output numba's negative-index check: twice as fast.
-    return addr, table, drain, col_ptr.astype(np.uint64), col_row, col_code, overflow
+    return col_ptr.astype(np.uint64), col_row, col_code
 
 
 @njit(**JIT)

@@ -24,7 +24,8 @@ from compressor.csc import EncodedLayer
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.engines._kernels import (
-    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, row_divisor,
+    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer,
+    prepare_output, row_divisor,
 )
 from eiesim.errors import EieError
 from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
@@ -38,17 +39,23 @@ if sorted(KERNEL_COUNTERS) != sorted(COUNTER_NAMES):  # the numba boundary passe
 
 
 class Tables(NamedTuple):
-    """What :func:`eiesim.engines._kernels.prepare_layer` makes of a layer."""
+    """What :func:`eiesim.engines._kernels.prepare_layer` makes of a layer (for the timing)."""
 
     addr: np.ndarray
     table: np.ndarray  # narrowed to int16 when every value fits
     drain: np.ndarray  # narrowed to int16 when every value fits
+
+
+class OutputTables(NamedTuple):
+    """What :func:`eiesim.engines._kernels.prepare_output` makes of a layer (for the arithmetic)."""
+
     col_ptr: np.ndarray
     col_row: np.ndarray  # narrowed to uint16 when every row fits
     col_code: np.ndarray
 
 
 _TABLES: weakref.WeakKeyDictionary[EncodedLayer, Tables] = weakref.WeakKeyDictionary()
+_OUTPUT_TABLES: weakref.WeakKeyDictionary[EncodedLayer, OutputTables] = weakref.WeakKeyDictionary()
 
 
 class Broadcasts(NamedTuple):
@@ -74,8 +81,12 @@ def broadcasts(layer: EncodedLayer, acts: np.ndarray, config: ArchConfig) -> Bro
 
 
 def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
-        observer: Observer | None = None) -> EngineRun:
-    """Simulate ``layer`` for converted activations (length K, bias included)."""
+        observer: Observer | None = None, outputs: bool = True) -> EngineRun:
+    """Simulate ``layer`` for converted activations (length K, bias included).
+
+    ``outputs=False`` runs the timing alone (every counter and cycle, no arithmetic, no
+    output tables): the output is None.
+    """
     acts = _checked_acts(layer, acts_converted, config)
     if config.rules.row_blocks == "one-pass" and layer.n_blocks > 1:
         raise EieError(f"layer {layer.name!r} has {layer.n_blocks} row blocks but the timing rules run one pass: "
@@ -89,28 +100,33 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     timing_args = (tables.addr, tables.table, tables.drain if rules.block_end == "drained" else None,
                    bc.cols, bc.gaps, bc.first, bc.idle, rules.usable_slots(config.queue_depth),
                    rules.refill_delay, *row_divisor(config.entries_per_row), config.rows_per_block, m, *record)
-    out_cols = bc.cols[bc.cols < layer.shape[1]]  # the empty bias column K adds nothing
-    lo, hi = value_range(config)
-    f = config.weight_frac_bits
-    output_args = (tables.col_ptr, tables.col_row, tables.col_code, out_cols,
-                   codebook_table(layer, config), acts, m, (1 << f) >> 1, f, lo, hi)
     _compile(layer_timing, timing_args)
-    _compile(layer_output, output_args)
+    if outputs:
+        out_tables = output_tables(layer)
+        out_cols = bc.cols[bc.cols < layer.shape[1]]  # the empty bias column K adds nothing
+        lo, hi = value_range(config)
+        f = config.weight_frac_bits
+        output_args = (out_tables.col_ptr, out_tables.col_row, out_tables.col_code, out_cols,
+                       codebook_table(layer, config), acts, m, (1 << f) >> 1, f, lo, hi)
+        _compile(layer_output, output_args)
 
     began = time.perf_counter()
     counters, busy, starved, real, block_end, block_cycles = layer_timing(*timing_args)
-    acc = layer_output(*output_args)
+    acc = layer_output(*output_args) if outputs else None
     wall = time.perf_counter() - began
 
     if observer is not None:
         _report_schedule(observer, layer, acts, config, bc, tables, record, block_end, block_cycles)
-    out = to_real(acc, config)
+    output = None
+    if acc is not None:
+        out = to_real(acc, config)
+        output = np.maximum(out, 0.0) if layer.activation == "relu" else out
     return EngineRun(
         cycles=int(block_cycles.sum()),
         block_cycles=[int(c) for c in block_cycles],
         counters=Counters(**{name: int(v) for name, v in zip(KERNEL_COUNTERS, counters, strict=True)}),
         per_pe=PerPE(busy=busy, starved=starved, real=real),
-        output=np.maximum(out, 0.0) if layer.activation == "relu" else out,
+        output=output,
         sim_wall_s=wall,
     )
 
@@ -134,22 +150,32 @@ def _report_schedule(observer, layer, acts, config, bc, tables, record, block_en
 
 
 def layer_tables(layer: EncodedLayer) -> Tables:
-    """The layer's column tables, validated and built on first use, then kept with it."""
+    """The layer's column tables for the timing, validated and built on first use, then kept with it."""
     tables = _TABLES.get(layer)
     if tables is None:
         args = (*_checked_layer_arrays(layer), layer.rows_per_block, layer.shape[0])
         _compile(prepare_layer, args)
-        addr, table, drain, col_ptr, col_row, col_code, overflow = prepare_layer(*args)
+        addr, table, drain, overflow = prepare_layer(*args)
         if overflow >= 0:
             t, p = divmod(int(overflow), layer.n_pe)
             raise EieError(f"layer {layer.name!r}: block {t}, PE {p} has an entry beyond its rows")
+        # Narrow types move less memory: the kernels are bound by cache misses.
+        tables = _TABLES[layer] = Tables(addr, _narrowest(table, np.int16), _narrowest(drain, np.int16))
+    return tables
+
+
+def output_tables(layer: EncodedLayer) -> OutputTables:
+    """The layer's real entries column by column for the arithmetic, built on first use, then kept."""
+    tables = _OUTPUT_TABLES.get(layer)
+    if tables is None:
+        ptr, start, code, rel = _checked_layer_arrays(layer)
+        args = (ptr, start, code, rel, layer.rows_per_block, layer_tables(layer).table)
+        _compile(prepare_output, args)
+        col_ptr, col_row, col_code = prepare_output(*args)
         if layer.bias_column >= 0:  # the bias column decodes through the bias codebook: codes 2^b and up
             col_code = col_code.astype(np.int16)
             col_code[col_ptr[layer.bias_column] : col_ptr[layer.bias_column + 1]] += 1 << layer.weight_bits
-        # Narrow types move less memory: the kernels are bound by cache misses.
-        tables = _TABLES[layer] = Tables(
-            addr, _narrowest(table, np.int16), _narrowest(drain, np.int16), col_ptr,
-            _narrowest(col_row, np.uint16), col_code)
+        tables = _OUTPUT_TABLES[layer] = OutputTables(col_ptr, _narrowest(col_row, np.uint16), col_code)
     return tables
 
 

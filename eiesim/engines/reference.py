@@ -31,8 +31,10 @@ name = "reference"
 
 
 def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
-        observer: Observer | None = None) -> EngineRun:
+        observer: Observer | None = None, outputs: bool = True) -> EngineRun:
     """Simulate ``layer`` for converted activations (length K, bias included).
+
+    ``outputs=False``: the output is None (the blocks compute values as they go anyway).
 
     ``observer``: receives each row block's schedule (``eiesim.engines.BlockSchedule``).
     """
@@ -58,7 +60,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
             output[first_row + p : first_row + rows_in_block : n] = act_rw.outputs()
     return EngineRun(
         cycles=sum(block_cycles), block_cycles=block_cycles, counters=counters,
-        per_pe=PerPE(busy=busy, starved=starved, real=real), output=output,
+        per_pe=PerPE(busy=busy, starved=starved, real=real), output=output if outputs else None,
         sim_wall_s=time.perf_counter() - started,
     )
 
