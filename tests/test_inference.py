@@ -307,7 +307,7 @@ def test_alexnet_shaped_chain_correlates_with_torch_at_default_settings():
     auto = infer(model, x.double().numpy(), reference=y).summary()["vs_reference"]
     paper = infer(model, x.double().numpy(), reference=y, act_frac_bits=8, weight_frac_bits=12).summary()
     assert auto["correlation"] >= 0.99
-    # Measured: auto 0.998 correlation, max error 5.6 % of max |y|; Q8/Q12 0.982 and 27 % (the
+    # Measured: auto 0.998 correlation, max error 6.3 % of max |y|; Q8/Q12 0.983 and 33 % (the
     # narrower the layer, the larger its default-init weights, so Q8 hurts less here than at
     # full AlexNet width, where the issue measured 0.56).
     assert auto["max_abs_error"] < paper["vs_reference"]["max_abs_error"] / 2

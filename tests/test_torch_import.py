@@ -320,3 +320,15 @@ def test_malformed_recurrent_state_dicts(tmp_path):
     half_bias = {"r.weight_ih_l0": torch.zeros(8, 3), "r.weight_hh_l0": torch.zeros(8, 2), "r.bias_ih_l0": torch.zeros(8)}
     with pytest.raises(EieError, match="has one of bias_ih_l0 / bias_hh_l0 only"):
         layers_from_state_dict(half_bias)
+
+
+def test_alexnet_classifier_keeps_table_iii_densities():
+    from workloads.alexnet_classifier import pruned_classifier
+
+    net = pruned_classifier(0, widths=(200, 100, 100, 40))
+    layers = layers_from_module(net).layers
+    assert [(n, w.shape) for n, w, _ in layers] == [("1", (100, 201)), ("4", (100, 101)), ("6", (40, 101))]
+    # l1_unstructured prunes round(0.91 x 20000) = 18200 of fc6 and round(0.75 x 4000) = 3000 of fc8.
+    assert [int(np.count_nonzero(w[:, :-1])) for _, w, _ in layers] == [1800, 900, 1000]
+    assert not net.training  # Dropout off
+    assert pruned_classifier(0, widths=(20, 10, 10, 4))[1].weight.shape == (10, 20)
