@@ -2,8 +2,10 @@
 
 The default keeps the paper's axes but runs the PE-count and queue-depth sweeps as two
 slices (PE counts at D = 8, queue depths at 64 PEs) instead of their full product, the
-precision study on the five smaller layers and the baselines with fewer repeats; ``full``
-runs the complete grid, every layer in every study and more baseline repeats.
+precision study on the five smaller layers, the baselines with fewer repeats, the Table IV
+validation over 3 inputs per layer and the pruning studies on NT-LSTM with a short LeNet
+run; ``full`` runs the complete grid, every layer in every study (the pruning sweep over
+eight densities, LeNet fully trained) and more baseline repeats.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ class PaperSettings:
     baseline_warmup: int = 2
     lenet: str = "full"  # workloads.lenet.LeNetSettings.<lenet>()
     lenet_overrides: dict = field(default_factory=dict)
-    validation_inputs: int = 5  # inputs per layer of the Table IV validation
-    ppr_layers: tuple[str, ...] = ("Alex-7", "VGG-7", "NT-LSTM")  # balance and PPR studies
+    validation_inputs: int = 3  # inputs per layer of the Table IV validation
+    ppr_layers: tuple[str, ...] = ("NT-LSTM",)  # balance and PPR studies ('eiesim study ppr' runs more)
     ppr_densities: tuple[float, ...] = (0.5, 0.2, 0.1, 0.05)
     ppr_inputs: int = 2
     ppr_lenet: LeNetPruning = field(default_factory=LeNetPruning.quick)
@@ -54,7 +56,7 @@ class PaperSettings:
         check_seed(seed)
         if mode == "full":
             return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=30,
-                       baseline_warmup=3, ppr_layers=ALL_LAYERS, ppr_densities=FULL_DENSITIES,
+                       baseline_warmup=3, validation_inputs=5, ppr_layers=ALL_LAYERS, ppr_densities=FULL_DENSITIES,
                        ppr_lenet=LeNetPruning())
         if mode == "smoke":
             return cls(mode, seed, layers=("NT-We",), pe_counts=(4, 64), queue_depths=(1, 8),
