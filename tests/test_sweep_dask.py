@@ -32,3 +32,21 @@ def test_cli_dask_local(run_cli, tmp_path):
                              "--dask-local", "--jobs", "1", "--no-progress")
     assert code == 0, err
     assert "2 points computed" in out
+
+
+def test_cli_dask_local_with_processes_is_quiet(tmp_path):
+    # Two worker processes, started and stopped by the CLI: stderr holds nothing.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "eiesim", "sweep", "--layers", TINY, "--grid", "n_pe=2,4", "--grid", "queue_depth=1,2",
+         "--out", str(tmp_path / "s"), "--cache-dir", str(tmp_path / "c"), "--dask-local", "--jobs", "2",
+         "--no-progress"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "4 points computed" in done.stdout
+    assert done.stderr == ""

@@ -90,12 +90,14 @@ class _executor:
         from distributed import Client, LocalCluster
 
         if self.dask_local:
+            import logging
             import os
 
             workers = (os.cpu_count() or 1) if self.jobs == -1 else self.jobs
             # One worker needs no process of its own; several need processes (the GIL).
+            # Ours to stop: its nannies' warnings about killing workers on close are noise.
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=workers > 1,
-                                   dashboard_address=None)
+                                   dashboard_address=None, silence_logs=logging.ERROR)
             self.closers.append(cluster)
             client = Client(cluster)
         else:
