@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test benchmark clean
+.PHONY: run test test-deep mutants benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 || [ $$? -eq 5 ]
 	# The fast engine's kernels once more as plain Python, so their source is exercised too.
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -k fast tests/test_fast_engine.py tests/test_engines.py || [ $$? -eq 5 ]
+
+# Hypothesis with fresh random examples, ten times as many (a failure prints a reproduce blob).
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q -n 2
+
+# Mutation testing (mutmut) of the modules with normative arithmetic, one after another;
+# MODULE=eiesim/fit.py runs one. Results: build/mutants/*.json, recorded in docs/testing.md.
+mutants: $(STAMP)
+	$(BIN)/python tools/mutants.py $(MODULE)
 
 benchmark: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m benchmark benchmarks

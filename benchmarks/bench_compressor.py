@@ -73,7 +73,7 @@ def vgg6_fresh_process(seed: int = 0) -> dict:
 
 def nine_layer_storage(seed: int = 0):
     """The storage report of the nine benchmark layers encoded for the paper's chip."""
-    from compressor.fileformat import CompressedModel
+    from eiesim.modelfile import CompressedModel
     from compressor.report import storage_report
     from eiesim.config import ArchConfig
     from workloads.benchmarks import BENCHMARKS, benchmark_layer
@@ -131,7 +131,7 @@ def main() -> None:
     report = nine_layer_storage(args.seed)
     print(report.format_table())
     if args.json:
-        from eiesim.atomic import write_text
+        from eiecore.atomic import write_text
 
         write_text(args.json, json.dumps({"vgg6": vgg6, "storage": report.to_dict()}, indent=2) + "\n")
 

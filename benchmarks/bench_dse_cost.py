@@ -103,7 +103,7 @@ def main() -> None:
     for n, size in result["row_bytes_by_n"].items():
         print(f"  Parquet row at N = {n}: {size:.0f} bytes")
     if args.json:
-        from eiesim.atomic import write_text
+        from eiecore.atomic import write_text
 
         write_text(args.json, json.dumps(result, indent=2) + "\n")
 

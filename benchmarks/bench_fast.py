@@ -27,7 +27,7 @@ import pytest
 
 from compressor.csc import interleave
 from compressor.synthetic import random_activations, random_sparse_weights
-from eiesim.atomic import write_text
+from eiecore.atomic import write_text
 from eiesim.config import ArchConfig
 from eiesim.engines import fast
 from eiesim.simulation import one_pass, prepare_activations

@@ -110,7 +110,7 @@ def main() -> None:
     result = measure(args.repeats, args.seed)
     show(result)
     if args.json:
-        from eiesim.atomic import write_text
+        from eiecore.atomic import write_text
 
         write_text(args.json, json.dumps(result, indent=2) + "\n")
 

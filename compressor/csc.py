@@ -22,11 +22,16 @@ import scipy.sparse as sp
 from numba import njit
 
 from compressor.quantize import share_weights
-from eiesim.config import ArchConfig
-from eiesim.engines.numba_options import JIT
-from eiesim.errors import EieError
+from eiecore.encoding import Encoding
+from eiecore.errors import EieError
+from eiecore.numba_options import JIT
 
 Activation = Literal["relu", "none"]
+# Read-only once in an EncodedLayer (bias_codebook too, when there is one).
+ARRAY_FIELDS = ("codebook", "code", "rel", "ptr", "start", "bias_codebook")
+# Version of weight sharing + interleaving (SPEC §3): bump when an encoded layer can change
+# for the same input (stored sweep points and cached layers then recompute).
+ENCODING_VERSION = 2  # 2: the bias column has its own codebook
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +62,23 @@ class EncodedLayer:
     has_bias: bool = False
     activation: Activation = "relu"
     bias_codebook: np.ndarray | None = None  # float64, 2^weight_bits entries, entry 0 == 0
+
+    def __post_init__(self) -> None:
+        # The arrays are read-only, so a cache keyed on this layer object can never hold a
+        # stale entry. An array the layer alone holds is frozen in place; a view of a
+        # writable array, and the (small) codebooks, are copied first.
+        for name in ARRAY_FIELDS:
+            if getattr(self, name) is None:
+                continue
+            arr = np.asarray(getattr(self, name))
+            if arr.flags.writeable and (name in ("codebook", "bias_codebook") or arr.base is not None):
+                arr = arr.copy()
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding.of(self)
 
     @property
     def n_blocks(self) -> int:
@@ -168,7 +190,7 @@ def _canonical(coo: sp.coo_matrix) -> bool:
 
 def compress_layer(
     weights,
-    config: ArchConfig = ArchConfig(),
+    config=Encoding(),
     *,
     name: str = "",
     has_bias: bool = False,
@@ -180,7 +202,7 @@ def compress_layer(
     codebook, so the weights keep all 2^b - 1 shared values (docs/assumptions.md §6).
     """
     coo = as_coo(weights)
-    codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, config.weight_bits)
+    codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, Encoding.of(config).weight_bits)
     return interleave(
         coo.row, coo.col, codes, coo.shape, codebook, config,
         name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
@@ -207,7 +229,7 @@ def interleave(
     codes: np.ndarray,
     shape: tuple[int, int],
     codebook: np.ndarray,
-    config: ArchConfig,
+    config,
     *,
     name: str = "",
     has_bias: bool = False,
@@ -221,8 +243,8 @@ def interleave(
         raise EieError(f"a layer needs M >= 1 rows and K >= 1 columns, got {m} x {k}")
     if activation not in ("relu", "none"):
         raise EieError(f"activation must be 'relu' or 'none', got {activation!r}")
-    n, r, nr = config.n_pe, config.accumulators_per_pe, config.rows_per_block
-    x = config.index_bits
+    enc = Encoding.of(config)
+    n, r, nr, x, b = enc.n_pe, enc.accumulators_per_pe, enc.rows_per_block, enc.index_bits, enc.weight_bits
     rows = np.asarray(rows, np.int64).ravel()
     cols = np.asarray(cols, np.int64).ravel()
     codes = np.asarray(codes).ravel()
@@ -232,19 +254,19 @@ def interleave(
         raise EieError(f"a kept weight lies outside the {m} x {k} matrix")
     if codes.size and not np.issubdtype(codes.dtype, np.integer):
         raise EieError(f"weight codes must be integers, got dtype {codes.dtype}")
-    if np.any(codes < 1) or np.any(codes >= 2**config.weight_bits):
-        raise EieError(f"weight codes must lie in 1..{2**config.weight_bits - 1}")
+    if np.any(codes < 1) or np.any(codes >= 2**b):
+        raise EieError(f"weight codes must lie in 1..{2**b - 1}")
     codes = codes.astype(np.uint8)
     codebook = np.asarray(codebook, np.float64)
-    if codebook.shape != (2**config.weight_bits,) or codebook[0] != 0 or not np.all(np.isfinite(codebook)):
-        raise EieError(f"the codebook must hold 2^{config.weight_bits} finite values with entry 0 equal to 0")
+    if codebook.shape != (2**b,) or codebook[0] != 0 or not np.all(np.isfinite(codebook)):
+        raise EieError(f"the codebook must hold 2^{b} finite values with entry 0 equal to 0")
     if bias_codebook is not None:
         bias_codebook = np.asarray(bias_codebook, np.float64)
         if not has_bias:
             raise EieError("a bias codebook needs a layer with a bias column")
-        if (bias_codebook.shape != (2**config.weight_bits,) or bias_codebook[0] != 0
+        if (bias_codebook.shape != (2**b,) or bias_codebook[0] != 0
                 or not np.all(np.isfinite(bias_codebook))):
-            raise EieError(f"the bias codebook must hold 2^{config.weight_bits} finite values with entry 0 equal to 0")
+            raise EieError(f"the bias codebook must hold 2^{b} finite values with entry 0 equal to 0")
     t_count = -(-m // nr)
     if rows.size and np.any(rows[1:] < rows[:-1]):  # the kernel wants rows ascending (as COO from as_coo)
         order = np.argsort(rows, kind="stable")
@@ -258,8 +280,7 @@ def interleave(
     np.cumsum(per_group.reshape(t_count, n, k), axis=2, out=ptr[:, :, 1:])
     start = np.concatenate(([0], np.cumsum(ptr[:, :, k].ravel())))
     return EncodedLayer(
-        shape=(m, k), n_pe=n, accumulators_per_pe=config.accumulators_per_pe,
-        index_bits=x, weight_bits=config.weight_bits, codebook=codebook,
+        shape=(m, k), n_pe=n, accumulators_per_pe=r, index_bits=x, weight_bits=b, codebook=codebook,
         code=code, rel=rel, ptr=ptr, start=start,
         name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
     )
@@ -332,3 +353,53 @@ def _interleave(row_start, cols, codes, n, r, k, t_count, x):
             previous = local[s]
             s += 1
     return code, rel, per_group, -1
+
+
+def validate_layer(layer: EncodedLayer) -> None:
+    """Raise :class:`EieError` unless ``layer`` is a valid interleaved CSC encoding.
+
+    Valid means exactly what :func:`interleave` produces: consistent array
+    shapes and pointers, codes and indices within their bit widths, fillers with
+    z = 2^x - 1 and never last in a column, and every entry on a row of its PE's slice.
+    The entry sequence of a column is then the unique encoding of its rows.
+    """
+    m, k = layer.shape
+    n, r, b, x = layer.n_pe, layer.accumulators_per_pe, layer.weight_bits, layer.index_bits
+    t_count = -(-m // (n * r))
+    entries = layer.code.size
+    _require(layer.codebook.shape == (2**b,), f"the codebook has {layer.codebook.size} entries, not 2^{b}")
+    _require(np.all(np.isfinite(layer.codebook)), "the codebook holds NaN or infinity")
+    _require(layer.codebook[0] == 0, "codebook entry 0 is not 0")
+    if layer.bias_codebook is not None:
+        _require(layer.has_bias, "a layer without a bias column has a bias codebook")
+        _require(layer.bias_codebook.shape == (2**b,),
+                 f"the bias codebook has {layer.bias_codebook.size} entries, not 2^{b}")
+        _require(np.all(np.isfinite(layer.bias_codebook)), "the bias codebook holds NaN or infinity")
+        _require(layer.bias_codebook[0] == 0, "bias codebook entry 0 is not 0")
+    _require(layer.rel.shape == (entries,), f"rel has {layer.rel.size} entries, code has {entries}")
+    _require(layer.ptr.shape == (t_count, n, k + 1),
+             f"ptr has shape {layer.ptr.shape}, expected {(t_count, n, k + 1)} for a {m} x {k} layer")
+    _require(layer.start.shape == (t_count * n + 1,),
+             f"start has {layer.start.size} entries, expected {t_count * n + 1}")
+    counts = np.diff(layer.ptr, axis=2)
+    _require(np.all(layer.ptr[:, :, 0] == 0), "a pointer list does not start at 0")
+    _require(np.all(counts >= 0), "pointers decrease within a list")
+    _require(np.array_equal(layer.start, np.concatenate(([0], np.cumsum(layer.ptr[:, :, k].ravel())))),
+             "start offsets do not match the pointer lists")
+    _require(layer.start[-1] == entries, f"pointers count {int(layer.start[-1])} entries, the file has {entries}")
+    if entries == 0:
+        return
+    _require(layer.code.max() < 2**b, f"a weight code exceeds {2**b - 1}")
+    _require(layer.rel.max() < 2**x, f"a relative index exceeds {2**x - 1}")
+    _require(np.all(layer.rel[layer.code == 0] == 2**x - 1), f"a filler's relative index is not {2**x - 1}")
+    last_of_column = np.cumsum(counts.ravel())[counts.ravel() > 0] - 1
+    _require(np.all(layer.code[last_of_column] != 0), "a column ends with a filler")
+    local = layer.entry_local_rows()
+    _require(local.max() < r, f"an entry lies past local row {r - 1} of its block")
+    t, p, _ = layer.entry_groups()
+    _require((t * n * r + local * n + p).max() < m, f"an entry lies past row {m - 1}")
+
+
+def _require(ok, problem: str) -> None:
+    if not ok:
+        raise EieError(problem)

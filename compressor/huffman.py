@@ -17,7 +17,7 @@ import numpy as np
 from bitarray import bitarray
 from bitarray.util import canonical_decode, huffman_code, int2ba
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 
 @dataclass(frozen=True, eq=False)

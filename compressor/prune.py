@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from compressor.csc import as_coo
 from compressor.synthetic import exact_count
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 Granularity = Literal["row", "column", "block"]
 GRANULARITIES = ("row", "column", "block")

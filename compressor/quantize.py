@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from eiesim.engines.numba_options import JIT
-from eiesim.errors import EieError
+from eiecore.errors import EieError
+from eiecore.numba_options import JIT
 
 # Lloyd's stopping rule, scikit-learn's KMeans defaults: stop when the summed squared
 # centroid shift is at most TOL times the variance of the weights, or after MAX_ITER.

@@ -2,19 +2,19 @@
 
 Per layer, every entry of the interleaved CSC (real or filler) costs b bits of weight code
 and x bits of relative index; each (block, PE) list has K + 1 pointers of ``ptr_bits``; the
-codebook holds 2^b values of ``value_bits`` (the chip's 16 x 16-bit table; twice that with a
-separate bias codebook). "Huffman"
-replaces the fixed-width codes and indices by a canonical Huffman code of each stream
-(fillers included, since they are stored) plus its table. The dense reference is float32.
+codebook holds 2^b values of the datapath width (the chip's 16 x 16-bit table; 32-bit values
+in float32 precision; twice that with a separate bias codebook). "Huffman" replaces the
+fixed-width codes and indices by a canonical Huffman code of each stream (fillers included,
+since they are stored) plus its table. The dense reference is float32.
 Compression ratio = dense bits / compressed bits.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Protocol, Sequence
 
 from compressor.csc import EncodedLayer
-from compressor.fileformat import CompressedModel
 from compressor.huffman import HuffmanCode
 
 DENSE_BITS = 32
@@ -126,12 +126,30 @@ def layer_storage(layer: EncodedLayer, ptr_bits: int = 16, value_bits: int = 16)
     )
 
 
-def storage_report(model: CompressedModel) -> StorageReport:
-    """Per-layer and total storage, with the pointer and codebook widths of the model's config."""
+class _Widths(Protocol):
+    ptr_bits: int
+    datapath_bits: int  # codebook values are stored in the datapath's format
+    weight_bits: int
+    index_bits: int
+
+
+class StoredModel(Protocol):
+    """What a storage report reads of a model (``eiesim.modelfile.CompressedModel``)."""
+
+    layers: Sequence[EncodedLayer]
+    config: _Widths
+
+
+def storage_report(model: StoredModel) -> StorageReport:
+    """Per-layer and total storage, with the pointer and codebook widths of the model's config.
+
+    Codebook values are priced at the datapath width (``value_bits`` in fixed point, 32 in
+    float32): the table holds values in the format the arithmetic unit multiplies.
+    """
     cfg = model.config
     return StorageReport(
-        tuple(layer_storage(layer, cfg.ptr_bits, cfg.value_bits) for layer in model.layers),
-        cfg.weight_bits, cfg.index_bits, cfg.ptr_bits, cfg.value_bits,
+        tuple(layer_storage(layer, cfg.ptr_bits, cfg.datapath_bits) for layer in model.layers),
+        cfg.weight_bits, cfg.index_bits, cfg.ptr_bits, cfg.datapath_bits,
     )
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 # Smallest magnitude of a synthetic activation: 4 LSBs of the default 8-bit fraction, so
 # fixed-point conversion never turns a non-zero activation into zero.

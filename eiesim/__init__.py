@@ -11,19 +11,12 @@ Public API::
     result.cycles, result.counters, result.metrics, result.output
 """
 
+from eiecore.caches import clear_caches
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
-from eiesim.result import Counters, SimResult
+from eiesim.counters import Counters
+from eiesim.result import SimResult
+from eiesim.simulation import simulate
 
-__all__ = ["ArchConfig", "Counters", "EieError", "SimResult", "simulate"]
+__all__ = ["ArchConfig", "Counters", "EieError", "SimResult", "clear_caches", "simulate"]
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str):
-    # compressor imports eiesim.config; importing simulate lazily keeps that cycle-free.
-    # (The module is eiesim.simulation, so no submodule attribute shadows this function.)
-    if name == "simulate":
-        from eiesim.simulation import simulate
-
-        return simulate
-    raise AttributeError(f"module 'eiesim' has no attribute {name!r}")

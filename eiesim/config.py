@@ -17,10 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from eiesim.errors import EieError
+from eiecore.encoding import Encoding
+from eiecore.errors import EieError
 from eiesim.timing import (
     OVERRIDABLE, PROFILES, BlockEnd, LnzdRule, Profile, QueueRefill, QueueSlots, TimingRules, lnzd_tree_latency,
 )
+
+
+_CHIP = Encoding()  # the paper's chip: the encoding defaults live in one place
 
 
 class ArchConfig(BaseModel):
@@ -28,12 +32,14 @@ class ArchConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    n_pe: int = Field(64, ge=1, le=65536, description="number of processing elements N")
+    n_pe: int = Field(_CHIP.n_pe, ge=1, le=65536, description="number of processing elements N")
     queue_depth: int = Field(8, ge=1, le=65536, description="usable activation-queue slots D")
     clock_mhz: float = Field(800.0, gt=0, description="clock frequency in MHz")
-    accumulators_per_pe: int = Field(64, ge=1, description="accumulators R per PE (rows per PE per block)")
-    index_bits: int = Field(4, ge=1, le=8, description="bits x of a relative row index")
-    weight_bits: int = Field(4, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
+    accumulators_per_pe: int = Field(
+        _CHIP.accumulators_per_pe, ge=1, description="accumulators R per PE (rows per PE per block)"
+    )
+    index_bits: int = Field(_CHIP.index_bits, ge=1, le=8, description="bits x of a relative row index")
+    weight_bits: int = Field(_CHIP.weight_bits, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
     spmat_width_bits: int = Field(64, ge=1, description="width of one sparse-matrix SRAM row")
     spmat_sram_kb: float = Field(128.0, gt=0, description="sparse-matrix SRAM per PE, KB")
     ptr_sram_kb: float = Field(32.0, gt=0, description="pointer SRAM per PE, KB")
@@ -81,6 +87,16 @@ class ArchConfig(BaseModel):
     def entries_per_row(self) -> int:
         """Sparse-matrix entries held in one SRAM row: floor(width / (b + x))."""
         return self.spmat_width_bits // (self.weight_bits + self.index_bits)
+
+    @property
+    def encoding(self) -> Encoding:
+        """What the interleaved CSC of a layer for this array depends on (N, R, x, b)."""
+        return Encoding.of(self)
+
+    @property
+    def datapath_bits(self) -> int:
+        """Width of activations, codebook values and accumulators: 32 in float32 precision."""
+        return 32 if self.precision == "float32" else self.value_bits
 
     @property
     def rows_per_block(self) -> int:

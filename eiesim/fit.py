@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from compressor.csc import EncodedLayer
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
 
 KB_BITS = 8 * 1024
 
@@ -62,5 +62,6 @@ def check_fit(layer: EncodedLayer, config: ArchConfig) -> FitReport:
         act_capacity_bits=int(config.act_sram_kb * KB_BITS),
     )
     if config.strict_fit and not report.fits:
-        raise EieError(f"layer {layer.name or ''} does not fit: " + "; ".join(report.problems()))
+        which = f"layer {layer.name}" if layer.name else "the layer"
+        raise EieError(f"{which} does not fit: " + "; ".join(report.problems()))
     return report

@@ -42,10 +42,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from compressor.csc import EncodedLayer
-from compressor.fileformat import CompressedModel
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
+from eiesim.modelfile import CompressedModel
 from eiesim.numerics import frac_bits_for
+from eiesim.simulation import simulate
 
 AUTO = "auto"
 
@@ -53,7 +54,6 @@ AUTO = "auto"
 @dataclass(frozen=True)
 class Stage:
     """One step of the network: a linear layer, or one recurrent layer (all its directions)."""
-
     kind: str  # "linear" | "lstm" | "gru"
     name: str
     layers: tuple[tuple[str, str | None, bool], ...]  # (layer, projection layer or None, reverse)
@@ -64,7 +64,6 @@ class Stage:
 
 class Network:
     """The stages of a compressed model, checked against its layers' shapes."""
-
     def __init__(self, model: CompressedModel):
         self.model = model
         self.layers = {layer.name: layer for layer in model.layers}
@@ -146,7 +145,6 @@ def parse_frac_bits(value: str | int | None, option: str) -> int | str | None:
 class _Ranges:
     """Largest magnitudes seen per layer during a float run: inputs (bias 1.0 included) and
     partial sums (the accumulator's contents after every add, in column order)."""
-
     inputs: dict[str, float] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
 
@@ -242,7 +240,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 class _FloatCall:
     """One layer in float64 with its codebook values; optionally records ranges."""
-
     def __init__(self, ranges: _Ranges | None):
         self.ranges = ranges
         self.csr: dict[str, sp.csr_matrix] = {}
@@ -270,7 +267,6 @@ class _FloatCall:
 class InferenceResult:
     """Per input and layer: cycles and energy (summed over a layer's calls); the chip's and
     the float reference's outputs; the number formats; agreement statistics."""
-
     layer_names: list[str]
     cycles: np.ndarray  # (B, L) int64
     energy_pj: np.ndarray  # (B, L) float64
@@ -402,8 +398,6 @@ def infer(
     docstring). ``calibration`` (default: ``inputs``) sets the ``"auto"`` activation formats;
     ``reference`` (outputs of the original model, same shape as the chip's) and ``labels``
     (class per input) add agreement and accuracy statistics."""
-    from eiesim.simulation import simulate
-
     network = Network(model)
     x = _check_inputs(network, inputs)
     fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,

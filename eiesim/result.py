@@ -1,55 +1,19 @@
-"""What a simulation reports: counters, per-PE arrays and derived metrics (SPEC §5, §9).
-
-The counter names are normative: they appear verbatim in the JSON of ``eiesim simulate``
-and both engines fill them identically.
+"""What a simulation reports: counters, per-PE arrays, derived metrics, energy and fit
+(SPEC §5, §9). The derived metrics are normative; the JSON of ``eiesim simulate`` is
+:meth:`SimResult.to_dict`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-
-@dataclass
-class Counters:
-    """Event counts summed over row blocks (SPEC §5)."""
-
-    broadcasts: int = 0
-    real_entries: int = 0
-    filler_entries: int = 0
-    empty_columns: int = 0
-    busy_pe_cycles: int = 0
-    starved_pe_cycles: int = 0
-    queue_full_stall_cycles: int = 0
-    pointer_reads: int = 0
-    spmat_row_reads: int = 0
-    accumulator_writes: int = 0
-    macs: int = 0
-    codebook_reads: int = 0
-    bypass_hits: int = 0
-    act_sram_writes: int = 0
-    lnzd_scan_cycles: int = 0  # cycles the LNZD spends reaching the next non-zero (0 under "spec", §5.1)
-
-    def to_dict(self) -> dict[str, int]:
-        return {k: int(v) for k, v in asdict(self).items()}
-
-
-COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Counters))
-
-
-@dataclass
-class PerPE:
-    """Per-PE totals over all blocks: busy cycles, starved cycles and real entries."""
-
-    busy: np.ndarray
-    starved: np.ndarray
-    real: np.ndarray
-
-    def to_dict(self) -> dict[str, list[int]]:
-        return {k: np.asarray(v).astype(int).tolist() for k, v in asdict(self).items()}
+from eiesim.counters import Counters, PerPE
+from eiesim.energy.report import EnergyReport
+from eiesim.fit import FitReport
 
 
 @dataclass
@@ -67,8 +31,8 @@ class SimResult:
     output: np.ndarray | None  # None when simulated without outputs
     sim_wall_s: float  # engine time, excluding JIT compilation and input preparation
     block_cycles: list[int]
-    energy: Any  # eiesim.energy report: both models, per module and per PE
-    fit: Any  # eiesim.fit.FitReport
+    energy: EnergyReport  # both models, per module and per PE
+    fit: FitReport  # SRAM use of the fullest PE
     timing: str = "spec"  # the timing profile (eiesim.timing.PROFILES)
 
     @property

@@ -7,16 +7,17 @@ several row blocks is re-encoded as one block (the engines then see a single pas
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-import math
-import weakref
-
 from compressor.csc import EncodedLayer, interleave
+from eiecore.caches import Cache
+from eiecore.encoding import check_same
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.energy import energy_report
 from eiesim.engines import Observer, get_engine
-from eiesim.errors import EieError
 from eiesim.fit import check_fit
 from eiesim.numerics import convert_activations
 from eiesim.result import SimResult
@@ -43,13 +44,10 @@ def prepare_activations(layer: EncodedLayer, acts, config: ArchConfig) -> np.nda
 
 def check_layer_matches(layer: EncodedLayer, config: ArchConfig) -> None:
     """The layer must have been encoded for this array's N, R and bit widths."""
-    for field in ("n_pe", "accumulators_per_pe", "index_bits", "weight_bits"):
-        have, want = getattr(layer, field), getattr(config, field)
-        if have != want:
-            raise EieError(f"layer {layer.name or ''} was encoded with {field}={have}, config has {want}")
+    check_same(layer, config, "config")
 
 
-_ONE_PASS: weakref.WeakKeyDictionary[EncodedLayer, EncodedLayer] = weakref.WeakKeyDictionary()
+_ONE_PASS = Cache("one-pass re-encodings", weak_keys=True)  # EncodedLayer -> its one-block encoding
 
 
 def one_pass(layer: EncodedLayer, config: ArchConfig) -> tuple[EncodedLayer, ArchConfig]:

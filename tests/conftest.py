@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, settings
 
 from eiesim.engines import ENGINES
+from tests.strategies import DEEP_FACTOR
 
+# Two Hypothesis profiles (HYPOTHESIS_PROFILE or --hypothesis-profile picks one):
+# "ci" (the default) is derandomized, so `make test` draws the same examples every run;
+# "deep" (`make test-deep`) draws fresh random examples, DEEP_FACTOR times as many.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    "deep", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False,
+    max_examples=100 * DEEP_FACTOR, print_blob=True,
 )
-settings.load_profile("default")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(params=sorted(ENGINES))

@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from eiesim.atomic import TMP_PREFIX, write_atomic, write_json, write_text
+from eiecore.atomic import TMP_PREFIX, write_atomic, write_json, write_text
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from compressor.csc import compress_layer
-from compressor.fileformat import CompressedModel, load_model, save_model
 from eiesim.config import ArchConfig
 from eiesim.functional import functional_output
+from eiesim.modelfile import CompressedModel, load_model, save_model
 from eiesim.simulation import prepare_activations, simulate
 
 CONFIG = ArchConfig(n_pe=2, accumulators_per_pe=4)
@@ -78,7 +78,7 @@ def test_version_1_files_keep_the_bias_in_the_weights_codebook(tmp_path):
     """A file from before bias codebooks: the bias column decodes through the one codebook."""
     import json
 
-    from compressor.fileformat import _checksum
+    from eiesim.modelfile import _checksum
     from compressor.quantize import share_weights
     from compressor.csc import interleave
 

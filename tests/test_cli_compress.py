@@ -7,11 +7,11 @@ import textwrap
 import numpy as np
 import pytest
 
-import workloads.benchmarks as bench_module
 from compressor.csc import compress_layer
-from compressor.fileformat import load_model
 from compressor.report import storage_report
 from eiesim.config import ArchConfig
+from eiesim.modelfile import load_model
+import workloads.benchmarks as bench_module
 from workloads.benchmarks import Benchmark, benchmark_weights
 
 SMALL = ["--pes", "4", "--accumulators", "4"]

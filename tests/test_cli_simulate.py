@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from eiesim.result import COUNTER_NAMES
+from eiesim.counters import COUNTER_NAMES
 from tests.test_csc_golden import golden_matrix
 
 GOLDEN_ACTS = np.array([0, 0, 0.5, 0, 1.0, 0.25, 0, 2.0])
@@ -110,14 +110,14 @@ def test_benchmark_seed_changes_the_layer(run_cli, tiny_benchmarks, tmp_path):
 
 
 def test_model_file(run_cli, golden):
-    from compressor import fileformat
+    from eiesim import modelfile
     from compressor.csc import compress_layer
     from eiesim.config import ArchConfig
 
     config = ArchConfig(n_pe=4)
     layers = [compress_layer(golden_matrix(), config, name=name) for name in ("fc1", "fc2")]
     path = golden / "model.eie"
-    fileformat.save_model(path, fileformat.CompressedModel(layers, config))
+    modelfile.save_model(path, modelfile.CompressedModel(layers, config))
     out = golden / "out.json"
     code, stdout, stderr = run_cli("simulate", "--model", path, "--layer", "fc2", "--acts", golden / "a.npy",
                                    "--json", out)

@@ -8,27 +8,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compressor.csc import as_coo, compress_layer, interleave
-from compressor.fileformat import validate_layer
+from compressor.csc import validate_layer
 from compressor.quantize import share_weights
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
+from tests.strategies import examples, weight_matrices
 
 
 @st.composite
 def layers(draw):
-    m, k = draw(st.integers(1, 60)), draw(st.integers(1, 60))
-    density = draw(st.floats(0, 1))
-    seed = draw(st.integers(0, 2**16))
-    rng = np.random.default_rng(seed)
-    w = np.zeros(m * k)
-    kept = rng.choice(m * k, size=round(density * m * k), replace=False)
-    # Sometimes few distinct values (no k-means), sometimes a continuum.
-    w[kept] = rng.choice([-2.0, -0.5, 0.25, 3.0], kept.size) if draw(st.booleans()) else rng.normal(size=kept.size)
+    w = draw(weight_matrices(60, 60))
     config = ArchConfig(
         n_pe=draw(st.integers(1, 64)), accumulators_per_pe=draw(st.integers(1, 8)),
         index_bits=draw(st.integers(2, 8)), weight_bits=draw(st.integers(1, 8)),
     )
-    return w.reshape(m, k), config
+    return w, config
 
 
 def quantized(w: np.ndarray, weight_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +61,7 @@ def loop_encode(codes: np.ndarray, config: ArchConfig):
     return np.array(code, np.int64), np.array(rel, np.int64), ptr
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(layers())
 def test_encode_matches_the_literal_reading_and_decodes_to_the_quantized_matrix(case):
     w, config = case

@@ -11,12 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compressor.csc import compress_layer
+from compressor.report import storage_report
 from eiesim.config import ArchConfig
+from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.energy import MODULES, EventModel, Table2Model, dram_counterfactual, energy_report, lnzd_nodes
 from eiesim.energy.base import Activity
 from eiesim.energy.events import event_counts, event_energies
 from eiesim.energy.tables import load_table
-from eiesim.result import COUNTER_NAMES, Counters, PerPE
+from eiesim.modelfile import CompressedModel
 
 N = 8
 CFG = ArchConfig(n_pe=N)
@@ -128,10 +130,15 @@ def test_dram_counterfactual_prices_both_weight_streams():
     cfg = ArchConfig(n_pe=2, accumulators_per_pe=2)
     w = np.zeros((6, 5))
     w[0, 0], w[5, 4], w[3, 1] = 1.0, -2.0, 0.5
-    layer = compress_layer(w, cfg)
+    layer = compress_layer(w, cfg, name="w")
     compressed, dense = dram_counterfactual(layer, cfg)
     # 3 entries x 8 bits + 2 blocks x 2 PEs x 6 pointers x 16 bits + 16 codebook values x 16 bits
     assert compressed.bits == 3 * 8 + 2 * 2 * 6 * 16 + 16 * 16 == 664
     assert compressed.pj_32bit == 21 * 640 and compressed.pj_64bit_low == 11 * 1300
     assert compressed.pj_64bit_high == 11 * 2600
     assert dense.bits == 6 * 5 * 32 and dense.pj_32bit == 30 * 640
+    # In float32 the 16 codebook values are 32-bit: 3 x 8 + 384 + 16 x 32 = 920 bits, the
+    # storage report's total for the same layer.
+    f32 = cfg.replace(precision="float32")
+    assert dram_counterfactual(layer, f32)[0].bits == 3 * 8 + 2 * 2 * 6 * 16 + 16 * 32 == 920
+    assert storage_report(CompressedModel([layer], f32)).total.total_bits == 920

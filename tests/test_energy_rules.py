@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.energy import load_table, rules
 from eiesim.energy.events import EVENTS, event_energies
-from eiesim.errors import EieError
 
 T = load_table(None, "events")
 
@@ -114,3 +114,53 @@ def test_float_ops_exist_for_16_and_32_bits_only():
     assert rules.float_op(T, "mult", 16).pj == 1.1 and rules.float_op(T, "add", 32).pj == 0.9
     with pytest.raises(EieError, match="16 and 32 bits only, not 8"):
         rules.float_op(T, "add", 8)
+
+
+# Every rule's sentence is shown in the energy report (SPEC §7): pinned word for word where
+# a boundary picks the segment or the verb. 128 KB: k = ln(100/20) / ln(1024/32) = ln 5 / ln 32
+# = 0.4644; 20 x 4^0.4644 = 38.07 pJ. 2048 KB: 20 x 64^0.4644 = 138 pJ.
+@pytest.mark.parametrize(("kb", "how"), [
+    (4, "4 KB is at most 8 KB: clamped to the 8 KB figure 10 pJ; x 64/64 bits = 10 pJ"),
+    (8, "8 KB is at most 8 KB: clamped to the 8 KB figure 10 pJ; x 64/64 bits = 10 pJ"),
+    # 9 KB: just past the clamp, 10 x (9/8)^0.5 = 10.61 pJ on the 8-32 KB line (k = ln 2 / ln 4 = 0.5).
+    (9, "log-log interpolated between 8 KB (10 pJ) and 32 KB (20 pJ): 10 x (9/8)^0.5000 = 10.61 pJ; "
+        "x 64/64 bits = 10.61 pJ"),
+    (32, "log-log interpolated between 8 KB (10 pJ) and 32 KB (20 pJ): 10 x (32/8)^0.5000 = 20 pJ; "
+         "x 64/64 bits = 20 pJ"),
+    (128, "log-log interpolated between 32 KB (20 pJ) and 1024 KB (100 pJ): 20 x (128/32)^0.4644 = 38.07 pJ; "
+          "x 64/64 bits = 38.07 pJ"),
+    (1024, "log-log interpolated between 32 KB (20 pJ) and 1024 KB (100 pJ): 20 x (1024/32)^0.4644 = 100 pJ; "
+           "x 64/64 bits = 100 pJ"),
+    (2048, "log-log extended between 32 KB (20 pJ) and 1024 KB (100 pJ): 20 x (2048/32)^0.4644 = 138 pJ; "
+           "x 64/64 bits = 138 pJ"),
+])
+def test_sram_rule_sentences(kb, how):
+    assert rules.sram_access(T, kb, 64).rule == f"64-bit access of a {kb} KB SRAM, {how}"
+
+
+@pytest.mark.parametrize(("bits", "where", "value"), [
+    (4, "extended (outside 8..32 bits)", "0.01643"), (8, "interpolated", "0.03"),
+    (32, "interpolated", "0.1"), (33, "extended (outside 8..32 bits)", "0.1027"),
+    (64, "extended (outside 8..32 bits)", "0.1826"),
+])
+def test_integer_rule_sentences(bits, where, value):
+    # k = ln(0.1 / 0.03) / ln 4 = 0.8685; 0.03 x (4/8)^0.8685 = 0.01643, x (33/8)^0.8685 = 0.1027,
+    # x (64/8)^0.8685 = 0.1826.
+    assert rules.int_op(T, "add", bits).rule == (
+        f"{bits}-bit int ADD: log-log {where} between 8 bits (0.03 pJ) and 32 bits (0.1 pJ): "
+        f"0.03 x ({bits}/8)^0.8685 = {value} pJ")
+
+
+def test_float_and_register_file_rule_sentences():
+    assert rules.float_op(T, "mult", 16).rule == "16-bit float MULT: table figure 1.1 pJ"
+    assert rules.register_file(T, 16).rule == "16-bit register file access: 1 pJ (32-bit) x 16/32 = 0.5 pJ"
+
+
+def test_arithmetic_picks_float_or_integer_by_the_datapath():
+    # 16-bit float MULT is the table's 1.1 pJ; 16-bit int MULT is 0.2 x (16/8)^k with
+    # k = log2(3.1 / 0.2) / 2, i.e. 0.2 x sqrt(15.5) = 0.7874 pJ; ADD 0.03 x sqrt(0.1/0.03) = 0.05477.
+    assert rules.arithmetic(T, "mult", 16, True) == rules.float_op(T, "mult", 16)
+    assert rules.arithmetic(T, "mult", 16, True).pj == 1.1
+    assert rules.arithmetic(T, "mult", 16, False).pj == pytest.approx(0.2 * 15.5**0.5)
+    assert rules.arithmetic(T, "add", 16, False).pj == pytest.approx(0.03 * (0.1 / 0.03) ** 0.5)
+    assert rules.arithmetic(T, "add", 32, True).pj == 0.9

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.energy import EventModel, Table2Model, load_table
 from eiesim.energy.tables import SCHEMAS, parse_table
-from eiesim.errors import EieError
 from tests.energy_helpers import EVENTS_TOML, TABLE2_TOML, drop_entry, replace_value
 
 

@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from compressor.csc import compress_layer, interleave
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
-from eiesim.functional import functional_output
 from eiesim.engines import ScheduleRecorder
+from eiesim.functional import functional_output
 from eiesim.simulation import simulate
 from eiesim.timing import PIPELINE_DRAIN
+from tests.strategies import activations, codes_for, masks
 from tests.test_csc_golden import golden_matrix
 from tests.timing_oracle import functional_acts, oracle, requires, supported
 
@@ -492,19 +493,14 @@ def cases(draw):
         spmat_width_bits=draw(st.sampled_from([8, 16, 24, 64])),
         precision=draw(st.sampled_from(["fixed", "float32"])),
     )
-    m, k = draw(st.integers(1, 40)), draw(st.integers(1, 10))
-    density = draw(st.sampled_from([0.0, 0.1, 0.3, 0.7, 1.0]))
-    seed = draw(st.integers(0, 2**16))
-    rng = np.random.default_rng(seed)
-    mask = rng.random((m, k)) < density
+    mask = draw(masks(40, 10))
     rows, cols = np.nonzero(mask)
-    has_bias = draw(st.booleans()) and k > 1
+    has_bias = draw(st.booleans()) and mask.shape[1] > 1
     layer = interleave(
-        rows, cols, rng.integers(1, 16, rows.size), (m, k), CODEBOOK, config,
+        rows, cols, draw(codes_for(rows.size)), mask.shape, CODEBOOK, config,
         has_bias=has_bias, activation=draw(st.sampled_from(["relu", "none"])),
     )
-    values = rng.choice([0.0, 0.0, 1e-4, 0.5, -1.25, 3.0, 7.9], size=layer.n_inputs)
-    return layer, values, config
+    return layer, draw(activations(layer.n_inputs)), config
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # engine is a name
@@ -544,22 +540,32 @@ def test_cycles_never_grow_with_queue_depth(engine, case):
 # Bad input
 
 
-def test_bad_activations(engine):
+@pytest.fixture
+def no_engine(monkeypatch):
+    """simulate() must reject bad input itself: an engine reached here fails the test."""
+
+    def unreachable(name):
+        raise AssertionError(f"engine {name} reached with input simulate() should have rejected")
+
+    monkeypatch.setattr("eiesim.simulation.get_engine", unreachable)
+
+
+def test_bad_activations_never_reach_an_engine(no_engine):
     config = ArchConfig(n_pe=2)
     layer = make_layer([(0, 0)], (2, 2), config)
     with pytest.raises(EieError, match="length 3"):
-        simulate(layer, np.ones(3), config, engine=engine)
+        simulate(layer, np.ones(3), config)
     with pytest.raises(EieError, match="NaN"):
-        simulate(layer, np.array([1.0, np.nan]), config, engine=engine)
+        simulate(layer, np.array([1.0, np.nan]), config)
     with pytest.raises(EieError, match="vector"):
-        simulate(layer, np.ones((2, 1)), config, engine=engine)
+        simulate(layer, np.ones((2, 1)), config)
     with pytest.raises(EieError, match="real numbers"):
-        simulate(layer, np.array(["a", "b"]), config, engine=engine)
+        simulate(layer, np.array(["a", "b"]), config)
 
 
-def test_layer_encoded_for_another_array(engine):
+def test_layer_encoded_for_another_array_never_reaches_an_engine(no_engine):
     layer = make_layer([(0, 0)], (2, 2), ArchConfig(n_pe=2))
-    with pytest.raises(EieError, match="n_pe"):
-        simulate(layer, np.ones(2), ArchConfig(n_pe=4), engine=engine)
-    with pytest.raises(EieError, match="accumulators_per_pe"):
-        simulate(layer, np.ones(2), ArchConfig(n_pe=2, accumulators_per_pe=8), engine=engine)
+    with pytest.raises(EieError, match="n_pe=2, config has 4"):
+        simulate(layer, np.ones(2), ArchConfig(n_pe=4))
+    with pytest.raises(EieError, match="accumulators_per_pe=64, config has 8"):
+        simulate(layer, np.ones(2), ArchConfig(n_pe=2, accumulators_per_pe=8))

@@ -11,13 +11,13 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from compressor.csc import interleave
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
+from eiesim.counters import COUNTER_NAMES, Counters
 from eiesim.engines import get_engine
 from eiesim.engines._kernels import ADDRESS_BITS, KERNEL_COUNTERS, row_divisor
 from eiesim.engines.fast import layer_tables, output_tables, run
-from eiesim.errors import EieError
 from eiesim.functional import functional_output
-from eiesim.result import COUNTER_NAMES, Counters
 from eiesim.simulation import prepare_activations
 from eiesim.timing import PIPELINE_DRAIN
 from tests.timing_oracle import oracle

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eiesim.validate import SEED_MAX
+from eiecore.validate import SEED_MAX
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,7 +92,7 @@ def test_the_largest_seed_is_accepted(run_cli):
 
 
 def test_library_seed_check():
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
     from workloads.benchmarks import benchmark_activations
 
     with pytest.raises(EieError, match="seed must be in 0..4294967295, got -1"):
@@ -263,7 +263,7 @@ def test_stale_temporaries_of_gone_processes_are_removed(small):
     import subprocess
     import sys
 
-    from eiesim.atomic import TMP_PREFIX, _HOST, write_text
+    from eiecore.atomic import TMP_PREFIX, _HOST, write_text
 
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True, check=True).stdout)
@@ -285,9 +285,9 @@ def test_a_killed_compress_leaves_a_temporary_that_the_next_run_removes(small):
     import sys
     import time
 
-    from eiesim.atomic import TMP_PREFIX
+    from eiecore.atomic import TMP_PREFIX
 
-    code = ("import time, eiesim.atomic as a\n"
+    code = ("import time, eiecore.atomic as a\n"
             "a.write_atomic('m.npz', lambda tmp: (open(tmp, 'wb').write(b'half'), time.sleep(60)))\n")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=small, env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.time() + 30
@@ -297,7 +297,7 @@ def test_a_killed_compress_leaves_a_temporary_that_the_next_run_removes(small):
     proc.wait()
     left = [p for p in small.iterdir() if p.name.startswith(TMP_PREFIX)]
     assert len(left) == 1 and str(proc.pid) in left[0].name
-    from eiesim.atomic import write_text
+    from eiecore.atomic import write_text
 
     write_text(small / "other.txt", "x")
     assert not left[0].exists() and not (small / "m.npz").exists()

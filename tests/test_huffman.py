@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compressor.huffman import HuffmanCode
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 
 def optimal_bits(counts) -> int:

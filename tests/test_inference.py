@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from compressor.csc import compress_layer
-from compressor.fileformat import CompressedModel, save_model
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
 from eiesim.inference import Network, agreement, choose_formats, infer
+from eiesim.modelfile import CompressedModel, save_model
 from eiesim.numerics import frac_bits_for
 
 SMALL = ArchConfig(n_pe=2, accumulators_per_pe=4)

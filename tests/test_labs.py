@@ -11,13 +11,24 @@ from pathlib import Path
 
 import jupytext
 import numpy as np
+import pandas as pd
 import pytest
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 from eiesim.labs import QUICK_ENV, get_lab, list_labs, pick, quick_mode
 from eiesim.labs.checking import check_choice, check_number, check_sequence
 
 LABS = list_labs()
+# Labs whose notebooks train or time with PyTorch (an optional extra): skipped without it.
+NEEDS_TORCH = {"lab1_deep_compression", "lab6_baselines", "lab7_structured_pruning"}
+
+
+def has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 LAB_TIMEOUT_S = 300
 
 
@@ -34,6 +45,8 @@ def lab_env() -> dict[str, str]:
 
 @pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
 def test_lab_runs_top_to_bottom_in_quick_mode(lab, tmp_path):
+    if lab.slug in NEEDS_TORCH and not has_torch():
+        pytest.skip(f"{lab.slug} needs torch")
     proc = subprocess.run([sys.executable, str(lab.path)], cwd=tmp_path, env=lab_env(),
                           capture_output=True, text=True, timeout=LAB_TIMEOUT_S)
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
@@ -184,27 +197,47 @@ def test_lab3_two_pe_cycles_by_hand(capsys):
     assert_verdict(capsys, False, "3")
 
 
-def test_lab3_sweep_checks(capsys, quick_store):
+def crafted_measured(table: pd.DataFrame):
+    """A stand-in for the labs' sweep: the rows of ``table`` at the requested grid."""
+
+    def measured(layers, axes, base=None, store=None):
+        rows = table[table.layer.isin(layers)]
+        for name, values in {**axes, **{k: [v] for k, v in (base or {}).items()}}.items():
+            if name in rows:
+                rows = rows[rows[name].isin(values)]
+        return rows.reset_index(drop=True)
+
+    return measured
+
+
+def test_lab3_sweep_checks_on_a_table_worked_by_hand(capsys, monkeypatch):
     from eiesim.labs import lab3
-    from eiesim.labs.sweeps import measured
+
+    # Load efficiency at depths 1, 2, 8, 64. Relative to depth 64: A 0.5, 0.9, 0.96, 1;
+    # B 0.5, 0.875, 1, 1. Depth 8 is the first where both reach 1 - 0.05 = 0.95.
+    table = pd.DataFrame({
+        "layer": ["A"] * 4 + ["B"] * 4, "queue_depth": [1, 2, 8, 64] * 2, "n_pe": 8,
+        "load_efficiency": [0.5, 0.9, 0.96, 1.0, 0.4, 0.7, 0.8, 0.8],
+        "starved_pe_cycles": [0, 0, 200, 0, 0, 0, 0, 0], "cycles": [0, 0, 1000, 0, 0, 0, 0, 0],
+    })
+    monkeypatch.setattr(lab3, "measured", crafted_measured(table))
+    assert lab3.knee_depth(8, ["A", "B"], [1, 2, 8, 64], 8, None)
+    assert_verdict(capsys, True)
+    assert not lab3.knee_depth(2, ["A", "B"], [1, 2, 8, 64], 8, None)
+    assert_verdict(capsys, False, "8")
+    # Starved fraction at depth 8: 200 PE-cycles / (N = 8 x 1000 cycles) = 0.025.
+    assert lab3.starved_fraction(0.025, "A", 8, 8, None)
+    assert_verdict(capsys, True)
+    assert not lab3.starved_fraction(0.2, "A", 8, 8, None)  # forgot to divide by N
+    assert_verdict(capsys, False)
+
+
+def test_lab3_sweep_checks_accept_one_answer_on_real_runs(capsys, quick_store):
+    from eiesim.labs import lab3
 
     layers, depths, n_pe = ["synth:64x256:0.2:0.5", "synth:48x128:0.3:1"], [1, 2, 8, 64], 8
-    df = measured(layers, {"queue_depth": depths}, {"n_pe": n_pe}, quick_store)
-    table = df.pivot(index="queue_depth", columns="layer", values="load_efficiency")
-    ratio = table / table.loc[64]
-    knee = int(ratio.index[(ratio >= 0.95).all(axis=1)].min())
-    assert lab3.knee_depth(knee, layers, depths, n_pe, quick_store)
-    assert_verdict(capsys, True)
-    wrong = next(d for d in depths if d != knee)
-    assert not lab3.knee_depth(wrong, layers, depths, n_pe, quick_store)
-    assert_verdict(capsys, False, str(knee))
-
-    row = df[(df.layer == layers[0]) & (df.queue_depth == 8)].iloc[0]
-    fraction = row.starved_pe_cycles / (n_pe * row.cycles)
-    assert lab3.starved_fraction(fraction, layers[0], 8, n_pe, quick_store)
-    assert_verdict(capsys, True)
-    assert not lab3.starved_fraction(fraction + 0.05, layers[0], 8, n_pe, quick_store)
-    assert_verdict(capsys, False)
+    verdicts = [lab3.knee_depth(d, layers, depths, n_pe, quick_store) for d in depths]
+    assert sum(verdicts) == 1
 
 
 def test_lab4_fillers_by_hand(capsys):
@@ -220,27 +253,34 @@ def test_lab4_fillers_by_hand(capsys):
     assert_verdict(capsys, False, "3")
 
 
-def test_lab4_sweep_checks(capsys, quick_store):
+def test_lab4_sweep_checks_on_a_table_worked_by_hand(capsys, monkeypatch):
     from eiesim.labs import lab4
 
-    layer, pes = "synth:96x256:0.1:1", [1, 4, 16, 64]
-    df = lab4.scaling_frame([layer], pes, quick_store)
+    # Cycles at N = 1, 4, 16, 64: 1000, 260, 80, 40 -> speedup 1, 3.85, 12.5, 25 ->
+    # efficiency (speedup / N) 1, 0.96, 0.78, 0.39: N = 16 is the last at >= 0.75.
+    # At N = 64: fillers 100, empty 300, idle 64 x 40 - 2000 = 560 PE-cycles -> idle dominates.
+    table = pd.DataFrame({
+        "layer": "L", "n_pe": [1, 4, 16, 64], "cycles": [1000, 260, 80, 40],
+        "filler_entries": [0, 0, 0, 100], "empty_columns": [0, 0, 0, 300], "busy_pe_cycles": [0, 0, 0, 2000],
+    })
+    monkeypatch.setattr(lab4, "measured", crafted_measured(table))
+    assert lab4.scaling_frame(["L"], [1, 4, 16, 64], None).speedup.tolist() == pytest.approx([1, 1000 / 260, 12.5, 25])
+    assert lab4.last_efficient_n(16, "L", [1, 4, 16, 64], None)
+    assert_verdict(capsys, True)
+    assert not lab4.last_efficient_n(64, "L", [1, 4, 16, 64], None)
+    assert_verdict(capsys, False, "16")
+    assert lab4.dominant_loss("idle", "L", 64, [1, 4, 16, 64], None)
+    assert_verdict(capsys, True)
+    assert not lab4.dominant_loss("empty", "L", 64, [1, 4, 16, 64], None)
+    assert_verdict(capsys, False)
+
+
+def test_lab4_busy_cycles_are_the_sum_of_entries_and_empty_columns(quick_store):
+    from eiesim.labs import lab4
+
+    df = lab4.scaling_frame(["synth:96x256:0.1:1"], [1, 4, 16, 64], quick_store)
     assert df.speedup.iloc[0] == 1.0
     assert (df.real_entries + df.filler_entries + df.empty_columns == df.busy_pe_cycles).all()
-    best = int(df[df.speedup / df.n_pe >= 0.75].n_pe.max())
-    assert lab4.last_efficient_n(best, layer, pes, quick_store)
-    assert_verdict(capsys, True)
-    assert not lab4.last_efficient_n(best * 4 if best < 64 else 1, layer, pes, quick_store)
-    assert_verdict(capsys, False, str(best))
-
-    row = df[df.n_pe == 64].iloc[0]
-    losses = {"filler": row.filler_entries, "empty": row.empty_columns,
-              "idle": row.n_pe * row.cycles - row.busy_pe_cycles}
-    top = max(losses, key=losses.get)
-    assert lab4.dominant_loss(top, layer, 64, pes, quick_store)
-    assert_verdict(capsys, True)
-    assert not lab4.dominant_loss(next(k for k in losses if k != top), layer, 64, pes, quick_store)
-    assert_verdict(capsys, False)
 
 
 def test_notebooks_folder_links_every_lab():
@@ -321,12 +361,22 @@ def test_lab5_energy_checks(capsys, small_layer):
     with pytest.raises(EieError, match="fixed_fraction"):
         lab5.read_energy_by_width(layer, acts, config, [64], fixed_fraction=1.0)
 
-    ratio = simulate(layer, acts, config.replace(precision="float32")).energy.total / result.energy.total
-    assert ratio > 1
-    assert lab5.float32_ratio(ratio, layer, acts, config)
-    assert_verdict(capsys, True)
-    assert not lab5.float32_ratio(1.0, layer, acts, config)
-    assert_verdict(capsys, False)
+    # The check divides the float32 run's total by the fixed-point run's: with totals of
+    # 300 pJ and 120 pJ the answer is 2.5 (the inverse, 0.4, is wrong).
+    class Run:
+        def __init__(self, total):
+            self.energy = type("Energy", (), {"total": total})()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lab5, "_simulate", lambda layer, acts, cfg: Run(300.0 if cfg.precision == "float32" else 120.0))
+        assert lab5.float32_ratio(2.5, layer, acts, config)
+        assert_verdict(capsys, True)
+        assert not lab5.float32_ratio(0.4, layer, acts, config)
+        assert_verdict(capsys, False)
+    # On the real layer float32 costs more: a 32-bit float MULT is 3.7 pJ, a 16-bit integer
+    # one at most 3.1 (the 32-bit figure), and every other event is at least as wide.
+    floating = simulate(layer, acts, config.replace(precision="float32")).energy.total
+    assert floating > result.energy.total
 
     m, k = layer.shape
     bits = layer.n_entries * 8 + layer.n_blocks * 16 * (k + 1) * 16 + 16 * 16
@@ -375,12 +425,14 @@ def test_lab1_survivors_and_huffman_ratio(capsys, digits_linear_model):
 
 
 def test_lab1_sharing_inits(digits_linear_model):
-    from compressor.quantize import share_weights
     from eiesim.labs import lab1
 
     [(w, _)], _ = digits_linear_model
+    # Linear init by hand: 2 bits -> 3 clusters starting at -1, 0, 1 (even over [min, max]);
+    # {-1, -0.9} -> -0.95, {0.1, 0.2} -> 0.15, {0.9, 1} -> 0.95, and the assignment is stable.
+    small = np.array([-1.0, -0.9, 0.1, 0.2, 0.9, 1.0])
+    np.testing.assert_allclose(lab1.share(small, 2, "linear"), [-0.95, -0.95, 0.15, 0.15, 0.95, 0.95])
     values = w[w != 0]
-    assert np.array_equal(lab1.share(values, 3, "linear"), share_weights(values, 3).values())
     shared = lab1.share(values, 3, "random")
     assert shared.shape == values.shape and np.unique(shared).size <= 7
     assert np.array_equal(shared, lab1.share(values, 3, "random"))  # seeded

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import compressor.csc
-import compressor.quantize
 from compressor.csc import compress_layer
+import compressor.quantize
 from eiesim.config import ArchConfig
 from eiesim.sweep import layers
 from workloads.benchmarks import benchmark_activations, benchmark_layer, benchmark_weights
@@ -24,7 +24,7 @@ def same_layer(a, b) -> None:
 @pytest.fixture
 def cold_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(layers, "_MEMO", type(layers._MEMO)())
+    layers._MEMO.clear()
     return tmp_path / "eiesim" / "layers"
 
 
@@ -38,7 +38,7 @@ def test_cached_benchmark_layer_is_the_compressed_layer_cold_and_warm(cold_cache
     assert len(list(cold_cache.glob("code-*/*.npz"))) == 2  # the shared layer and its encoding
 
     # Warm, in a new process (empty memo): neither k-means nor interleaving may run.
-    monkeypatch.setattr(layers, "_MEMO", type(layers._MEMO)())
+    layers._MEMO.clear()
 
     def forbidden(*args, **kwargs):
         raise AssertionError("recomputed although cached")
@@ -56,7 +56,7 @@ def test_each_array_gets_its_own_encoding_and_a_corrupt_one_is_rebuilt(cold_cach
     a, _ = benchmark_layer("NT-We", small)
     b, _ = benchmark_layer("NT-We", big)
     assert (a.n_pe, b.n_pe) == (4, 16) and a.ptr.shape != b.ptr.shape
-    encoded = sorted(cold_cache.glob("code-*/NT-We-s0-b4-n*.npz"))
+    encoded = sorted(cold_cache.glob("code-*/NT-We-v1-s0-b4-n*.npz"))
     assert len(encoded) == 2
     encoded[0].write_bytes(b"not an npz")  # n16 sorts first
     again, _ = benchmark_layer("NT-We", big)
@@ -67,7 +67,7 @@ def test_an_unwritable_cache_still_gives_the_layer(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder would go")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    monkeypatch.setattr(layers, "_MEMO", type(layers._MEMO)())
+    layers._MEMO.clear()
     assert layers.default_cache_folder() is None
     layer, _ = benchmark_layer("NT-We", ArchConfig(n_pe=4))
     same_layer(layer, compress_layer(benchmark_weights("NT-We", 0), ArchConfig(n_pe=4), name="NT-We",

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from eiesim.errors import EieError  # noqa: E402
+from eiecore.errors import EieError  # noqa: E402
 from workloads import lenet  # noqa: E402
 from workloads.digits import load_digits_split  # noqa: E402
 from workloads.lenet import LeNetSettings, build_mlp, magnitude_prune, run_lenet, share_layer  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 from eiesim.paper import PaperSettings
 from eiesim.paper.report import markdown_table
 
@@ -17,6 +17,7 @@ def cache(tmp_path_factory):
 
 
 def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
+    pytest.importorskip("torch", reason="the paper's baseline and LeNet stages need torch")
     out = tmp_path / "res"
     code, stdout, err = run_cli("paper", "--smoke", "--out", out, "--cache-dir", cache, "--jobs", "1",
                                 "--no-progress")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from compressor.prune import (
     apply_mask_to_torch, balanced_mask, magnitude_mask, mask_from_torch, prune, scheme_mask, structured_mask,
 )
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 
 def random_matrix(m, k, seed=0):

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-import workloads.benchmarks as bench_module
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
 from eiesim.paper import pruning
+import workloads.benchmarks as bench_module
 from workloads.benchmarks import Benchmark
 
 

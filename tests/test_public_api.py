@@ -1,7 +1,7 @@
 """The small public API: ``from eiesim import simulate`` is the function, whatever was imported first."""
 
-import eiesim.simulation  # noqa: F401  (importing the module first must not shadow the function)
 from eiesim import ArchConfig, simulate
+import eiesim.simulation  # noqa: F401  (importing the module first must not shadow the function)
 
 
 def test_simulate_is_the_function_after_the_module_was_imported():

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import compressor.quantize as quantize
 from compressor.quantize import finetune_centroids, kmeans_1d, share_weights
-from eiesim.errors import EieError
+from eiecore.errors import EieError
+from tests.strategies import examples
 
 
 def sklearn_kmeans(values: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
@@ -85,7 +86,7 @@ def weight_sets(draw):
     return values[values != 0]
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(weight_sets(), st.integers(2, 5))
 def test_kmeans_matches_scikit_learn(values, bits):
     n_clusters = 2**bits - 1
@@ -102,7 +103,7 @@ def test_kmeans_matches_scikit_learn(values, bits):
     np.testing.assert_array_equal(shared.codes - 1, nearest_by_hand(values, theirs))
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     st.lists(st.floats(-10, 10, allow_nan=False).filter(lambda v: v != 0), min_size=1, max_size=300),
     st.integers(1, 8),

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from eiesim.blocks import ActQueue, PtrRead, SpmatRead
 from eiesim.blocks.arith import accumulator
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters
+from eiesim.engines import ScheduleRecorder
 from eiesim.engines.reference import run
 from eiesim.numerics import accumulate
-from eiesim.result import Counters
 from eiesim.simulation import prepare_activations
-from eiesim.engines import ScheduleRecorder
 from tests.test_engines import cases, make_layer
 from tests.timing_oracle import supported
 

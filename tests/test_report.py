@@ -5,9 +5,9 @@ import json
 import numpy as np
 
 from compressor.csc import compress_layer, interleave
-from compressor.fileformat import CompressedModel
 from compressor.report import layer_storage, storage_report
 from eiesim.config import ArchConfig
+from eiesim.modelfile import CompressedModel
 
 CONFIG = ArchConfig(n_pe=1)
 
@@ -58,3 +58,14 @@ def test_table_lists_every_layer_and_the_total():
     assert lines[2].split()[:4] == ["filler", "23", "x", "1"]
     assert lines[4].startswith("total") and "2.3x" in lines[4]
     assert "4 + 4 bits" in lines[-1]
+
+
+def test_codebook_is_priced_at_the_datapath_width():
+    # The codebook holds values in the arithmetic unit's format: 16 x value_bits in fixed
+    # point, 16 x 32 bits in float32 (whatever value_bits says).
+    fixed = storage_report(CompressedModel([filler_layer()], CONFIG.replace(value_bits=12, act_frac_bits=4,
+                                                                         weight_frac_bits=6)))
+    floating = storage_report(CompressedModel([filler_layer()], CONFIG.replace(precision="float32")))
+    assert fixed.layers[0].codebook_bits == 16 * 12 and fixed.to_dict()["codebook_value_bits"] == 12
+    assert floating.layers[0].codebook_bits == 16 * 32 and floating.to_dict()["codebook_value_bits"] == 32
+    assert floating.layers[0].total_bits == 16 + 16 + 32 + 16 * 32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import distributed
 
-from eiesim.result import COUNTER_NAMES
+from eiesim.counters import COUNTER_NAMES
 from eiesim.sweep import DaskExecutor, SweepSpec, run_sweep, sweep_frame
 
 from tests.sweep_helpers import SMALL, TINY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 from eiesim.sweep import SweepSpec, parse_axis, parse_layers, parse_values, plan_chunks
 from workloads.benchmarks import BENCHMARKS
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eiesim.simulation import simulate
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
-from eiesim.result import COUNTER_NAMES
+from eiesim.counters import COUNTER_NAMES
+from eiesim.simulation import simulate
 from eiesim.sweep import ProcessExecutor, ResultStore, SweepSpec, run_sweep, sweep_frame
 from eiesim.sweep import layers as sweep_layers
 from eiesim.sweep.layers import encode, shared_layer
@@ -24,7 +24,7 @@ def test_shared_layer_encodes_like_the_benchmark_and_caches(tmp_path):
     ours = encode(shared_layer("NT-We", 1, 4, str(tmp_path)), config)
     sweep_layers._MEMO.clear()
     cached = shared_layer("NT-We", 1, 4, str(tmp_path))  # now read from the cache file
-    assert len(list(tmp_path.glob("NT-We-s1-b4.npz"))) == 1
+    assert len(list(tmp_path.glob("NT-We-v1-s1-b4.npz"))) == 1
     np.testing.assert_array_equal(cached.acts, acts)
     for layer in (ours, encode(cached, config)):
         for name in ("code", "rel", "ptr", "start", "codebook"):
@@ -94,7 +94,7 @@ def test_store_ignores_and_cleans_temporaries(tmp_path):
     import subprocess
     import sys
 
-    from eiesim.atomic import TMP_PREFIX, _HOST
+    from eiecore.atomic import TMP_PREFIX, _HOST
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)

@@ -41,7 +41,7 @@ def test_duckdb_reads_the_store_glob_even_with_a_writer_mid_part(store):
 
 
 def test_every_part_temporary_is_outside_the_glob(tmp_path, monkeypatch):
-    import eiesim.atomic as atomic
+    import eiecore.atomic as atomic
 
     seen = []
     real = atomic._place

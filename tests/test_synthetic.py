@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compressor.synthetic import random_sparse_weights, sample_positions
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 
 @given(total=st.integers(1, 5000), fraction=st.floats(0, 1), seed=st.integers(0, 999))

@@ -11,7 +11,7 @@ from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
 from compressor.csc import compress_layer  # noqa: E402
-from eiesim.errors import EieError  # noqa: E402
+from eiecore.errors import EieError  # noqa: E402
 from workloads.torch_import import layers_from_module, layers_from_state_dict, load_torch_layers  # noqa: E402
 
 

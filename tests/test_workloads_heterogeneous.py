@@ -9,7 +9,7 @@ import pytest
 from compressor.synthetic import (
     binomial_cv, count_spread, heterogeneous_sparse_weights, input_density, propensities,
 )
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 from workloads.benchmarks import (
     HETEROGENEOUS, UNIFORM, Workload, benchmark_activation_batch, benchmark_activations, benchmark_weights,
     make_workload,

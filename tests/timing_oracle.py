@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eiesim.result import COUNTER_NAMES
+from eiesim.counters import COUNTER_NAMES
 from eiesim.simulation import prepare_activations
 from eiesim.timing import (
     FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL, lnzd_tree_latency,

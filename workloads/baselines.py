@@ -34,13 +34,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
+from eiesim.simulation import simulate
 from workloads.benchmarks import (
-    BENCHMARKS,
     Benchmark,
     benchmark_activation_batch,
     benchmark_layer,
+    benchmark_names,
     benchmark_weights,
     get_benchmark,
 )
@@ -447,8 +448,6 @@ def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:
 def simulate_eie(bench: Benchmark, seed: int, n_pe: int, engine: str) -> EieRow:
     """Simulated EIE time and energy of one benchmark layer for one frame (batch 1): the
     same weights and first frame as the measured columns, weight-shared (layer cache)."""
-    from eiesim.simulation import simulate
-
     config = ArchConfig.make(n_pe=n_pe)
     layer, acts = benchmark_layer(bench.name, config, seed)
     result = simulate(layer, acts, config, engine=engine)
@@ -457,7 +456,7 @@ def simulate_eie(bench: Benchmark, seed: int, n_pe: int, engine: str) -> EieRow:
 
 
 def run_baselines(
-    names: Sequence[str] | None = None,
+    names: str | Sequence[str] | None = None,
     devices: Sequence[str] | None = None,
     batches: Sequence[int] = (1, 64),
     repeats: int = 10,
@@ -474,7 +473,7 @@ def run_baselines(
     ``threads`` torch threads (1 by default; None leaves torch's choice)."""
     progress = progress or (lambda _: None)
     torch = require_torch()
-    names = [get_benchmark(n).name for n in (names or BENCHMARKS)]
+    names = benchmark_names(names)
     devices = check_devices(devices or default_devices())
     batches = sorted(set(batches))
     if not batches or batches[0] < 1:

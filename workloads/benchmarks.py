@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
+from typing import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,9 +27,11 @@ from compressor.csc import Activation, EncodedLayer, compress_layer
 from compressor.synthetic import (
     heterogeneous_sparse_weights, input_density, random_activations, random_sparse_weights,
 )
+from eiecore.errors import EieError
+from eiecore.validate import check_seed
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
-from eiesim.validate import check_seed
+from eiesim.sweep import sources
+from eiesim.sweep.layers import default_cache_folder, encoded_layer
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,18 @@ class Benchmark:
     source: str
     has_bias: bool = False
     activation: Activation = "relu"
+
+    # Version of the generator (weights and activations for a name and seed): bump when the
+    # same benchmark and seed can give other numbers, so cached layers and stored points recompute.
+    version: ClassVar[int] = 1
+
+    def size_hint(self) -> float:
+        """Expected kept weights: M x K x density."""
+        return self.outputs * self.inputs * self.weight_density
+
+    def generate(self, seed: int) -> tuple[sp.coo_matrix, np.ndarray]:
+        """Weights and activations (a sweep layer source, :mod:`eiesim.sweep.sources`)."""
+        return benchmark_weights(self.name, seed), benchmark_activations(self.name, seed)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -65,7 +81,6 @@ BENCHMARKS: dict[str, Benchmark] = {
 @dataclass(frozen=True)
 class Workload:
     """How a benchmark layer's weights and inputs are drawn (see the module docstring)."""
-
     mode: str = "uniform"  # "uniform" or "heterogeneous"
     row_cv: float = 0.0  # CV of non-zeros per row
     col_cv: float = 0.0  # CV of non-zeros per column
@@ -109,11 +124,33 @@ def make_workload(mode: str, row_cv: float | None = None, col_cv: float | None =
     return dataclasses.replace(HETEROGENEOUS, **given)
 
 
+def benchmark_names(names: "str | Iterable[str] | None" = None) -> list[str]:
+    """Canonical names: ``None``, ``"all"`` (any case, alone or among others) or names.
+
+    The one place ``all`` is expanded to the nine layers; each other name is looked up
+    case-insensitively (an unknown one is an :class:`EieError`).
+    """
+    items = ["all"] if names is None else [names] if isinstance(names, str) else list(names)
+    out: list[str] = []
+    for item in items:
+        out.extend(BENCHMARKS) if item.strip().lower() == "all" else out.append(get_benchmark(item.strip()).name)
+    return list(dict.fromkeys(out))
+
+
+def find_benchmark(name: str) -> Benchmark | None:
+    """The benchmark of that name (any case), or None."""
+    return next((bench for key, bench in BENCHMARKS.items() if key.lower() == name.lower()), None)
+
+
 def get_benchmark(name: str) -> Benchmark:
-    for key, bench in BENCHMARKS.items():
-        if key.lower() == name.lower():
-            return bench
-    raise EieError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    bench = find_benchmark(name)
+    if bench is None:
+        raise EieError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    return bench
+
+
+# The sweep finds the nine layers (and "all") through its registry, never by importing us.
+sources.register(find_benchmark, lambda: list(BENCHMARKS), group="all")
 
 
 def _rngs(bench: Benchmark, seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -173,7 +210,6 @@ def benchmark_layer(
     """
     bench = get_benchmark(name)
     if workload == UNIFORM:
-        from eiesim.sweep.layers import default_cache_folder, encoded_layer
 
         return encoded_layer(bench.name, seed, config, default_cache_folder())
     layer = compress_layer(

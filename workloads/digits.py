@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,17 @@ from typing import Any, Callable
 import numpy as np
 
 from compressor.csc import compress_layer, interleave
-from compressor.fileformat import CompressedModel
 from compressor.prune import apply_mask_to_torch, magnitude_mask
 from compressor.quantize import finetune_centroids, share_weights
 from compressor.report import KB, StorageReport, layer_storage
+from eiecore.atomic import write_atomic
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
+from eiesim.functional import functional_output
+from eiesim.inference import Network, forward, infer
+from eiesim.modelfile import CompressedModel
+from eiesim.modelfile import save_model
+from eiesim.simulation import prepare_activations
 from workloads.digits import Digits, load_digits_split
 from workloads.torch_import import layers_from_module, require_torch
 
@@ -391,10 +396,6 @@ def _run_on_eie(model: CompressedModel, imported, data: Digits, engine: str, set
     activation formats calibrated on the training images); the first ``check_images`` are
     checked against the functional model. Returns the inference result, per-layer reports
     and the check."""
-    from eiesim.functional import functional_output
-    from eiesim.inference import Network, forward, infer
-    from eiesim.simulation import prepare_activations
-
     n_images = len(data.y_test) if settings.eie_images is None else min(settings.eie_images, len(data.y_test))
     x = data.x_test[:n_images]
     result = infer(model, x, engine=engine, calibration=data.x_train, labels=data.y_test[:n_images])
@@ -419,9 +420,6 @@ def _run_on_eie(model: CompressedModel, imported, data: Digits, engine: str, set
 
 def export_lenet(result: LeNetResult, folder) -> list[Path]:
     """Write the encoded network and the digits split it was trained and tested on."""
-    from compressor.fileformat import save_model
-    from eiesim.atomic import write_atomic
-
     folder = Path(folder)
     data = load_digits_split(result.seed, result.settings.test_fraction)
     written = [save_model(folder / "lenet.eie", result.model)]

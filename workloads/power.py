@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 POWERCAP = Path("/sys/class/powercap")
 

@@ -43,7 +43,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 _RECURRENT_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(?P<layer>\d+)(?P<reverse>(_reverse)?)$")
 # Gate row groups per kind: LSTM i, f, g, o; GRU r, z, n; RNN one.

@@ -21,8 +21,8 @@ import numpy as np
 import simpy
 
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters
 from eiesim.numerics import to_real
-from eiesim.result import Counters
 
 
 class ActRW:

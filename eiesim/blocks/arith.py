@@ -30,8 +30,8 @@ from typing import Callable
 import numpy as np
 
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters
 from eiesim.numerics import accumulate, scaled_product, value_range
-from eiesim.result import Counters
 from eiesim.timing import ARITH_STAGES
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import simpy
 
 from eiesim.blocks.act_queue import ActQueue
-from eiesim.result import Counters
+from eiesim.counters import Counters
 
 
 @dataclass(frozen=True, slots=True)

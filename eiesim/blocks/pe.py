@@ -25,7 +25,7 @@ from eiesim.blocks.act_queue import ActQueue
 from eiesim.blocks.arith import ArithmeticUnit
 from eiesim.blocks.ptr_read import PtrRead
 from eiesim.blocks.spmat_read import SpmatRead
-from eiesim.result import Counters
+from eiesim.counters import Counters
 
 
 class ProcessingElement:

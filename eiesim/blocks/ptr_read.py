@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eiesim.result import Counters
+from eiesim.counters import Counters
 
 
 class PtrRead:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eiesim.result import Counters
+from eiesim.counters import Counters
 from eiesim.timing import SPMAT_READ_LATENCY
 
 

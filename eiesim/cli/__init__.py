@@ -13,8 +13,8 @@ import sys
 
 import click
 
-from eiesim.errors import EieError
-from eiesim.validate import SEED_MAX
+from eiecore.errors import EieError
+from eiecore.validate import SEED_MAX
 
 # name -> "module:attribute" of a click command; keep this list sorted.
 COMMANDS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from eiesim.atomic import check_outputs, json_text, text_writer
+from eiecore.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED, FiniteFloatRange
 from eiesim.engines import engine_names
 from workloads.baselines import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
@@ -48,7 +48,7 @@ def baseline(benchmark, devices, batches, repeats, warmup, max_spread, threads, 
     from workloads.baselines import run_baselines
 
     outputs = check_outputs({"--json": json_out})
-    names = None if benchmark.lower() == "all" else [benchmark]
+    names = benchmark  # "all" or one name; run_baselines expands it
     report = run_baselines(
         names, list(devices) or None, batches, repeats, warmup, threads, seed,
         eie_pes=pes or None, engine=engine, energy_seconds=energy_seconds,

@@ -19,9 +19,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from eiesim.atomic import check_outputs, json_text, text_writer
+from eiecore.atomic import check_outputs, json_text, text_writer
+from eiecore.errors import EieError
 from eiesim.cli import SEED
-from eiesim.errors import EieError
 
 PRUNE_METHODS = ("magnitude", "balanced", "row", "column", "block")  # compressor.prune.SCHEMES
 SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -65,7 +65,7 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
              index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:
     """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
     from compressor.csc import compress_layer
-    from compressor.fileformat import CompressedModel
+    from eiesim.modelfile import CompressedModel
     from eiesim.config import ArchConfig
 
     source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict)
@@ -124,7 +124,7 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
 @click.option("--layer", "layer_name", metavar="NAME", help="Layer to write (needed when the model has several).")
 def decompress(model_path, out, layer_name) -> None:
     """Write one layer's quantized weights as a dense matrix (bias column last, if it has one)."""
-    from compressor.fileformat import load_model
+    from eiesim.modelfile import load_model
 
     outputs = check_outputs({"--out": out}, inputs={"--model": model_path})
     model = load_model(model_path)
@@ -151,7 +151,7 @@ def decompress(model_path, out, layer_name) -> None:
 @click.option("--json", "json_out", metavar="OUT", help="Also write the description and storage report as JSON.")
 def info(model_path, json_out) -> None:
     """Describe a compressed model file: array, layers, codebooks and storage."""
-    from compressor.fileformat import VERSION, load_model
+    from eiesim.modelfile import VERSION, load_model
     from compressor.report import storage_report
 
     outputs = check_outputs({"--json": json_out}, inputs={"FILE": model_path})
@@ -264,15 +264,15 @@ def _block_shape(text: str) -> tuple[int, int]:
 
 
 def _benchmark_layers(benchmark: str, seed: int):
-    from workloads.benchmarks import BENCHMARKS, benchmark_weights, get_benchmark
+    from workloads.benchmarks import BENCHMARKS, benchmark_names, benchmark_weights
 
-    names = list(BENCHMARKS) if benchmark.lower() == "all" else [get_benchmark(benchmark).name]
+    names = benchmark_names(benchmark)
     return [(n, benchmark_weights(n, seed), BENCHMARKS[n].has_bias, BENCHMARKS[n].activation) for n in names]
 
 
 def _write_outputs(model, outputs, out: str, json_out: str | None) -> None:
     """Publish the model file and (optionally) the JSON report: both files or neither."""
-    from compressor.fileformat import model_writer
+    from eiesim.modelfile import model_writer
     from compressor.report import storage_report
 
     report = storage_report(model)

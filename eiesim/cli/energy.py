@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from eiesim.atomic import check_output_folder, check_outputs, json_text, text_writer
+from eiecore.atomic import check_output_folder, check_outputs, json_text, text_writer
 from eiesim.cli import SEED
 from eiesim.config import ArchConfig
 from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
@@ -42,7 +42,7 @@ from eiesim.engines import engine_names
 def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram_width_study,
            precision_study, plot_dir, json_out) -> None:
     """Per-event energies with their provenance, and per-layer energy of both models."""
-    from eiesim.energy import studies
+    from eiesim.paper import studies
     from eiesim.paper import figures
 
     config = ArchConfig.make(n_pe=pes)
@@ -95,11 +95,9 @@ def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram
 
 
 def _layers(names: tuple[str, ...]) -> list[str]:
-    from workloads.benchmarks import BENCHMARKS, get_benchmark
+    from workloads.benchmarks import benchmark_names
 
-    if any(n.lower() == "all" for n in names):
-        return list(BENCHMARKS)
-    return [get_benchmark(n).name for n in names]
+    return benchmark_names(names)
 
 
 def _section(title: str) -> None:

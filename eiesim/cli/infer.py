@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from eiecore.errors import EieError
 from eiesim.engines import engine_names
-from eiesim.errors import EieError
 from eiesim.timing import PROFILES
 
 FRAC = "N|auto"
@@ -53,8 +53,8 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
     """Run a whole compressed network over a batch of inputs on the simulated chip."""
     import numpy as np
 
-    from compressor.fileformat import load_model
-    from eiesim.atomic import check_outputs, json_text, text_writer
+    from eiesim.modelfile import load_model
+    from eiecore.atomic import check_outputs, json_text, text_writer
     from eiesim.cli.simulate import _load_npy
     from eiesim.inference import infer as run_inference
     from eiesim.inference import parse_frac_bits, plot_latency

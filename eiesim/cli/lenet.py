@@ -23,7 +23,7 @@ def lenet(full, seed, pes, engine, json_out, export_dir):
     """LeNet-300-100 end to end: accuracy per stage, storage, EIE cycles and energy."""
     from dataclasses import replace
 
-    from eiesim.atomic import check_output_folder, check_outputs, json_text, text_writer
+    from eiecore.atomic import check_output_folder, check_outputs, json_text, text_writer
     from workloads.lenet import LeNetSettings, export_lenet, run_lenet
 
     outputs = check_outputs({"--json": json_out})

@@ -24,8 +24,8 @@ def paper(out, full, smoke, seed, jobs, cache_dir, engine, no_progress) -> None:
     """Run the whole evaluation (EIE Table IV, Figs 6-13, LeNet, storage) into OUT."""
     import time
 
-    from eiesim.atomic import check_output_folder
-    from eiesim.errors import EieError
+    from eiecore.atomic import check_output_folder
+    from eiecore.errors import EieError
     from eiesim.paper import PaperSettings, run_paper
     from eiesim.sweep import local_executor
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from eiesim.atomic import check_outputs, json_text, text_writer
+from eiecore.atomic import check_outputs, json_text, text_writer
+from eiecore.errors import EieError
 from eiesim.cli import SEED
 from eiesim.engines import engine_names
-from eiesim.errors import EieError
 from eiesim.timing import PROFILES
 
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
@@ -161,7 +161,7 @@ def _weights_job(weights: str, acts: str, config):
 
 def _model_layer(path: str, name: str | None):
     """The chosen layer of a compressed model file, and the config it was encoded for."""
-    from compressor.fileformat import load_model
+    from eiesim.modelfile import load_model
 
     model = load_model(path)
     named = {layer.name: layer for layer in model.layers}
@@ -188,9 +188,9 @@ def _workload(benchmark, mode, row_cv, col_cv, act_cv, n_inputs):
 
 
 def _benchmark_names(benchmark: str) -> list[str]:
-    from workloads.benchmarks import BENCHMARKS, get_benchmark
+    from workloads.benchmarks import benchmark_names
 
-    return list(BENCHMARKS) if benchmark.lower() == "all" else [get_benchmark(benchmark).name]
+    return benchmark_names(benchmark)
 
 
 def _benchmark_jobs(benchmark: str, seed: int, config, load):

@@ -25,8 +25,8 @@ def study() -> None:
 def heterogeneity(seed, reduced, json_out) -> None:
     """Spread of non-zeros per row / column and of the input density over inputs, measured on
     the EIE authors' AlexNet fc8 (when its data is present) and on a pruned LeNet-300-100."""
-    from eiesim.atomic import check_outputs, json_text, text_writer
-    from eiesim.errors import EieError
+    from eiecore.atomic import check_outputs, json_text, text_writer
+    from eiecore.errors import EieError
     from eiesim.paper.heterogeneity import measure_fc8, measure_lenet
     from workloads.lenet import LeNetSettings
 
@@ -60,7 +60,7 @@ def _layers(text: str) -> list[str]:
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
 
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
@@ -72,7 +72,7 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 
 
 def _out_folder(out):
-    from eiesim.atomic import check_output_folder
+    from eiecore.atomic import check_output_folder
 
     if out is None:
         return None
@@ -82,7 +82,7 @@ def _out_folder(out):
 
 
 def _save(folder, name: str, df) -> None:
-    from eiesim.atomic import write_atomic
+    from eiecore.atomic import write_atomic
 
     if folder is not None:
         write_atomic(folder / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
@@ -102,7 +102,7 @@ def _save(folder, name: str, df) -> None:
 def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
     """Load-balance-aware (balanced) against magnitude pruning at equal density: load efficiency,
     imbalance and cycles per benchmark layer and workload mode."""
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
     from eiesim.paper.pruning import BALANCE_COLUMNS, balance_study
     from eiesim.paper.report import markdown_table
 
@@ -136,7 +136,7 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
     swept over the pruning rate; cycles, energy, storage, speedup over dense, PPR = rate / speedup."""
     from click.core import ParameterSource
 
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
     from eiesim.paper.pruning import (
         LENET_COLUMNS, PPR_COLUMNS, LeNetPruning, lenet_answer, lenet_study, ppr_study, speedup_figure,
         storage_accuracy_figure,
@@ -188,7 +188,7 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
     """EIE Table IV explained: the paper's theoretical and actual times beside ours under both
     timing profiles and both workload modes, and the gap split into measured causes (the same
     section as in 'eiesim paper')."""
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
     from eiesim.paper.table4 import markdown, real_fc8, validation
 
     if inputs < 1:

@@ -33,11 +33,12 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
 
     Example: eiesim sweep --layers all --grid n_pe=1..256:pow2 --grid queue_depth=1..256:pow2
     """
-    from eiesim.atomic import check_output_folder
-    from eiesim.errors import EieError
+    from eiecore.atomic import check_output_folder
+    from eiecore.errors import EieError
     from eiesim.sweep import ResultStore, SweepSpec, run_sweep
     from eiesim.sweep.grid import parse_axis
     from eiesim.sweep.layers import default_cache_dir
+    import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
 
     check_output_folder("--out", out)
     if cache_dir is not None:
@@ -104,7 +105,7 @@ class _executor:
             try:
                 client = Client(self.scheduler, timeout=f"{self.timeout}s")
             except (OSError, TimeoutError) as exc:
-                from eiesim.errors import EieError
+                from eiecore.errors import EieError
 
                 raise EieError(f"cannot reach dask scheduler {self.scheduler}: {exc}") from None
         self.closers.insert(0, client)

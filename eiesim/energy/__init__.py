@@ -7,8 +7,10 @@ estimators are small swappable plug-ins (:mod:`.base`):
 - :class:`EventModel`: event counts from the simulator's counters (:mod:`.events`) x
   per-event energies derived from Horowitz's 45 nm table; the primary model;
 - :class:`Table2Model`: EIE Table II power x time, and the array's area;
-- :func:`dram_counterfactual`: the weights fetched from DRAM every inference;
-- :mod:`.studies`: the SRAM-width (EIE Fig. 9) and precision (Fig. 10) studies.
+- :func:`dram_counterfactual`: the weights fetched from DRAM every inference.
+
+The studies that run benchmarks through the simulator with these models (EIE Figs. 9
+and 10) are application code: :mod:`eiesim.paper.studies`.
 
 ``energy_report(counters, per_pe, cycles, config, table=None, table2=None)`` is what
 ``simulate`` attaches to every result.
@@ -20,6 +22,10 @@ from eiesim.energy.events import EVENTS, MODULES, EventModel
 from eiesim.energy.report import EnergyReport, energy_report, estimate
 from eiesim.energy.table2 import Table2Model, lnzd_nodes
 from eiesim.energy.tables import EnergyTable, load_table
+
+# Version of the energy rules (the tables' bytes are fingerprinted separately): bump when
+# the energy of the same counters and config can change.
+ENERGY_VERSION = 1
 
 __all__ = [
     "EVENTS", "MODULES", "Activity", "EnergyReport", "EnergyTable", "EventModel", "ModelEnergy",

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from eiesim.config import ArchConfig
-from eiesim.result import Counters, PerPE
+from eiesim.counters import Counters, PerPE
 
 
 @dataclass(frozen=True)

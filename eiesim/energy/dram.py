@@ -19,8 +19,8 @@ import math
 from dataclasses import asdict, dataclass
 
 from compressor.csc import EncodedLayer
+from compressor.report import layer_storage
 from eiesim.config import ArchConfig
-from eiesim.energy.events import datapath_bits
 from eiesim.energy.tables import EnergyTable, load_table
 
 
@@ -37,12 +37,8 @@ class DramStream:
 
 
 def compressed_bits(layer: EncodedLayer, config: ArchConfig) -> int:
-    """Bits of EIE's stored layer: entries, pointers and codebook."""
-    m, k = layer.shape
-    entries = layer.n_entries * (layer.weight_bits + layer.index_bits)
-    pointers = layer.n_blocks * layer.n_pe * (k + 1) * config.ptr_bits
-    codebook = layer.codebook_entries * datapath_bits(config)
-    return entries + pointers + codebook
+    """Bits of EIE's stored layer: entries, pointers and codebooks (the storage report's total)."""
+    return layer_storage(layer, config.ptr_bits, config.datapath_bits).total_bits
 
 
 def price(stream: str, bits: int, table: EnergyTable) -> DramStream:

@@ -16,18 +16,20 @@ pointer-only cycles: the best per-PE proxy of issued entries among the per-PE co
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 
+from eiecore import caches
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters
 from eiesim.energy import rules
 from eiesim.energy.base import Activity, Line, ModelEnergy, share
 from eiesim.energy.rules import Derived
 from eiesim.energy.tables import EnergyTable, load_table
-from eiesim.result import Counters
 
 MODULES: dict[str, str] = {
     "queue": "activation queue",
@@ -39,9 +41,8 @@ MODULES: dict[str, str] = {
 PER_PE_SHARES = ("equal", "real", "busy")
 
 
-def datapath_bits(config: ArchConfig) -> int:
-    """Width of activations, codebook values and accumulators: 32 in float32 precision."""
-    return 32 if config.precision == "float32" else config.value_bits
+# The datapath width (ArchConfig.datapath_bits) as a function of the config, like the widths below.
+datapath_bits: Callable[[ArchConfig], int] = operator.attrgetter("datapath_bits")
 
 
 def column_index_bits(config: ArchConfig) -> int:
@@ -152,6 +153,9 @@ EVENTS: tuple[EventSpec, ...] = (
 def event_energies(table: EnergyTable, config: ArchConfig) -> dict[str, Derived]:
     """The energy of one occurrence of each event, with the rule that derived it."""
     return {e.name: e.energy(table, config) for e in EVENTS}
+
+
+caches.register("event energies", event_energies.cache_clear, lambda: event_energies.cache_info().currsize)
 
 
 def event_counts(counters: Counters, config: ArchConfig) -> dict[str, int]:

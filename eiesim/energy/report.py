@@ -12,11 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters, PerPE
 from eiesim.energy.base import Activity, Estimator, ModelEnergy
 from eiesim.energy.events import EventModel
 from eiesim.energy.table2 import Table2Model
 from eiesim.energy.tables import EnergyTable
-from eiesim.result import Counters, PerPE
 
 
 @dataclass

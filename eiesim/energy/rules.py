@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from eiecore.errors import EieError
 from eiesim.energy.tables import EnergyTable
-from eiesim.errors import EieError
 
 SRAM_POINTS_KB = (("sram_64bit_8kb", 8.0), ("sram_64bit_32kb", 32.0), ("sram_64bit_1mb", 1024.0))
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.energy.base import Activity, Line, ModelEnergy
 from eiesim.energy.tables import EnergyTable, load_table
-from eiesim.errors import EieError
 
 # event-model module -> Table II unit key prefix
 UNITS = {

@@ -29,7 +29,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from eiesim.errors import EieError
+from eiecore import caches
+from eiecore.errors import EieError
 
 SCHEMA = "eiesim-energy-table/1"
 
@@ -136,6 +137,9 @@ def load_table(source: "str | Path | EnergyTable | None", kind: str) -> EnergyTa
 def _builtin(kind: str) -> EnergyTable:
     text = resources.files("eiesim.energy").joinpath("tables", BUILTIN_FILES[kind]).read_text("utf-8")
     return parse_table(text, kind, f"built-in {BUILTIN_FILES[kind]}")
+
+
+caches.register("built-in energy tables", _builtin.cache_clear, lambda: _builtin.cache_info().currsize)
 
 
 def parse_table(text: str, kind: str, source: str) -> EnergyTable:

@@ -22,11 +22,17 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
-from eiesim.result import Counters, PerPE
+from eiecore.errors import EieError
+from eiesim.counters import Counters, PerPE
 
 if TYPE_CHECKING:
     from compressor.csc import EncodedLayer
     from eiesim.config import ArchConfig
+
+# Version of what both engines compute (SPEC §5 timing and counters, §5.1 profiles, §6
+# outputs): bump when a result can change for the same layer, activations and config
+# (stored sweep points then recompute; see eiesim.sweep.fingerprint).
+ENGINE_VERSION = 1
 
 # Engine name -> module; the registry every --engine choice and sweep axis comes from.
 ENGINES: dict[str, str] = {"reference": "eiesim.engines.reference", "fast": "eiesim.engines.fast"}
@@ -114,7 +120,5 @@ def engine_names() -> tuple[str, ...]:
 def get_engine(name: str) -> Engine:
     """The engine called ``name``, imported on first use (numba loads slowly)."""
     if name not in ENGINES:
-        from eiesim.errors import EieError
-
         raise EieError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
     return cast("Engine", importlib.import_module(ENGINES[name]))

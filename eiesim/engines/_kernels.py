@@ -26,11 +26,11 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from eiesim.engines.numba_options import JIT
+from eiecore.numba_options import JIT
 from eiesim.timing import FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL
 
 # The counters layer_timing returns, in the order of its array; fast.py maps them to
-# eiesim.result.Counters by name (and checks that the names are exactly Counters').
+# eiesim.counters.Counters by name (and checks that the names are exactly Counters').
 KERNEL_COUNTERS = (
     "broadcasts", "real_entries", "filler_entries", "empty_columns", "busy_pe_cycles", "starved_pe_cycles",
     "queue_full_stall_cycles", "pointer_reads", "spmat_row_reads", "accumulator_writes", "macs",

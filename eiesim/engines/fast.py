@@ -14,22 +14,22 @@ timing and the output are separate kernel calls, so either can run alone.
 from __future__ import annotations
 
 import time
-import weakref
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from compressor.csc import EncodedLayer
+from eiecore.caches import Cache
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
+from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.engines._kernels import (
     ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer,
     prepare_output, row_divisor,
 )
-from eiesim.errors import EieError
 from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
-from eiesim.result import COUNTER_NAMES, Counters, PerPE
 from eiesim.timing import ISSUE_OFFSET
 
 name = "fast"
@@ -54,8 +54,8 @@ class OutputTables(NamedTuple):
     col_code: np.ndarray
 
 
-_TABLES: weakref.WeakKeyDictionary[EncodedLayer, Tables] = weakref.WeakKeyDictionary()
-_OUTPUT_TABLES: weakref.WeakKeyDictionary[EncodedLayer, OutputTables] = weakref.WeakKeyDictionary()
+_TABLES = Cache("fast engine layer tables", weak_keys=True)  # EncodedLayer -> Tables
+_OUTPUT_TABLES = Cache("fast engine output tables", weak_keys=True)  # EncodedLayer -> OutputTables
 
 
 class Broadcasts(NamedTuple):

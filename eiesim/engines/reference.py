@@ -17,14 +17,14 @@ import numpy as np
 import simpy
 
 from compressor.csc import EncodedLayer
+from eiecore.errors import EieError
 from eiesim.blocks import (
     ActQueue, ActRW, ArithmeticUnit, Ccu, Lnzd, Multiplier, ProcessingElement, PtrRead, SpmatRead,
 )
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters, PerPE
 from eiesim.engines import BlockSchedule, EngineRun, Observer
-from eiesim.errors import EieError
 from eiesim.numerics import codebook_table
-from eiesim.result import Counters, PerPE
 from eiesim.timing import ISSUE_OFFSET, PIPELINE_DRAIN, PROFILES
 
 name = "reference"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from eiesim.atomic import write_atomic
-from eiesim.errors import EieError
+from eiecore.atomic import write_atomic
+from eiecore.errors import EieError
 
 _NAME = re.compile(r"^lab(\d+)_([a-z0-9_]+)\.py$")
 _TITLE = re.compile(r"^# #\s+(.+?)\s*$")

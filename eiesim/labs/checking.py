@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 
 NO_ANSWER = "no answer yet: replace None with your answer"

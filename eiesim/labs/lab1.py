@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from compressor.quantize import share_weights
+from compressor.report import layer_storage
 from compressor.synthetic import exact_count
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 from eiesim.labs.checking import check_choice, check_number
 
 INITS = ("linear", "random")
@@ -107,8 +108,6 @@ def smallest_bits(answer, layers, data, bits_list, tolerance: float = 0.01) -> b
 
 def huffman_ratio(answer, layer) -> bool:
     """Exercise 4: dense float32 bits / Huffman-coded EIE storage of an encoded layer."""
-    from compressor.report import layer_storage
-
     return check_number(
         answer, layer_storage(layer).ratio_huffman,
         "dense bits are M x K x 32; the compressed side is Huffman-coded codes and indices, "

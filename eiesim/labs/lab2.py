@@ -13,6 +13,7 @@ import numpy as np
 from compressor.csc import EncodedLayer, compress_layer
 from eiesim.config import ArchConfig
 from eiesim.labs.checking import check_number, check_sequence
+from eiesim.simulation import simulate
 
 N_PE = 4
 # (row, column) per PE; PE p owns rows p, p + 4, p + 8, p + 12.
@@ -63,8 +64,6 @@ def relative_indices(answer, pe: int = 0) -> bool:
 
 
 def _simulate(queue_depth: int):
-    from eiesim.simulation import simulate
-
     layer, acts, config = golden_layer(queue_depth)
     return simulate(layer, acts, config)
 

@@ -11,6 +11,7 @@ from compressor.csc import EncodedLayer, interleave
 from eiesim.config import ArchConfig
 from eiesim.labs.checking import check_number
 from eiesim.labs.sweeps import measured
+from eiesim.simulation import simulate
 from eiesim.timing import PIPELINE_DRAIN
 
 # (row, column) of the non-zeros of the 12 x 5 two-PE layer: PE0 (even rows) has six
@@ -31,8 +32,6 @@ def two_pe_layer(queue_depth: int) -> tuple[EncodedLayer, np.ndarray, ArchConfig
 
 
 def two_pe_cycles(queue_depth: int) -> int:
-    from eiesim.simulation import simulate
-
     layer, acts, config = two_pe_layer(queue_depth)
     return simulate(layer, acts, config).cycles
 

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import pandas as pd
 
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.energy import load_table, rules
-from eiesim.errors import EieError
+from eiesim.energy import dram_counterfactual, load_table, rules
 from eiesim.labs.checking import check_number
+from eiesim.simulation import simulate
+from eiesim.sweep.layers import encode, shared_layer
+import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
 
 
 def lab_layer(name: str, config: ArchConfig, seed: int = 0):
     """A benchmark layer or ``synth:MxK:W:A`` encoded for ``config``, and its activations."""
-    from eiesim.sweep.layers import encode, shared_layer
-
     shared = shared_layer(name, seed, config.weight_bits)
     return encode(shared, config), shared.acts
 
 
 def _simulate(layer, acts, config):
-    from eiesim.simulation import simulate
-
     return simulate(layer, acts, config)
 
 
@@ -82,8 +81,6 @@ def float32_ratio(answer, layer, acts, config: ArchConfig) -> bool:
 
 def dram_ratio(answer, layer, acts, config: ArchConfig) -> bool:
     """Exercise 4: DRAM energy of the compressed weights (32-bit accesses) / EIE's energy."""
-    from eiesim.energy import dram_counterfactual
-
     streams = {s.stream: s for s in dram_counterfactual(layer, config)}
     total = _simulate(layer, acts, config).energy.total
     return check_number(

@@ -7,7 +7,7 @@ simulator's EIE time) and prints ``correct`` or a hint.
 
 from __future__ import annotations
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 from eiesim.labs.checking import check_choice, check_number
 
 

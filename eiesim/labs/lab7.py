@@ -24,9 +24,13 @@ import numpy as np
 
 from compressor.csc import compress_layer
 from compressor.prune import balanced_mask, magnitude_mask, structured_mask
+from compressor.prune import apply_mask_to_torch
+from compressor.report import layer_storage
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
 from eiesim.labs.checking import check_choice, check_number
+from eiesim.simulation import simulate
+from workloads.lenet import train
 
 SCHEMES = ("unstructured", "balanced", "row", "block")
 BLOCK = (4, 4)
@@ -52,9 +56,6 @@ def pruned_copy(model, data, scheme: str, density: float, layers=("fc1", "fc2"),
     import copy
 
     import torch
-
-    from compressor.prune import apply_mask_to_torch
-    from workloads.lenet import train
 
     pruned = copy.deepcopy(model)
     for name in layers:
@@ -99,8 +100,6 @@ def compact_bits(w: np.ndarray, scheme: str, weight_bits: int = 4) -> int:
 
 def storage(w: np.ndarray, scheme: str, config: ArchConfig) -> dict[str, int]:
     """Bits of ``w`` in the four formats (see the module docstring)."""
-    from compressor.report import layer_storage
-
     layer = compress_layer(w, config)
     b = config.weight_bits
     return {
@@ -113,8 +112,6 @@ def storage(w: np.ndarray, scheme: str, config: ArchConfig) -> dict[str, int]:
 
 def eie_run(w: np.ndarray, acts: np.ndarray, config: ArchConfig) -> dict[str, float]:
     """Mean cycles and energy (pJ) of ``w`` on EIE over the activation rows of ``acts``."""
-    from eiesim.simulation import simulate
-
     layer = compress_layer(w, config)
     runs = [simulate(layer, a, config) for a in np.atleast_2d(acts)]
     return {"cycles": float(np.mean([r.cycles for r in runs])),

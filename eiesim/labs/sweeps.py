@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from eiesim.labs import quick_mode
+from eiesim.sweep import SerialExecutor, SweepSpec, local_executor, run_sweep, sweep_frame
+import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
 
 
 def measured(layers: list[str], axes: dict[str, Any], base: dict[str, Any] | None = None,
@@ -22,8 +24,6 @@ def measured(layers: list[str], axes: dict[str, Any], base: dict[str, Any] | Non
     Runs on all cores normally and in this process in the quick setting (the test suite
     runs labs side by side). Rows come back in grid order.
     """
-    from eiesim.sweep import SerialExecutor, SweepSpec, local_executor, run_sweep, sweep_frame
-
     spec = SweepSpec.build(list(layers), dict(axes), dict(base or {}))
     store = Path(store)
     executor = SerialExecutor() if quick_mode() else local_executor()

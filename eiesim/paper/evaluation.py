@@ -19,10 +19,12 @@ from typing import Callable
 
 import pandas as pd
 
-from eiesim.atomic import write_atomic, write_text
+from eiecore.atomic import write_atomic, write_text
 from eiesim.paper import figures, pruning, report, sweeps, table4
 from eiesim.paper.settings import PaperSettings
 from eiesim.paper.stages import StageResult, baselines, lenet, precision, storage
+from eiesim.sweep import ResultStore, local_executor
+from eiesim.sweep.layers import default_cache_dir
 
 
 @dataclass
@@ -37,9 +39,6 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
               engine: str = "fast", progress: bool = True) -> PaperRun:
     """Run the whole evaluation into ``out``; returns what was written."""
     from tqdm.auto import tqdm
-
-    from eiesim.sweep import ResultStore, local_executor
-    from eiesim.sweep.layers import default_cache_dir
 
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from compressor.synthetic import count_spread
-from eiesim.errors import EieError
+from eiecore.errors import EieError
+from workloads.digits import load_digits_split
+from workloads.lenet import LAYER_NAMES, LeNetSettings, _deterministic_torch, train_and_prune
 
 FC8_DIR = Path(os.environ.get("EIESIM_FC8_DIR", "/work/shared/data/eie_alexnet_fc8"))
 
@@ -47,9 +49,6 @@ def measure_fc8(folder: Path = FC8_DIR) -> dict[str, float]:
 
 def measure_lenet(settings=None, seed: int = 0) -> list[dict]:
     """Per layer of the pruned LeNet-300-100: weight spread and input-density spread."""
-    from workloads.digits import load_digits_split
-    from workloads.lenet import LAYER_NAMES, LeNetSettings, _deterministic_torch, train_and_prune
-
     settings = (settings or LeNetSettings.full()).check()
     data = load_digits_split(seed, settings.test_fraction)
     with _deterministic_torch(seed) as torch:

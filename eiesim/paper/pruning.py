@@ -32,8 +32,8 @@ from compressor.csc import EncodedLayer, as_coo, interleave
 from compressor.prune import balanced_mask, magnitude_mask, scheme_mask
 from compressor.report import layer_storage
 from compressor.synthetic import heterogeneous_sparse_weights, random_sparse_weights
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
 
 PPR_SCHEMES = ("unstructured", "balanced", "row", "column", "block")
 ADMM_NN_S_PPR = 2.7  # Ma et al., "Non-structured DNN weight pruning": the PPR taken from published accelerators

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
+from eiecore.validate import check_seed
 from eiesim.paper.pruning import LeNetPruning
-from eiesim.validate import check_seed
 
 MODES = ("smoke", "default", "full")
 POW2_256 = (1, 2, 4, 8, 16, 32, 64, 128, 256)

@@ -1,7 +1,7 @@
 """The evaluation's stages that are not simulator sweeps: baselines, precision, LeNet, storage.
 
 Each stage calls the module that owns the work (``workloads.baselines``,
-``eiesim.energy.studies``, ``workloads.lenet``, ``compressor.report``) and turns its result
+``eiesim.paper.studies``, ``workloads.lenet``, ``compressor.report``) and turns its result
 into DataFrames (saved as Parquet) and Markdown. The EIE side of the baseline comparison
 is the sweep's own row at the paper's chip, so the figures and tables agree.
 """
@@ -13,8 +13,14 @@ from typing import Callable
 
 import pandas as pd
 
+from compressor.report import StorageReport, layer_storage
+from eiesim.config import ArchConfig
 from eiesim.paper.report import markdown_table
 from eiesim.paper.settings import PaperSettings
+from eiesim.paper.studies import precision_energy, precision_error_study
+from eiesim.sweep.layers import cache_folder, encode, shared_layer
+from workloads.baselines import EieRow, run_baselines
+from workloads.lenet import LeNetSettings, run_lenet
 
 
 @dataclasses.dataclass
@@ -34,8 +40,6 @@ def measure_baselines(s: PaperSettings, names: list[str]):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from workloads.baselines import run_baselines
-
     kwargs = dict(batches=s.baseline_batches, repeats=s.baseline_repeats, warmup=s.baseline_warmup, seed=s.seed,
                   eie_pes=None, threads=1)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -44,8 +48,6 @@ def measure_baselines(s: PaperSettings, names: list[str]):
 
 def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str) -> StageResult:
     """CPU (and GPU) PyTorch dense/CSR timings against simulated EIE (EIE Figs 6-7)."""
-    from workloads.baselines import EieRow
-
     names = [n for n in s.baseline_layers if n in set(per_layer["layer"])]
     report = measure_baselines(s, names)
     report.eie = [
@@ -91,9 +93,6 @@ def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str) -> StageRe
 
 def precision(s: PaperSettings, engine: str) -> StageResult:
     """EIE Fig 10: MAC energy per format (table) and output error against float32 (functional model)."""
-    from eiesim.config import ArchConfig
-    from eiesim.energy.studies import precision_energy, precision_error_study
-
     energy = precision_energy()
     errors = precision_error_study(list(s.precision_layers), ArchConfig(n_pe=s.n_pe), s.seed)
     md = markdown_table(energy[["format", "bits", "mult_pj", "add_pj", "mac_pj"]]) + "\n\n" + markdown_table(
@@ -104,8 +103,6 @@ def precision(s: PaperSettings, engine: str) -> StageResult:
 
 def lenet(s: PaperSettings, engine: str, progress: Callable[[str], None]) -> StageResult:
     """LeNet-300-100 trained on the digits, Deep-Compressed and run layer by layer on EIE."""
-    from workloads.lenet import LeNetSettings, run_lenet
-
     settings = dataclasses.replace(getattr(LeNetSettings, s.lenet)(), n_pe=s.n_pe, **s.lenet_overrides)
     result = run_lenet(settings, seed=s.seed, engine=engine, progress=progress)
     d = result.to_dict()
@@ -122,10 +119,6 @@ def lenet(s: PaperSettings, engine: str, progress: Callable[[str], None]) -> Sta
 
 def storage(s: PaperSettings, cache_dir) -> StageResult:
     """The nine layers' storage at the paper's chip (fixed-width and Huffman), DC-table style."""
-    from compressor.report import StorageReport, layer_storage
-    from eiesim.config import ArchConfig
-    from eiesim.sweep.layers import cache_folder, encode, shared_layer
-
     config = ArchConfig(n_pe=s.n_pe)
     cache = str(cache_folder(cache_dir)) if cache_dir is not None else None
     layers = tuple(layer_storage(encode(shared_layer(name, s.seed, config.weight_bits, cache), config),

@@ -1,7 +1,7 @@
 """One look for every figure of the evaluation: Agg backend, sizes, colours, PNG + SVG output.
 
 Every figure is drawn by a function that takes a DataFrame and returns a matplotlib
-figure; :func:`save` writes it as PNG and SVG, each atomically (:mod:`eiesim.atomic`).
+figure; :func:`save` writes it as PNG and SVG, each atomically (:mod:`eiecore.atomic`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, ScalarFormatter  # noqa: E402
 
-from eiesim.atomic import write_atomic  # noqa: E402
+from eiecore.atomic import write_atomic  # noqa: E402
 
 RC = {
     "figure.figsize": (6.4, 3.8),

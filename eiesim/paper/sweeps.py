@@ -12,6 +12,7 @@ import pandas as pd
 
 from eiesim.paper.settings import PaperSettings
 from eiesim.sweep import SweepSpec, run_sweep, sweep_frame
+from workloads.benchmarks import get_benchmark  # also registers the benchmark layers with the sweep
 
 EVENT_TOTAL = "energy_event_total_pj"
 TABLE2_TOTAL = "energy_table2_total_pj"
@@ -61,8 +62,6 @@ def _at(rows: pd.DataFrame, s: PaperSettings, **fixed) -> pd.DataFrame:
 
 def per_layer(rows: pd.DataFrame, s: PaperSettings) -> pd.DataFrame:
     """The per-layer table at the paper's chip: theory, simulation, efficiency, energy."""
-    from workloads.benchmarks import get_benchmark
-
     at = _at(rows, s)
     return pd.DataFrame({
         "layer": at["layer"],

@@ -120,7 +120,7 @@ def validation(layers, inputs: int = 5, seed: int = 0, progress: bool = True) ->
 
 
 def _fc8_input_density() -> float | None:
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
     from eiesim.paper.heterogeneity import load_fc8
 
     try:
@@ -134,7 +134,7 @@ def real_fc8(profiles=PROFILES) -> pd.DataFrame:
     """The authors' real fc8 with its real input (when the data is present): ours per profile
     against Table IV's Alex-8 (9.9 us = 7926 cycles in the authors' simulator)."""
     from compressor.csc import interleave
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
     from eiesim.paper.heterogeneity import load_fc8
     from eiesim.simulation import simulate
 

@@ -2,6 +2,7 @@
 
 ::
 
+    import workloads.benchmarks  # registers the nine benchmark layers (and group "all")
     from eiesim.sweep import SweepSpec, ResultStore, run_sweep, local_executor, sweep_frame
     from eiesim.sweep.layers import default_cache_dir
 

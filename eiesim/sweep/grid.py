@@ -6,8 +6,9 @@ A grid is a list of layers, a base configuration and axes ``field -> values`` ov
 Everything is validated before a point runs: an unknown field, a value of the wrong type,
 an empty range or a configuration the array rejects is an :class:`EieError` naming it.
 
-A layer is one of the nine benchmark names, ``all``, or a synthetic layer
-``synth:MxK:W:A`` (M outputs, K inputs, weight density W, activation density A).
+A layer is a registered name (the nine benchmarks, once :mod:`workloads.benchmarks` is
+imported), a group (``all``), or a synthetic layer ``synth:MxK:W:A`` (M outputs, K inputs,
+weight density W, activation density A); see :mod:`eiesim.sweep.sources`.
 """
 
 from __future__ import annotations
@@ -23,49 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eiecore.errors import EieError
+from eiecore.validate import check_seed
 from eiesim.config import ArchConfig
 from eiesim.engines import ENGINES
-from eiesim.errors import EieError
-from eiesim.sweep import fingerprint
-from eiesim.validate import check_seed
+from eiesim.sweep import fingerprint, sources
 
 SEED_AXIS = "seed"
-_SYNTH = re.compile(r"^synth:(\d+)x(\d+):([0-9.eE+-]+):([0-9.eE+-]+)$")
 _RANGE = re.compile(r"^(-?[0-9.eE+]+)\.\.(-?[0-9.eE+]+)(?::(pow2|[0-9.eE+]+))?$")
-
-
-def parse_layer(text: str) -> str:
-    """The canonical name of one layer spec (benchmark name or ``synth:MxK:W:A``)."""
-    from workloads.benchmarks import get_benchmark
-
-    text = text.strip()
-    match = _SYNTH.match(text)
-    if match is None:
-        return get_benchmark(text).name
-    m, k = int(match[1]), int(match[2])
-    try:
-        w, a = float(match[3]), float(match[4])
-    except ValueError:
-        raise EieError(f"bad synthetic layer {text!r}: densities must be numbers") from None
-    if m < 1 or k < 1 or not (0 < w <= 1) or not (0 <= a <= 1):
-        raise EieError(f"bad synthetic layer {text!r}: need M, K >= 1, 0 < W <= 1, 0 <= A <= 1")
-    return f"synth:{m}x{k}:{w:g}:{a:g}"
 
 
 def parse_layers(spec: str | list[str]) -> list[str]:
     """``all``, a comma-separated string or a list of layer specs -> canonical names."""
-    from workloads.benchmarks import BENCHMARKS
-
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names: list[str] = []
-    for item in items:
-        if str(item).strip().lower() == "all":
-            names.extend(BENCHMARKS)
-        elif str(item).strip():
-            names.append(parse_layer(str(item)))
-    if not names:
-        raise EieError("no layers given")
-    return list(dict.fromkeys(names))
+    return sources.expand(spec)
 
 
 def _field_type(name: str) -> Any:
@@ -156,7 +127,14 @@ class Point:
     seed: int
     engine: str
     config: ArchConfig
-    code: str = ""  # fingerprint of the simulator code (eiesim.sweep.fingerprint)
+    code: str = ""  # fingerprint of the simulator's versions (eiesim.sweep.fingerprint)
+    # Where the layer comes from, resolved here and pickled with the point, so a worker
+    # process needs no registry. Not part of the point's identity.
+    source: sources.LayerSource | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            object.__setattr__(self, "source", sources.resolve(self.layer))
 
     @property
     def config_hash(self) -> str:
@@ -165,8 +143,8 @@ class Point:
     @property
     def point_hash(self) -> str:
         """Identity of the point in a store: same inputs and code, same hash, on every machine."""
-        return _digest({"layer": self.layer, "seed": self.seed, "engine": self.engine,
-                        "config": self.config.model_dump(), "code": self.code})
+        return _digest({"layer": self.layer, "layer_version": self.source.version, "seed": self.seed,
+                        "engine": self.engine, "config": self.config.model_dump(), "code": self.code})
 
     @property
     def encoding_key(self) -> tuple:

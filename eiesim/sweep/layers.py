@@ -5,28 +5,28 @@ also on (n_pe, accumulators_per_pe, index_bits). A :class:`SharedLayer` holds th
 stage; :func:`encode` does the second. Shared layers are memoised in each worker process
 and, when a cache folder is given, kept there as ``.npz`` files (written atomically);
 :func:`encoded_layer` also keeps the interleaved layer there, for one-off runs.
-:func:`cache_folder` names that folder after a fingerprint of the generating code, fixed
-once per run by the caller, so a change to that code never reuses stale weights.
+:func:`cache_folder` names that folder after the encoding version (``eiesim.sweep.fingerprint``)
+and each file carries its source's version, so a new version never reuses stale weights.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import zlib
-from collections import OrderedDict
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from compressor.csc import EncodedLayer, as_coo, interleave, share_layer_weights
-from eiesim.atomic import write_atomic
+from eiecore.atomic import write_atomic
+from eiecore.caches import Cache
 from eiesim.config import ArchConfig
 from eiesim.sweep import fingerprint
+from eiesim.sweep.sources import LayerSource, resolve
 
-_MEMO: OrderedDict[tuple, "SharedLayer"] = OrderedDict()
-_MEMO_SIZE = 3
+_MEMO = Cache("sweep weight-shared layers", maxsize=3)  # (name, seed, weight_bits) -> SharedLayer
 
 
 @dataclass(frozen=True)
@@ -45,25 +45,13 @@ class SharedLayer:
     bias_codebook: np.ndarray | None = None  # the bias column's own codebook (has_bias)
 
 
-def _generate(name: str, seed: int, weight_bits: int) -> SharedLayer:
-    from compressor.synthetic import random_activations, random_sparse_weights
-    from workloads.benchmarks import benchmark_activations, benchmark_weights, get_benchmark
-
-    if name.startswith("synth:"):
-        _, dims, w, a = name.split(":")
-        m, k = (int(v) for v in dims.split("x"))
-        w_ss, a_ss = np.random.SeedSequence([seed, zlib.crc32(name.encode())]).spawn(2)
-        weights = random_sparse_weights((m, k), float(w), np.random.default_rng(w_ss))
-        acts = random_activations(k, float(a), np.random.default_rng(a_ss))
-        has_bias, activation = False, "relu"
-    else:
-        bench = get_benchmark(name)
-        weights, acts = benchmark_weights(name, seed), benchmark_activations(name, seed)
-        has_bias, activation = bench.has_bias, bench.activation
+def _generate(source: LayerSource, seed: int, weight_bits: int) -> SharedLayer:
+    weights, acts = source.generate(seed)
     coo = as_coo(weights)
-    codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, weight_bits)
-    return SharedLayer(name, tuple(coo.shape), coo.row.astype(np.int32), coo.col.astype(np.int32),
-                       codes, codebook, np.asarray(acts, np.float64), has_bias, activation, bias_codebook)
+    codes, codebook, bias_codebook = share_layer_weights(coo, source.has_bias, weight_bits)
+    return SharedLayer(source.name, tuple(coo.shape), coo.row.astype(np.int32), coo.col.astype(np.int32),
+                       codes, codebook, np.asarray(acts, np.float64), source.has_bias, source.activation,
+                       bias_codebook)
 
 
 def default_cache_dir() -> Path:
@@ -92,9 +80,9 @@ def default_cache_folder() -> str | None:
         return None
 
 
-def _cache_file(cache_dir: Path, name: str, seed: int, weight_bits: int) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return cache_dir / f"{safe}-s{seed}-b{weight_bits}.npz"
+def _cache_file(cache_dir: Path, source: LayerSource, seed: int, weight_bits: int) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source.name)
+    return cache_dir / f"{safe}-v{source.version}-s{seed}-b{weight_bits}.npz"
 
 
 def _save(path: Path, layer: SharedLayer) -> None:
@@ -116,37 +104,30 @@ def _load(path: Path) -> SharedLayer | None:
         return None  # missing or unreadable: regenerate (the write is atomic, so rare)
 
 
-def shared_layer(name: str, seed: int, weight_bits: int, cache_dir: str | None = None) -> SharedLayer:
-    """The weight-shared layer, from this process's memo, the cache folder or generated."""
+def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> SharedLayer:
+    """The weight-shared layer (a name or a source), from this process's memo, the cache
+    folder or generated."""
+    source = resolve(layer)
+    name = source.name
     key = (name, seed, weight_bits)
     if key in _MEMO:
-        _MEMO.move_to_end(key)
         return _MEMO[key]
-    path = _cache_file(Path(cache_dir), name, seed, weight_bits) if cache_dir else None
+    path = _cache_file(Path(cache_dir), source, seed, weight_bits) if cache_dir else None
     layer = _load(path) if path is not None and path.exists() else None
     if layer is None:
-        layer = _generate(name, seed, weight_bits)
+        layer = _generate(source, seed, weight_bits)
         if path is not None:
             try:
                 _save(path, layer)
             except OSError:
                 pass  # an unwritable cache (e.g. a remote worker) only costs time
     _MEMO[key] = layer
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
     return layer
 
 
-def size_hint(name: str) -> float:
-    """Expected kept weights of a layer spec (M x K x density), to schedule big layers first."""
-    if name.startswith("synth:"):
-        _, dims, w, _ = name.split(":")
-        m, k = (int(v) for v in dims.split("x"))
-        return m * k * float(w)
-    from workloads.benchmarks import get_benchmark
-
-    bench = get_benchmark(name)
-    return bench.outputs * bench.inputs * bench.weight_density
+def size_hint(layer: "str | LayerSource") -> float:
+    """Expected kept weights of a layer, to schedule big layers first."""
+    return resolve(layer).size_hint()
 
 
 def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
@@ -156,9 +137,9 @@ def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
                       bias_codebook=layer.bias_codebook)
 
 
-def _encoded_file(cache_dir: Path, name: str, seed: int, config: ArchConfig) -> Path:
+def _encoded_file(cache_dir: Path, source: LayerSource, seed: int, config: ArchConfig) -> Path:
     c = config
-    stem = _cache_file(cache_dir, name, seed, c.weight_bits).stem
+    stem = _cache_file(cache_dir, source, seed, c.weight_bits).stem
     return cache_dir / f"{stem}-n{c.n_pe}-r{c.accumulators_per_pe}-x{c.index_bits}.npz"
 
 
@@ -168,7 +149,7 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
     (``simulate``, ``energy``, ``baseline``): with a cache folder the encoding is kept there
     too, so a repeated run of the same array only loads it."""
     shared = shared_layer(name, seed, config.weight_bits, cache_dir)
-    path = _encoded_file(Path(cache_dir), name, seed, config) if cache_dir else None
+    path = _encoded_file(Path(cache_dir), resolve(name), seed, config) if cache_dir else None
     if path is not None and path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -190,10 +171,8 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
     return layer, shared.acts
 
 
-def prepare(name: str, seed: int, weight_bits: int, cache_dir: str | None = None) -> float:
+def prepare(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> float:
     """Make sure a shared layer is in the cache (a sweep's first stage); returns seconds spent."""
-    import time
-
     t0 = time.perf_counter()
-    shared_layer(name, seed, weight_bits, cache_dir)
+    shared_layer(layer, seed, weight_bits, cache_dir)
     return time.perf_counter() - t0

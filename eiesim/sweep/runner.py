@@ -76,7 +76,7 @@ def run_sweep(
 
     t0 = time.perf_counter()
     # Largest layers first, so the longest weight sharing does not start last.
-    layers = sorted({(p.layer, p.seed, p.config.weight_bits) for p in todo}, key=lambda key: -size_hint(key[0]))
+    layers = sorted({(p.source, p.seed, p.config.weight_bits) for p in todo}, key=lambda key: -size_hint(key[0]))
     if cache is not None and len(layers) > 1 and executor.n_workers > 1:
         with tqdm(total=len(layers), desc=f"{desc}: layers", unit="layer", disable=not progress) as bar:
             for seconds in executor.map_unordered(prepare, [(*key, cache) for key in layers]):

@@ -1,6 +1,6 @@
 """The result store: a folder of Parquet part files, one per finished chunk of points.
 
-Each part is written atomically (:mod:`eiesim.atomic`: temporary name, then rename), so a
+Each part is written atomically (:mod:`eiecore.atomic`: temporary name, then rename), so a
 crash or Ctrl-C at any moment leaves only whole parts; temporaries end in ``.tmp``, so outside
 readers can take every ``*.parquet`` of the folder (``duckdb``: ``read_parquet('store/*.parquet')``);
 stray temporaries are ignored and removed by a later open once the process that wrote them is
@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eiesim.atomic import remove_stale_temporaries, write_atomic
-from eiesim.errors import EieError
+from eiecore.atomic import remove_stale_temporaries, write_atomic
+from eiecore.errors import EieError
 
 PART_GLOB = "part-*.parquet"
 

@@ -13,25 +13,25 @@ from typing import Any
 
 import numpy as np
 
+from compressor.csc import compress_layer
+from eiecore.caches import Cache
 from eiesim.config import ArchConfig
+from eiesim.simulation import simulate
 from eiesim.sweep.grid import Point
 from eiesim.sweep.layers import encode, shared_layer
 
-_WARM: set[str] = set()
-_LAST_ENCODED: dict[tuple, Any] = {}
+_WARM = Cache("sweep warmed engines")  # engine name -> True once its JIT ran here
+_LAST_ENCODED = Cache("sweep last encoded layer", maxsize=1)  # chunks of one key run back to back
 
 
 def warm_engine(engine: str) -> None:
     """Run the engine once on a tiny layer so JIT compilation is not charged to a point."""
     if engine in _WARM:
         return
-    from compressor.csc import compress_layer
-    from eiesim.simulation import simulate
-
     config = ArchConfig(n_pe=2, queue_depth=1)
     w = np.array([[0.5, 0.0, -0.25], [0.0, 0.75, 0.0], [0.1, 0.0, 0.3]])
     simulate(compress_layer(w, config), np.array([1.0, 0.5, 0.25]), config, engine=engine, outputs=False)
-    _WARM.add(engine)
+    _WARM[engine] = True
 
 
 def energy_columns(report) -> dict[str, Any]:
@@ -95,17 +95,14 @@ def result_row(point: Point, result, shared) -> dict[str, Any]:
 
 def run_chunk(points: list[Point], cache_dir: str | None = None) -> list[dict[str, Any]]:
     """Simulate a chunk of points with one encoding key; rows carry the time spent."""
-    from eiesim.simulation import simulate
-
     first = points[0]
     warm_engine(first.engine)
     t0 = time.perf_counter()
-    shared = shared_layer(first.layer, first.seed, first.config.weight_bits, cache_dir)
+    shared = shared_layer(first.source, first.seed, first.config.weight_bits, cache_dir)
     t1 = time.perf_counter()
     layer = _LAST_ENCODED.get(first.encoding_key)
     if layer is None:
         layer = encode(shared, first.config)
-        _LAST_ENCODED.clear()  # keep one: chunks of a key run back to back
         _LAST_ENCODED[first.encoding_key] = layer
     t2 = time.perf_counter()
     rows = []

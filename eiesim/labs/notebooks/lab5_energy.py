@@ -42,10 +42,10 @@ import pandas as pd
 
 from eiesim import ArchConfig
 from eiesim.energy import dram_counterfactual
-from eiesim.energy.studies import precision_energy, precision_variants
 from eiesim.functional import functional_output
 from eiesim.labs import lab5 as check
 from eiesim.labs import pick
+from eiesim.paper.studies import precision_energy, precision_variants
 from eiesim.simulation import prepare_activations, simulate
 
 # %% [markdown]

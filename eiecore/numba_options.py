@@ -4,7 +4,7 @@
 ``NUMBA_CACHE_DIR`` when that is set or the source folder is read-only), so only the
 first run on a machine pays for compilation (about 10 s). Numba keys that cache on the
 kernels' own files (``_kernels.py``, ``compressor/quantize.py``), not on this one: after changing an option here,
-delete ``eiesim/engines/__pycache__/_kernels.*.nb?``. ``fastmath`` stays off: float32
+delete ``eiesim/engines/__pycache__/_kernels.*.nb?`` and ``compressor/__pycache__/quantize.*.nb?``. ``fastmath`` stays off: float32
 outputs must equal the numpy functional model bit for bit. ``error_model="numpy"`` drops
 the division-by-zero checks of integer ``//`` (every divisor is validated positive).
 ``nogil`` lets threads (e.g. dask workers) run kernels side by side. Kernels use

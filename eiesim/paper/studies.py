@@ -20,20 +20,17 @@ import numpy as np
 import pandas as pd
 
 from eiesim.config import ArchConfig
-from eiesim.numerics import frac_bits_for
 from eiesim.energy import rules
 from eiesim.energy.tables import EnergyTable, load_table
+from eiesim.functional import functional_output
+from eiesim.numerics import frac_bits_for
+from eiesim.simulation import prepare_activations, simulate
+from workloads.benchmarks import benchmark_layer, benchmark_names
 
 SRAM_WIDTHS = (16, 32, 64, 128, 256, 512)
 # (format, bits, floating): the operand formats EIE Fig. 10 compares.
 PRECISION_FORMATS = (("int8", 8, False), ("int16", 16, False), ("int32", 32, False),
                      ("float16", 16, True), ("float32", 32, True))
-
-
-def _layer_names(layers: Iterable[str] | None) -> list[str]:
-    from workloads.benchmarks import BENCHMARKS, get_benchmark
-
-    return list(BENCHMARKS) if layers is None else [get_benchmark(name).name for name in layers]
 
 
 def sram_width_study(
@@ -49,14 +46,11 @@ def sram_width_study(
     The layers are encoded once (the encoding does not depend on the SRAM width) and
     simulated at each width; capacity stays ``config.spmat_sram_kb``.
     """
-    from eiesim.simulation import simulate
-    from workloads.benchmarks import benchmark_layer
-
     t = load_table(table, "events")
     per_read = {w: rules.sram_access(t, config.spmat_sram_kb, w).pj for w in widths}
     configs = {w: config.replace(spmat_width_bits=w) for w in widths}
     rows = []
-    for name in _layer_names(layers):
+    for name in benchmark_names(layers):
         layer, acts = benchmark_layer(name, config, seed)
         for w in widths:
             c = simulate(layer, acts, configs[w], engine=engine).counters
@@ -98,9 +92,6 @@ def precision_variants(layer, acts: np.ndarray, config: ArchConfig) -> dict[str,
     (weights) and the largest input or pre-activation output (activations and
     accumulators), as a per-layer dynamic-range calibration would.
     """
-    from eiesim.functional import functional_output
-    from eiesim.simulation import prepare_activations
-
     f32 = config.replace(precision="float32")
     linear = dataclasses.replace(layer, activation="none")
     pre_act = functional_output(linear, prepare_activations(linear, acts, f32), f32)
@@ -120,13 +111,9 @@ def precision_error_study(
     layers: Iterable[str] | None = None, config: ArchConfig = ArchConfig(), seed: int = 0
 ) -> pd.DataFrame:
     """Output error of fixed-point formats against float32, same quantized weights."""
-    from eiesim.functional import functional_output
-    from eiesim.simulation import prepare_activations
-    from workloads.benchmarks import benchmark_layer
-
     f32 = config.replace(precision="float32")
     rows = []
-    for name in _layer_names(layers):
+    for name in benchmark_names(layers):
         layer, acts = benchmark_layer(name, config, seed)
         ref = functional_output(layer, prepare_activations(layer, acts, f32), f32)
         ref_norm = float(np.linalg.norm(ref))

@@ -6,7 +6,7 @@ Seeds are non-negative integers below 2^32: every random generator the project f
 
 from __future__ import annotations
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 SEED_MAX = 2**32 - 1
 

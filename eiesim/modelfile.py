@@ -24,16 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from compressor.csc import EncodedLayer
+from compressor.csc import EncodedLayer, validate_layer
+from eiecore.atomic import write_atomic
+from eiecore.encoding import FIELDS as ENCODING_FIELDS
+from eiecore.encoding import check_same
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
 
 FORMAT = "eiesim-compressed-model"
 VERSION = 2  # 2 added the per-layer "bias_codebook"; version 1 files (bias in the codebook) still load
 READABLE_VERSIONS = (1, 2)
 ARRAYS = {"code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3), "start": (np.int64, 1)}
-# Fields every layer shares with the model's config.
-ENCODING_FIELDS = ("n_pe", "accumulators_per_pe", "index_bits", "weight_bits")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,12 +58,7 @@ class CompressedModel:
         if any(not name for name in names) or len(set(names)) != len(names):
             raise EieError(f"layer names must be non-empty and distinct, got {names}")
         for layer in self.layers:
-            for name in ENCODING_FIELDS:
-                if getattr(layer, name) != getattr(self.config, name):
-                    raise EieError(
-                        f"layer {layer.name} was encoded with {name}={getattr(layer, name)}, "
-                        f"the model's config has {getattr(self.config, name)}"
-                    )
+            check_same(layer, self.config, "the model's config")
 
     @property
     def names(self) -> list[str]:
@@ -77,13 +73,11 @@ class CompressedModel:
 
 def save_model(path: str | os.PathLike, model: CompressedModel) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
-    from eiesim.atomic import write_atomic
-
     return write_atomic(path, model_writer(model))
 
 
 def model_writer(model: CompressedModel):
-    """A function writing ``model`` into the file it is given (for :mod:`eiesim.atomic`)."""
+    """A function writing ``model`` into the file it is given (for :mod:`eiecore.atomic`)."""
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for i, layer in enumerate(model.layers):
@@ -156,51 +150,6 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
         )
     except EieError as exc:
         raise EieError(f"{where}: {exc}") from None
-
-
-def validate_layer(layer: EncodedLayer) -> None:
-    """Raise :class:`EieError` unless ``layer`` is a valid interleaved CSC encoding.
-
-    Valid means exactly what :func:`compressor.csc.interleave` produces: consistent array
-    shapes and pointers, codes and indices within their bit widths, fillers with
-    z = 2^x - 1 and never last in a column, and every entry on a row of its PE's slice.
-    The entry sequence of a column is then the unique encoding of its rows.
-    """
-    m, k = layer.shape
-    n, r, b, x = layer.n_pe, layer.accumulators_per_pe, layer.weight_bits, layer.index_bits
-    t_count = -(-m // (n * r))
-    entries = layer.code.size
-    _require(layer.codebook.shape == (2**b,), f"the codebook has {layer.codebook.size} entries, not 2^{b}")
-    _require(np.all(np.isfinite(layer.codebook)), "the codebook holds NaN or infinity")
-    _require(layer.codebook[0] == 0, "codebook entry 0 is not 0")
-    if layer.bias_codebook is not None:
-        _require(layer.has_bias, "a layer without a bias column has a bias codebook")
-        _require(layer.bias_codebook.shape == (2**b,),
-                 f"the bias codebook has {layer.bias_codebook.size} entries, not 2^{b}")
-        _require(np.all(np.isfinite(layer.bias_codebook)), "the bias codebook holds NaN or infinity")
-        _require(layer.bias_codebook[0] == 0, "bias codebook entry 0 is not 0")
-    _require(layer.rel.shape == (entries,), f"rel has {layer.rel.size} entries, code has {entries}")
-    _require(layer.ptr.shape == (t_count, n, k + 1),
-             f"ptr has shape {layer.ptr.shape}, expected {(t_count, n, k + 1)} for a {m} x {k} layer")
-    _require(layer.start.shape == (t_count * n + 1,),
-             f"start has {layer.start.size} entries, expected {t_count * n + 1}")
-    counts = np.diff(layer.ptr, axis=2)
-    _require(np.all(layer.ptr[:, :, 0] == 0), "a pointer list does not start at 0")
-    _require(np.all(counts >= 0), "pointers decrease within a list")
-    _require(np.array_equal(layer.start, np.concatenate(([0], np.cumsum(layer.ptr[:, :, k].ravel())))),
-             "start offsets do not match the pointer lists")
-    _require(layer.start[-1] == entries, f"pointers count {int(layer.start[-1])} entries, the file has {entries}")
-    if entries == 0:
-        return
-    _require(layer.code.max() < 2**b, f"a weight code exceeds {2**b - 1}")
-    _require(layer.rel.max() < 2**x, f"a relative index exceeds {2**x - 1}")
-    _require(np.all(layer.rel[layer.code == 0] == 2**x - 1), f"a filler's relative index is not {2**x - 1}")
-    last_of_column = np.cumsum(counts.ravel())[counts.ravel() > 0] - 1
-    _require(np.all(layer.code[last_of_column] != 0), "a column ends with a filler")
-    local = layer.entry_local_rows()
-    _require(local.max() < r, f"an entry lies past local row {r - 1} of its block")
-    t, p, _ = layer.entry_groups()
-    _require((t * n * r + local * n + p).max() < m, f"an entry lies past row {m - 1}")
 
 
 def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: str) -> EncodedLayer:
@@ -279,8 +228,3 @@ def _get(obj: dict, key: str, kind: type, where: str):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise EieError(f"{where}: manifest field {key!r} is missing or not a {kind.__name__}")
     return value
-
-
-def _require(ok, problem: str) -> None:
-    if not ok:
-        raise EieError(problem)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from eiesim.config import ArchConfig
-from eiesim.energy import load_table, rules, studies
+from eiesim.energy import load_table, rules
+from eiesim.paper import studies
+from eiesim.simulation import simulate
+from workloads.benchmarks import benchmark_layer
 
 T = load_table(None, "events")
 
@@ -14,10 +19,16 @@ def test_sram_width_study_prices_the_simulated_row_reads():
     cfg = ArchConfig(n_pe=16)
     df = studies.sram_width_study(["NT-LSTM"], widths=(16, 64, 256), config=cfg)  # default engine
     assert list(df["width_bits"]) == [16, 64, 256]
+    # One 64-bit read of a 128 KB SRAM lies on the log-log line from 32 KB (20 pJ) to 1 MB
+    # (100 pJ): 20 x 4^(ln 5 / ln 32) = 38.07 pJ; other widths scale linearly (16 bits: / 4).
+    per_64 = 20 * 4 ** (math.log(5) / math.log(32))
+    layer, acts = benchmark_layer("NT-LSTM", cfg)
     for row in df.itertuples():
-        assert row.pj_per_read == rules.sram_access(T, cfg.spmat_sram_kb, row.width_bits).pj
-        assert row.read_energy_pj == row.spmat_row_reads * row.pj_per_read
-        assert row.entries_per_row == row.width_bits // 8
+        reads = simulate(layer, acts, cfg.replace(spmat_width_bits=row.width_bits)).counters.spmat_row_reads
+        assert row.spmat_row_reads == reads
+        assert row.pj_per_read == pytest.approx(per_64 * row.width_bits / 64)
+        assert row.read_energy_pj == pytest.approx(reads * per_64 * row.width_bits / 64)
+        assert row.entries_per_row == row.width_bits // (4 + 4)
     # Wider rows hold more entries: fewer reads.
     assert df["spmat_row_reads"].is_monotonic_decreasing
     summary = studies.sram_width_summary(df)

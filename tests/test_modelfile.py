@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from compressor.csc import compress_layer
-from compressor.fileformat import VERSION, CompressedModel, _checksum, load_model, save_model
 from compressor.synthetic import random_sparse_weights
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.errors import EieError
+from eiesim.modelfile import VERSION, CompressedModel, _checksum, load_model, save_model
 
 CONFIG = ArchConfig(n_pe=4, accumulators_per_pe=3, index_bits=2)
 

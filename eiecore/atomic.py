@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from eiesim.errors import EieError
+from eiecore.errors import EieError
 
 Writer = Callable[[Path], object]
 STDOUT = "-"

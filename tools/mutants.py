@@ -1,0 +1,120 @@
+"""Mutation testing of the modules that hold normative arithmetic (``make mutants``).
+
+For each module, a copy of the tracked source tree goes to ``build/mutants/<module>/`` and
+mutmut mutates that one module there and runs the module's own tests against every mutant
+(with ``NUMBA_DISABLE_JIT=1``, so numba kernels run as Python and can be mutated). The
+result per module, killed / total, the time taken and the surviving mutants, is printed and
+written to ``build/mutants/<module>.json``; ``docs/testing.md`` records the latest run.
+
+    python tools/mutants.py                       # every module, one after another
+    python tools/mutants.py eiesim/fit.py         # one module
+    python tools/mutants.py --list                # the modules and their tests
+
+Runs are CPU heavy: one module at a time, each with its tests only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "mutants"
+
+# Module -> the tests that pin its numbers (run against every mutant of the module).
+MODULES: dict[str, list[str]] = {
+    "eiesim/result.py": ["tests/test_metrics_values.py"],
+    "eiesim/fit.py": ["tests/test_fit_values.py"],
+    "compressor/csc.py": ["tests/test_csc_golden.py", "tests/test_csc_roundtrip.py", "tests/test_modelfile.py"],
+    "compressor/quantize.py": ["tests/test_quantize.py"],
+    "eiesim/energy/rules.py": ["tests/test_energy_rules.py"],
+    "eiesim/energy/events.py": ["tests/test_energy_model.py"],
+    "eiesim/timing.py": ["tests/test_metrics_values.py", "tests/test_engines.py"],
+    "eiesim/engines/_kernels.py": ["tests/test_metrics_values.py", "tests/test_fast_engine.py"],
+}
+
+
+def tracked_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line and (ROOT / line).is_file()]
+
+
+def copy_tree(dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    for name in tracked_files():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target, follow_symlinks=False)
+
+
+def mutmut_config(module: str, tests: list[str]) -> str:
+    top = module.split("/")[0]
+    others = sorted({"eiecore", "compressor", "eiesim", "workloads"} - {top})
+    return "\n".join([
+        "", "[tool.mutmut]",
+        f"source_paths = [{json.dumps(top)}]",
+        f"only_mutate = [{json.dumps(module)}]",
+        f"also_copy = {json.dumps([*others, '.importlinter'])}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]',
+        "",
+    ])
+
+
+def run_module(module: str) -> dict:
+    tests = MODULES[module]
+    work = OUT / module.replace("/", "_").removesuffix(".py")
+    copy_tree(work)
+    with open(work / "pyproject.toml", "a") as f:
+        f.write(mutmut_config(module, tests))
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(work)}
+    mutmut = [sys.executable, "-m", "mutmut"]
+    began = time.perf_counter()
+    subprocess.run([*mutmut, "run"], cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - began
+    subprocess.run([*mutmut, "export-cicd-stats"], cwd=work, env=env, check=True, capture_output=True)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    listing = subprocess.run([*mutmut, "results"], cwd=work, env=env, check=True,
+                             capture_output=True, text=True).stdout
+    survivors = [line.split(":")[0].strip() for line in listing.splitlines() if line.strip().endswith("survived")]
+    summary = {"module": module, "tests": tests, "seconds": round(seconds, 1), **stats, "survivors": survivors}
+    (OUT / f"{work.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="modules to mutate (default: all)")
+    parser.add_argument("--list", action="store_true", help="print the modules and their tests")
+    args = parser.parse_args(argv)
+    if args.list:
+        for module, tests in MODULES.items():
+            print(f"{module}: {' '.join(tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        print(f"mutants: unknown module {unknown[0]}; choose from {', '.join(MODULES)}", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    for module in args.modules or MODULES:
+        s = run_module(module)
+        killed = s["killed"]
+        total = s["total"] - s["skipped"] - s["no_tests"]
+        share = f"{100 * killed / total:.1f} %" if total else "n/a"
+        print(f"{module}: {killed}/{total} killed ({share}), {s['survived']} survived, "
+              f"{s['timeout']} timeout, {s['no_tests']} without tests, {s['seconds']:.0f} s")
+        for name in s["survivors"]:
+            print(f"  survived: {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
