@@ -51,7 +51,8 @@ def test_clear_caches_empties_every_registered_cache():
 
 def test_encoded_arrays_are_read_only():
     w = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
-    layer = compress_layer(w, ArchConfig(n_pe=2))
+    layer = compress_layer(np.hstack([w, [[0.5], [0.25]]]), ArchConfig(n_pe=2), has_bias=True)
+    assert layer.bias_codebook is not None  # the bias column has its own table: it is frozen too
     for name in ARRAY_FIELDS:
         with pytest.raises(ValueError, match="read-only"):
             getattr(layer, name)[0] = 1
@@ -71,9 +72,9 @@ def test_fingerprints_come_from_versions_not_source_text(monkeypatch):
     point = SweepSpec.build(["synth:8x8:0.5:1"], ["n_pe=2"]).points()[0]
     first_hash = point.point_hash  # computed now: a hash reads the source's version when asked
     # Bumping a version changes what it covers and the stored points' identity.
-    monkeypatch.setattr(fingerprint, "ENGINE_VERSION", 2)
+    monkeypatch.setattr(fingerprint, "ENGINE_VERSION", fingerprint.ENGINE_VERSION + 1)
     assert fingerprint.generator() == before[0] and fingerprint.simulator() != before[1]
-    monkeypatch.setattr(fingerprint, "ENCODING_VERSION", 2)
+    monkeypatch.setattr(fingerprint, "ENCODING_VERSION", fingerprint.ENCODING_VERSION + 1)
     assert fingerprint.generator() != before[0]
     again = SweepSpec.build(["synth:8x8:0.5:1"], ["n_pe=2"]).points()[0]
     assert again.point_hash != first_hash and again.code != point.code
@@ -81,5 +82,5 @@ def test_fingerprints_come_from_versions_not_source_text(monkeypatch):
     # A source's own version is part of the point's identity too.
     from eiesim.sweep import sources
 
-    monkeypatch.setattr(sources.SyntheticLayer, "version", 2)
+    monkeypatch.setattr(sources.SyntheticLayer, "version", sources.SyntheticLayer.version + 1)
     assert SweepSpec.build(["synth:8x8:0.5:1"], ["n_pe=2"]).points()[0].point_hash != first_hash
