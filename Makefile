@@ -1,17 +1,27 @@
-# Two commands on a fresh machine: `make run` (the main job) and `make test` (the test suite).
+# Two commands on a fresh machine: `make run` (the main job) and `make test` (the test suite);
+# `make lab` opens the coursework labs in Jupyter Lab.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where torch 2.13.0 comes from. Plain PyPI gives Linux the CUDA build (GBs of nvidia
+# packages); PyTorch's CPU wheel index is added so pip takes its CPU build (2.13.0+cpu)
+# wherever that index has one and is reachable (else it falls back, after at most
+# TORCH_TIMEOUT seconds, to the configured index, e.g. a local CPU wheel). Use another
+# index with `make TORCH_INDEX=URL`, or none with `make TORCH_INDEX=`.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_TIMEOUT ?= 10
+TORCH_SOURCE = $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --timeout $(TORCH_TIMEOUT) --retries 1,)
 
-.PHONY: run test test-deep mutants benchmark clean
+.PHONY: run test test-deep mutants benchmark lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,torch]"
+	$(BIN)/python -m pip install -q $(TORCH_SOURCE) torch==2.13.0
+	# torch stays pinned while the rest installs (nothing may swap it for another build).
+	echo "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/torch-pin.txt -e ".[dev,torch]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -31,6 +41,17 @@ test-deep: $(STAMP)
 # MODULE=eiesim/fit.py runs one. Results: build/mutants/*.json, recorded in docs/testing.md.
 mutants: $(STAMP)
 	$(BIN)/python tools/mutants.py $(MODULE)
+
+# Jupyter Lab and ipywidgets (progress bars), every lab as a notebook in labs/ (kept if
+# already there, so your answers stay), then Jupyter Lab opened on that folder.
+lab: $(STAMP)
+	$(BIN)/python -m pip install -q -c $(VENV)/torch-pin.txt -e ".[lab]"
+	mkdir -p labs
+	for f in eiesim/labs/notebooks/lab*.py; do \
+	  name=$$(basename $$f .py); n=$${name#lab}; n=$${n%%_*}; \
+	  [ -e labs/$$name.ipynb ] || $(BIN)/eiesim lab open $$n --dest labs; \
+	done
+	$(BIN)/jupyter lab labs
 
 benchmark: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m benchmark benchmarks

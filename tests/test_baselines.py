@@ -221,9 +221,12 @@ def test_unstable_timings_are_marked_and_left_out_of_the_headline():
     comp = report.comparison()
     assert comp["geomean_layers"]["eie-64pe"] == ["A", "C"]
     assert comp["geomean"]["speedup"]["eie-64pe"] == pytest.approx(np.sqrt(8.0 * 2.0))  # not B's 1.0
+    # Fastest samples: A 8.0 x (1 - 0.1) = 7.2, C 2.0 x (1 - 0.25) = 1.5 (EIE 1.0 s each).
+    assert report.headline_speedups() == pytest.approx({"fastest": np.sqrt(7.2 * 1.5), "median": 4.0})
     headline = report.headline()
-    assert "4.00x faster than cpu-dense-b1" in headline and "over 2 of 3 layers" in headline
-    assert "median cpu-dense-b1 time per frame" in headline and "left out: B" in headline
+    assert "3.29x faster than cpu-dense-b1" in headline and "over 2 of 3 layers" in headline
+    assert "fastest cpu-dense-b1 sample per frame" in headline and "from the medians instead: 4.00x" in headline
+    assert "left out: B" in headline
     assert "torch 1 thread(s); load average (1 min) 1.50 before and 2.25 after the timings, on 2 CPUs" in headline
     md = report.to_markdown()
     assert "| B | 1000000.0 (1.00x) unstable | 1000000.0 (1.00x) unstable |" in md

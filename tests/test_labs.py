@@ -50,7 +50,9 @@ def test_lab_runs_top_to_bottom_in_quick_mode(lab, tmp_path):
     proc = subprocess.run([sys.executable, str(lab.path)], cwd=tmp_path, env=lab_env(),
                           capture_output=True, text=True, timeout=LAB_TIMEOUT_S)
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "TqdmWarning" not in proc.stderr
+    # Scratch files stay in the lab's own folder, never loose beside the student's notebook.
+    assert {p.name for p in tmp_path.iterdir()} <= {f"lab{lab.number}_files"}
     # Labs ship with answers left as None: every exercise's check says so, none errors.
     exercises = len(re.findall(r"^# ### Exercise \d", lab.path.read_text(), re.M))
     assert proc.stdout.count("not yet: no answer yet") == exercises
@@ -590,3 +592,18 @@ def test_lab7_balanced_share(capsys):
     assert_verdict(capsys, True)
     assert not lab7.balanced_share(29, 300, 64, 0.1, 64)
     assert_verdict(capsys, False)
+
+
+def test_a_check_at_the_end_of_a_cell_echoes_nothing_after_its_verdict(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from eiesim.labs.checking import verdict
+
+    wrong = verdict(False, "a hint")
+    assert capsys.readouterr().out == "not yet: a hint\n"
+    # Jupyter shows a cell's value only when IPython's formatter gives it some data: none here
+    # (a plain False would come back as {"text/plain": "False"}).
+    assert InteractiveShell.instance().display_formatter.format(wrong) == ({}, {})
+    assert InteractiveShell.instance().display_formatter.format(False)[0] == {"text/plain": "False"}
+    ok = verdict(True, "")
+    assert ok and not wrong and ok == True and wrong == False  # noqa: E712 (bool-like)

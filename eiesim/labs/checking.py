@@ -1,7 +1,7 @@
 """What every answer check shares: compare, then print ``correct`` or a hint.
 
 A check recomputes the expected answer with the package (never a stored number) and
-returns True or False, so tests can use it too. An answer left as ``None`` (how the labs
+returns a :class:`Verdict`, true or false like a bool, so tests can use it too. An answer left as ``None`` (how the labs
 ship) gets "no answer yet". What it prints never contains the
 expected value: a wrong answer gets a hint about the method, and at most whether the
 answer is too high or too low.
@@ -18,10 +18,34 @@ from eiecore.errors import EieError
 NO_ANSWER = "no answer yet: replace None with your answer"
 
 
-def verdict(ok: bool, hint: str) -> bool:
-    """Print the outcome of a check; returns ``ok``."""
+class Verdict:
+    """A check's outcome: true or false like a bool, but shown as nothing in a notebook
+    (the check has printed it already), so a cell ending in a check echoes no stray
+    ``True``/``False``."""
+
+    def __init__(self, ok: bool):
+        self.ok = bool(ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __eq__(self, other) -> bool:
+        return self.ok == bool(other)
+
+    def __hash__(self) -> int:
+        return hash(self.ok)
+
+    def __repr__(self) -> str:
+        return "correct" if self.ok else "not yet"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def verdict(ok: bool, hint: str) -> Verdict:
+    """Print the outcome of a check; returns it as a :class:`Verdict`."""
     print("correct" if ok else f"not yet: {hint}")
-    return ok
+    return Verdict(ok)
 
 
 def number(answer, name: str) -> float:
@@ -40,7 +64,7 @@ def number(answer, name: str) -> float:
 
 
 def check_number(answer, expected: float, hint: str, *, name: str = "answer",
-                 rel: float = 0.0, abs_tol: float = 0.0) -> bool:
+                 rel: float = 0.0, abs_tol: float = 0.0) -> Verdict:
     """Compare a numeric answer with ``expected`` (exact unless a tolerance is given)."""
     if answer is None:
         return verdict(False, NO_ANSWER)
@@ -51,7 +75,7 @@ def check_number(answer, expected: float, hint: str, *, name: str = "answer",
     return verdict(ok, hint)
 
 
-def check_choice(answer, expected: str, choices: tuple[str, ...], hint: str, *, name: str = "answer") -> bool:
+def check_choice(answer, expected: str, choices: tuple[str, ...], hint: str, *, name: str = "answer") -> Verdict:
     """Compare a word answer, case-insensitively, with one of ``choices``."""
     if answer is None:
         return verdict(False, NO_ANSWER)
@@ -61,7 +85,7 @@ def check_choice(answer, expected: str, choices: tuple[str, ...], hint: str, *, 
     return verdict(text == expected, hint)
 
 
-def check_sequence(answer, expected, hint: str, *, name: str = "answer") -> bool:
+def check_sequence(answer, expected, hint: str, *, name: str = "answer") -> Verdict:
     """Compare a list of integers element by element."""
     if answer is None:
         return verdict(False, NO_ANSWER)

@@ -13,7 +13,7 @@ from compressor.quantize import share_weights
 from compressor.report import layer_storage
 from compressor.synthetic import exact_count
 from eiecore.errors import EieError
-from eiesim.labs.checking import check_choice, check_number
+from eiesim.labs.checking import Verdict, check_choice, check_number
 
 INITS = ("linear", "random")
 
@@ -77,14 +77,14 @@ def loss(layers, x: np.ndarray, y: np.ndarray) -> float:
     return float(-log_p[np.arange(y.size), y].mean())
 
 
-def survivors(answer, shape: tuple[int, int], density: float) -> bool:
+def survivors(answer, shape: tuple[int, int], density: float) -> Verdict:
     """Exercise 1: weights that survive magnitude pruning to ``density``."""
     return check_number(
         answer, exact_count(shape[0] * shape[1], density),
         "pruning keeps an exact count: round(density x number of weights)", name="count")
 
 
-def better_init(answer, layers, data, bits: int) -> bool:
+def better_init(answer, layers, data, bits: int) -> Verdict:
     """Exercise 2: which initialisation gives the lower test loss at ``bits``."""
     test_loss = {init: loss(shared_layers(layers, bits, init), data.x_test, data.y_test) for init in INITS}
     return check_choice(
@@ -93,7 +93,7 @@ def better_init(answer, layers, data, bits: int) -> bool:
         "inits", name="init")
 
 
-def smallest_bits(answer, layers, data, bits_list, tolerance: float = 0.01) -> bool:
+def smallest_bits(answer, layers, data, bits_list, tolerance: float = 0.01) -> Verdict:
     """Exercise 3: the fewest bits (linear init) within ``tolerance`` of the unshared accuracy."""
     base = accuracy(layers, data.x_test, data.y_test)
     good = [b for b in sorted(bits_list)
@@ -106,7 +106,7 @@ def smallest_bits(answer, layers, data, bits_list, tolerance: float = 0.01) -> b
         "minus the tolerance", name="bits")
 
 
-def huffman_ratio(answer, layer) -> bool:
+def huffman_ratio(answer, layer) -> Verdict:
     """Exercise 4: dense float32 bits / Huffman-coded EIE storage of an encoded layer."""
     return check_number(
         answer, layer_storage(layer).ratio_huffman,

@@ -12,7 +12,7 @@ import numpy as np
 
 from compressor.csc import EncodedLayer, compress_layer
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import check_number, check_sequence
+from eiesim.labs.checking import Verdict, check_number, check_sequence
 from eiesim.simulation import simulate
 
 N_PE = 4
@@ -54,7 +54,7 @@ def pe_list(layer: EncodedLayer, pe: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return layer.code[span], layer.rel[span], layer.ptr[0, pe]
 
 
-def relative_indices(answer, pe: int = 0) -> bool:
+def relative_indices(answer, pe: int = 0) -> Verdict:
     """Exercise 1: the relative row indices z of PE ``pe``, in storage order."""
     layer, _, _ = golden_layer()
     return check_sequence(
@@ -68,7 +68,7 @@ def _simulate(queue_depth: int):
     return simulate(layer, acts, config)
 
 
-def cycles(answer, queue_depth: int) -> bool:
+def cycles(answer, queue_depth: int) -> Verdict:
     """Exercises 2 and 3: cycles of the example at ``queue_depth``."""
     return check_number(
         answer, _simulate(queue_depth).cycles,
@@ -77,7 +77,7 @@ def cycles(answer, queue_depth: int) -> bool:
         name="cycle count")
 
 
-def starved(answer, queue_depth: int) -> bool:
+def starved(answer, queue_depth: int) -> Verdict:
     """Exercise 4: starved PE-cycles of the example at ``queue_depth``."""
     return check_number(
         answer, _simulate(queue_depth).counters.starved_pe_cycles,

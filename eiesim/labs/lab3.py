@@ -9,7 +9,7 @@ import numpy as np
 
 from compressor.csc import EncodedLayer, interleave
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import check_number
+from eiesim.labs.checking import Verdict, check_number
 from eiesim.labs.sweeps import measured
 from eiesim.simulation import simulate
 from eiesim.timing import PIPELINE_DRAIN
@@ -36,7 +36,7 @@ def two_pe_cycles(queue_depth: int) -> int:
     return simulate(layer, acts, config).cycles
 
 
-def tiny_cycles(answer, queue_depth: int) -> bool:
+def tiny_cycles(answer, queue_depth: int) -> Verdict:
     """Exercise 1: cycles of the two-PE layer at ``queue_depth``."""
     return check_number(
         answer, two_pe_cycles(queue_depth),
@@ -46,7 +46,7 @@ def tiny_cycles(answer, queue_depth: int) -> bool:
         name="cycle count")
 
 
-def smallest_full_speed_depth(answer) -> bool:
+def smallest_full_speed_depth(answer) -> Verdict:
     """Exercise 2: the smallest D at which the two-PE layer is as fast as with D = 256."""
     best = two_pe_cycles(256)
     depth = next(d for d in range(1, 257) if two_pe_cycles(d) == best)
@@ -56,7 +56,7 @@ def smallest_full_speed_depth(answer) -> bool:
         "busy one while the six-entry column is processed", name="queue depth")
 
 
-def knee_depth(answer, layers, depths, n_pe: int, store, within: float = 0.05) -> bool:
+def knee_depth(answer, layers, depths, n_pe: int, store, within: float = 0.05) -> Verdict:
     """Exercise 3: the smallest depth whose load efficiency is within ``within`` (relative)
     of the deepest queue's, for every layer."""
     df = measured(layers, {"queue_depth": list(depths)}, {"n_pe": n_pe}, store)
@@ -70,7 +70,7 @@ def knee_depth(answer, layers, depths, n_pe: int, store, within: float = 0.05) -
         "first depth where every layer reaches 1 - within", name="queue depth")
 
 
-def starved_fraction(answer, layer: str, queue_depth: int, n_pe: int, store) -> bool:
+def starved_fraction(answer, layer: str, queue_depth: int, n_pe: int, store) -> Verdict:
     """Exercise 4: starved PE-cycles as a fraction of all PE-cycles (N x cycles)."""
     df = measured([layer], {"queue_depth": [queue_depth]}, {"n_pe": n_pe}, store)
     row = df.iloc[0]

@@ -10,7 +10,7 @@ import numpy as np
 
 from compressor.csc import interleave
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import check_choice, check_number
+from eiesim.labs.checking import Verdict, check_choice, check_number
 from eiesim.labs.sweeps import measured
 
 LOSSES = ("filler", "empty", "idle")
@@ -26,7 +26,7 @@ def column_fillers(rows, n_pe: int, m: int = 128) -> int:
     return layer.n_fillers
 
 
-def fillers(answer, rows, n_pe: int, m: int = 128) -> bool:
+def fillers(answer, rows, n_pe: int, m: int = 128) -> Verdict:
     """Exercise 1: fillers of a column on N PEs."""
     return check_number(
         answer, column_fillers(rows, n_pe, m),
@@ -42,7 +42,7 @@ def scaling_frame(layers, pe_counts, store):
     return df
 
 
-def last_efficient_n(answer, layer: str, pe_counts, store, threshold: float = 0.75) -> bool:
+def last_efficient_n(answer, layer: str, pe_counts, store, threshold: float = 0.75) -> Verdict:
     """Exercise 2: the largest N whose parallel efficiency (speedup / N) is >= threshold."""
     df = scaling_frame([layer], pe_counts, store)
     good = df[df.parallel_efficiency >= threshold].n_pe
@@ -58,7 +58,7 @@ def lost_cycles(row) -> dict[str, int]:
             "idle": total - int(row.busy_pe_cycles)}
 
 
-def dominant_loss(answer, layer: str, n_pe: int, pe_counts, store) -> bool:
+def dominant_loss(answer, layer: str, n_pe: int, pe_counts, store) -> Verdict:
     """Exercise 3: which of filler / empty / idle PE-cycles is largest at ``n_pe``."""
     df = scaling_frame([layer], pe_counts, store)
     losses = lost_cycles(df[df.n_pe == n_pe].iloc[0])

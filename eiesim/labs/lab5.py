@@ -9,7 +9,7 @@ import pandas as pd
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.energy import dram_counterfactual, load_table, rules
-from eiesim.labs.checking import check_number
+from eiesim.labs.checking import Verdict, check_number
 from eiesim.simulation import simulate
 from eiesim.sweep.layers import encode, shared_layer
 import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
@@ -45,7 +45,7 @@ def read_energy_by_width(layer, acts, config: ArchConfig, widths, fixed_fraction
     return pd.DataFrame(rows)
 
 
-def spmat_energy(answer, layer, acts, config: ArchConfig) -> bool:
+def spmat_energy(answer, layer, acts, config: ArchConfig) -> Verdict:
     """Exercise 1: total sparse-matrix read energy (pJ) of one run."""
     result = _simulate(layer, acts, config)
     return check_number(
@@ -54,7 +54,7 @@ def spmat_energy(answer, layer, acts, config: ArchConfig) -> bool:
         "between the 32 KB and 1 MB points", name="energy (pJ)", rel=1e-3)
 
 
-def break_even_fraction(answer, layer, acts, config: ArchConfig, narrow: int = 64, wide: int = 128) -> bool:
+def break_even_fraction(answer, layer, acts, config: ArchConfig, narrow: int = 64, wide: int = 128) -> Verdict:
     """Exercise 2: the fixed fraction f at which both widths cost the same read energy.
 
     With r reads at width w and E(w) = E64 (f + (1 - f) w / 64), solve
@@ -69,7 +69,7 @@ def break_even_fraction(answer, layer, acts, config: ArchConfig, narrow: int = 6
         "equal; the reads come from the table above", name="fraction", rel=1e-3)
 
 
-def float32_ratio(answer, layer, acts, config: ArchConfig) -> bool:
+def float32_ratio(answer, layer, acts, config: ArchConfig) -> Verdict:
     """Exercise 3: total energy in float32 / total energy in 16-bit fixed point."""
     fixed = _simulate(layer, acts, config.replace(precision="fixed")).energy.total
     floating = _simulate(layer, acts, config.replace(precision="float32")).energy.total
@@ -79,7 +79,7 @@ def float32_ratio(answer, layer, acts, config: ArchConfig) -> bool:
         "totals", name="ratio", rel=1e-3)
 
 
-def dram_ratio(answer, layer, acts, config: ArchConfig) -> bool:
+def dram_ratio(answer, layer, acts, config: ArchConfig) -> Verdict:
     """Exercise 4: DRAM energy of the compressed weights (32-bit accesses) / EIE's energy."""
     streams = {s.stream: s for s in dram_counterfactual(layer, config)}
     total = _simulate(layer, acts, config).energy.total

@@ -8,7 +8,7 @@ simulator's EIE time) and prints ``correct`` or a hint.
 from __future__ import annotations
 
 from eiecore.errors import EieError
-from eiesim.labs.checking import check_choice, check_number
+from eiesim.labs.checking import Verdict, check_choice, check_number
 
 
 def seconds_per_frame(report, layer: str) -> dict[str, float]:
@@ -20,7 +20,7 @@ def seconds_per_frame(report, layer: str) -> dict[str, float]:
     return cells
 
 
-def speedup(answer, report, layer: str, column: str, over: str) -> bool:
+def speedup(answer, report, layer: str, column: str, over: str) -> Verdict:
     """Exercises 1 and 2: how many times faster ``column`` is than ``over`` per frame."""
     cells = seconds_per_frame(report, layer)
     for label in (column, over):
@@ -32,7 +32,7 @@ def speedup(answer, report, layer: str, column: str, over: str) -> bool:
         "timings are per call, so divide them by the batch", name="speedup", rel=1e-3)
 
 
-def fastest(answer, report, layer: str) -> bool:
+def fastest(answer, report, layer: str) -> Verdict:
     """Exercise 3: the column with the least time per frame for ``layer``."""
     cells = seconds_per_frame(report, layer)
     return check_choice(

@@ -28,7 +28,7 @@ from compressor.prune import apply_mask_to_torch
 from compressor.report import layer_storage
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import check_choice, check_number
+from eiesim.labs.checking import Verdict, check_choice, check_number
 from eiesim.simulation import simulate
 from workloads.lenet import train
 
@@ -150,7 +150,7 @@ def ppr_curve(models: dict, dense: list[np.ndarray], inputs, config: ArchConfig)
     return pd.DataFrame(rows)
 
 
-def balanced_share(answer, rows: int, cols: int, density: float, n_pe: int) -> bool:
+def balanced_share(answer, rows: int, cols: int, density: float, n_pe: int) -> Verdict:
     """Exercise 4: weights each PE keeps when a rows x cols layer is balanced-pruned."""
     return check_number(
         answer, round(density * rows * cols / n_pe),
@@ -158,7 +158,7 @@ def balanced_share(answer, rows: int, cols: int, density: float, n_pe: int) -> b
         "(rows x cols / N), rounded", name="weights per PE")
 
 
-def csr(answer, w: np.ndarray) -> bool:
+def csr(answer, w: np.ndarray) -> Verdict:
     """Exercise 1: absolute-index CSR bits of ``w`` with 4-bit codes."""
     return check_number(
         answer, csr_bits(w),
@@ -166,7 +166,7 @@ def csr(answer, w: np.ndarray) -> bool:
         "ceil(log2(nnz + 1)) bits; a 16 x 16-bit codebook", name="bits")
 
 
-def least_storage(answer, matrices: dict[str, list[np.ndarray]], config: ArchConfig, fmt: str = "eie") -> bool:
+def least_storage(answer, matrices: dict[str, list[np.ndarray]], config: ArchConfig, fmt: str = "eie") -> Verdict:
     """Exercise 2: the scheme whose matrices need the fewest bits in format ``fmt``."""
     totals = {scheme: sum(storage(w, scheme, config)[fmt] for w in ws) for scheme, ws in matrices.items()}
     return check_choice(
@@ -174,7 +174,7 @@ def least_storage(answer, matrices: dict[str, list[np.ndarray]], config: ArchCon
         f"add up storage(w, scheme, config)['{fmt}'] over each scheme's layers", name="scheme")
 
 
-def ppr(answer, pruned: list[np.ndarray], dense: list[np.ndarray], acts: list[np.ndarray], config: ArchConfig) -> bool:
+def ppr(answer, pruned: list[np.ndarray], dense: list[np.ndarray], acts: list[np.ndarray], config: ArchConfig) -> Verdict:
     """Exercise 3: EIE's pruning-to-performance ratio for these layers."""
     return check_number(
         answer, ppr_of(pruned, dense, acts, config),

@@ -38,7 +38,7 @@ class PaperRun:
 def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir: str | Path | None = None,
               engine: str = "fast", progress: bool = True) -> PaperRun:
     """Run the whole evaluation into ``out``; returns what was written."""
-    from tqdm.auto import tqdm
+    from eiesim.progress import progress_bar as tqdm
 
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def run_sweep(
     desc: str = "sweep",
 ) -> SweepSummary:
     """Run every point not yet in ``store``; returns a summary. Rows go to the store."""
-    from tqdm.auto import tqdm
+    from eiesim.progress import progress_bar as tqdm
 
     points = spec.points() if isinstance(spec, SweepSpec) else list(spec)
     store = store if isinstance(store, ResultStore) else ResultStore(store)

@@ -151,7 +151,9 @@ check.starved(my_starved, queue_depth=1)
 # (1.25 ns at 800 MHz), so every event sits on a whole-number timestamp.
 
 # %%
-path = Path("lab2_fig2_d1.perfetto.json")
+files = Path("lab2_files")  # this lab's files stay in this folder, beside the notebook
+files.mkdir(exist_ok=True)
+path = files / "fig2_d1.perfetto.json"
 path.write_text(json.dumps(perfetto_trace(recorder, config1, "EIE Fig. 2, D = 1")))
 print("wrote", path.resolve())
 
@@ -165,11 +167,11 @@ print("wrote", path.resolve())
 # %%
 from eiesim.cli import cli
 
-np.save("W.npy", W)
-np.save("a.npy", a)
-cli.main(["simulate", "--weights", "W.npy", "--acts", "a.npy", "--pes", "4", "--queue-depth", "1",
-          "--engine", "reference", "--json", "lab2_result.json"], standalone_mode=False)
-print(json.loads(Path("lab2_result.json").read_text())["counters"])
+np.save(files / "W.npy", W)
+np.save(files / "a.npy", a)
+cli.main(["simulate", "--weights", str(files / "W.npy"), "--acts", str(files / "a.npy"), "--pes", "4",
+          "--queue-depth", "1", "--engine", "reference", "--json", str(files / "result.json")], standalone_mode=False)
+print(json.loads((files / "result.json").read_text())["counters"])
 
 # %% [markdown]
 # ## 5. Two engines, one meaning

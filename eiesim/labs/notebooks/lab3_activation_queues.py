@@ -113,7 +113,7 @@ LAYERS = pick(
     ["synth:256x1024:0.1:0.35", "synth:128x512:0.2:1"],
 )
 DEPTHS = pick([1, 2, 4, 8, 16, 32, 64, 128, 256], [1, 2, 4, 8, 16, 256])
-STORE = "lab3-results"
+STORE = "lab3_files/sweep"  # this lab's files stay in lab3_files/
 
 df = measured(LAYERS, {"queue_depth": DEPTHS}, {"n_pe": N_PE}, STORE)
 table = df.pivot(index="queue_depth", columns="layer", values="load_efficiency")

@@ -74,7 +74,7 @@ LAYERS = pick(
     ["synth:512x1024:0.1:0.35", "synth:96x512:0.1:1"],
 )
 PES = pick([1, 2, 4, 8, 16, 32, 64, 128, 256], [1, 4, 16, 64, 256])
-STORE = "lab4-results"
+STORE = "lab4_files/sweep"  # this lab's files stay in lab4_files/
 
 df = check.scaling_frame(LAYERS, PES, STORE)
 df.pivot(index="n_pe", columns="layer", values="speedup").round(1)
