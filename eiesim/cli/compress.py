@@ -37,7 +37,8 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
               help="The Linear/LSTM/GRU layers of a saved torch state dict (.pt), recognised by parameter names; "
                    "with --torch-module, loaded into that module instead.")
 @click.option("--seed", type=SEED, help="Seed of the --benchmark weights [default: 0].")
-@click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first.")
+@click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first. Without it nothing "
+                   "is pruned: the zeros already in the weights (or a state dict) are the pruned ones.")
 @click.option("--prune", "method", type=click.Choice(PRUNE_METHODS),
               help="How --density prunes: largest magnitudes; balanced = the same number of largest "
                    "magnitudes in every PE's share of the layer (ESE's load-balance-aware pruning, over --pes); "
@@ -59,7 +60,7 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
               help="Output non-linearity on write-back: one for every layer, or a comma list with one per layer "
                    "in file order (e.g. relu,relu,none) [default: relu for --weights, the table's for "
                    "--benchmark, none for torch layers; LSTM/GRU gate layers must stay none].")
-@click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.npz).")
+@click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.eie by convention).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
 def compress(weights, benchmark, torch_module, state_dict, seed, density, method, block, group, pes, accumulators,
              index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:

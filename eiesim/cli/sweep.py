@@ -9,7 +9,8 @@ from eiesim.engines import engine_names
 
 
 @click.command()
-@click.option("--layers", default=None, help="'all', benchmark names (comma-separated) or synth:MxK:W:A  [default: all]")
+@click.option("--layers", default=None, help="'all', benchmark names (comma-separated) or synth:MxK:W:A, a random M x K layer with "
+                   "weight density W and activation density A (0..1), e.g. synth:512x256:0.1:0.5  [default: all]")
 @click.option("--grid", "axes", multiple=True, metavar="FIELD=VALUES",
               help="an axis: any ArchConfig field or seed (e.g. timing=spec,eie-cpp); VALUES is a,b,c or lo..hi[:step|:pow2]. Repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
