@@ -6,18 +6,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Where torch 2.13.0 comes from. Plain PyPI gives Linux the CUDA build (GBs of nvidia
 # packages); PyTorch's CPU wheel index is added so pip takes its CPU build (2.13.0+cpu)
-# wherever that index has one and is reachable (else it falls back, after at most
-# TORCH_TIMEOUT seconds, to the configured index, e.g. a local CPU wheel). Use another
-# index with `make TORCH_INDEX=URL`, or none with `make TORCH_INDEX=`.
+# wherever that index has one. It is used only if it answers within TORCH_TIMEOUT seconds
+# (checked once, at install); otherwise torch comes from the configured package index
+# (e.g. a local CPU wheel). Another index: `make TORCH_INDEX=URL`; none: `make TORCH_INDEX=`.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_TIMEOUT ?= 10
-TORCH_SOURCE = $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --timeout $(TORCH_TIMEOUT) --retries 1,)
+TORCH_SOURCE = $(shell [ -n "$(TORCH_INDEX)" ] && $(PYTHON) -c "import urllib.request; \
+  urllib.request.urlopen('$(TORCH_INDEX)/torch/', timeout=$(TORCH_TIMEOUT))" >/dev/null 2>&1 \
+  && echo "--extra-index-url $(TORCH_INDEX)")
 
 .PHONY: run test test-deep mutants benchmark lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	@echo "torch 2.13.0 from: $(or $(TORCH_SOURCE),the configured package index)"
 	$(BIN)/python -m pip install -q $(TORCH_SOURCE) torch==2.13.0
 	# torch stays pinned while the rest installs (nothing may swap it for another build).
 	echo "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
