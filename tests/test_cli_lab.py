@@ -90,4 +90,9 @@ def test_opened_notebook_runs_in_a_kernel(run_cli, tmp_path, monkeypatch):
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert printed.count("not yet: no answer yet") == 4
-    assert (tmp_path / "lab2_fig2_d1.perfetto.json").is_file()
+    assert (tmp_path / "lab2_files" / "fig2_d1.perfetto.json").is_file()  # the lab's files stay in its folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab2_files", "lab2_pe_array.ipynb"]
+    # A cell ending in a check shows its verdict only: no stray True/False after the hint.
+    echoed = [o["data"].get("text/plain") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "execute_result"]
+    assert "False" not in echoed and "True" not in echoed
