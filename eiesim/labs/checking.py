@@ -18,25 +18,16 @@ from eiecore.errors import EieError
 NO_ANSWER = "no answer yet: replace None with your answer"
 
 
-class Verdict:
-    """A check's outcome: true or false like a bool, but shown as nothing in a notebook
-    (the check has printed it already), so a cell ending in a check echoes no stray
-    ``True``/``False``."""
+class Verdict(int):
+    """A check's outcome: 1 or 0, true or false like a bool (it adds up, compares equal to
+    True/False), but shown as nothing in a notebook (the check has printed it already), so a
+    cell ending in a check echoes no stray ``True``/``False``."""
 
-    def __init__(self, ok: bool):
-        self.ok = bool(ok)
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __eq__(self, other) -> bool:
-        return self.ok == bool(other)
-
-    def __hash__(self) -> int:
-        return hash(self.ok)
+    def __new__(cls, ok: bool):
+        return super().__new__(cls, bool(ok))
 
     def __repr__(self) -> str:
-        return "correct" if self.ok else "not yet"
+        return "correct" if self else "not yet"
 
     def _ipython_display_(self) -> None:
         pass
