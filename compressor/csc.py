@@ -162,6 +162,8 @@ class EncodedLayer:
 def as_coo(weights) -> sp.coo_matrix:
     """A dense array or scipy sparse matrix as COO with its explicit zeros removed."""
     if sp.issparse(weights):
+        if np.iscomplexobj(weights.data) or not np.issubdtype(weights.dtype, np.number):
+            raise EieError(f"weights must be real numbers, got dtype {weights.dtype}")
         coo = sp.coo_matrix(weights, dtype=np.float64)
     else:
         arr = np.asarray(weights)
@@ -188,6 +190,24 @@ def _canonical(coo: sp.coo_matrix) -> bool:
     return bool(np.all(flat[1:] > flat[:-1]))
 
 
+# The pointer table holds T x N x (K + 1) int64 pointers (SPEC §3): quadratic in the layer's
+# size, not in its non-zeros, so a huge sparse layer is refused before it is allocated.
+MAX_POINTERS = 2**27  # 1 GiB of pointers; VGG-6 even at N = R = 1 needs 1.03e8
+
+
+def check_encodable(shape: tuple[int, int], config, name: str = "") -> None:
+    """Raise :class:`EieError` if the layer's pointer table would exceed :data:`MAX_POINTERS`."""
+    enc = Encoding.of(config)
+    m, k = int(shape[0]), int(shape[1])
+    blocks = -(-m // enc.rows_per_block)
+    pointers = blocks * enc.n_pe * (k + 1)
+    if pointers > MAX_POINTERS:
+        raise EieError(
+            f"layer {name or f'{m} x {k}'}: its pointer table needs {blocks} row blocks x {enc.n_pe} PEs x "
+            f"{k + 1} = {pointers:.3g} pointers ({pointers * 8 / 2**30:.3g} GiB), more than the {MAX_POINTERS} "
+            f"(2^27) eiesim holds; use more accumulators per PE or a smaller layer")
+
+
 def compress_layer(
     weights,
     config=Encoding(),
@@ -202,6 +222,7 @@ def compress_layer(
     codebook, so the weights keep all 2^b - 1 shared values (docs/assumptions.md §6).
     """
     coo = as_coo(weights)
+    check_encodable(coo.shape, config, name)
     codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, Encoding.of(config).weight_bits)
     return interleave(
         coo.row, coo.col, codes, coo.shape, codebook, config,
@@ -243,6 +264,7 @@ def interleave(
         raise EieError(f"a layer needs M >= 1 rows and K >= 1 columns, got {m} x {k}")
     if activation not in ("relu", "none"):
         raise EieError(f"activation must be 'relu' or 'none', got {activation!r}")
+    check_encodable((m, k), config, name)
     enc = Encoding.of(config)
     n, r, nr, x, b = enc.n_pe, enc.accumulators_per_pe, enc.rows_per_block, enc.index_bits, enc.weight_bits
     rows = np.asarray(rows, np.int64).ravel()

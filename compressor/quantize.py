@@ -11,12 +11,13 @@ at a fraction of the cost (benchmarks/bench_kmeans.py).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from eiecore.errors import EieError
+from eiecore.errors import EieError, EieWarning
 from eiecore.numba_options import JIT
 
 # Lloyd's stopping rule, scikit-learn's KMeans defaults: stop when the summed squared
@@ -45,6 +46,8 @@ def share_weights(values: np.ndarray, weight_bits: int = 4) -> SharedWeights:
     value is its own centroid (k-means would leave clusters empty), and unused codebook
     entries hold 0 and are never referenced.
     """
+    if np.iscomplexobj(values):
+        raise EieError(f"weights must be real numbers, got dtype {np.asarray(values).dtype}")
     values = np.asarray(values, dtype=np.float64).ravel()
     if not np.all(np.isfinite(values)):
         raise EieError("weights contain NaN or infinity")
@@ -55,13 +58,51 @@ def share_weights(values: np.ndarray, weight_bits: int = 4) -> SharedWeights:
     if values.size == 0:
         return SharedWeights(np.zeros(0, np.uint8), codebook)
     ordered = np.sort(values)
+    _check_normal(ordered)
     distinct = ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
     if distinct.size <= n_clusters:
-        centroids = distinct
+        centroids = distinct  # exact: every distinct value is its own shared weight
     else:
         centroids, _ = kmeans_1d(ordered, n_clusters)
+        centroids = _keep_nonzero(ordered, centroids)
     codebook[1 : 1 + centroids.size] = centroids
     return SharedWeights(_nearest(values, ordered, centroids) + np.uint8(1), codebook)
+
+
+def _check_normal(ordered: np.ndarray) -> None:
+    """Subnormal weights (0 < |w| < 2.2e-308) are refused: their means lose digits and
+    round to a few shared values, or to 0, so sharing could not keep them apart."""
+    tiny = np.finfo(np.float64).tiny
+    lo, hi = np.searchsorted(ordered, [-tiny, tiny], side="right")
+    if hi > lo:
+        smallest = float(np.min(np.abs(ordered[lo:hi])))
+        raise EieError(f"{hi - lo} of {ordered.size} kept weights are subnormal (|w| < {tiny:.3g}; smallest "
+                       f"{smallest:.3g}): weight sharing cannot keep them apart; scale the layer up")
+
+
+def _keep_nonzero(ordered: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The pattern rule: no kept weight may share the value 0 (or a subnormal that computes as 0).
+
+    A cluster whose mean cancels to (almost) 0 holds values of both signs, e.g. {-1, 1}.
+    Its centroid becomes the mean of its members of the more numerous sign (positive on a
+    tie), every weight then takes its nearest centroid again, and a warning gives the numbers.
+    """
+    tiny = np.finfo(np.float64).tiny
+    bad = np.flatnonzero(np.abs(centroids) < tiny)
+    if bad.size == 0:
+        return centroids
+    centroids = centroids.copy()
+    labels = _nearest(ordered, ordered, centroids)
+    for index in bad:
+        members = ordered[labels == index]
+        negative, positive = members[members < 0], members[members > 0]
+        side, sign = (positive, "positive") if positive.size >= negative.size else (negative, "negative")
+        mean, centroids[index] = centroids[index], side.mean()
+        warnings.warn(EieWarning(
+            f"weight sharing: {members.size} kept weights in [{members.min():.6g}, {members.max():.6g}] "
+            f"averaged to {mean:.3g}; their shared value is now {centroids[index]:.6g}, the mean of the "
+            f"{side.size} {sign} ones, so no kept weight becomes 0"), stacklevel=3)
+    return np.sort(centroids)
 
 
 def kmeans_1d(ordered: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:

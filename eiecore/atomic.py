@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -192,11 +193,32 @@ def text_writer(text: str) -> Writer:
 
 
 def json_text(obj, **options) -> str:
-    """``obj`` as strict, indented JSON: NaN or infinity anywhere is an :class:`EieError`."""
+    """``obj`` as strict, indented JSON: NaN or infinity anywhere is an :class:`EieError` naming the field."""
     try:
         return json.dumps(obj, indent=2, allow_nan=False, **options) + "\n"
-    except ValueError as exc:
-        raise EieError(f"refusing to write JSON with a non-finite number ({exc})") from None
+    except ValueError:
+        where = _non_finite_field(obj, "")
+        if where is None:
+            raise
+        raise EieError(f"refusing to write JSON: field {where or '(top level)'} is not a finite number") from None
+
+
+def _non_finite_field(obj, path: str) -> str | None:
+    """The path (``a.b[2]``) of the first NaN or infinity in ``obj``, or None."""
+    if isinstance(obj, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        try:
+            return None if math.isfinite(obj) else path
+        except TypeError:
+            return None
+    for sub, value in items:
+        found = _non_finite_field(value, sub)
+        if found is not None:
+            return found
+    return None
 
 
 def remove_stale_temporaries(folder: Path) -> None:

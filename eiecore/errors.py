@@ -7,3 +7,7 @@ one-line message naming the problem; the CLI prints that line and exits non-zero
 
 class EieError(ValueError):
     """Bad input: wrong shapes, NaN, corrupt files, bad options, layers that do not fit."""
+
+
+class EieWarning(UserWarning):
+    """A result that is valid but degraded (e.g. a repaired codebook); the CLI prints one line."""

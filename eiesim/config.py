@@ -25,25 +25,27 @@ from eiesim.timing import (
 
 
 _CHIP = Encoding()  # the paper's chip: the encoding defaults live in one place
+# Size limits that keep a simulation's memory bounded (the paper's chip: 64 x 64 rows).
+MAX_ROWS_PER_BLOCK = 2**24
 
 
 class ArchConfig(BaseModel):
     """An EIE PE array. Unknown keys and out-of-range values raise :class:`EieError`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     n_pe: int = Field(_CHIP.n_pe, ge=1, le=65536, description="number of processing elements N")
     queue_depth: int = Field(8, ge=1, le=65536, description="usable activation-queue slots D")
     clock_mhz: float = Field(800.0, gt=0, description="clock frequency in MHz")
     accumulators_per_pe: int = Field(
-        _CHIP.accumulators_per_pe, ge=1, description="accumulators R per PE (rows per PE per block)"
+        _CHIP.accumulators_per_pe, ge=1, le=2**20, description="accumulators R per PE (rows per PE per block)"
     )
     index_bits: int = Field(_CHIP.index_bits, ge=1, le=8, description="bits x of a relative row index")
     weight_bits: int = Field(_CHIP.weight_bits, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
-    spmat_width_bits: int = Field(64, ge=1, description="width of one sparse-matrix SRAM row")
-    spmat_sram_kb: float = Field(128.0, gt=0, description="sparse-matrix SRAM per PE, KB")
-    ptr_sram_kb: float = Field(32.0, gt=0, description="pointer SRAM per PE, KB")
-    act_sram_kb: float = Field(2.0, gt=0, description="activation SRAM per PE, KB")
+    spmat_width_bits: int = Field(64, ge=1, le=65536, description="width of one sparse-matrix SRAM row")
+    spmat_sram_kb: float = Field(128.0, gt=0, le=2**20, description="sparse-matrix SRAM per PE, KB")
+    ptr_sram_kb: float = Field(32.0, gt=0, le=2**20, description="pointer SRAM per PE, KB")
+    act_sram_kb: float = Field(2.0, gt=0, le=2**20, description="activation SRAM per PE, KB")
     ptr_bits: int = Field(16, ge=1, le=64, description="bits of one column pointer")
     value_bits: int = Field(16, ge=2, le=32, description="bits of an activation / codebook value / accumulator")
     act_frac_bits: int = Field(8, ge=0, description="fraction bits of activations")
@@ -66,6 +68,11 @@ class ArchConfig(BaseModel):
             raise ValueError(
                 f"spmat_width_bits={self.spmat_width_bits} is narrower than one entry "
                 f"(weight_bits + index_bits = {entry_bits})"
+            )
+        if self.rows_per_block > MAX_ROWS_PER_BLOCK:
+            raise ValueError(
+                f"n_pe x accumulators_per_pe = {self.rows_per_block} rows per block is more than the "
+                f"{MAX_ROWS_PER_BLOCK} (2^24) a simulation holds in memory"
             )
         if self.act_frac_bits >= self.value_bits or self.weight_frac_bits >= self.value_bits:
             raise ValueError("act_frac_bits and weight_frac_bits must be smaller than value_bits")

@@ -15,9 +15,12 @@ written atomically, so a failed save leaves no partial file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,8 @@ from eiesim.config import ArchConfig
 FORMAT = "eiesim-compressed-model"
 VERSION = 2  # 2 added the per-layer "bias_codebook"; version 1 files (bias in the codebook) still load
 READABLE_VERSIONS = (1, 2)
+MAX_MANIFEST_BYTES = 64 * 2**20
+CHUNK_BYTES = 2**20
 ARRAYS = {"code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3), "start": (np.int64, 1)}
 
 
@@ -108,32 +113,39 @@ def model_writer(model: CompressedModel):
 
 
 def load_model(path: str | os.PathLike) -> CompressedModel:
-    """Read and fully validate a model file written by :func:`save_model`."""
-    arrays = _read_arrays(path)
+    """Read and fully validate a model file written by :func:`save_model`.
+
+    Memory stays bounded by what the file really holds: every member's declared size is
+    checked against its ``.npy`` header and the file's size, the checksum is computed by
+    streaming the members, and arrays are read only once it matches.
+    """
     where = f"model file {path}"
-    if "manifest" not in arrays:
-        raise EieError(f"{where} has no manifest: not an eiesim model file")
-    try:
-        manifest = json.loads(arrays.pop("manifest").tobytes().decode())
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise EieError(f"{where}: the manifest is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise EieError(f"{where} is not an eiesim compressed model (format field missing or wrong)")
-    if manifest.get("version") not in READABLE_VERSIONS:
-        raise EieError(
-            f"{where} has format version {manifest.get('version')!r}; this eiesim reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}"
-        )
-    layer_specs = _get(manifest, "layers", list, where)
-    expected = {f"layer{i}.{name}" for i in range(len(layer_specs)) for name in ARRAYS}
-    missing, unexpected = sorted(expected - arrays.keys()), sorted(arrays.keys() - expected)
-    if missing:
-        raise EieError(f"{where} is missing array {missing[0]}")
-    if unexpected:
-        raise EieError(f"{where} has an unexpected array {unexpected[0]}")
-    stored = manifest.pop("sha256", None)
-    if stored != _checksum(manifest, arrays):
-        raise EieError(f"{where}: checksum mismatch, the file is corrupt or was modified")
+    with _archive(path) as archive:
+        try:
+            members = _members(archive, os.path.getsize(path), where)
+            if "manifest" not in members:
+                raise EieError(f"{where} has no manifest: not an eiesim model file")
+            if members["manifest"][2].file_size > MAX_MANIFEST_BYTES:
+                raise EieError(f"{where}: the manifest is {members['manifest'][2].file_size} bytes, more than "
+                               f"{MAX_MANIFEST_BYTES}")
+            manifest_bytes = _read_member(archive, members["manifest"]).tobytes()
+            manifest = _parse_manifest(manifest_bytes, where)
+            layer_specs = _get(manifest, "layers", list, where)
+            expected = {f"layer{i}.{name}" for i in range(len(layer_specs)) for name in ARRAYS}
+            names = members.keys() - {"manifest"}
+            missing, unexpected = sorted(expected - names), sorted(names - expected)
+            if missing:
+                raise EieError(f"{where} is missing array {missing[0]}")
+            if unexpected:
+                raise EieError(f"{where} has an unexpected array {unexpected[0]}")
+            stored = manifest.pop("sha256", None)
+            if stored != _streamed_checksum(manifest, archive, {n: members[n] for n in names}):
+                raise EieError(f"{where}: checksum mismatch, the file is corrupt or was modified")
+            arrays = {name: _read_member(archive, members[name]) for name in names}
+        except EieError:
+            raise
+        except Exception as exc:  # zipfile, zlib and numpy each have their own ways to fail
+            raise EieError(f"{where} is corrupt or truncated ({' '.join(str(exc).split())})") from None
     config_fields = _get(manifest, "config", dict, where)
     try:
         config = ArchConfig.make(**config_fields)
@@ -143,11 +155,9 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
         _layer(spec, {name: arrays[f"layer{i}.{name}"] for name in ARRAYS}, config, f"{where}, layer {i}")
         for i, spec in enumerate(layer_specs)
     ]
+    source, metadata = _get(manifest, "source", str, where), _get(manifest, "metadata", dict, where)
     try:
-        return CompressedModel(
-            layers, config, source=_get(manifest, "source", str, where),
-            metadata=_get(manifest, "metadata", dict, where),
-        )
+        return CompressedModel(layers, config, source=source, metadata=metadata)
     except EieError as exc:
         raise EieError(f"{where}: {exc}") from None
 
@@ -188,14 +198,17 @@ def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: 
 
 
 def _numbers(values: list, what: str, where: str) -> np.ndarray:
+    if not all(type(v) in (int, float) for v in values):  # nested lists, strings, booleans
+        raise EieError(f"{where}: the {what} is not a list of numbers")
     array = np.asarray(values)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise EieError(f"{where}: the {what} is not a list of numbers")
     return array.astype(np.float64)
 
 
-def _read_arrays(path) -> dict[str, np.ndarray]:
-    """Every array of the archive, read (and CRC-checked) now."""
+@contextlib.contextmanager
+def _archive(path):
+    """The model file as an open zip archive, or an :class:`EieError` saying why not."""
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
@@ -208,10 +221,68 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
     if magic != b"PK\x03\x04":
         raise EieError(f"model file {path} is not an eiesim model (not an .npz archive)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except Exception as exc:  # zipfile, zlib and numpy each have their own ways to fail
+        archive = zipfile.ZipFile(path)
+    except Exception as exc:
         raise EieError(f"model file {path} is corrupt or truncated ({' '.join(str(exc).split())})") from None
+    with archive:
+        yield archive
+
+
+def _members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, tuple]:
+    """name -> (dtype, shape, zip info, header length) of every ``.npy`` member, sizes checked."""
+    infos = archive.infolist()
+    if sum(info.compress_size for info in infos) > file_size:
+        raise EieError(f"{where}: its members claim more compressed bytes than the file's {file_size}")
+    members = {}
+    for info in infos:
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            header = f.tell()
+        if dtype.hasobject or fortran:
+            raise EieError(f"{where}: member {info.filename} is not a plain array written by eiesim")
+        if header + math.prod(shape) * dtype.itemsize != info.file_size:
+            raise EieError(f"{where}: member {info.filename} declares shape {shape} but holds "
+                           f"{info.file_size - header} bytes of data")
+        members[info.filename.removesuffix(".npy")] = (dtype, tuple(shape), info, header)
+    return members
+
+
+def _read_member(archive: zipfile.ZipFile, member: tuple) -> np.ndarray:
+    with archive.open(member[2]) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def _parse_manifest(text: bytes, where: str) -> dict:
+    try:
+        manifest = json.loads(text.decode(), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EieError(f"{where}: the manifest is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise EieError(f"{where}: the manifest nests too deeply to be an eiesim manifest") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise EieError(f"{where} is not an eiesim compressed model (format field missing or wrong)")
+    version = manifest.get("version")
+    if type(version) is not int or version not in READABLE_VERSIONS:  # True == 1, but is no version
+        raise EieError(
+            f"{where} has format version {version!r}; this eiesim reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
+        )
+    return manifest
+
+
+def _streamed_checksum(manifest: dict, archive: zipfile.ZipFile, members: dict[str, tuple]) -> str:
+    """:func:`_checksum` of the stored arrays, read in chunks: nothing is held in memory."""
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, allow_nan=False).encode())
+    for name in sorted(members):
+        dtype, shape, info, header = members[name]
+        digest.update(f"\n{name} {dtype.str} {shape}\n".encode())
+        with archive.open(info) as f:
+            f.read(header)
+            while chunk := f.read(CHUNK_BYTES):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _checksum(manifest: dict, arrays: dict[str, np.ndarray]) -> str:
@@ -221,6 +292,10 @@ def _checksum(manifest: dict, arrays: dict[str, np.ndarray]) -> str:
         digest.update(f"\n{name} {arr.dtype.str} {arr.shape}\n".encode())
         digest.update(arr.tobytes())
     return digest.hexdigest()
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _get(obj: dict, key: str, kind: type, where: str):

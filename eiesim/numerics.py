@@ -35,7 +35,8 @@ def frac_bits_for(max_abs: float, value_bits: int) -> int:
 def to_fixed(x: np.ndarray, frac_bits: int, config: ArchConfig) -> np.ndarray:
     """Round-to-nearest and saturate real values to signed ``value_bits`` integers."""
     lo, hi = value_range(config)
-    return np.clip(np.rint(np.asarray(x, np.float64) * 2.0**frac_bits), lo, hi).astype(np.int64)
+    with np.errstate(over="ignore"):  # a product beyond float64 is infinite, and saturates like any other
+        return np.clip(np.rint(np.asarray(x, np.float64) * 2.0**frac_bits), lo, hi).astype(np.int64)
 
 
 def convert_activations(acts: np.ndarray, config: ArchConfig) -> np.ndarray:

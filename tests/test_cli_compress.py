@@ -175,7 +175,7 @@ BAD_INPUT = [
     (["compress", "--weights", "{d}/cube.npy", "--out", "{d}/o.npz"], "2-D"),
     (["compress", "--weights", "{d}/nan.npy", "--out", "{d}/o.npz"], "NaN"),
     (["compress", "--weights", "{d}/text.npy", "--out", "{d}/o.npz"], "real numbers"),
-    (["compress", "--weights", "{d}/plain.txt", "--out", "{d}/o.npz"], "cannot read weights"),
+    (["compress", "--weights", "{d}/plain.txt", "--out", "{d}/o.npz"], "is not a .npy array file"),
     (["compress", "--weights", "{d}/w.npy", "--density", "1.5", "--out", "{d}/o.npz"], "density"),
     (["compress", "--weights", "{d}/w.npy", "--density", "nan", "--out", "{d}/o.npz"], "density"),
     (["compress", "--weights", "{d}/w.npy", "--pes", "0", "--out", "{d}/o.npz"], "n_pe"),

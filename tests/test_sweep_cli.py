@@ -45,7 +45,7 @@ def test_toml_file(run_cli, tmp_path):
         (["--layers", "Alex-99"], "unknown benchmark 'Alex-99'"),
         (["--set", "n_pe=1,2"], "give exactly one value"),
         (["--chunk", "0"], "--chunk must be at least 1"),
-        (["--jobs", "0"], "--jobs must be -1 or at least 1"),
+        (["--jobs", "0"], "--jobs must be -1 (all cores) or 1..256, got 0"),
         (["--dask-local", "--scheduler", "tcp://x:1"], "either --scheduler or --dask-local"),
         (["--config", "missing.toml"], "missing.toml"),
     ],

@@ -283,14 +283,28 @@ def _group_by_module(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
             full = f"{prefix}.{base}" if prefix else base
             if base + "_orig" not in params:
                 raise EieError(f"state dict has {full}_mask but no {full}_orig")
-            params[base] = params.pop(base + "_orig") * params.pop(param)
+            params[base] = _masked(params.pop(base + "_orig"), params.pop(param), full)
     return groups
 
 
 def _numpy(tensor) -> np.ndarray:
+    """A real, dense tensor as float64 numpy; complex or sparse ones are refused, not cast."""
     if isinstance(tensor, np.ndarray):
+        if np.iscomplexobj(tensor):
+            raise EieError(f"weights must be real numbers, got {tensor.dtype}")
         return tensor.astype(np.float64)
+    if tensor.is_complex():
+        raise EieError(f"weights must be real numbers, got {tensor.dtype}")
+    if tensor.layout != require_torch().strided:
+        raise EieError(f"a sparse tensor ({tensor.layout}) is not imported; save the dense weight and a weight_mask")
     return tensor.detach().to("cpu").double().numpy()
+
+
+def _masked(orig, mask, name: str):
+    """``orig * mask`` of torch pruning, with the shapes checked (broadcasting would hide a mismatch)."""
+    if tuple(orig.shape) != tuple(mask.shape):
+        raise EieError(f"{name}_mask has shape {tuple(mask.shape)} but {name}_orig has {tuple(orig.shape)}")
+    return orig * mask
 
 
 def _own_tensors(module) -> bool:
@@ -303,7 +317,7 @@ def _module_tensors(module) -> Callable[[str], Any]:
     def get(key: str):
         mask = getattr(module, f"{key}_mask", None)
         if mask is not None:
-            return getattr(module, f"{key}_orig") * mask
+            return _masked(getattr(module, f"{key}_orig"), mask, key)
         value = getattr(module, key, None)
         return value if value is not None and hasattr(value, "detach") else None
 
@@ -357,7 +371,7 @@ def _import_module_attr(spec: str):
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise EieError(f"cannot import module {module_name!r}: {_first_line(exc)}") from exc
-    except Exception as exc:  # the module's own code failed while importing
+    except (Exception, SystemExit) as exc:  # the module's own code failed (or exited) while importing
         raise EieError(f"importing {module_name!r} failed: {_first_line(exc)}") from exc
     finally:
         if added:
@@ -373,7 +387,7 @@ def _import_module_attr(spec: str):
         raise EieError(f"{spec} is neither an nn.Module nor a factory returning one")
     try:
         built = target()
-    except Exception as exc:  # a factory's own failure, reported as one line
+    except (Exception, SystemExit) as exc:  # a factory's own failure (even sys.exit), reported as one line
         raise EieError(f"calling {spec}() failed: {_first_line(exc)}") from exc
     if not isinstance(built, torch.nn.Module):
         raise EieError(f"{spec}() returned {type(built).__name__}, not an nn.Module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import math
 import sys
+import warnings
 
 import click
 
@@ -35,6 +36,7 @@ COMMANDS = {
 
 # Seeds every command takes: what numpy, scikit-learn and torch all accept.
 SEED = click.IntRange(0, SEED_MAX)
+MAX_JOBS = 256  # worker processes: more would only exhaust memory and process slots
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning every failure into one line on stderr."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=args, prog_name="eiesim", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            cli.main(args=args, prog_name="eiesim", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -139,6 +143,11 @@ def main(argv: list[str] | None = None) -> None:
 
 # Failures main() already reports as one clear line; everything else is unexpected.
 _EXPECTED = (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, EieError, OSError)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, without the source line Python would add."""
+    click.echo(f"eiesim: warning: {' '.join(str(message).split())}", err=True)
 
 
 def _one_line(exc: BaseException) -> str:

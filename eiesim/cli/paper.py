@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from eiesim.cli import SEED
+from eiesim.cli import MAX_JOBS, SEED
 from eiesim.engines import engine_names
 
 
@@ -34,8 +34,8 @@ def paper(out, full, smoke, seed, jobs, cache_dir, engine, no_progress) -> None:
         check_output_folder("--cache-dir", cache_dir)
     if full and smoke:
         raise EieError("give either --full or --smoke, not both")
-    if jobs == 0 or jobs < -1:
-        raise EieError(f"--jobs must be -1 or at least 1, got {jobs}")
+    if jobs == 0 or not -1 <= jobs <= MAX_JOBS:
+        raise EieError(f"--jobs must be -1 (all cores) or 1..{MAX_JOBS}, got {jobs}")
     settings = PaperSettings.for_mode("full" if full else "smoke" if smoke else "default", seed)
     t0 = time.perf_counter()
     run = run_paper(out, settings, local_executor(jobs), cache_dir, engine, progress=not no_progress)

@@ -13,6 +13,8 @@ writes a Chrome/Perfetto trace (both from the schedule of the engine that ran).
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 
 import click
@@ -28,6 +30,7 @@ AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to
 TRACE_MAX_PES = 64
 TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: bounds the trace's line count
 PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
+MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (VGG-6: 0.8 GB)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,15 +144,32 @@ def _check_sources(weights, acts, model, layer_name, benchmark) -> None:
 
 
 def _load_npy(path: str, what: str) -> np.ndarray:
+    """A plain numeric ``.npy`` array; its header is checked against the file's size first, so
+    a header declaring a huge shape is refused before anything is allocated."""
     try:
-        array = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                    else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+            except (ValueError, EOFError, SyntaxError):
+                raise EieError(f"{what} file {path} is not a .npy array file") from None
+            data_bytes = os.fstat(f.fileno()).st_size - f.tell()
     except FileNotFoundError:
         raise EieError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise EieError(f"{what} file {path} is a folder") from None
+    if dtype.hasobject:
+        raise EieError(f"{what} file {path} holds Python objects; eiesim loads numeric arrays only")
+    expected = math.prod(shape) * dtype.itemsize
+    if data_bytes != expected:
+        raise EieError(f"{what} file {path} declares a {' x '.join(map(str, shape)) or 'scalar'} {dtype} array "
+                       f"({expected} bytes) but holds {data_bytes} bytes of data")
+    try:
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise EieError(f"cannot read {what} from {path}: {' '.join(str(exc).split())}") from None
-    if not isinstance(array, np.ndarray):
-        raise EieError(f"{what} file {path} is not a single .npy array")
-    return array
 
 
 def _weights_job(weights: str, acts: str, config):
@@ -178,8 +198,8 @@ def _workload(benchmark, mode, row_cv, col_cv, act_cv, n_inputs):
     """The benchmark workload; its options are errors without --benchmark."""
     from workloads.benchmarks import make_workload
 
-    if n_inputs < 1:
-        raise EieError(f"--inputs must be at least 1, got {n_inputs}")
+    if not 1 <= n_inputs <= MAX_INPUTS:
+        raise EieError(f"--inputs must be 1..{MAX_INPUTS}, got {n_inputs}")
     if benchmark is None:
         if n_inputs > 1 or mode != "uniform" or any(v is not None for v in (row_cv, col_cv, act_cv)):
             raise EieError("--workload, --row-cv, --col-cv, --act-cv and --inputs go with --benchmark")

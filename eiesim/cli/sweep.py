@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from eiesim.cli import FiniteFloatRange
+from eiesim.cli import MAX_JOBS, FiniteFloatRange
 from eiesim.engines import engine_names
 
 
@@ -46,8 +46,8 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         check_output_folder("--cache-dir", cache_dir)
     if chunk < 1:
         raise EieError(f"--chunk must be at least 1, got {chunk}")
-    if jobs == 0 or jobs < -1:
-        raise EieError(f"--jobs must be -1 or at least 1, got {jobs}")
+    if jobs == 0 or not -1 <= jobs <= MAX_JOBS:
+        raise EieError(f"--jobs must be -1 (all cores) or 1..{MAX_JOBS}, got {jobs}")
     if scheduler and dask_local:
         raise EieError("give either --scheduler or --dask-local, not both")
     fixed = {}
@@ -60,7 +60,7 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         spec = SweepSpec.from_toml(config_file, layers, list(axes), engine)
         spec = SweepSpec.build(spec.layers, spec.axes, {**spec.base, **fixed}, spec.engine)
     else:
-        spec = SweepSpec.build(layers or "all", list(axes), fixed, engine or "fast")
+        spec = SweepSpec.build("all" if layers is None else layers, list(axes), fixed, engine or "fast")
     click.echo(f"sweep: {len(spec.layers)} layers x {spec.n_points // len(spec.layers)} configurations "
                f"= {spec.n_points} points, engine {spec.engine} -> {out}")
     if dry_run:
@@ -105,7 +105,7 @@ class _executor:
         else:
             try:
                 client = Client(self.scheduler, timeout=f"{self.timeout}s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
                 from eiecore.errors import EieError
 
                 raise EieError(f"cannot reach dask scheduler {self.scheduler}: {exc}") from None

@@ -14,7 +14,8 @@ A table is a TOML file (see ``tables/horowitz_45nm.toml``)::
 
 The keys a kind needs, and their units, are fixed by ``SCHEMAS``. Loading checks
 everything (TOML syntax, schema, kind, every required key present, no unknown key, unit,
-citation, value a positive finite number) and raises :class:`EieError` naming the file
+citation, value a positive finite number up to ``MAX_VALUE``, so sums of millions of events
+stay finite) and raises :class:`EieError` naming the file
 and the key. The two tables shipped with eiesim load by name: ``load_table("events")``.
 """
 
@@ -33,6 +34,7 @@ from eiecore import caches
 from eiecore.errors import EieError
 
 SCHEMA = "eiesim-energy-table/1"
+MAX_VALUE = 1e9  # in the entry's unit: a billion pJ (1 mJ) per event is far beyond any real circuit
 
 # kind -> key -> (unit, what it is). The derivation rules read exactly these keys.
 SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
@@ -190,8 +192,8 @@ def _entry(key: str, raw, unit: str, fail) -> Entry:
     value = raw["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise fail(f"entry '{key}' value must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise fail(f"entry '{key}' value must be a positive finite number, got {value!r}")
+    if not math.isfinite(value) or value <= 0 or value > MAX_VALUE:
+        raise fail(f"entry '{key}' value must be a positive finite number up to {MAX_VALUE:g}, got {value!r}")
     if raw["unit"] != unit:
         raise fail(f"entry '{key}' has unit {raw['unit']!r}, expected {unit!r}")
     for field in ("what", "citation"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
 import types
@@ -31,6 +32,9 @@ from eiesim.engines import ENGINES
 from eiesim.sweep import fingerprint, sources
 
 SEED_AXIS = "seed"
+# Limits that keep a sweep's plan bounded in memory before anything expands.
+MAX_AXIS_VALUES = 65536
+MAX_POINTS = 100_000
 _RANGE = re.compile(r"^(-?[0-9.eE+]+)\.\.(-?[0-9.eE+]+)(?::(pow2|[0-9.eE+]+))?$")
 
 
@@ -75,11 +79,14 @@ def _convert(name: str, raw: Any) -> Any:
                 raise ValueError("expected an integer")
             value = int(raw) if not isinstance(raw, str) else int(raw.strip())
             return check_seed(value, f"sweep field {name}") if name == SEED_AXIS else value
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        return value
     except EieError:
         raise
     except (TypeError, ValueError) as exc:
-        detail = str(exc) if "expected" in str(exc) or "choose" in str(exc) else f"expected {kind.__name__}"
+        detail = str(exc) if "expected" in str(exc) or "choose" in str(exc) else f"expected {getattr(kind, '__name__', kind)}"
         raise EieError(f"bad value {raw!r} for sweep field {name}: {detail}") from None
 
 
@@ -103,6 +110,8 @@ def parse_values(name: str, text: str) -> list[Any]:
             if inc <= 0:
                 raise EieError(f"range {text!r} for {name}: step must be positive")
             count = int((hi - lo) / inc + 1e-9) + 1
+            if count > MAX_AXIS_VALUES:
+                raise EieError(f"range {text!r} for {name} has {count} values, more than {MAX_AXIS_VALUES}")
             values = [lo + i * inc for i in range(count)]
     if not values:
         raise EieError(f"no values for sweep field {name} in {text!r}")
@@ -195,16 +204,20 @@ class SweepSpec:
     def from_toml(cls, path: str | Path, layers=None, axes: list[str] = (), engine: str | None = None) -> "SweepSpec":
         """A spec from TOML (``layers``, ``engine``, ``[grid]``, ``[base]``); CLI values extend it."""
         try:
-            data = tomllib.loads(Path(path).read_text())
-        except tomllib.TOMLDecodeError as exc:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise EieError(f"bad sweep file {path}: {exc}") from None
         unknown = set(data) - {"layers", "engine", "grid", "base"}
         if unknown:
             raise EieError(f"bad sweep file {path}: unknown key {sorted(unknown)[0]!r} (use layers, engine, grid, base)")
+        for key, kind, what in (("layers", (str, list), "a string or a list of strings"),
+                                ("engine", str, "a string"), ("grid", dict, "a table"), ("base", dict, "a table")):
+            if key in data and not isinstance(data[key], kind):
+                raise EieError(f"bad sweep file {path}: {key} must be {what}, got {data[key]!r}")
         grid = dict(data.get("grid", {}))
         for name, values in (parse_axis(a) for a in axes):
             grid[name] = values  # the command line overrides the file
-        return cls.build(layers or data.get("layers", "all"), grid, data.get("base", {}),
+        return cls.build(layers if layers is not None else data.get("layers", "all"), grid, data.get("base", {}),
                          engine or data.get("engine", "fast"))
 
     @property
@@ -215,7 +228,9 @@ class SweepSpec:
         return n
 
     def points(self) -> list[Point]:
-        """Every point of the grid, layer-major, each config validated."""
+        """Every point of the grid, layer-major, each config validated (sizes before anything expands)."""
+        if self.n_points > MAX_POINTS:
+            raise EieError(f"the grid has {self.n_points} points, more than {MAX_POINTS}; split the sweep")
         names = list(self.axes)
         base_seed = self.base.get(SEED_AXIS, 0)
         base_cfg = {k: v for k, v in self.base.items() if k != SEED_AXIS}
@@ -229,5 +244,10 @@ class SweepSpec:
                 where = " ".join(f"{k}={v}" for k, v in zip(names, combo))
                 raise EieError(f"grid point {where}: {exc}") from None
             configs[combo] = (seed, cfg)
+        shapes = {layer: (source.outputs, source.inputs) for layer in self.layers
+                  if hasattr(source := sources.resolve(layer), "outputs")}
+        for seed, cfg in configs.values():
+            for layer, shape in shapes.items():
+                check_encodable(shape, cfg, layer)
         code = fingerprint.simulator()
         return [Point(layer, seed, self.engine, cfg, code) for layer in self.layers for seed, cfg in configs.values()]

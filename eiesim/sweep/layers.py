@@ -93,15 +93,31 @@ def _save(path: Path, layer: SharedLayer) -> None:
         shape=np.array(layer.shape), meta=np.array([layer.name, str(layer.has_bias), layer.activation])))
 
 
-def _load(path: Path) -> SharedLayer | None:
+def _load(path: Path, name: str, weight_bits: int) -> SharedLayer | None:
+    """The cached layer, or None if it is missing, unreadable or inconsistent: a cache miss.
+
+    The zip's CRC-32 catches flipped bits; the checks below catch a file that reads but is
+    not this layer (another name, mismatched arrays, codes outside the codebook).
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
-            name, bias, act = (str(v) for v in z["meta"])
+            stored, bias, act = (str(v) for v in z["meta"])
             bias_codebook = z["bias_codebook"] if z["bias_codebook"].size else None
-            return SharedLayer(name, tuple(int(v) for v in z["shape"]), z["rows"], z["cols"], z["codes"],
-                               z["codebook"], z["acts"], bias == "True", act, bias_codebook)
-    except (OSError, KeyError, ValueError):
-        return None  # missing or unreadable: regenerate (the write is atomic, so rare)
+            layer = SharedLayer(stored, tuple(int(v) for v in z["shape"]), z["rows"], z["cols"], z["codes"],
+                                z["codebook"], z["acts"], bias == "True", act, bias_codebook)
+    except Exception:  # zipfile, zlib and numpy each fail their own way on a damaged file
+        return None
+    n = layer.codes.size
+    consistent = (
+        layer.name == name and len(layer.shape) == 2 and layer.rows.shape == layer.cols.shape == (n,)
+        and layer.codes.dtype == np.uint8 and layer.codebook.shape == (2**weight_bits,)
+        and (n == 0 or (layer.codes.min() >= 1 and layer.codes.max() < 2**weight_bits
+                        and layer.rows.min() >= 0 and layer.rows.max() < layer.shape[0]
+                        and layer.cols.min() >= 0 and layer.cols.max() < layer.shape[1]))
+        and bool(np.all(np.isfinite(layer.codebook))) and layer.acts.ndim == 1
+        and (layer.bias_codebook is None or layer.bias_codebook.shape == (2**weight_bits,))
+    )
+    return layer if consistent else None
 
 
 def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> SharedLayer:
@@ -113,7 +129,7 @@ def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_
     if key in _MEMO:
         return _MEMO[key]
     path = _cache_file(Path(cache_dir), source, seed, weight_bits) if cache_dir else None
-    layer = _load(path) if path is not None and path.exists() else None
+    layer = _load(path, source.name, weight_bits) if path is not None and path.exists() else None
     if layer is None:
         layer = _generate(source, seed, weight_bits)
         if path is not None:

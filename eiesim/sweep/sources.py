@@ -22,6 +22,8 @@ from compressor.synthetic import random_activations, random_sparse_weights
 from eiecore.errors import EieError
 
 SYNTHETIC_VERSION = 1  # of SyntheticLayer.generate (and compressor.synthetic's draws)
+MAX_SYNTH_SIDE = 2**26  # synthetic layers: bounded sides and non-zeros keep generation bounded
+MAX_SYNTH_NONZEROS = 2**28
 _SYNTH = re.compile(r"^synth:(\d+)x(\d+):([0-9.eE+-]+):([0-9.eE+-]+)$")
 
 
@@ -84,6 +86,9 @@ def resolve(text: "str | LayerSource") -> LayerSource:
         return text
     text = text.strip()
     match = _SYNTH.match(text)
+    if match is None and text.lower().startswith("synth"):
+        raise EieError(f"bad synthetic layer {text!r}: expected synth:MxK:W:A (M outputs, K inputs, weight "
+                       "and activation densities), e.g. synth:4096x9216:0.09:0.35")
     if match is None:
         for find, _, _ in _REGISTRY.values():
             source = find(text)
@@ -98,6 +103,9 @@ def resolve(text: "str | LayerSource") -> LayerSource:
         raise EieError(f"bad synthetic layer {text!r}: densities must be numbers") from None
     if m < 1 or k < 1 or not (0 < w <= 1) or not (0 <= a <= 1):
         raise EieError(f"bad synthetic layer {text!r}: need M, K >= 1, 0 < W <= 1, 0 <= A <= 1")
+    if m > MAX_SYNTH_SIDE or k > MAX_SYNTH_SIDE or round(w * m * k) > MAX_SYNTH_NONZEROS:
+        raise EieError(f"bad synthetic layer {text!r}: M and K are at most {MAX_SYNTH_SIDE} (2^26) and "
+                       f"M x K x W at most {MAX_SYNTH_NONZEROS} (2^28) non-zeros, so memory stays bounded")
     return SyntheticLayer(m, k, w, a)
 
 

@@ -4,13 +4,16 @@ Each part is written atomically (:mod:`eiecore.atomic`: temporary name, then ren
 crash or Ctrl-C at any moment leaves only whole parts; temporaries end in ``.tmp``, so outside
 readers can take every ``*.parquet`` of the folder (``duckdb``: ``read_parquet('store/*.parquet')``);
 stray temporaries are ignored and removed by a later open once the process that wrote them is
-gone. Every row carries ``point_hash``; readers keep the first row of
+gone. A part that cannot be read (truncated, empty, garbage, or without ``point_hash``) is moved
+to ``quarantine/`` with one warning, and its points count as not done, so the next run computes
+them again. Every row carries ``point_hash``; readers keep the first row of
 each hash, so even two runs racing on one store never show a point twice.
 """
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eiecore.atomic import remove_stale_temporaries, write_atomic
-from eiecore.errors import EieError
+from eiecore.errors import EieError, EieWarning
 
 PART_GLOB = "part-*.parquet"
+QUARANTINE = "quarantine"
 
 
 class ResultStore:
@@ -34,7 +38,31 @@ class ResultStore:
         remove_stale_temporaries(self.path)
 
     def parts(self) -> list[Path]:
-        return sorted(self.path.glob(PART_GLOB))
+        """The readable parts; a damaged or foreign one is quarantined (see :meth:`_quarantine`)."""
+        healthy = []
+        for part in sorted(self.path.glob(PART_GLOB)):
+            try:
+                schema = pq.read_schema(part)
+                if "point_hash" not in schema.names:
+                    raise ValueError("no point_hash column")
+                pq.read_metadata(part)
+            except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+                self._quarantine(part, exc)
+            else:
+                healthy.append(part)
+        return healthy
+
+    def _quarantine(self, part: Path, exc: Exception) -> None:
+        """Move a bad part into ``quarantine/`` (kept for inspection) so its points run again."""
+        folder = self.path / QUARANTINE
+        folder.mkdir(exist_ok=True)
+        try:
+            part.replace(folder / part.name)
+        except FileNotFoundError:
+            return  # another run moved it first
+        warnings.warn(EieWarning(f"result store {self.path}: part {part.name} is unreadable "
+                                 f"({' '.join(str(exc).split())[:120]}); moved to {QUARANTINE}/, its points "
+                                 "will be computed again"), stacklevel=2)
 
     def write(self, rows: list[dict]) -> Path | None:
         """Add rows as one new part, atomically. Returns the part's path."""
@@ -48,7 +76,10 @@ class ResultStore:
         """Hashes of the points already in the store."""
         done: set[str] = set()
         for part in self.parts():
-            done.update(pq.read_table(part, columns=["point_hash"]).column(0).to_pylist())
+            try:
+                done.update(pq.read_table(part, columns=["point_hash"]).column(0).to_pylist())
+            except Exception as exc:  # damaged beyond its footer
+                self._quarantine(part, exc)
         return done
 
     def read(self, hashes: set[str] | None = None) -> pd.DataFrame:
@@ -56,7 +87,14 @@ class ResultStore:
         parts = self.parts()
         if not parts:
             return pd.DataFrame()
-        frames = [pq.read_table(p).to_pandas() for p in sorted(parts, key=lambda p: p.stat().st_mtime_ns)]
+        frames = []
+        for part in sorted(parts, key=lambda p: p.stat().st_mtime_ns):
+            try:
+                frames.append(pq.read_table(part).to_pandas())
+            except Exception as exc:  # damaged beyond its footer
+                self._quarantine(part, exc)
+        if not frames:
+            return pd.DataFrame()
         df = pd.concat(frames, ignore_index=True).drop_duplicates("point_hash", keep="first")
         if hashes is not None:
             df = df[df["point_hash"].isin(hashes)]
