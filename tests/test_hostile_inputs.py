@@ -309,7 +309,7 @@ def test_a_cluster_averaging_to_zero_keeps_its_weights_non_zero():
     import numpy as np
 
     from compressor.quantize import share_weights
-    from eiesim.errors import EieWarning
+    from eiecore.errors import EieWarning
 
     # Integers -20..20 without 0, three times each: 40 distinct values over 15 clusters.
     # Linear init puts centre 7 at 0, so the cluster {-1, +1} averages to exactly 0.
@@ -323,32 +323,18 @@ def test_a_cluster_averaging_to_zero_keeps_its_weights_non_zero():
     assert set(shared.values()[values == -1]) == {-3.0} and set(shared.values()[values == 1]) == {1.0}
 
 
-def test_one_huge_outlier_keeps_every_weight_non_zero_and_warns_about_saturation():
+def test_one_huge_outlier_keeps_every_weight_non_zero():
     import numpy as np
 
     from compressor.csc import compress_layer
     from eiesim.config import ArchConfig
-    from eiesim.errors import EieWarning
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(30, 20)) * 0.1 * (rng.random((30, 20)) < 0.7)
     w[0, 0] = 1e30
-    with pytest.warns(EieWarning, match=r"0 of \d+ kept weights read as 0 and 1 saturate"):
-        layer = compress_layer(w, ArchConfig.make(n_pe=4, accumulators_per_pe=8))
+    layer = compress_layer(w, ArchConfig.make(n_pe=4, accumulators_per_pe=8))
     dense = layer.to_dense()
     assert np.array_equal(dense != 0, w != 0)
-
-
-def test_weights_that_read_as_zero_in_fixed_point_are_named():
-    import numpy as np
-
-    from compressor.csc import compress_layer
-    from eiesim.config import ArchConfig
-    from eiesim.errors import EieWarning
-
-    w = np.diag([1e-5, 2e-5, 3e-5, 1.0])  # 12 fraction bits: a step of 2.4e-4, so 3 read as 0
-    with pytest.warns(EieWarning, match=r"3 of 4 kept weights read as 0 and 0 saturate"):
-        compress_layer(w, ArchConfig.make(n_pe=2, accumulators_per_pe=2))
 
 
 def test_subnormal_weights_are_refused_with_the_numbers(run_cli, small):
@@ -366,7 +352,7 @@ def test_complex_weights_are_refused_on_every_path(run_cli, small):
 
     from compressor.csc import compress_layer
     from compressor.quantize import share_weights
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
 
     np.save("c.npy", np.ones((4, 4), complex))
     code, _, err = run_cli("compress", "--weights", "c.npy", "--out", "m.npz")
@@ -414,7 +400,7 @@ def test_non_finite_and_empty_options_are_named(run_cli, args, needle):
 
 def test_config_refuses_non_finite_fields():
     from eiesim.config import ArchConfig
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
 
     for value in (float("inf"), float("nan")):
         with pytest.raises(EieError, match="clock_mhz"):
@@ -436,7 +422,7 @@ def test_sweep_config_with_wrong_types(run_cli, tmp_path, text, needle):
 
 def test_an_energy_table_entry_too_large_to_sum_is_refused(tmp_path):
     from eiesim.energy.tables import load_table
-    from eiesim.errors import EieError
+    from eiecore.errors import EieError
 
     source = (REPO / "eiesim" / "energy" / "tables" / "horowitz_45nm.toml").read_text()
     bad = tmp_path / "t.toml"
@@ -446,8 +432,8 @@ def test_an_energy_table_entry_too_large_to_sum_is_refused(tmp_path):
 
 
 def test_json_output_names_a_non_finite_field():
-    from eiesim.atomic import json_text
-    from eiesim.errors import EieError
+    from eiecore.atomic import json_text
+    from eiecore.errors import EieError
 
     with pytest.raises(EieError, match=r"field layers\[1\].energy.total is not a finite number"):
         json_text({"layers": [{"energy": {"total": 1.0}}, {"energy": {"total": float("inf")}}]})
@@ -462,7 +448,7 @@ def _model_with_manifest(tmp_path, edit) -> Path:
     import numpy as np
 
     from compressor.csc import compress_layer
-    from compressor.fileformat import CompressedModel, _checksum, save_model
+    from eiesim.modelfile import CompressedModel, _checksum, save_model
     from eiesim.config import ArchConfig
 
     config = ArchConfig.make(n_pe=2, accumulators_per_pe=2)
@@ -552,7 +538,7 @@ def _tampered_model(tmp_path, member: str, data: bytes) -> Path:
     import numpy as np
 
     from compressor.csc import compress_layer
-    from compressor.fileformat import CompressedModel, save_model
+    from eiesim.modelfile import CompressedModel, save_model
     from eiesim.config import ArchConfig
 
     config = ArchConfig.make(n_pe=2, accumulators_per_pe=2)
@@ -570,8 +556,8 @@ def test_a_model_member_that_inflates_hugely_is_streamed_not_held(tmp_path):
 
     import numpy as np
 
-    from compressor.fileformat import load_model
-    from eiesim.errors import EieError
+    from eiesim.modelfile import load_model
+    from eiecore.errors import EieError
 
     buffer = io.BytesIO()
     np.save(buffer, np.zeros(64 * 2**20, np.uint8))  # 64 MiB of zeros deflate to about 64 KiB
@@ -592,8 +578,8 @@ def test_a_model_member_whose_header_lies_about_its_size(tmp_path):
 
     import numpy as np
 
-    from compressor.fileformat import load_model
-    from eiesim.errors import EieError
+    from eiesim.modelfile import load_model
+    from eiecore.errors import EieError
 
     buffer = io.BytesIO()
     header = np.lib.format.header_data_from_array_1_0(np.zeros(1, np.uint8))
@@ -649,7 +635,7 @@ def test_a_bad_layer_cache_entry_is_a_miss_and_is_rebuilt(run_cli, tmp_path, dam
     store, cache = tmp_path / "store", tmp_path / "cache"
     code, _, err = run_cli(*SWEEP, "--out", store, "--cache-dir", cache)
     assert code == 0, err
-    (entry,) = cache.rglob("synth_40x30_0.3_0.5-s0-b4.npz")
+    (entry,) = cache.rglob("synth_40x30_0.3_0.5-*s0-b4.npz")
     good = entry.read_bytes()
     if damage == "truncated":
         entry.write_bytes(good[: len(good) // 2])

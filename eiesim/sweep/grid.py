@@ -27,6 +27,8 @@ from typing import Any
 
 from eiecore.errors import EieError
 from eiecore.validate import check_seed
+
+from compressor.csc import check_encodable
 from eiesim.config import ArchConfig
 from eiesim.engines import ENGINES
 from eiesim.sweep import fingerprint, sources
