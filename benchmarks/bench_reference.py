@@ -1,16 +1,23 @@
-"""Speed of the reference engine on the nine EIE benchmark layers (SPEC §10: <= 60 s).
+"""Speed of the cycle-level reference engine on the nine EIE benchmark layers.
 
-64 PEs, queue depth 8, seed 0. Prints cycles, time, load efficiency, real work fraction,
+Target: SPEC §10's 60 s per profile, checked on the process CPU time (the engine's own
+cost: on the shared 2-core machine the wall time also counts other people's work; issue 12
+allows 180 s).
+
+64 PEs, queue depth 8, seed 0, under each timing profile (``spec``, ``eie-cpp``). Prints cycles, time, load efficiency, real work fraction,
 imbalance, the engine's wall time and the process CPU time per layer (CPU time shows the
-engine's own cost when other work shares the cores); checks that the fast engine reports
-the same cycles, counters and output on every layer.
+engine's own cost when other work shares the cores), and the cost per issued entry and per
+PE-cycle; checks that the fast engine reports the same cycles, counters, per-PE arrays and
+output on every layer.
 
     .venv/bin/python -m pytest benchmarks/bench_reference.py -m benchmark -s
-    .venv/bin/python benchmarks/bench_reference.py
+    .venv/bin/python benchmarks/bench_reference.py            # both profiles
+    .venv/bin/python benchmarks/bench_reference.py eie-cpp    # one
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -24,10 +31,12 @@ TARGET_S = 60.0
 
 
 def measure(config: ArchConfig = ArchConfig(n_pe=64, queue_depth=8), seed: int = 0) -> float:
-    """Simulate the nine layers, print the table, return the engine's total wall time."""
-    print(f"\n{'layer':<9}{'cycles':>8}{'time_us':>9}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}"
+    """Simulate the nine layers, print the table, return the engine's total CPU time."""
+    print(f"\ntiming {config.timing}, N = {config.n_pe}, queue depth {config.queue_depth}")
+    print(f"{'layer':<9}{'cycles':>8}{'time_us':>9}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}"
           f"{'wall_s':>8}{'cpu_s':>7}")
     total = cpu = 0.0
+    entries = pe_cycles = 0
     for name in BENCHMARKS:
         layer, acts = benchmark_layer(name, config, seed)
         started = time.process_time()
@@ -38,19 +47,25 @@ def measure(config: ArchConfig = ArchConfig(n_pe=64, queue_depth=8), seed: int =
               f"{m['real_work_fraction']:>11.3f}{m['imbalance']:>11.3f}{result.sim_wall_s:>8.2f}{cpu_s:>7.2f}", flush=True)
         total += result.sim_wall_s
         cpu += cpu_s
+        entries += result.counters.codebook_reads  # real + filler entries issued
+        pe_cycles += config.n_pe * result.cycles
         fast = simulate(layer, acts, config, engine="fast")
         assert (fast.cycles, fast.counters, fast.block_cycles) == (result.cycles, result.counters, result.block_cycles), name
         assert np.array_equal(fast.output, result.output), name
         assert fast.per_pe.to_dict() == result.per_pe.to_dict(), name
-    print(f"reference engine total wall time: {total:.1f} s (target <= {TARGET_S:.0f} s), CPU time {cpu:.1f} s; "
+    print(f"reference engine total wall time: {total:.1f} s, CPU time {cpu:.1f} s (target <= {TARGET_S:.0f} s); "
           "fast engine agrees on every layer")
-    return total
+    print(f"{entries} entries issued, {pe_cycles} PE-cycles: {cpu / entries * 1e6:.2f} us CPU per entry, "
+          f"{cpu / pe_cycles * 1e6:.2f} us CPU per PE-cycle")
+    return cpu
 
 
 @pytest.mark.benchmark
-def test_reference_engine_nine_layers_under_a_minute():
-    assert measure() <= TARGET_S
+@pytest.mark.parametrize("timing", ["spec", "eie-cpp"])
+def test_reference_engine_nine_layers_within_budget(timing):
+    assert measure(ArchConfig(n_pe=64, queue_depth=8, timing=timing)) <= TARGET_S
 
 
 if __name__ == "__main__":
-    measure()
+    for profile in sys.argv[1:] or ["spec", "eie-cpp"]:
+        measure(ArchConfig(n_pe=64, queue_depth=8, timing=profile))

@@ -105,8 +105,6 @@ def test_one_pass_keeps_the_bias_codebook(engine):
     # eie-cpp runs a layer of several row blocks as one pass (re-encoded): the bias column
     # must still decode through its own codebook. N = 2, R = 1: 6 rows are 3 blocks under
     # spec, one pass under eie-cpp; both outputs equal the functional model.
-    from tests.timing_oracle import requires
-
     w = np.zeros((6, 3))
     w[:, 0] = [0.5, 0.25, 0.5, 0.25, 0.5, 0.25]
     w[:, 2] = [3.0, -2.0, 3.0, -2.0, 3.0, -2.0]
@@ -114,7 +112,6 @@ def test_one_pass_keeps_the_bias_codebook(engine):
     layer = compress_layer(w, config, name="x", has_bias=True, activation="none")
     for timing in ("spec", "eie-cpp"):
         cfg = config.replace(timing=timing)
-        requires(engine, cfg)
         result = simulate(layer, np.array([2.0, 1.0]), cfg, engine=engine)
         # rows: 0.5 * 2 + 3 = 4 and 0.25 * 2 - 2 = -1.5, alternating
         assert result.output.tolist() == [4.0, -1.5] * 3, timing

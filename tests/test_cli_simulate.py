@@ -28,7 +28,7 @@ def test_weights_and_acts_summary_json_and_traces(run_cli, golden):
     )
     assert code == 0, stderr
     assert "row block 0: T_block = 16 cycles + 0 write-back cycles" in stdout
-    assert "    3 | j5 a=0.25 | q2 j2:r0" in stdout
+    assert "    3 | bcast j5 | q2 iss @4 " in stdout  # PE0 issues W0,2 (its address 4) in cycle 3
     summary = stdout[stdout.index("W: 16 x 8"):]
     for label in ("cycles", "time_us", "load efficiency", "imbalance", "real work fraction"):
         assert label in summary

@@ -227,11 +227,24 @@ def test_lab3_sweep_checks_on_a_table_worked_by_hand(capsys, monkeypatch):
     assert_verdict(capsys, True)
     assert not lab3.knee_depth(2, ["A", "B"], [1, 2, 8, 64], 8, None)
     assert_verdict(capsys, False, "8")
-    # Starved fraction at depth 8: 200 PE-cycles / (N = 8 x 1000 cycles) = 0.025.
-    assert lab3.starved_fraction(0.025, "A", 8, 8, None)
+
+
+def test_lab3_next_cycle_refill_by_hand(capsys):
+    from eiesim.labs import lab3
+
+    # D = 2 with next-cycle refill: b_k >= max_p s_p(k - 2) + 1 for k > 2.
+    # b1 = 1, s = 2, 2; b2 = 2, s0 = max(3, 2 + 6) = 8, s1 = 3; b3 = max(3, 2 + 1) = 3,
+    # s0 = 9, s1 = 4; b4 = max(4, s0(2) + 1 = 9) = 9 (same-cycle: 8), s0 = 10, s1 = 10;
+    # b5 = max(10, s(3) + 1 = 10) = 10, s0 = 11; PE1 pops column 5 after the six entries of
+    # column 4: s1 = max(11, 10 + 6) = 16, ends 17 -> 17 + 6 = 23 cycles (same-cycle: 22).
+    # D = 8: no broadcast waits for a pop, so the refill rule changes nothing (18 both).
+    assert lab3.two_pe_cycles(2, "next-cycle") == 23 and lab3.two_pe_cycles(8, "next-cycle") == 18
+    assert lab3.refill_delay_cost(1, queue_depth=2)
     assert_verdict(capsys, True)
-    assert not lab3.starved_fraction(0.2, "A", 8, 8, None)  # forgot to divide by N
-    assert_verdict(capsys, False)
+    assert lab3.refill_delay_cost(0, queue_depth=8)
+    assert_verdict(capsys, True)
+    assert not lab3.refill_delay_cost(2, queue_depth=2)
+    assert_verdict(capsys, False, "1")
 
 
 def test_lab3_sweep_checks_accept_one_answer_on_real_runs(capsys, quick_store):

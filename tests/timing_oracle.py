@@ -186,19 +186,3 @@ def functional_acts(layer, acts, config) -> np.ndarray:
     if config.rules.broadcast == "positive":
         converted = np.where(converted > 0, converted, 0).astype(converted.dtype)
     return converted
-
-
-def supported(engine: str, config) -> bool:
-    """Whether ``engine`` implements ``config``'s timing rules: until the cycle-level
-    reference engine lands (issue 12, i12b), the reference engine runs only SPEC §5."""
-    from eiesim.timing import PROFILES
-
-    return engine != "reference" or config.rules == PROFILES["spec"]
-
-
-def requires(engine: str, config) -> None:
-    """Skip a hand-derived case the engine cannot run yet (Hypothesis tests: ``assume``)."""
-    import pytest
-
-    if not supported(engine, config):
-        pytest.skip("the reference engine implements only the spec timing rules so far")

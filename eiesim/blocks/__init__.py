@@ -1,34 +1,32 @@
-"""Hardware blocks of the EIE PE array (EIE Fig 4), one module each, as SimPy models.
+"""Hardware blocks of the EIE PE array (EIE Fig 4), one module each, as clocked components.
 
-The folder follows the block diagram: the CCU with its LNZD tree (``lnzd``) broadcasts
-each non-zero input activation into every PE's activation queue (``act_queue``); a PE
-(``pe``) pops a column, reads its two pointers from the even/odd banks (``ptr_read``),
-streams the column's entries out of the sparse-matrix SRAM (``spmat_read``) into the
-arithmetic unit (``arith``: codebook decode, multiply, shift-add, write, bypass), whose
-accumulators live in the destination register file of the activation read/write unit
-(``act_rw``: source and destination registers, ReLU, write-back between row blocks).
+The folder follows the block diagram: the CCU with its LNZD (``lnzd``: the 4-ary tree,
+or the authors' pack scanner) broadcasts each non-zero input activation into every PE's
+activation queue (``act_queue``); in a PE (``pe``) the pointer-read unit pops a column
+and reads its two pointers from the even/odd banks (``ptr_read``), the sparse-matrix
+read unit issues the column's addresses one per cycle and reads the SRAM through its row
+register (``spmat_read``), and the arithmetic unit's four stage registers decode,
+multiply, shift-add and write (``arith``, with the bypass) into the destination register
+file of the activation read/write unit (``act_rw``: source and destination registers,
+ReLU, write-back between row blocks).
 
-Clock convention (SPEC §5): SimPy time is the cycle number, from 0 at the start of each
-row block. Blocks talk only through their ports: the CCU reads the queues' ``full``
-flags and waits on their "slot freed" handshake, a PE waits on its queue's "entry
-arrived" handshake. A broadcast issued in cycle b is latched by the queues at the next
-clock edge, so its column can be popped from cycle b + 1; a pop in cycle t frees its slot
-in cycle t, so the CCU may broadcast into that slot in the same cycle t.
-
-Events are only spent where something can change who waits for whom: one timeout per
-column a PE processes (it issues the column's entries back to back, one per cycle, the
-cycle numbers being known when it pops), one per broadcast, plus the handshakes.
+Clock convention: cycle numbers start at 0 in each row block. Every block has a
+``tick(now)`` that computes one cycle from the registers its upstream blocks wrote in
+the previous cycle, and a ``line_trace()`` that shows what it did in this cycle (PyMTL3
+style). The engine (``eiesim.engines.reference``) ticks the blocks last stage first,
+which makes every register hand-off take exactly one cycle without double buffering.
+Each block increments the counters of the events that happen in it.
 """
 
 from eiesim.blocks.act_queue import ActQueue
 from eiesim.blocks.act_rw import ActRW
 from eiesim.blocks.arith import ArithmeticUnit, Multiplier
-from eiesim.blocks.lnzd import Broadcast, Ccu, Lnzd
+from eiesim.blocks.lnzd import Broadcast, Ccu, LnzdTree, PackScanner
 from eiesim.blocks.pe import ProcessingElement
 from eiesim.blocks.ptr_read import PtrRead
 from eiesim.blocks.spmat_read import SpmatRead
 
 __all__ = [
-    "ActQueue", "ActRW", "ArithmeticUnit", "Broadcast", "Ccu", "Lnzd", "Multiplier",
+    "ActQueue", "ActRW", "ArithmeticUnit", "Broadcast", "Ccu", "LnzdTree", "Multiplier", "PackScanner",
     "ProcessingElement", "PtrRead", "SpmatRead",
 ]

@@ -1,22 +1,26 @@
-"""Arithmetic unit: codebook decode, multiply, shift-add and write, with a bypass.
+"""Arithmetic unit: four stage registers (decode, multiply, shift-add, write) and a bypass.
 
 ``ArithmeticUnit`` ports
-    execute(codes, rels, a, first_issue, j) column j's entries from the sparse-matrix
-                                           read unit and the broadcast activation a_j
-    accumulators                           the destination register file (``ActRW``)
-    counters                               macs, accumulator_writes, codebook_reads,
-                                           bypass_hits
+    spmat.out      the entry leaving the SRAM: (code v, relative index z, first of its
+                   column?, the column's broadcast (j, a_j))
+    accumulators   the destination register file of the activation read/write unit
+    counters       real_entries, filler_entries, codebook_reads, macs, bypass_hits,
+                   accumulator_writes; ``real`` of this PE
 
-An entry issued in cycle i leaves the SRAM in cycle i + 1 and then takes four stages:
-i + 2 decodes the 4-bit code through the codebook (the bias codebook, for a layer that has
-one, when j is the bias column) and accumulates the relative index
-into the accumulator address (local row = previous + z + 1, from -1 in each column);
-i + 3 multiplies the weight by a_j and reads the accumulator; i + 4 shifts and adds;
-i + 5 writes the accumulator. A filler (code 0) is decoded and advances the address but
-writes nothing. When a real entry is issued the cycle right after the previous real
-entry and targets the same accumulator, its read in i + 3 would miss that entry's write
-in i + 4, so the sum is forwarded: a bypass hit. Arithmetic follows ``eiesim.numerics``
-(SPEC §6), so results equal the functional model bit for bit.
+An entry issued in cycle i leaves the SRAM in i + 1 and then moves one stage per cycle:
+i + 2 decode: the 4-bit code goes through the codebook (the bias codebook, whose entries
+follow the weights' 2^b in the table, for the bias column of a layer that has one) and
+the relative index
+accumulates into the accumulator address (local row = previous + z + 1, from -1 in each
+column); a filler (code 0) advances the address and leaves the pipeline here.
+i + 3 multiply: weight x a_j, and the accumulator is read.
+i + 4 shift-add: the product, rounded and shifted, is added to the value read.
+i + 5 write: the sum goes to the accumulator.
+The stages are clocked last to first, so each reads the register its upstream stage
+wrote in the previous cycle. A real entry whose multiply stage finds the entry one stage
+ahead (issued the cycle before) bound for the same accumulator would read a value that
+entry has not written yet: the sum is forwarded from the write stage instead (a bypass
+hit). Arithmetic follows ``eiesim.numerics`` (SPEC §6), bit for bit.
 
 ``Multiplier``: every PE multiplies the same broadcast activation by the same codebook,
 so the model computes the 2^b products once per activation value and shares them.
@@ -53,8 +57,8 @@ class Multiplier:
 def accumulator(config: ArchConfig) -> Callable:
     """``numerics.accumulate`` with its saturation range looked up once per engine run.
 
-    The add runs once per real entry, the reference engine's hottest line; the general
-    function re-derives the range on every call, which made it four times slower.
+    The add runs once per real entry; the general function re-derives the range on
+    every call, which made the engine four times slower.
     """
     if config.precision == "fixed":
         lo, hi = value_range(config)
@@ -63,40 +67,87 @@ def accumulator(config: ArchConfig) -> Callable:
 
 
 class ArithmeticUnit:
-    STAGES = ARITH_STAGES  # decode, multiply, shift-add, write
+    STAGES = ("decode", "multiply", "shift-add", "write")  # one register each
+    if len(STAGES) != ARITH_STAGES:
+        raise ImportError("eiesim.timing.ARITH_STAGES must count the ArithmeticUnit's stage registers")
 
-    def __init__(self, multiplier: Multiplier, accumulators: list, config: ArchConfig, counters: Counters,
+    def __init__(self, multiplier: Multiplier, accumulators: list, counters: Counters, config: ArchConfig,
                  bias_column: int = -1):
         self.multiplier = multiplier
-        # Codes of the bias column decode through the bias codebook, after the 2^b weight entries.
         self.bias_column, self.bias_offset = bias_column, 1 << config.weight_bits
         self.accumulators = accumulators
         self.add = accumulator(config)
         self.counters = counters
-        self.last_real = (-1, -2)  # (local row, issue cycle) of the latest real entry
+        self.address = -1  # accumulator address of the last decoded entry
+        self.decoded = None  # (row, code, a_j) of a real entry
+        self.multiplied = None  # (row, product, value read, bypass?)
+        self.summed = None  # (row, sum)
+        self.written = None  # row written in this cycle, for traces
+        self.decoded_filler = False  # a filler was decoded (and dropped) in this cycle
+        self.real = 0
 
-    def execute(self, codes: list[int], rels: list[int], activation, first_issue: int, column: int = -1) -> int:
-        """Process column ``column``'s entries issued in cycles first_issue, first_issue + 1, ...;
-        returns real ones."""
-        products = self.multiplier.products(activation)
-        if column == self.bias_column >= 0:
-            products = products[self.bias_offset :]
-        acc, add = self.accumulators, self.add
-        last_row, last_cycle = self.last_real
-        row, cycle, real, bypass = -1, first_issue, 0, 0
-        for v, z in zip(codes, rels):
-            row += z + 1
-            if v:
-                acc[row] = add(acc[row], products[v])
-                if row == last_row and cycle == last_cycle + 1:
-                    bypass += 1
-                last_row, last_cycle = row, cycle
-                real += 1
-            cycle += 1
-        self.last_real = (last_row, last_cycle)
+    @property
+    def empty(self) -> bool:
+        return self.decoded is None and self.multiplied is None and self.summed is None
+
+    def tick(self, entry) -> None:
+        """One cycle; ``entry`` is the sparse-matrix read unit's output of the previous cycle."""
         counters = self.counters
-        counters.codebook_reads += len(codes)
-        counters.macs += real
-        counters.accumulator_writes += real
-        counters.bypass_hits += bypass
-        return real
+        acc = self.accumulators
+        # write
+        summed = self.summed
+        if summed is not None:
+            acc[summed[0]] = summed[1]
+            counters.accumulator_writes += 1
+            self.written = summed[0]
+        else:
+            self.written = None
+        # shift-add
+        multiplied = self.multiplied
+        if multiplied is not None:
+            row, product, value, bypass = multiplied
+            self.summed = (row, self.add(summed[1] if bypass else value, product))
+        else:
+            self.summed = None
+        # multiply
+        decoded = self.decoded
+        if decoded is not None:
+            row, code, activation = decoded
+            ahead = self.summed
+            bypass = ahead is not None and ahead[0] == row
+            counters.bypass_hits += bypass
+            counters.macs += 1
+            self.multiplied = (row, self.multiplier.products(activation)[code], acc[row], bypass)
+        else:
+            self.multiplied = None
+        # decode
+        self.decoded_filler = False
+        if entry is None:
+            self.decoded = None
+            return
+        code, rel, first, broadcast = entry
+        self.address = (-1 if first else self.address) + rel + 1
+        counters.codebook_reads += 1
+        if code:
+            table_entry = code + self.bias_offset if broadcast.index == self.bias_column else code
+            self.decoded = (self.address, table_entry, broadcast.value)
+            self.real += 1
+            counters.real_entries += 1
+        else:
+            self.decoded = None
+            self.decoded_filler = True
+            counters.filler_entries += 1
+
+    def line_trace(self) -> str:
+        parts = []
+        if self.decoded_filler:
+            parts.append("dec fill")
+        elif self.decoded is not None:
+            parts.append(f"dec r{self.decoded[0]}")
+        if self.multiplied is not None:
+            parts.append(f"mul r{self.multiplied[0]}" + (" byp" if self.multiplied[3] else ""))
+        if self.summed is not None:
+            parts.append(f"add r{self.summed[0]}")
+        if self.written is not None:
+            parts.append(f"wr r{self.written}")
+        return " ".join(parts)

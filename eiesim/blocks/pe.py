@@ -1,75 +1,77 @@
-"""Processing element: pops broadcast columns and issues their entries, one per cycle.
+"""Processing element: the pointer-read, sparse-matrix read and arithmetic blocks of one PE.
 
 Ports
     queue       its activation queue (input from the CCU)
-    ptr_read    pointer read unit: (start, stop) of a column's entries
-    spmat       sparse-matrix read unit: the entries at those addresses
-    arith       arithmetic unit: executes the entries against a_j
-    counters    real_entries, filler_entries, empty_columns, busy_pe_cycles,
-                starved_pe_cycles; per-PE ``busy``, ``starved`` and ``real`` totals
+    ptr_read    pops a column and reads its pointers (``PtrRead``)
+    spmat       issues the column's addresses and reads the SRAM (``SpmatRead``)
+    arith       decode, multiply, shift-add, write (``ArithmeticUnit``) into ``act_rw``
+    act_rw      source and destination register files (``ActRW``)
 
-One column: in cycle s the PE pops (j, a_j) and reads p[j], p[j + 1]; its n entries are
-issued in cycles s + 1 .. s + n, so it can pop the next column in cycle s + c with
-c = max(1, n) (the next pointer read overlaps the last entry; a column with no entry
-here still costs its pointer-read cycle). A PE that is free but finds its queue empty
-is starved until the next broadcast lands. After its last column, an entry needs
-``eiesim.timing.PIPELINE_DRAIN`` more cycles to reach its accumulator: its issue, the
-SRAM read and the four arithmetic stages.
+One cycle: the blocks are clocked last stage first (arithmetic, sparse-matrix read,
+pointer read), so every register hand-off takes exactly one cycle. A column popped in
+cycle s has its entries issued in s + 1 .. s + n and the next pop overlaps the last
+issue; the entries then take the SRAM read and the four arithmetic stages.
+
+The PE's pipeline stages, in order, are ``STAGES``: issue, SRAM read and the arithmetic
+unit's four (``eiesim.timing.PIPELINE_DRAIN`` counts them). Under the ``pipeline`` block
+end (SPEC §5) the PE issues an end-of-block marker
+in the last cycle its column register holds the column marked last (or, when nothing was
+broadcast, in the cycle the CCU finds the LNZD exhausted); the marker moves one stage
+per cycle and the PE is done when it leaves the write stage. Under the ``drained`` block
+end (SPEC §5.1) the PE is done once it popped the last column and every register is empty:
+a popped column holds the column register until s + 1, a filler leaves after its decode
+(issue + 2), a real entry after its write (issue + 5).
 """
 
 from __future__ import annotations
 
-import simpy
-
 from eiesim.blocks.act_queue import ActQueue
+from eiesim.blocks.act_rw import ActRW
 from eiesim.blocks.arith import ArithmeticUnit
 from eiesim.blocks.ptr_read import PtrRead
 from eiesim.blocks.spmat_read import SpmatRead
-from eiesim.counters import Counters
+from eiesim.timing import PIPELINE_DRAIN
+
+STAGES = ("issue", *SpmatRead.READ_STAGES, *ArithmeticUnit.STAGES)
+if len(STAGES) != PIPELINE_DRAIN:
+    raise ImportError("eiesim.timing.PIPELINE_DRAIN must count the PE's pipeline stages")
 
 
 class ProcessingElement:
-    def __init__(
-        self, env: simpy.Environment, index: int, queue: ActQueue, ptr_read: PtrRead,
-        spmat: SpmatRead, arith: ArithmeticUnit, counters: Counters, trace=None,
-    ):
-        self.env = env
+    def __init__(self, index: int, queue: ActQueue, ptr_read: PtrRead, spmat: SpmatRead,
+                 arith: ArithmeticUnit, act_rw: ActRW):
         self.index = index
         self.queue = queue
         self.ptr_read = ptr_read
         self.spmat = spmat
         self.arith = arith
-        self.counters = counters
-        self.trace = trace
-        self.busy = self.starved = self.real = 0
+        self.act_rw = act_rw
+        self.marker = None  # stage index of the end-of-block marker, once issued
 
-    def run(self):
-        """SimPy process for one row block: ends after the column marked last."""
-        env, counters = self.env, self.counters
-        free_since = None  # cycle in which the previous column's issue slot ended
-        while True:
-            if self.queue.empty:
-                yield self.queue.entry_arrived()
-            column = self.queue.pop()
-            if free_since is not None:
-                self.starved += env.now - free_since
-                counters.starved_pe_cycles += env.now - free_since
-            start, stop = self.ptr_read.read(column.index)
-            n = stop - start
-            real = 0
-            if n:  # an empty column issues nothing: only its pointer-read cycle
-                codes, rels = self.spmat.read(start, stop)
-                real = self.arith.execute(codes, rels, column.value, env.now + 1, column.index)
-            cost = max(1, n)
-            self.busy += cost
-            self.real += real
-            counters.busy_pe_cycles += cost
-            counters.real_entries += real
-            counters.filler_entries += n - real
-            counters.empty_columns += n == 0
-            if self.trace is not None:
-                self.trace.column(self.index, env.now, column.index, start, n)
-            yield env.timeout(cost)
-            free_since = env.now
-            if column.last:
-                return
+    def tick(self, now: int) -> None:
+        spmat = self.spmat
+        self.arith.tick(spmat.out)
+        spmat.tick(now, self.ptr_read)
+        self.ptr_read.tick(now, spmat.column is None and self.ptr_read.out is None)
+        if self.marker is not None:
+            self.marker += 1
+        elif spmat.holds_last:
+            self.marker = 0
+
+    def end_without_input(self) -> None:
+        """The CCU found nothing to broadcast: issue the end marker in this cycle."""
+        self.marker = 0
+
+    @property
+    def marker_left(self) -> bool:
+        """The end marker has passed the last stage (checked after a cycle's tick)."""
+        return self.marker is not None and self.marker >= len(STAGES) - 1
+
+    @property
+    def drained(self) -> bool:
+        return (self.ptr_read.finished and self.ptr_read.out is None and self.spmat.column is None
+                and self.spmat.issued is None and self.spmat.out is None and self.arith.empty)
+
+    def line_trace(self) -> str:
+        parts = [self.queue.line_trace(), self.ptr_read.line_trace(), self.spmat.line_trace(), self.arith.line_trace()]
+        return " ".join(p for p in parts if p)

@@ -1,30 +1,69 @@
-"""Pointer read unit: the column pointers of one PE's entry list, in even and odd banks.
+"""Pointer read unit: pops a column from the activation queue and reads its two pointers.
 
 Ports
-    read(j) -> (start, stop)   addresses of column j's entries in the sparse-matrix SRAM
-    counters                   pointer_reads
+    queue        the PE's activation queue (``can_get`` / ``get``)
+    spmat        the sparse-matrix read unit: ``wants_column`` says it takes a column next cycle
+    out          pointer register (start, stop, broadcast), read by the sparse-matrix read
+                 unit in the next cycle
+    counters     pointer_reads, empty_columns, starved_pe_cycles; ``starved`` of this PE
 
 p[j] and p[j + 1] always sit in different banks (even and odd j), so one cycle reads
-both: the cycle in which the PE pops column j from its queue. Pointers are relative to
-the PE's list for the current row block; p[K] is the list's length.
+both: the cycle in which the PE pops column j. Pointers are relative to the PE's entry
+list for the row block; p[K] is the list's length.
+
+One cycle: when the sparse-matrix read unit issues the last entry of its column in this
+cycle (or holds an empty column, or nothing), the unit pops the next latched column and
+reads its pointers, so the next column's pointer read overlaps the last entry. If the
+queue holds no latched column, the PE is starved in this cycle, counted only between its
+first column and the column marked last.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
+from eiesim.blocks.act_queue import ActQueue
 from eiesim.counters import Counters
 
 
 class PtrRead:
-    def __init__(self, pointers: np.ndarray, counters: Counters):
-        self.even_bank = pointers[0::2].tolist()  # p[0], p[2], ...
-        self.odd_bank = pointers[1::2].tolist()  # p[1], p[3], ...
+    def __init__(self, pe: int, pointers: list[int], queue: ActQueue, counters: Counters, observer=None):
+        self.pe = pe
+        self.even_bank = pointers[0::2]  # p[0], p[2], ...
+        self.odd_bank = pointers[1::2]  # p[1], p[3], ...
+        self.queue = queue
         self.counters = counters
+        self.observer = observer
+        self.out = None  # pointer register
+        self.started = False  # popped a column in this block
+        self.finished = False  # popped the column marked last
+        self.starved = 0
+        self.waited = False  # starved in this cycle, for traces
 
     def read(self, j: int) -> tuple[int, int]:
+        """p[j] and p[j + 1], one from each bank."""
         half = j >> 1
         self.counters.pointer_reads += 2
         if j & 1:
             return self.odd_bank[half], self.even_bank[half + 1]
         return self.even_bank[half], self.odd_bank[half]
+
+    def tick(self, now: int, spmat_wants_column: bool) -> None:
+        self.waited = False
+        if self.finished or not spmat_wants_column:
+            return
+        if not self.queue.can_get(now):
+            if self.started:
+                self.starved += 1
+                self.waited = True
+                self.counters.starved_pe_cycles += 1
+            return
+        column = self.queue.get(now)
+        start, stop = self.read(column.index)
+        self.counters.empty_columns += start == stop
+        self.out = (start, stop, column)
+        self.started = True
+        self.finished = column.last
+        if self.observer is not None:
+            self.observer.column(self.pe, now, column.index, start, stop - start)
+
+    def line_trace(self) -> str:
+        return f"ptr j{self.out[2].index}" if self.out is not None else "wait" if self.waited else ""

@@ -1,37 +1,102 @@
-"""Sparse-matrix read unit: the SRAM holding one PE's (v, z) entries for a row block.
+"""Sparse-matrix read unit: issues a column's entry addresses and reads the SRAM.
 
 Ports
-    read(start, stop) -> (codes, rels)   the entries at addresses start..stop-1, in order
-    counters                             spmat_row_reads
+    ptr          the pointer-read unit's register (start, stop, broadcast), taken the
+                 cycle after the pop
+    out          the entry leaving the SRAM: (code v, relative index z, first of its
+                 column?, the column's broadcast (j, a_j)), read by the arithmetic unit's
+                 decode stage next cycle
+    wants_column  after this cycle the unit has no address left to issue
+    counters     spmat_row_reads; ``busy`` of this PE (cycles holding a column)
 
-The SRAM is ``spmat_width_bits`` wide, so one row holds E = floor(width / (b + x))
-entries; the entry at address A lives in row A div E. The unit keeps the last row it
-read in a row buffer and reads the SRAM only when an issued address falls in another
-row (the first issue of a block always reads). Addresses of one column are consecutive,
-so a column spanning rows r0..r1 costs r1 - r0 + 1 reads, less one if r0 is buffered.
-Each issued entry leaves the unit one cycle after its issue cycle.
+Two stages. Issue (the column register): in cycle s + 1 after a pop in s the unit takes
+the pointers and issues one address per cycle, s + 1 .. s + n; an empty column still
+occupies the column register for its one cycle. SRAM read (the row register): the
+address issued in cycle i is read in cycle i + 1. The SRAM is ``spmat_width_bits`` wide,
+so one row holds E = floor(width / (b + x)) entries and the entry at address A lives in
+row A div E; the row register keeps the last row read, and the SRAM is read only when an
+address falls in another row (the first of a block always reads).
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from eiesim.counters import Counters
 from eiesim.timing import SPMAT_READ_LATENCY
 
 
 class SpmatRead:
-    LATENCY = SPMAT_READ_LATENCY  # cycles from issue to the entry leaving the SRAM
-    def __init__(self, codes: np.ndarray, rels: np.ndarray, entries_per_row: int, counters: Counters):
-        self.codes = codes.tolist()
-        self.rels = rels.tolist()
+    READ_STAGES = ("SRAM read",)  # the address register feeds the row register
+    if len(READ_STAGES) != SPMAT_READ_LATENCY:
+        raise ImportError("eiesim.timing.SPMAT_READ_LATENCY must count the SpmatRead's read stages")
+
+    def __init__(self, codes: list[int], rels: list[int], entries_per_row: int, counters: Counters, observer=None,
+                 pe: int = 0):
+        self.codes = codes  # the PE's entry list of the block, in address order
+        self.rels = rels
         self.entries_per_row = entries_per_row
         self.counters = counters
-        self.buffered_row = -1  # nothing read yet in this block
+        self.observer = observer
+        self.pe = pe
+        self.column = None  # [next address, start, stop, broadcast] while a column is held
+        self.issued = None  # address register: (address, first of column?, the column's broadcast)
+        self.read_address = None  # address the SRAM read stage handled in this cycle
+        self.row_number = -1  # row held in the row register; nothing read yet in this block
+        self.row: tuple[list[int], list[int]] = ([], [])
+        self.out = None
+        self.row_read = False  # the SRAM read stage read a new row in this cycle, for traces
+        self.busy = 0
+        self.holds_last = False  # this cycle ends the column marked last
 
-    def read(self, start: int, stop: int) -> tuple[list[int], list[int]]:
-        """The entries at addresses start .. stop - 1 (stop > start)."""
-        first, last = start // self.entries_per_row, (stop - 1) // self.entries_per_row
-        self.counters.spmat_row_reads += last - first + 1 - (first == self.buffered_row)
-        self.buffered_row = last
-        return self.codes[start:stop], self.rels[start:stop]
+    @property
+    def wants_column(self) -> bool:
+        return self.column is None
+
+    def tick(self, now: int, ptr) -> None:
+        # SRAM read stage: the address issued in the previous cycle.
+        issued = self.issued
+        self.read_address = issued[0] if issued is not None else None
+        self.row_read = False
+        if issued is not None:
+            address, first, broadcast = issued
+            row, offset = divmod(address, self.entries_per_row)
+            if row != self.row_number:
+                lo = row * self.entries_per_row
+                self.row = (self.codes[lo : lo + self.entries_per_row], self.rels[lo : lo + self.entries_per_row])
+                self.row_number = row
+                self.counters.spmat_row_reads += 1
+                self.row_read = True
+            self.out = (self.row[0][offset], self.row[1][offset], first, broadcast)
+        else:
+            self.out = None
+        # Issue stage: take the pointers popped in the previous cycle, issue one address.
+        self.holds_last = False
+        if self.column is None and ptr.out is not None:
+            start, stop, broadcast = ptr.out
+            ptr.out = None
+            self.column = [start, start, stop, broadcast]  # next address, start, stop, broadcast
+        column = self.column
+        if column is None:
+            self.issued = None
+            return
+        address, start, stop, broadcast = column
+        self.busy += 1
+        self.counters.busy_pe_cycles += 1
+        if address < stop:
+            self.issued = (address, address == start, broadcast)
+            if self.observer is not None:
+                self.observer.issue(self.pe, now, address)
+            address += 1
+            column[0] = address
+        else:
+            self.issued = None
+        if address == stop:
+            self.column = None
+            self.holds_last = broadcast.last
+
+    def line_trace(self) -> str:
+        parts = []
+        if self.issued is not None:
+            parts.append(f"iss @{self.issued[0]}")
+        if self.out is not None:  # '*': the row register was loaded from the SRAM
+            parts.append(f"sram @{self.read_address}" + ("*" if self.row_read else ""))
+        return " ".join(parts)

@@ -60,14 +60,13 @@ MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (V
               help=f"Simulation engine; auto = reference up to {AUTO_REFERENCE_MAX_ENTRIES} entries, else fast.")
 @click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically; - for standard output).")
 @click.option("--trace", "line_trace", is_flag=True,
-              help=f"Print a per-cycle line trace (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
+              help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's schedule (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
 def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
              queue_depth, timing, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
-    from eiesim.engines import ScheduleRecorder
     from eiesim.simulation import one_pass
     from eiesim.simulation import simulate as run_simulation
 
@@ -99,12 +98,13 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         jobs = _benchmark_jobs(benchmark, seed, config, load)
 
     traced = line_trace or perfetto
-    recorder = ScheduleRecorder() if traced else None
+    recorder = None
     results = []
     for layer, a, cfg in jobs:
         chosen = _resolve_engine(engine, layer, cfg)
         if traced:
             _check_trace_size(layer, a, cfg, line_trace)
+            recorder = _recorder(chosen)
         results.append((layer, run_simulation(layer, a, cfg, engine=chosen, observer=recorder), cfg))
 
     writers = {}
@@ -113,7 +113,10 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         if line_trace:
             from eiesim.trace import line_trace as render
 
-            for line in render(recorder, *one_pass(layer, cfg)):  # the encoding the engine ran
+            # The reference engine's blocks describe every cycle themselves; the fast
+            # engine's schedule is drawn.
+            lines = getattr(recorder, "lines", None) or render(recorder, *one_pass(layer, cfg))
+            for line in lines:
                 click.echo(line)
         if perfetto:
             from eiesim.trace import perfetto_trace
@@ -276,6 +279,17 @@ def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
     slices = layer.n_blocks * int(np.count_nonzero(acts)) * config.n_pe
     if slices > PERFETTO_MAX_SLICES:
         raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
+
+
+def _recorder(engine: str):
+    """The observer of a traced run: the reference engine also writes its line trace."""
+    from eiesim.engines import ScheduleRecorder
+
+    if engine == "reference":
+        from eiesim.engines.reference import LineTrace
+
+        return LineTrace()
+    return ScheduleRecorder()
 
 
 def _summary(layer, result, config) -> None:

@@ -22,18 +22,21 @@ TWO_PE_NONZEROS = (
 )
 
 
-def two_pe_layer(queue_depth: int) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
-    """The lab's 12 x 5 layer on two PEs, all five activations non-zero."""
-    config = ArchConfig.make(n_pe=2, queue_depth=queue_depth)
+def two_pe_layer(queue_depth: int, queue_refill: str | None = None) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
+    """The lab's 12 x 5 layer on two PEs, all five activations non-zero.
+
+    ``queue_refill``: the rule of that name (None: the spec profile's, ``same-cycle``).
+    """
+    config = ArchConfig.make(n_pe=2, queue_depth=queue_depth, queue_refill=queue_refill)
     rows, cols = (np.array(v) for v in zip(*TWO_PE_NONZEROS))
     codebook = np.linspace(0.0, 1.0, 16)
     layer = interleave(rows, cols, np.ones(rows.size, np.uint8), (12, 5), codebook, config, name="two-PE")
     return layer, np.ones(5), config
 
 
-def two_pe_cycles(queue_depth: int) -> int:
-    layer, acts, config = two_pe_layer(queue_depth)
-    return simulate(layer, acts, config).cycles
+def two_pe_cycles(queue_depth: int, queue_refill: str | None = None) -> int:
+    layer, acts, config = two_pe_layer(queue_depth, queue_refill)
+    return simulate(layer, acts, config, engine="reference").cycles
 
 
 def tiny_cycles(answer, queue_depth: int) -> Verdict:
@@ -44,6 +47,15 @@ def tiny_cycles(answer, queue_depth: int) -> Verdict:
         "column; remember b_k waits for s_p(k - D) only when k > D, and the "
         f"+{PIPELINE_DRAIN} drain (eiesim.timing.PIPELINE_DRAIN)",
         name="cycle count")
+
+
+def refill_delay_cost(answer, queue_depth: int) -> Verdict:
+    """Exercise 3: extra cycles of the two-PE layer when a freed queue slot can take a
+    broadcast only in the cycle after the pop (``queue_refill="next-cycle"``)."""
+    return check_number(
+        answer, two_pe_cycles(queue_depth, "next-cycle") - two_pe_cycles(queue_depth),
+        "only broadcasts that waited for a pop move: with next-cycle refill such a broadcast "
+        "goes out the cycle after the pop; redo b_k and s_p(k) from the first one", name="extra cycles")
 
 
 def smallest_full_speed_depth(answer) -> Verdict:
@@ -68,12 +80,3 @@ def knee_depth(answer, layers, depths, n_pe: int, store, within: float = 0.05) -
         answer, depth,
         "divide each layer's load efficiency by its value at the deepest queue and look for the "
         "first depth where every layer reaches 1 - within", name="queue depth")
-
-
-def starved_fraction(answer, layer: str, queue_depth: int, n_pe: int, store) -> Verdict:
-    """Exercise 4: starved PE-cycles as a fraction of all PE-cycles (N x cycles)."""
-    df = measured([layer], {"queue_depth": [queue_depth]}, {"n_pe": n_pe}, store)
-    row = df.iloc[0]
-    return check_number(
-        answer, row.starved_pe_cycles / (n_pe * row.cycles),
-        "starved_pe_cycles counts PE-cycles; divide by N x cycles", name="fraction", rel=1e-3)

@@ -19,7 +19,9 @@
 # 2. tell starvation (a PE waiting for work) from a queue-full stall (the broadcast waiting
 #    for a PE);
 # 3. compute, by hand, the cycle count of a small layer at any queue depth;
-# 4. measure load efficiency against queue depth 1..256 (EIE Fig. 8) and argue why the
+# 4. watch the queues cycle by cycle in the reference engine's line trace and predict what
+#    a slower queue refill (the EIE authors' simulator) costs;
+# 5. measure load efficiency against queue depth 1..256 (EIE Fig. 8) and argue why the
 #    paper chose a depth of 8.
 #
 # **Background.** EIE's central control unit (CCU) finds the next non-zero input
@@ -49,6 +51,7 @@ import pandas as pd
 from eiesim.labs import lab3 as check
 from eiesim.labs import pick
 from eiesim.labs.sweeps import measured
+from eiesim.engines.reference import LineTrace
 from eiesim.simulation import simulate
 
 # %% [markdown]
@@ -96,6 +99,52 @@ my_depth = None  # your answer
 check.smallest_full_speed_depth(my_depth)
 
 # %% [markdown]
+# ### Watch the queues cycle by cycle
+#
+# The reference engine is built from the blocks of EIE Fig. 4, each clocked once per
+# cycle, and every block describes what it did in that cycle. Give `simulate` a
+# `LineTrace` and the engine composes one line per cycle: the CCU (`bcast jJ`, or
+# `full, hold jJ` when a queue refused the put), then per PE its queue occupancy `qN` at
+# the end of the cycle, the pop (`ptr jJ`) or `wait` (starved), the issued address
+# (`iss @A`), the SRAM read (`sram @A`, `*` = a new row read), and the four arithmetic
+# stages on local row R (`dec rR`, `mul rR`, `add rR`, `wr rR`). The same from a shell:
+# `eiesim simulate --weights W.npy --acts a.npy --pes 2 --queue-depth 2 --engine reference --trace`.
+
+# %%
+layer2, acts2, config2 = check.two_pe_layer(queue_depth=2)
+trace = LineTrace()
+simulate(layer2, acts2, config2, engine="reference", observer=trace)
+print("\n".join(trace.lines))
+
+# %% [markdown]
+# ### Exercise 3: a slower refill
+#
+# In the trace above, a slot freed by a pop in cycle t takes the CCU's next broadcast in
+# the same cycle t (SPEC §5: `queue_refill = "same-cycle"`). The EIE authors' own
+# simulator frees it only for cycle t + 1 (`"next-cycle"`, part of its `eie-cpp` timing
+# profile, SPEC §5.1). **Predict** how many cycles next-cycle refill adds to this layer at
+# D = 2, and at D = 8, before you run anything: which broadcasts waited for a pop?
+
+# %%
+my_extra_d2 = None  # your answer (predict it before running anything)
+check.refill_delay_cost(my_extra_d2, queue_depth=2)
+
+# %% [markdown]
+# Now measure it: the rule is a field of the configuration (and a sweep axis,
+# `--grid queue_refill=same-cycle,next-cycle`). Compare the two traces line by line: where
+# does the first `full, hold` last one cycle longer? From a shell, `--timing eie-cpp`
+# switches on the whole authors' profile, next-cycle refill included (with B ring slots of
+# which B - 1 are usable: `--queue-depth 3` there gives two usable slots).
+
+# %%
+slow = LineTrace()
+simulate(layer2, acts2, config2.replace(queue_refill="next-cycle"), engine="reference", observer=slow)
+print("\n".join(slow.lines))
+for depth in (2, 8):
+    print(f"D = {depth}: same-cycle {check.two_pe_cycles(depth)} cycles, "
+          f"next-cycle {check.two_pe_cycles(depth, 'next-cycle')} cycles")
+
+# %% [markdown]
 # ## 2. Queue depth on the benchmark layers (EIE Fig. 8)
 #
 # Now sweep D = 1, 2, 4, ..., 256 on the nine benchmark layers of EIE Table III at 64 PEs.
@@ -141,7 +190,7 @@ df.pivot(index="queue_depth", columns="layer", values="starved_fraction").round(
 df.pivot(index="queue_depth", columns="layer", values="queue_full_stall_cycles")
 
 # %% [markdown]
-# ### Exercise 3
+# ### Exercise 4
 # Find the smallest depth in `DEPTHS` at which **every** layer's load efficiency is within
 # 5 % of its value at the deepest queue (ratio >= 0.95). Compare it with the paper's
 # choice of 8.
@@ -150,16 +199,6 @@ df.pivot(index="queue_depth", columns="layer", values="queue_full_stall_cycles")
 # Hint: divide `table` by its last row, then compare with 0.95 row by row.
 my_knee = None  # your answer
 check.knee_depth(my_knee, LAYERS, DEPTHS, N_PE, STORE, within=0.05)
-
-# %% [markdown]
-# ### Exercise 4
-# For the first layer of `LAYERS` at D = 8, what fraction of all PE-cycles
-# (N x cycles) do the PEs spend starved?
-
-# %%
-# Hint: the rows of `df` carry `starved_pe_cycles`, `cycles` and `n_pe`.
-my_fraction = None  # your answer
-check.starved_fraction(my_fraction, LAYERS[0], 8, N_PE, STORE)
 
 # %% [markdown]
 # ## 3. Why 8?
