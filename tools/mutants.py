@@ -34,7 +34,7 @@ MODULES: dict[str, list[str]] = {
     "compressor/csc.py": ["tests/test_csc_golden.py", "tests/test_csc_roundtrip.py", "tests/test_modelfile.py"],
     "compressor/quantize.py": ["tests/test_quantize.py"],
     "eiesim/energy/rules.py": ["tests/test_energy_rules.py"],
-    "eiesim/energy/events.py": ["tests/test_energy_model.py"],
+    "eiesim/energy/events.py": ["tests/test_energy_model.py", "tests/test_energy_rules.py"],
     "eiesim/timing.py": ["tests/test_metrics_values.py", "tests/test_engines.py"],
     "eiesim/engines/_kernels.py": ["tests/test_metrics_values.py", "tests/test_fast_engine.py"],
 }
