@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import workloads.benchmarks  # noqa: F401  (fills the sweep's layer registry with the nine layers)
 from eiesim.sweep import ProcessExecutor, ResultStore, SweepSpec, run_sweep
 
 AXES = ["n_pe=1..256:pow2", "queue_depth=1..256:pow2"]
