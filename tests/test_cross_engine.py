@@ -76,9 +76,7 @@ def test_schedules_agree(case):
     for engine in ("fast", "reference"):
         recorder = ScheduleRecorder()
         result = simulate(layer, acts, config, engine=engine, observer=recorder)
-        assert (result.cycles, result.block_cycles) == (want.cycles, want.block_cycles), engine
-        assert result.counters.to_dict() == want.counters, engine
-        assert result.per_pe.busy.tolist() == want.busy and result.per_pe.starved.tolist() == want.starved
+        want.assert_matches(result, engine)
         assert_same_schedule(recorder.blocks, want.blocks)
         runs[engine] = result
     schedule_events(profile, runs["fast"], want.blocks)

@@ -44,11 +44,7 @@ def check(layer, acts, config, engine, cycles=None, **counters):
     recorder = ScheduleRecorder()
     result = simulate(layer, acts, config, engine=engine, observer=recorder)
     want = oracle(layer, acts, config)
-    assert (result.cycles, result.block_cycles) == (want.cycles, want.block_cycles)
-    assert result.counters.to_dict() == want.counters
-    assert result.per_pe.busy.tolist() == want.busy
-    assert result.per_pe.starved.tolist() == want.starved
-    assert result.per_pe.real.tolist() == want.real
+    want.assert_matches(result)
     assert_same_schedule(recorder.blocks, want.blocks)
     converted = functional_acts(layer, acts, config)
     np.testing.assert_array_equal(result.output, functional_output(layer, converted, config))

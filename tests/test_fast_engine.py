@@ -271,11 +271,7 @@ def test_fast_engine_equals_oracle_and_functional_model(case):
     result = simulate_fast(layer, acts, config)
     record_events(result, layer)
     want = oracle(layer, acts, config)
-    assert (result.cycles, result.block_cycles) == (want.cycles, want.block_cycles)
-    assert result.counters.to_dict() == want.counters
-    assert result.per_pe.busy.tolist() == want.busy
-    assert result.per_pe.starved.tolist() == want.starved
-    assert result.per_pe.real.tolist() == want.real
+    want.assert_matches(result)
     converted = prepare_activations(layer, acts, config)
     expected = functional_output(layer, converted, config)
     assert result.output.dtype == expected.dtype

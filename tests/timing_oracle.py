@@ -44,6 +44,14 @@ class OracleRun:
     real: list[int]
     blocks: list[OracleBlock]
 
+    def assert_matches(self, result, engine: str = "") -> None:
+        """An engine's totals, counters and per-PE arrays equal the oracle's."""
+        assert (result.cycles, result.block_cycles) == (self.cycles, self.block_cycles), engine
+        assert result.counters.to_dict() == self.counters, engine
+        assert result.per_pe.busy.tolist() == self.busy, engine
+        assert result.per_pe.starved.tolist() == self.starved, engine
+        assert result.per_pe.real.tolist() == self.real, engine
+
 
 def entry_lists(layer, rows_per_block: int, n_blocks: int, index_bits: int):
     """SPEC §3: per (block, PE, column) the list of (code, local row) entries, fillers included.
