@@ -41,9 +41,9 @@ test-deep: $(STAMP)
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q -n 2
 
 # Mutation testing (mutmut) of the modules with normative arithmetic, one after another;
-# MODULE=eiesim/fit.py runs one. Results: build/mutants/*.json, recorded in docs/testing.md.
+# MODULE=eiesim/fit.py runs one, JOBS=1 one mutant at a time. Results: build/mutants/*.json, recorded in docs/testing.md.
 mutants: $(STAMP)
-	$(BIN)/python tools/mutants.py $(MODULE)
+	$(BIN)/python tools/mutants.py $(if $(JOBS),--jobs $(JOBS)) $(MODULE)
 
 # Jupyter Lab and ipywidgets (progress bars), every lab as a notebook in labs/ (kept if
 # already there, so your answers stay), then Jupyter Lab opened on that folder.

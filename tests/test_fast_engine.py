@@ -15,8 +15,10 @@ from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters
 from eiesim.engines import get_engine
-from eiesim.engines._kernels import ADDRESS_BITS, KERNEL_COUNTERS, row_divisor
-from eiesim.engines.fast import layer_tables, output_tables, run
+from eiesim.engines._kernels import (
+    ADDRESS_BITS, COUNT, FIELDS, FIRST_ROW, KERNEL_COUNTERS, LAST_ROW, sram_rows,
+)
+from eiesim.engines.fast import layer_tables, output_tables, row_table, run
 from eiesim.functional import functional_output
 from eiesim.simulation import prepare_activations
 from eiesim.timing import PIPELINE_DRAIN
@@ -163,14 +165,17 @@ def test_get_engine_fast_and_wall_time():
     assert isinstance(result.sim_wall_s, float) and result.sim_wall_s >= 0
 
 
-@pytest.mark.parametrize("divisor", [1, 2, 3, 5, 7, 8, 13, 21, 64, 1000, 2**20 + 7, 2**30 - 1])
-def test_row_divisor_equals_integer_division(divisor):
-    rng = np.random.default_rng(divisor)
-    a = np.concatenate((np.arange(5000), rng.integers(0, 2**ADDRESS_BITS, 5000), [2**ADDRESS_BITS - 1]))
-    a = np.concatenate((a, (a // divisor) * divisor, (a // divisor) * divisor - 1)).clip(0)
-    mul, shift = row_divisor(divisor)
-    assert np.array_equal((a.astype(object) * mul) >> shift, a // divisor)
-    assert (2**ADDRESS_BITS - 1) * mul < 2**63  # the kernel's product fits int64
+def test_sram_rows_of_each_column_for_a_width_of_three_entries():
+    # One PE, four columns and the empty column K: counts 3, 0, 7, 0 from addresses 0, 3,
+    # 3, 10, 10. With 3 entries per SRAM row, entry a sits in row a // 3:
+    #   column 0: entries 0..2 -> rows 0..0;  column 2: entries 3..9 -> rows 1..3;
+    #   empty columns: first row a // 3 (1, 3, 3), last row -1.
+    table = np.zeros((1, 5, FIELDS, 1), np.int16)
+    table[0, :, COUNT, 0] = [3, 0, 7, 0, 0]
+    addr = np.array([0, 3, 3, 10, 10], np.int32).reshape(1, 5, 1)
+    rows = sram_rows(addr, table, 3)
+    assert rows[0, :, FIRST_ROW, 0].tolist() == [0, 1, 1, 3, 3]
+    assert rows[0, :, LAST_ROW, 0].tolist() == [0, -1, 3, -1, -1]
 
 
 def test_tables_are_prepared_once_per_layer_and_reused():
@@ -178,6 +183,7 @@ def test_tables_are_prepared_once_per_layer_and_reused():
     layer = encode([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
     first = simulate_fast(layer, np.ones(3), config)
     assert layer_tables(layer) is layer_tables(layer)
+    assert row_table(layer, 8) is row_table(layer, 8)
     # Same layer object, other depth and activations: the cached tables give fresh results.
     deep = simulate_fast(layer, np.ones(3), config.replace(queue_depth=4))
     assert (deep.cycles, deep.counters.queue_full_stall_cycles, deep.counters.starved_pe_cycles) == (12, 0, 0)
@@ -197,8 +203,11 @@ def test_tables_stay_wide_when_rows_exceed_16_bits():
     assert result.counters.bypass_hits == 0  # column 1 starts at row 5, not 69999
     converted = prepare_activations(layer, np.ones(2), config)
     assert np.array_equal(result.output, functional_output(layer, converted, config))
+    assert row_table(layer, config.entries_per_row).dtype == np.int16  # 70000 rows / 6 entries per row
     small = encode([(0, 0)], (2, 1), ArchConfig.make(n_pe=1))
-    assert (layer_tables(small).table.dtype, output_tables(small).col_row.dtype) == (np.int16, np.uint16)
+    assert (layer_tables(small).table.dtype, output_tables(small).col_row.dtype) == (np.int8, np.uint16)
+    middle = encode([(200, 0)], (300, 1), ArchConfig.make(n_pe=1, accumulators_per_pe=300, index_bits=8))  # row 200
+    assert layer_tables(middle).table.dtype == np.int16
 
 
 def test_outputs_saturate_and_round_like_the_functional_model():

@@ -8,6 +8,7 @@ written to ``build/mutants/<module>.json``; ``docs/testing.md`` records the late
 
     python tools/mutants.py                       # every module, one after another
     python tools/mutants.py eiesim/fit.py         # one module
+    python tools/mutants.py --jobs 1 eiesim/timing.py   # one mutant at a time
     python tools/mutants.py --list                # the modules and their tests
 
 Runs are CPU heavy: one module at a time, each with its tests only.
@@ -64,12 +65,12 @@ def mutmut_config(module: str, tests: list[str]) -> str:
         f"only_mutate = [{json.dumps(module)}]",
         f"also_copy = {json.dumps([*others, '.importlinter'])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]',
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "tests.fresh_caches", "-x", "-q"]',
         "",
     ])
 
 
-def run_module(module: str) -> dict:
+def run_module(module: str, jobs: int | None) -> dict:
     tests = MODULES[module]
     work = OUT / module.replace("/", "_").removesuffix(".py")
     copy_tree(work)
@@ -78,7 +79,8 @@ def run_module(module: str) -> dict:
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(work)}
     mutmut = [sys.executable, "-m", "mutmut"]
     began = time.perf_counter()
-    subprocess.run([*mutmut, "run"], cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
+    children = [] if jobs is None else ["--max-children", str(jobs)]
+    subprocess.run([*mutmut, "run", *children], cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - began
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=work, env=env, check=True, capture_output=True)
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="modules to mutate (default: all)")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests")
+    parser.add_argument("--jobs", type=int, help="mutants tested at once (default: one per CPU)")
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in MODULES.items():
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     for module in args.modules or MODULES:
-        s = run_module(module)
+        s = run_module(module, args.jobs)
         killed = s["killed"]
         total = s["total"] - s["skipped"] - s["no_tests"]
         share = f"{100 * killed / total:.1f} %" if total else "n/a"

@@ -27,6 +27,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from eiecore.numba_options import JIT
+from eiesim.engines._prefetch import CACHE_LINE, prefetch
 from eiesim.timing import FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL
 
 # The counters layer_timing returns, in the order of its array; fast.py maps them to
@@ -46,6 +47,10 @@ KERNEL_COUNTERS = (
 # DRAIN_WINDOW columns of a block can set its end, so only they are examined.
 DRAIN_WINDOW = max(1, ISSUE_OFFSET + max(REAL_TAIL, FILLER_TAIL) - POP_TAIL + 1)
 
+# The timing kernel asks for a broadcast column's tables this many columns before it
+# needs them: about one memory latency of work at 64 PEs.
+PREFETCH_AHEAD = 8
+
 # Fields of the column table, one row of N values each, for every (block, column):
 COUNT = 0  # entries of the column (real + filler)
 REAL = 1  # real entries of the column
@@ -54,6 +59,9 @@ TAIL = 3  # local row of the column's last entry if it is real, else NO_TAIL
 FIELDS = 4
 NO_HEAD = -1
 NO_TAIL = -2  # never equal to a head, so an empty column never bypasses
+# Fields of the SRAM row table (sram_rows), one row of N values each:
+FIRST_ROW = 0  # SRAM row of the column's first entry
+LAST_ROW = 1  # SRAM row of its last entry, -1 when it has none
 
 
 @njit(**JIT)
@@ -174,19 +182,40 @@ def broadcast_columns(acts, n_scanned, positive, bias_column, pack_scan, n_pe):
 
 
 @njit(**JIT)
-def _block_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, row_mul, row_shift,
-                  busy, starved, real, b_out, s_out):
+def sram_rows(addr, table, entries_per_row):
+    """SRAM rows each column's entries occupy in each PE, for one SRAM width.
+
+    addr, table: from :func:`prepare_layer`; ``entries_per_row``: entries in one SRAM
+    row. Returns rows (T, K+1, 2, N) int32: rows[t, j, FIRST_ROW, p] = a // d and
+    rows[t, j, LAST_ROW, p] = (a + n - 1) // d for the column's first address a and n
+    entries, LAST_ROW = -1 for an empty column. Addresses grow with j, so the row a PE
+    read last is the running maximum of LAST_ROW over the columns it was sent.
+    """
+    n_blocks, k1, n_pe = addr.shape
+    rows = np.empty((n_blocks, k1, 2, n_pe), np.int32)
+    for t in range(n_blocks):
+        for j in range(k1):
+            for p in range(n_pe):
+                a = np.int64(addr[t, j, p])
+                n = np.int64(table[t, j, COUNT, p])
+                rows[t, j, FIRST_ROW, p] = a // entries_per_row
+                rows[t, j, LAST_ROW, p] = (a + n - 1) // entries_per_row if n > 0 else -1
+    return rows
+
+
+@njit(**JIT)
+def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, busy, starved, real, b_out, s_out):
     """One row block (SPEC §5 / §5.1), columns in broadcast order, all N PEs each.
 
     b_1 = first + gap_1, b_k = max(b_{k-1} + 1 + gap_k, max_p s_p(k - U) + refill) for
     k > U usable slots; s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1)), c_p(k) = max(1, n_p(k)).
-    addr, table, drain: this block's (K+1, N), (K+1, FIELDS, N), (K+1, N) or None (the
-    ``pipeline`` end). The SRAM row of address a is (a * row_mul) >> row_shift (see
-    :func:`row_divisor`). Adds busy, starved and real entries per PE; fills b_out (K',)
-    and s_out (N, K') unless they are None. ``idle``: the cycle a first broadcast would
-    have had (the block's start of drain when nothing is broadcast). Returns (T_block,
-    entries, empty columns, SRAM row reads, stall cycles, bypass hits, LNZD scan cycles).
-    The PE loop is branch-free: empty columns are unpredictable.
+    rows, table, drain: this block's (K+1, 2, N) from :func:`sram_rows`, (K+1, FIELDS, N)
+    and (K+1, N) or None (the ``pipeline`` end). Adds busy, starved and real entries per
+    PE; fills b_out (K',) and s_out (N, K') unless they are None. ``idle``: the cycle a
+    first broadcast would have had (the block's start of drain when nothing is broadcast).
+    Returns (T_block, entries, empty columns, SRAM row reads, stall cycles, bypass hits,
+    LNZD scan cycles). The PE loop is branch-free, so it runs on SIMD lanes: empty
+    columns are unpredictable.
     """
     n_pe = table.shape[2]
     k_count = cols.size
@@ -194,16 +223,29 @@ def _block_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, r
         return idle + (PIPELINE_DRAIN if drain is None else 0), 0, 0, 0, 0, 0, 0
     b = first + gaps[0]
     # finish[p] = s_p(k-1) + c_p(k-1); starting it at b_1 + 1 makes s_p(1) = b_1 + 1
-    # with no wait, so column 1 needs no special case.
-    finish = np.full(n_pe, b + 1, np.int64)
-    sram_row = np.full(n_pe, -1, np.int64)  # SRAM row of the last address issued
+    # with no wait, so column 1 needs no special case. A PE waits (starves) exactly the
+    # cycles its finish runs ahead of its work: starved = finish - (b_1 + 1) - busy.
+    start = b + 1
+    finish = np.full(n_pe, start, np.int64)
+    block_busy = np.zeros(n_pe, np.int64)
+    sram_row = np.full(n_pe, -1, np.int32)  # SRAM row of the last address issued
     s_max = np.empty(k_count, np.int64)  # max_p s_p(k): when queue slots free up
     entries = empty = row_reads = stalls = hits = scan = end = 0
-    previous = table[cols[0]]  # column k-1 (only read for k > 0)
+    # The previous column's tails: column K of the table is empty, its tails (NO_TAIL)
+    # never equal a head, so the first column bypasses nothing.
+    previous_tail = table[table.shape[0] - 1, TAIL]
     tail_from = k_count - DRAIN_WINDOW  # the drained end looks at columns from here on
+    table_bytes, rows_bytes = table[0].nbytes, rows[0].nbytes
     for k in range(k_count):
-        first_addr = addr[cols[k]]
+        if k + PREFETCH_AHEAD < k_count:
+            ahead = cols[k + PREFETCH_AHEAD]
+            for offset in range(0, table_bytes, CACHE_LINE):
+                prefetch(table, ahead, offset)
+            for offset in range(0, rows_bytes, CACHE_LINE):
+                prefetch(rows, ahead, offset)
         column = table[cols[k]]
+        count, real_count, head = column[COUNT], column[REAL], column[HEAD]
+        first_row, last_row = rows[cols[k], FIRST_ROW], rows[cols[k], LAST_ROW]
         scan += gaps[k]
         if k > 0:
             b_k = b + 1 + gaps[k]
@@ -215,46 +257,44 @@ def _block_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, r
             b_out[k] = b
         top = 0
         for p in range(n_pe):
-            n = np.int64(column[COUNT, p])  # n_p(k)
+            n = np.int64(count[p])  # n_p(k)
             s = max(b + 1, finish[p])
-            wait = s - finish[p]
-            starved[p] += wait
             # Bypass: the first entry issues the cycle after the previous column's last
             # and writes the same accumulator.
-            hits += (wait == 0) & (k > 0) & (column[HEAD, p] == previous[TAIL, p])
+            hits += (s == finish[p]) & (head[p] == previous_tail[p])
             c = max(1, n)
-            busy[p] += c
+            block_busy[p] += c
             finish[p] = s + c
             top = max(top, s)
             empty += n == 0
             entries += n
-            real[p] += np.int64(column[REAL, p])
-            address = np.int64(first_addr[p])  # SRAM rows of the column's first and last entry
-            first_row = (address * row_mul) >> row_shift
-            last = ((address + n - 1) * row_mul) >> row_shift
-            row_reads += (last - first_row + (first_row != sram_row[p])) * (n > 0)
-            sram_row[p] = last if n > 0 else sram_row[p]
+            real[p] += real_count[p]
+            row_reads += (last_row[p] - first_row[p] + (first_row[p] != sram_row[p])) * (n > 0)
+            sram_row[p] = max(sram_row[p], last_row[p])
             if s_out is not None:
                 s_out[p, k] = s
         if drain is not None and k >= tail_from:
             for p in range(n_pe):  # s_p(k) = finish - c
-                s = finish[p] - max(1, np.int64(column[COUNT, p]))
+                s = finish[p] - max(1, np.int64(count[p]))
                 end = max(end, s + np.int64(drain[cols[k], p]))
         s_max[k] = top
-        previous = column
+        previous_tail = column[TAIL]
+    for p in range(n_pe):
+        busy[p] += block_busy[p]
+        starved[p] += finish[p] - start - block_busy[p]
     if drain is None:
         end = finish.max() + PIPELINE_DRAIN
     return end, entries, empty, row_reads, stalls, hits, scan
 
 
 @njit(**JIT)
-def layer_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, row_mul, row_shift,
-                 rows_per_block, n_rows, b_out, s_out):
+def layer_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, rows_per_block, n_rows, b_out, s_out):
     """Cycles and counters of a whole layer from its column tables (SPEC §5 / §5.1).
 
-    ``drain`` is None for the ``pipeline`` block end; b_out (T, K') and s_out (T, N, K')
-    record the schedule unless None. Returns (counters int64 in KERNEL_COUNTERS order,
-    busy, starved, real per PE, block_end, block_cycles (block_end + write-back)).
+    ``rows`` from :func:`sram_rows`; ``drain`` is None for the ``pipeline`` block end;
+    b_out (T, K') and s_out (T, N, K') record the schedule unless None. Returns (counters
+    int64 in KERNEL_COUNTERS order, busy, starved, real per PE, block_end, block_cycles
+    (block_end + write-back)).
     """
     n_blocks, n_pe = table.shape[0], table.shape[3]
     k_count = cols.size
@@ -268,12 +308,11 @@ def layer_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, ro
         block_drain = None if drain is None else drain[t]
         if b_out is None:
             cycles, e, m, r, s, h, g = _block_timing(
-                addr[t], table[t], block_drain, cols, gaps, first, idle, usable, refill,
-                row_mul, row_shift, busy, starved, real, None, None)
+                rows[t], table[t], block_drain, cols, gaps, first, idle, usable, refill, busy, starved, real, None, None)
         else:
             cycles, e, m, r, s, h, g = _block_timing(
-                addr[t], table[t], block_drain, cols, gaps, first, idle, usable, refill,
-                row_mul, row_shift, busy, starved, real, b_out[t], s_out[t])
+                rows[t], table[t], block_drain, cols, gaps, first, idle, usable, refill, busy, starved, real,
+                b_out[t], s_out[t])
         counters[CODEBOOK_READS] += e
         counters[EMPTY_COLUMNS] += m
         counters[SPMAT_ROW_READS] += r
@@ -298,18 +337,7 @@ def layer_timing(addr, table, drain, cols, gaps, first, idle, usable, refill, ro
     return counters, busy, starved, real, block_end, block_cycles
 
 
-ADDRESS_BITS = 30  # addresses below 2^30: row_divisor's multiply stays within int64
-
-
-def row_divisor(entries_per_row: int) -> tuple[int, int]:
-    """(m, s) with (a * m) >> s == a // entries_per_row for 0 <= a < 2^ADDRESS_BITS.
-
-    m = ceil(2^s / d) with s = ADDRESS_BITS + ceil(log2 d): the rounding error of m adds
-    less than a / 2^s < 1 / d to a / d, too little to reach the next integer
-    (Granlund & Montgomery 1994). A multiply replaces a slow 64-bit division per column.
-    """
-    s = ADDRESS_BITS + (entries_per_row - 1).bit_length()
-    return -(-(1 << s) // entries_per_row), s
+ADDRESS_BITS = 31  # list addresses are held as int32
 
 
 def _fixed_mac(acc, weight, act, half, shift, lo, hi):

@@ -27,7 +27,7 @@ from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.engines._kernels import (
     ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer,
-    prepare_output, row_divisor,
+    prepare_output, sram_rows,
 )
 from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
 from eiesim.timing import ISSUE_OFFSET
@@ -42,7 +42,7 @@ class Tables(NamedTuple):
     """What :func:`eiesim.engines._kernels.prepare_layer` makes of a layer (for the timing)."""
 
     addr: np.ndarray
-    table: np.ndarray  # narrowed to int16 when every value fits
+    table: np.ndarray  # narrowed to int8 or int16 when every value fits
     drain: np.ndarray  # narrowed to int16 when every value fits
 
 
@@ -55,6 +55,7 @@ class OutputTables(NamedTuple):
 
 
 _TABLES = Cache("fast engine layer tables", weak_keys=True)  # EncodedLayer -> Tables
+_ROWS = Cache("fast engine SRAM row tables", weak_keys=True)  # EncodedLayer -> {entries per row: rows}
 _OUTPUT_TABLES = Cache("fast engine output tables", weak_keys=True)  # EncodedLayer -> OutputTables
 
 
@@ -97,9 +98,9 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     n_blocks, k_count = layer.n_blocks, bc.cols.size
     record = (np.empty((n_blocks, k_count), np.int64), np.empty((n_blocks, layer.n_pe, k_count), np.int64)) \
         if observer is not None else (None, None)
-    timing_args = (tables.addr, tables.table, tables.drain if rules.block_end == "drained" else None,
-                   bc.cols, bc.gaps, bc.first, bc.idle, rules.usable_slots(config.queue_depth),
-                   rules.refill_delay, *row_divisor(config.entries_per_row), config.rows_per_block, m, *record)
+    timing_args = (row_table(layer, config.entries_per_row), tables.table,
+                   tables.drain if rules.block_end == "drained" else None, bc.cols, bc.gaps, bc.first, bc.idle,
+                   rules.usable_slots(config.queue_depth), rules.refill_delay, config.rows_per_block, m, *record)
     _compile(layer_timing, timing_args)
     if outputs:
         out_tables = output_tables(layer)
@@ -159,9 +160,23 @@ def layer_tables(layer: EncodedLayer) -> Tables:
         if overflow >= 0:
             t, p = divmod(int(overflow), layer.n_pe)
             raise EieError(f"layer {layer.name!r}: block {t}, PE {p} has an entry beyond its rows")
-        # Narrow types move less memory: the kernels are bound by cache misses.
-        tables = _TABLES[layer] = Tables(addr, _narrowest(table, np.int16), _narrowest(drain, np.int16))
+        # Narrow types move less memory: the timing kernel is bound by cache misses.
+        tables = _TABLES[layer] = Tables(addr, _narrowest(table, np.int8, np.int16), _narrowest(drain, np.int16))
     return tables
+
+
+def row_table(layer: EncodedLayer, entries_per_row: int) -> np.ndarray:
+    """The SRAM rows of the layer's columns (:func:`eiesim.engines._kernels.sram_rows`) for
+    one SRAM width, built on first use, then kept with the layer."""
+    by_width = _ROWS.get(layer)
+    if by_width is None:
+        by_width = _ROWS[layer] = {}
+    if entries_per_row not in by_width:
+        tables = layer_tables(layer)
+        args = (tables.addr, tables.table, entries_per_row)
+        _compile(sram_rows, args)
+        by_width[entries_per_row] = _narrowest(sram_rows(*args), np.int16)
+    return by_width[entries_per_row]
 
 
 def output_tables(layer: EncodedLayer) -> OutputTables:
@@ -179,12 +194,18 @@ def output_tables(layer: EncodedLayer) -> OutputTables:
     return tables
 
 
-def _narrowest(values: np.ndarray, narrow) -> np.ndarray:
-    """``values`` as dtype ``narrow`` when every value fits, else unchanged."""
-    info = np.iinfo(narrow)
-    if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
-        return values.astype(narrow)
-    return values
+def _narrowest(values: np.ndarray, *narrow) -> np.ndarray:
+    """A copy of ``values`` in the first dtype of ``narrow`` that holds every value, else in its own.
+
+    The copy is numpy's, which asks Linux for huge pages (numba's allocations do not): the
+    timing kernel jumps between columns in an order only the activations decide, and with
+    4 KB pages a large layer's tables cost a TLB miss per column.
+    """
+    for dtype in narrow:
+        info = np.iinfo(dtype)
+        if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
+            return values.astype(dtype)
+    return values.astype(values.dtype)
 
 
 _COMPILED: set[tuple] = set()
