@@ -9,10 +9,13 @@ They compute SPEC §5 / §5.1 (timing, counters, under the rules of ``eiesim.tim
   side by side; :func:`prepare_output` (once per layer, only when outputs are wanted)
   into a column-major copy of the real entries for the arithmetic. Column K of the
   tables is an empty column: the ``own-pack`` bias of a layer without one.
+  :func:`sram_rows` (once per layer and SRAM width) gives the SRAM rows each column's
+  entries occupy.
 * :func:`broadcast_columns` picks the broadcast columns J_1 < ... < J_K' and the LNZD
   delay before each.
 * :func:`layer_timing` runs, block by block, the recurrence b_k, s_p(k) over the
-  broadcast columns with all N PEs per column, O(N) per column. Rule choices arrive as
+  broadcast columns with all N PEs per column, O(N) per column, asking for the tables
+  of the columns a few broadcasts ahead (``_prefetch``). Rule choices arrive as
   numbers, except the ``drained`` block end and the schedule recording, whose arrays
   are None when unused: numba then compiles the branches away, so the plain ``spec``
   run pays nothing for them.
