@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.energy import MODULES, EventModel, Table2Model, dram_counterfactual, energy_report, lnzd_nodes
 from eiesim.energy.base import Activity
-from eiesim.energy.events import event_counts, event_energies
+from eiesim.energy.events import EVENTS, column_index_bits, event_counts, event_energies, row_address_bits
 from eiesim.energy.tables import load_table
 from eiesim.modelfile import CompressedModel
 
@@ -142,3 +143,33 @@ def test_dram_counterfactual_prices_both_weight_streams():
     f32 = cfg.replace(precision="float32")
     assert dram_counterfactual(layer, f32)[0].bits == 3 * 8 + 2 * 2 * 6 * 16 + 16 * 32 == 920
     assert storage_report(CompressedModel([layer], f32)).total.total_bits == 920
+
+
+@pytest.mark.parametrize("kb, bits", [(16 / 8192, 1), (32 / 8192, 1), (64 / 8192, 2), (32.0, 14)])
+def test_column_index_bits_address_every_pointer(kb, bits):
+    # 16-bit pointers: 1, 2, 4 and 16384 pointers need max(1, ceil(log2 P)) = 1, 1, 2, 14 bits.
+    assert column_index_bits(ArchConfig(ptr_sram_kb=kb)) == bits
+
+
+@pytest.mark.parametrize("r, bits", [(1, 1), (2, 1), (3, 2), (64, 6), (65, 7)])
+def test_row_address_bits_address_every_accumulator(r, bits):
+    assert row_address_bits(ArchConfig(accumulators_per_pe=r)) == bits
+
+
+def test_event_model_prices_with_the_table_it_is_given(tmp_path):
+    # The built-in table with a 32-bit register-file access at 3 pJ instead of 1 pJ: every
+    # register-file event costs 3x, at 16 bits 3 x 16/32 = 1.5 pJ.
+    text = resources.files("eiesim.energy").joinpath("tables", "horowitz_45nm.toml").read_text("utf-8")
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('what = "32-bit register file access"\nvalue = 1.0',
+                                 'what = "32-bit register file access"\nvalue = 3.0'), "utf-8")
+    model = EventModel(str(path))
+    assert model.derived(CFG)["codebook_read"].pj == pytest.approx(1.5)
+    c = Counters(broadcasts=2, codebook_reads=3, busy_pe_cycles=3)
+    e = model.estimate(Activity(c, PerPE(np.full(N, 3 / N), np.zeros(N), np.zeros(N)), 1.0, CFG))
+    assert e.source == f"horowitz-45nm ({path})"  # the table's name and where it came from
+    line = {ln.name: ln for ln in e.lines}["codebook_read"]
+    assert (line.module, line.count, line.pj_each, line.per_pe) == ("arithmetic", 3, pytest.approx(1.5), "busy")
+    assert line.rule == "16-bit register file access: 3 pJ (32-bit) x 16/32 = 1.5 pJ"
+    assert line.count_rule == "codebook_reads (real + filler entries)"
+    assert [ln.name for ln in e.lines] == [spec.name for spec in EVENTS]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable
 
 import numpy as np
@@ -72,24 +72,26 @@ class EventSpec:
     energy: Callable[[EnergyTable, ArchConfig], Derived]
 
 
-def _regfile(bits: Callable[[ArchConfig], int]) -> Callable[[EnergyTable, ArchConfig], Derived]:
-    return lambda table, cfg: rules.register_file(table, bits(cfg))
+# The two prices shared by several events, bound with partial below: worked out when asked
+# (at import, a closure would fix its numbers before a test could see them).
+def _register_file(bits: Callable[[ArchConfig], int], table: EnergyTable, cfg: ArchConfig) -> Derived:
+    return rules.register_file(table, bits(cfg))
 
 
-def _datapath(op: str) -> Callable[[EnergyTable, ArchConfig], Derived]:
-    return lambda table, cfg: rules.arithmetic(table, op, datapath_bits(cfg), cfg.precision == "float32")
+def _datapath(op: str, table: EnergyTable, cfg: ArchConfig) -> Derived:
+    return rules.arithmetic(table, op, datapath_bits(cfg), cfg.precision == "float32")
 
 
 EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         "queue_push", "queue", "a broadcast (value, column index) written into a PE's activation queue",
         lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE queues every broadcast)",
-        "equal", _regfile(queue_entry_bits),
+        "equal", partial(_register_file, queue_entry_bits),
     ),
     EventSpec(
         "queue_pop", "queue", "the head of a PE's activation queue read when the PE starts a column",
         lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE pops every broadcast)",
-        "equal", _regfile(queue_entry_bits),
+        "equal", partial(_register_file, queue_entry_bits),
     ),
     EventSpec(
         "pointer_read", "pointer_read", "one column pointer read from one of the two pointer SRAM banks",
@@ -104,7 +106,7 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         "codebook_read", "arithmetic", "the weight code of an issued entry looked up in the codebook",
         lambda c, cfg: c.codebook_reads, "codebook_reads (real + filler entries)",
-        "busy", _regfile(datapath_bits),
+        "busy", partial(_register_file, datapath_bits),
     ),
     EventSpec(
         "row_address_add", "arithmetic", "z + 1 added to the local row address of an issued entry",
@@ -114,32 +116,32 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         "multiply", "arithmetic", "weight x activation",
         lambda c, cfg: c.macs, "macs (real entries)",
-        "real", _datapath("mult"),
+        "real", partial(_datapath, "mult"),
     ),
     EventSpec(
         "accumulate_add", "arithmetic", "product added to the accumulator",
         lambda c, cfg: c.macs, "macs (real entries)",
-        "real", _datapath("add"),
+        "real", partial(_datapath, "add"),
     ),
     EventSpec(
         "accumulator_read", "act_rw", "an accumulator (destination register) read for an add",
         lambda c, cfg: c.macs - c.bypass_hits, "macs - bypass_hits (a bypassed add reuses the sum)",
-        "real", _regfile(datapath_bits),
+        "real", partial(_register_file, datapath_bits),
     ),
     EventSpec(
         "accumulator_write", "act_rw", "an accumulator (destination register) written after an add",
         lambda c, cfg: c.accumulator_writes, "accumulator_writes",
-        "real", _regfile(datapath_bits),
+        "real", partial(_register_file, datapath_bits),
     ),
     EventSpec(
         "source_act_read", "act_rw", "a non-zero input read from the source registers to broadcast it",
         lambda c, cfg: c.broadcasts, "broadcasts",
-        "equal", _regfile(datapath_bits),
+        "equal", partial(_register_file, datapath_bits),
     ),
     EventSpec(
         "writeback_read", "act_rw", "an accumulator read to write it back between row blocks",
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
-        "equal", _regfile(datapath_bits),
+        "equal", partial(_register_file, datapath_bits),
     ),
     EventSpec(
         "act_sram_write", "act_rw", "an output value written to the activation SRAM between row blocks",
