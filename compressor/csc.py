@@ -223,25 +223,68 @@ def compress_layer(
     """
     coo = as_coo(weights)
     check_encodable(coo.shape, config, name)
-    codes, codebook, bias_codebook = share_layer_weights(coo, has_bias, Encoding.of(config).weight_bits)
-    return interleave(
-        coo.row, coo.col, codes, coo.shape, codebook, config,
-        name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
-    )
+    shared = share_matrix(coo, Encoding.of(config).weight_bits, has_bias)
+    return shared.interleave(config, name=name, activation=activation)
 
 
-def share_layer_weights(coo: sp.coo_matrix, has_bias: bool, weight_bits: int):
-    """Codes of the kept entries (COO order), the weights' codebook, and with ``has_bias`` the
-    last column's own codebook (else None): weights and biases are clustered apart."""
+@dataclass(frozen=True, eq=False)
+class SharedMatrix:
+    """A matrix after weight sharing, before interleaving.
+
+    The kept entries at (rows, cols) in COO order, their codes (1..2^b - 1), the weights'
+    codebook and, for a layer with a bias column (the last), that column's own codebook
+    (else None).
+    """
+
+    shape: tuple[int, int]
+    rows: np.ndarray
+    cols: np.ndarray
+    codes: np.ndarray
+    codebook: np.ndarray
+    bias_codebook: np.ndarray | None = None
+
+    @property
+    def has_bias(self) -> bool:
+        return self.bias_codebook is not None
+
+    @property
+    def is_bias(self) -> np.ndarray:
+        """Which kept entries are biases (they decode through the bias codebook)."""
+        return self.cols == self.shape[1] - 1 if self.has_bias else np.zeros(self.codes.size, bool)
+
+    def matrix(self) -> np.ndarray:
+        """The dense matrix of shared values."""
+        w = np.zeros(self.shape)
+        values = self.codebook[self.codes]
+        if self.has_bias:
+            values = np.where(self.is_bias, self.bias_codebook[self.codes], values)
+        w[self.rows, self.cols] = values
+        return w
+
+    def interleave(self, config, *, name: str = "", activation: Activation = "relu") -> EncodedLayer:
+        """This matrix in interleaved CSC for ``config``'s array (:func:`interleave`)."""
+        return interleave(self.rows, self.cols, self.codes, self.shape, self.codebook, config, name=name,
+                          has_bias=self.has_bias, activation=activation, bias_codebook=self.bias_codebook)
+
+
+def share_matrix(weights, weight_bits: int, has_bias: bool = False) -> SharedMatrix:
+    """Weight sharing of a matrix whose zeros are pruned weights: 2^b - 1 shared values.
+
+    With ``has_bias`` the last column is clustered on its own, so the weights keep all
+    2^b - 1 shared values (docs/assumptions.md §6).
+    """
+    coo = as_coo(weights)
     codes = np.zeros(coo.nnz, np.uint8)
     bias = coo.col == coo.shape[1] - 1 if has_bias else np.zeros(coo.nnz, bool)
     shared = share_weights(coo.data[~bias], weight_bits)
     codes[~bias] = shared.codes
-    if not has_bias:
-        return codes, shared.codebook, None
-    shared_bias = share_weights(coo.data[bias], weight_bits)
-    codes[bias] = shared_bias.codes
-    return codes, shared.codebook, shared_bias.codebook
+    bias_codebook = None
+    if has_bias:
+        shared_bias = share_weights(coo.data[bias], weight_bits)
+        codes[bias] = shared_bias.codes
+        bias_codebook = shared_bias.codebook
+    return SharedMatrix((int(coo.shape[0]), int(coo.shape[1])), coo.row.astype(np.int32), coo.col.astype(np.int32),
+                        codes, shared.codebook, bias_codebook)
 
 
 def interleave(

@@ -44,8 +44,8 @@ def test_cached_benchmark_layer_is_the_compressed_layer_cold_and_warm(cold_cache
         raise AssertionError("recomputed although cached")
 
     monkeypatch.setattr(compressor.quantize, "share_weights", forbidden)
-    monkeypatch.setattr(layers, "share_layer_weights", forbidden)
-    monkeypatch.setattr(layers, "interleave", forbidden)
+    monkeypatch.setattr(layers, "share_matrix", forbidden)
+    monkeypatch.setattr(compressor.csc, "interleave", forbidden)
     warm, warm_acts = benchmark_layer("NT-LSTM", config, seed=3)
     same_layer(warm, fresh)
     np.testing.assert_array_equal(warm_acts, acts)

@@ -11,7 +11,8 @@ torch = pytest.importorskip("torch")
 from eiecore.errors import EieError  # noqa: E402
 from workloads import lenet  # noqa: E402
 from workloads.digits import load_digits_split  # noqa: E402
-from workloads.lenet import LeNetSettings, build_mlp, magnitude_prune, run_lenet, share_layer  # noqa: E402
+from compressor.csc import share_matrix  # noqa: E402
+from workloads.lenet import LeNetSettings, build_mlp, magnitude_prune, run_lenet  # noqa: E402
 
 # Seconds, not a real training run: enough to exercise every stage.
 TINY = LeNetSettings(dense_epochs=2, prune_steps=1, retrain_epochs=1, finetune_epochs=1, eie_images=3, check_images=2)
@@ -90,10 +91,10 @@ def test_magnitude_prune_keeps_the_exact_count_with_ties_by_index():
     assert int(model.fc3.weight_mask.sum()) == 10
 
 
-def test_share_layer_keeps_pattern_and_uses_15_values():
+def test_share_matrix_keeps_pattern_and_uses_15_values():
     rng = np.random.default_rng(0)
     m = rng.normal(size=(20, 9)) * (rng.random((20, 9)) < 0.5)
-    shared = share_layer(m, 4)
+    shared = share_matrix(m, 4, has_bias=True)
     q = shared.matrix()
     np.testing.assert_array_equal(q != 0, m != 0)
     weights, bias = q[:, :-1], q[:, -1]

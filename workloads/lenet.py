@@ -24,15 +24,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from compressor.csc import compress_layer, interleave
+from compressor.csc import SharedMatrix, compress_layer, share_matrix
 from compressor.prune import apply_mask_to_torch, magnitude_mask
-from compressor.quantize import finetune_centroids, share_weights
+from compressor.quantize import finetune_centroids
 from compressor.report import KB, StorageReport, layer_storage
 from eiecore.atomic import write_atomic
 from eiecore.errors import EieError
@@ -262,38 +262,6 @@ def magnitude_prune(model, densities: tuple[float, ...]) -> None:
         apply_mask_to_torch(layer, magnitude_mask(layer.weight.detach().numpy(), density))
 
 
-@dataclass
-class SharedLayer:
-    """A layer [W | b] after weight sharing: kept positions, their codes, the weights'
-    codebook and the bias column's own codebook (as ``compressor.csc.compress_layer``)."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    codes: np.ndarray
-    codebook: np.ndarray
-    bias_codebook: np.ndarray
-    shape: tuple[int, int]
-
-    @property
-    def is_bias(self) -> np.ndarray:
-        return self.cols == self.shape[1] - 1
-
-    def matrix(self) -> np.ndarray:
-        w = np.zeros(self.shape)
-        w[self.rows, self.cols] = np.where(self.is_bias, self.bias_codebook[self.codes], self.codebook[self.codes])
-        return w
-
-
-def share_layer(matrix: np.ndarray, weight_bits: int) -> SharedLayer:
-    rows, cols = np.nonzero(matrix)
-    bias = cols == matrix.shape[1] - 1
-    values = matrix[rows, cols]
-    weights, biases = share_weights(values[~bias], weight_bits), share_weights(values[bias], weight_bits)
-    codes = np.zeros(rows.size, np.uint8)
-    codes[~bias], codes[bias] = weights.codes, biases.codes
-    return SharedLayer(rows, cols, codes, weights.codebook, biases.codebook, matrix.shape)
-
-
 def shared_forward(torch, matrices: list):
     """The MLP computed from [W | b] matrices: ReLU between layers, none after the last."""
 
@@ -308,11 +276,11 @@ def shared_forward(torch, matrices: list):
     return forward
 
 
-def shared_accuracy(torch, layers: list[SharedLayer], data: Digits) -> float:
+def shared_accuracy(torch, layers: list[SharedMatrix], data: Digits) -> float:
     return accuracy(torch, shared_forward(torch, [torch.from_numpy(layer.matrix()) for layer in layers]), data)
 
 
-def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int, lr: float, batch_size: int, generator):
+def finetune_shared(torch, layers: list[SharedMatrix], data: Digits, epochs: int, lr: float, batch_size: int, generator):
     """Centroid fine-tuning (DC §3.3): dL/dw of each kept weight summed per cluster."""
     x = torch.from_numpy(data.x_train)
     y = torch.from_numpy(data.y_train)
@@ -320,10 +288,11 @@ def finetune_shared(torch, layers: list[SharedLayer], data: Digits, epochs: int,
         for idx in _batches(torch, len(y), batch_size, generator):
             mats = [torch.from_numpy(layer.matrix()).requires_grad_() for layer in layers]
             torch.nn.functional.cross_entropy(shared_forward(torch, mats)(x[idx]), y[idx]).backward()
-            for layer, m in zip(layers, mats):
+            for i, (layer, m) in enumerate(zip(layers, mats)):
                 grads, bias = m.grad.numpy()[layer.rows, layer.cols], layer.is_bias
-                layer.codebook = finetune_centroids(layer.codebook, layer.codes[~bias], grads[~bias], lr)
-                layer.bias_codebook = finetune_centroids(layer.bias_codebook, layer.codes[bias], grads[bias], lr)
+                layers[i] = replace(
+                    layer, codebook=finetune_centroids(layer.codebook, layer.codes[~bias], grads[~bias], lr),
+                    bias_codebook=finetune_centroids(layer.bias_codebook, layer.codes[bias], grads[bias], lr))
 
 
 def train_and_prune(torch, settings: LeNetSettings, data: Digits, seed: int,
@@ -363,7 +332,7 @@ def run_lenet(
     with _deterministic_torch(seed) as torch:
         model, stages, gen = train_and_prune(torch, settings, data, seed, progress)
         imported = layers_from_module(model).layers
-        shared = [share_layer(matrix, settings.weight_bits) for _, matrix, _ in imported]
+        shared = [share_matrix(matrix, settings.weight_bits, has_bias=True) for _, matrix, _ in imported]
         stages.append(Stage(f"{settings.weight_bits}-bit weight sharing", shared_accuracy(torch, shared, data),
                             f"{2 ** settings.weight_bits - 1} shared weights per layer, the bias in its own codebook"))
         progress("fine-tuning centroids")
@@ -433,7 +402,7 @@ def export_lenet(result: LeNetResult, folder) -> list[Path]:
     return written
 
 
-def storage_of(shared: list[SharedLayer], config: ArchConfig) -> StorageReport:
+def storage_of(shared: list[SharedMatrix], config: ArchConfig) -> StorageReport:
     """Storage of the shared layers encoded for ``config`` (compressor.report).
 
     With ``n_pe=1`` and ``accumulators_per_pe`` raised to the tallest layer, every layer is
@@ -442,9 +411,7 @@ def storage_of(shared: list[SharedLayer], config: ArchConfig) -> StorageReport:
     if config.n_pe == 1:
         config = config.replace(accumulators_per_pe=max(layer.shape[0] for layer in shared))
     layers = [
-        layer_storage(interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
-                                 name=layer_name, has_bias=True, bias_codebook=layer.bias_codebook),
-                      config.ptr_bits, config.value_bits)
+        layer_storage(layer.interleave(config, name=layer_name), config.ptr_bits, config.value_bits)
         for layer, layer_name in zip(shared, LAYER_NAMES)
     ]
     return StorageReport(tuple(layers), config.weight_bits, config.index_bits, config.ptr_bits, config.value_bits)

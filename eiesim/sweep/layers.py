@@ -1,7 +1,7 @@
 """Layers for sweeps: generated and weight-shared once, then interleaved per PE array.
 
 Weight sharing (k-means) depends only on (layer, seed, weight_bits), the interleaved CSC
-also on (n_pe, accumulators_per_pe, index_bits). A :class:`SharedLayer` holds the first
+also on (n_pe, accumulators_per_pe, index_bits). A :class:`SourceLayer` holds the first
 stage; :func:`encode` does the second. Shared layers are memoised in each worker process
 and, when a cache folder is given, kept there as ``.npz`` files (written atomically);
 :func:`encoded_layer` also keeps the interleaved layer there, for one-off runs.
@@ -19,39 +19,35 @@ from pathlib import Path
 
 import numpy as np
 
-from compressor.csc import EncodedLayer, as_coo, interleave, share_layer_weights
+from compressor.csc import EncodedLayer, SharedMatrix, share_matrix
 from eiecore.atomic import write_atomic
 from eiecore.caches import Cache
 from eiesim.config import ArchConfig
 from eiesim.sweep import fingerprint
 from eiesim.sweep.sources import LayerSource, resolve
 
-_MEMO = Cache("sweep weight-shared layers", maxsize=3)  # (name, seed, weight_bits) -> SharedLayer
+_MEMO = Cache("sweep weight-shared layers", maxsize=3)  # (name, seed, weight_bits) -> SourceLayer
 
 
-@dataclass(frozen=True)
-class SharedLayer:
-    """A layer after pruning and weight sharing, before interleaving: COO + codes + inputs."""
+@dataclass(frozen=True, eq=False)
+class SourceLayer:
+    """A layer source's matrix after weight sharing, with its activations: what stays the
+    same for every PE array the sweep encodes it for."""
 
     name: str
-    shape: tuple[int, int]
-    rows: np.ndarray  # int32
-    cols: np.ndarray  # int32
-    codes: np.ndarray  # uint8, 1..2^b - 1
-    codebook: np.ndarray  # float64
+    weights: SharedMatrix
     acts: np.ndarray  # float64, length K less bias
-    has_bias: bool
     activation: str
-    bias_codebook: np.ndarray | None = None  # the bias column's own codebook (has_bias)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weights.shape
 
 
-def _generate(source: LayerSource, seed: int, weight_bits: int) -> SharedLayer:
+def _generate(source: LayerSource, seed: int, weight_bits: int) -> SourceLayer:
     weights, acts = source.generate(seed)
-    coo = as_coo(weights)
-    codes, codebook, bias_codebook = share_layer_weights(coo, source.has_bias, weight_bits)
-    return SharedLayer(source.name, tuple(coo.shape), coo.row.astype(np.int32), coo.col.astype(np.int32),
-                       codes, codebook, np.asarray(acts, np.float64), source.has_bias, source.activation,
-                       bias_codebook)
+    shared = share_matrix(weights, weight_bits, source.has_bias)
+    return SourceLayer(source.name, shared, np.asarray(acts, np.float64), source.activation)
 
 
 def default_cache_dir() -> Path:
@@ -85,15 +81,16 @@ def _cache_file(cache_dir: Path, source: LayerSource, seed: int, weight_bits: in
     return cache_dir / f"{safe}-v{source.version}-s{seed}-b{weight_bits}.npz"
 
 
-def _save(path: Path, layer: SharedLayer) -> None:
+def _save(path: Path, layer: SourceLayer) -> None:
+    w = layer.weights
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda tmp: np.savez(
-        tmp, rows=layer.rows, cols=layer.cols, codes=layer.codes, codebook=layer.codebook, acts=layer.acts,
-        bias_codebook=np.zeros(0) if layer.bias_codebook is None else layer.bias_codebook,
-        shape=np.array(layer.shape), meta=np.array([layer.name, str(layer.has_bias), layer.activation])))
+        tmp, rows=w.rows, cols=w.cols, codes=w.codes, codebook=w.codebook, acts=layer.acts,
+        bias_codebook=np.zeros(0) if w.bias_codebook is None else w.bias_codebook,
+        shape=np.array(w.shape), meta=np.array([layer.name, str(w.has_bias), layer.activation])))
 
 
-def _load(path: Path, name: str, weight_bits: int) -> SharedLayer | None:
+def _load(path: Path, name: str, weight_bits: int) -> SourceLayer | None:
     """The cached layer, or None if it is missing, unreadable or inconsistent: a cache miss.
 
     The zip's CRC-32 catches flipped bits; the checks below catch a file that reads but is
@@ -102,25 +99,26 @@ def _load(path: Path, name: str, weight_bits: int) -> SharedLayer | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             stored, bias, act = (str(v) for v in z["meta"])
-            bias_codebook = z["bias_codebook"] if z["bias_codebook"].size else None
-            layer = SharedLayer(stored, tuple(int(v) for v in z["shape"]), z["rows"], z["cols"], z["codes"],
-                                z["codebook"], z["acts"], bias == "True", act, bias_codebook)
+            has_bias = bias == "True"
+            w = SharedMatrix(tuple(int(v) for v in z["shape"]), z["rows"], z["cols"], z["codes"], z["codebook"],
+                             z["bias_codebook"] if has_bias else None)
+            layer = SourceLayer(stored, w, z["acts"], act)
     except Exception:  # zipfile, zlib and numpy each fail their own way on a damaged file
         return None
-    n = layer.codes.size
+    n = w.codes.size
     consistent = (
-        layer.name == name and len(layer.shape) == 2 and layer.rows.shape == layer.cols.shape == (n,)
-        and layer.codes.dtype == np.uint8 and layer.codebook.shape == (2**weight_bits,)
-        and (n == 0 or (layer.codes.min() >= 1 and layer.codes.max() < 2**weight_bits
-                        and layer.rows.min() >= 0 and layer.rows.max() < layer.shape[0]
-                        and layer.cols.min() >= 0 and layer.cols.max() < layer.shape[1]))
-        and bool(np.all(np.isfinite(layer.codebook))) and layer.acts.ndim == 1
-        and (layer.bias_codebook is None or layer.bias_codebook.shape == (2**weight_bits,))
+        layer.name == name and len(w.shape) == 2 and w.rows.shape == w.cols.shape == (n,)
+        and w.codes.dtype == np.uint8 and w.codebook.shape == (2**weight_bits,)
+        and (n == 0 or (w.codes.min() >= 1 and w.codes.max() < 2**weight_bits
+                        and w.rows.min() >= 0 and w.rows.max() < w.shape[0]
+                        and w.cols.min() >= 0 and w.cols.max() < w.shape[1]))
+        and bool(np.all(np.isfinite(w.codebook))) and layer.acts.ndim == 1
+        and (w.bias_codebook is None or w.bias_codebook.shape == (2**weight_bits,))
     )
     return layer if consistent else None
 
 
-def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> SharedLayer:
+def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> SourceLayer:
     """The weight-shared layer (a name or a source), from this process's memo, the cache
     folder or generated."""
     source = resolve(layer)
@@ -146,11 +144,9 @@ def size_hint(layer: "str | LayerSource") -> float:
     return resolve(layer).size_hint()
 
 
-def encode(layer: SharedLayer, config: ArchConfig) -> EncodedLayer:
+def encode(layer: SourceLayer, config: ArchConfig) -> EncodedLayer:
     """Interleave a shared layer for ``config``'s PE array."""
-    return interleave(layer.rows, layer.cols, layer.codes, layer.shape, layer.codebook, config,
-                      name=layer.name, has_bias=layer.has_bias, activation=layer.activation,
-                      bias_codebook=layer.bias_codebook)
+    return layer.weights.interleave(config, name=layer.name, activation=layer.activation)
 
 
 def _encoded_file(cache_dir: Path, source: LayerSource, seed: int, config: ArchConfig) -> Path:
@@ -171,10 +167,10 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
             with np.load(path, allow_pickle=False) as z:
                 return EncodedLayer(
                     shape=shared.shape, n_pe=config.n_pe, accumulators_per_pe=config.accumulators_per_pe,
-                    index_bits=config.index_bits, weight_bits=config.weight_bits, codebook=shared.codebook,
+                    index_bits=config.index_bits, weight_bits=config.weight_bits, codebook=shared.weights.codebook,
                     code=z["code"], rel=z["rel"], ptr=z["ptr"], start=z["start"], name=shared.name,
-                    has_bias=shared.has_bias, activation=shared.activation,
-                    bias_codebook=shared.bias_codebook), shared.acts
+                    has_bias=shared.weights.has_bias, activation=shared.activation,
+                    bias_codebook=shared.weights.bias_codebook), shared.acts
         except (OSError, KeyError, ValueError):
             pass  # unreadable: encode again
     layer = encode(shared, config)

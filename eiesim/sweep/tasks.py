@@ -75,7 +75,7 @@ def result_row(point: Point, result, shared) -> dict[str, Any]:
         "point_hash": point.point_hash, "config_hash": point.config_hash,
         "layer": point.layer, "engine": point.engine, "seed": point.seed, "code_version": point.code,
         "rows_m": int(m), "cols_k": int(k),
-        "weight_density": shared.codes.size / (m * k),
+        "weight_density": shared.weights.codes.size / (m * k),
         "act_density": float(np.count_nonzero(shared.acts)) / shared.acts.size,
         **point.config.model_dump(),
         "cycles": int(result.cycles), "time_us": float(result.time_us),
