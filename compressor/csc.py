@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from compressor.quantize import share_weights
+from eiecore.caches import Cache
 from eiecore.encoding import Encoding
 from eiecore.errors import EieError
 from eiecore.numba_options import JIT
@@ -344,11 +345,13 @@ def interleave(
     ptr = np.zeros((t_count, n, k + 1), np.int64)
     np.cumsum(per_group.reshape(t_count, n, k), axis=2, out=ptr[:, :, 1:])
     start = np.concatenate(([0], np.cumsum(ptr[:, :, k].ravel())))
-    return EncodedLayer(
+    layer = EncodedLayer(
         shape=(m, k), n_pe=n, accumulators_per_pe=r, index_bits=x, weight_bits=b, codebook=codebook,
         code=code, rel=rel, ptr=ptr, start=start,
         name=name, has_bias=has_bias, activation=activation, bias_codebook=bias_codebook,
     )
+    _VALID[layer] = True  # valid by construction (tests/test_csc_roundtrip.py checks a copy)
+    return layer
 
 
 @njit(**JIT)
@@ -420,14 +423,32 @@ def _interleave(row_start, cols, codes, n, r, k, t_count, x):
     return code, rel, per_group, -1
 
 
+_VALID = Cache("layers known valid", weak_keys=True)  # EncodedLayer -> True
+
+
 def validate_layer(layer: EncodedLayer) -> None:
     """Raise :class:`EieError` unless ``layer`` is a valid interleaved CSC encoding.
 
     Valid means exactly what :func:`interleave` produces: consistent array
-    shapes and pointers, codes and indices within their bit widths, fillers with
+    shapes and pointers, integer codes and indices within their bit widths, fillers with
     z = 2^x - 1 and never last in a column, and every entry on a row of its PE's slice.
-    The entry sequence of a column is then the unique encoding of its rows.
+    The entry sequence of a column is then the unique encoding of its rows. A layer's
+    arrays are read-only, so each layer object is checked once (and what :func:`interleave`
+    makes, never): every engine can ask before it reads a layer.
     """
+    if layer in _VALID:
+        return
+    try:
+        _check_layer(layer)
+    except EieError as problem:
+        raise EieError(f"layer {layer.name!r}: {problem}" if layer.name else str(problem)) from None
+    _VALID[layer] = True
+
+
+def _check_layer(layer: EncodedLayer) -> None:
+    for name in ("code", "rel", "ptr", "start"):
+        dtype = getattr(layer, name).dtype
+        _require(dtype.kind in "ui", f"{name} holds {dtype} values, not integers")
     m, k = layer.shape
     n, r, b, x = layer.n_pe, layer.accumulators_per_pe, layer.weight_bits, layer.index_bits
     t_count = -(-m // (n * r))
@@ -454,8 +475,8 @@ def validate_layer(layer: EncodedLayer) -> None:
     _require(layer.start[-1] == entries, f"pointers count {int(layer.start[-1])} entries, the file has {entries}")
     if entries == 0:
         return
-    _require(layer.code.max() < 2**b, f"a weight code exceeds {2**b - 1}")
-    _require(layer.rel.max() < 2**x, f"a relative index exceeds {2**x - 1}")
+    _require(layer.code.min() >= 0 and layer.code.max() < 2**b, f"a weight code lies outside 0..{2**b - 1}")
+    _require(layer.rel.min() >= 0 and layer.rel.max() < 2**x, f"a relative index lies outside 0..{2**x - 1}")
     _require(np.all(layer.rel[layer.code == 0] == 2**x - 1), f"a filler's relative index is not {2**x - 1}")
     last_of_column = np.cumsum(counts.ravel())[counts.ravel() > 0] - 1
     _require(np.all(layer.code[last_of_column] != 0), "a column ends with a filler")

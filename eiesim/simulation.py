@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from compressor.csc import EncodedLayer, interleave
+from compressor.csc import EncodedLayer, interleave, validate_layer
 from eiecore.caches import Cache
 from eiecore.encoding import check_same
 from eiecore.errors import EieError
@@ -43,7 +43,9 @@ def prepare_activations(layer: EncodedLayer, acts, config: ArchConfig) -> np.nda
 
 
 def check_layer_matches(layer: EncodedLayer, config: ArchConfig) -> None:
-    """The layer must have been encoded for this array's N, R and bit widths."""
+    """The layer must be a valid encoding (once per layer object), made for this array's
+    N, R and bit widths."""
+    validate_layer(layer)
     check_same(layer, config, "config")
 
 

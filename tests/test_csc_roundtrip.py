@@ -1,6 +1,8 @@
 """Interleaved CSC round trips: decode(encode(W)) == quantize(W), and the entries, fillers and
 pointers equal a plain loop-by-loop reading of SPEC §3 for random layers and arrays."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -79,7 +81,7 @@ def test_encode_matches_the_literal_reading_and_decodes_to_the_quantized_matrix(
     np.testing.assert_array_equal(layer.rel, rel)
     np.testing.assert_array_equal(layer.ptr, ptr)
     np.testing.assert_array_equal(layer.start, np.concatenate(([0], np.cumsum(ptr[:, :, -1].ravel()))))
-    validate_layer(layer)
+    validate_layer(dataclasses.replace(layer))  # a copy: interleave's own output is trusted, not checked
 
 
 def test_sparse_and_dense_input_encode_alike():

@@ -68,29 +68,23 @@ LAST_ROW = 1  # SRAM row of its last entry, -1 when it has none
 
 
 @njit(**JIT)
-def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
-    """Column tables of a layer (what the timing needs).
+def prepare_layer(ptr, start, code, rel):
+    """Column tables of a valid layer (what the timing needs).
 
-    Returns (addr, table, drain, overflow), every table with K + 1 columns (column K
+    Returns (addr, table, drain), every table with K + 1 columns (column K
     empty): addr (T, K+1, N) int32, addr[t, j, p] = ptr[t, p, j], the address of the
     column's first entry in PE p's list; table (T, K+1, FIELDS, N) int32 holds, for each
     block and column, one row of N values per field (COUNT ... TAIL), so the timing kernel
     reads contiguous memory per broadcast column (the caller may narrow it to int16);
     drain (T, K+1, N) int32: cycles from the column's pop to the end of its last event
     under the ``drained`` block end (POP_TAIL, last real issue + REAL_TAIL, last filler
-    issue + FILLER_TAIL); overflow = t N + p of the first list with an entry beyond its
-    PE's rows, else -1.
+    issue + FILLER_TAIL).
     """
     n_blocks, n_pe, k1 = ptr.shape
     addr = np.empty((n_blocks, k1, n_pe), np.int32)
     table = np.empty((n_blocks, k1, FIELDS, n_pe), np.int32)
     drain = np.empty((n_blocks, k1, n_pe), np.int32)
-    row_limit = np.empty(n_pe, np.int64)
-    overflow = -1
     for t in range(n_blocks):
-        rows_in_block = min(rows_per_block, n_rows - t * rows_per_block)
-        for p in range(n_pe):
-            row_limit[p] = (rows_in_block - p + n_pe - 1) // n_pe  # local rows of PE p
         for j in range(k1):
             column = table[t, j]
             for p in range(n_pe):
@@ -109,9 +103,7 @@ def prepare_layer(ptr, start, code, rel, rows_per_block, n_rows):
                 column[REAL, p] = real
                 column[HEAD, p] = rel[lo] if hi > lo and code[lo] != 0 else NO_HEAD  # -1 + z + 1
                 column[TAIL, p] = local if hi > lo and code[hi - 1] != 0 else NO_TAIL
-                if local >= row_limit[p] and overflow < 0:
-                    overflow = t * n_pe + p
-    return addr, table, drain, overflow
+    return addr, table, drain
 
 
 @njit(**JIT)

@@ -4,7 +4,8 @@ Same meaning as the SimPy reference engine, cycle- and counter-exact, but instea
 stepping cycles it evaluates the timing recurrences column by column
 (``eiesim.engines._kernels``) under the config's timing rules (``eiesim.timing``). It
 takes input that ``eiesim.simulation.simulate`` validated; it still checks what would
-make a kernel read out of bounds (the layer's arrays, the activations' length and type).
+make a kernel read out of bounds (the layer, once per layer object, and the activations'
+length and type).
 It prepares the layer's column tables once per layer object (layers are immutable;
 sweeps over queue depth or activations reuse them), compiles or loads the kernels, and
 times only the kernel calls (``sim_wall_s``: no JIT compilation, no preparation). The
@@ -19,7 +20,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from compressor.csc import EncodedLayer
+from compressor.csc import EncodedLayer, validate_layer
 from eiecore.caches import Cache
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
@@ -154,12 +155,9 @@ def layer_tables(layer: EncodedLayer) -> Tables:
     """The layer's column tables for the timing, validated and built on first use, then kept with it."""
     tables = _TABLES.get(layer)
     if tables is None:
-        args = (*_checked_layer_arrays(layer), layer.rows_per_block, layer.shape[0])
+        args = _layer_arrays(layer)
         _compile(prepare_layer, args)
-        addr, table, drain, overflow = prepare_layer(*args)
-        if overflow >= 0:
-            t, p = divmod(int(overflow), layer.n_pe)
-            raise EieError(f"layer {layer.name!r}: block {t}, PE {p} has an entry beyond its rows")
+        addr, table, drain = prepare_layer(*args)
         # Narrow types move less memory: the timing kernel is bound by cache misses.
         tables = _TABLES[layer] = Tables(addr, _narrowest(table, np.int8, np.int16), _narrowest(drain, np.int16))
     return tables
@@ -183,7 +181,7 @@ def output_tables(layer: EncodedLayer) -> OutputTables:
     """The layer's real entries column by column for the arithmetic, built on first use, then kept."""
     tables = _OUTPUT_TABLES.get(layer)
     if tables is None:
-        ptr, start, code, rel = _checked_layer_arrays(layer)
+        ptr, start, code, rel = _layer_arrays(layer)
         args = (ptr, start, code, rel, layer.rows_per_block, layer_tables(layer).table)
         _compile(prepare_output, args)
         col_ptr, col_row, col_code = prepare_output(*args)
@@ -243,27 +241,12 @@ def _checked_acts(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:
     return np.ascontiguousarray(a, np.int64)
 
 
-def _checked_layer_arrays(layer: EncodedLayer):
-    """ptr, start, code, rel as contiguous arrays, after checks that keep kernels in bounds."""
-    m, k = layer.shape
-    blocks = -(-m // layer.rows_per_block)
-    ptr = np.ascontiguousarray(layer.ptr, np.int64)
-    start = np.ascontiguousarray(layer.start, np.int64)
-    if ptr.shape != (blocks, layer.n_pe, k + 1):
-        raise EieError(f"layer {layer.name!r}: pointers have shape {ptr.shape}, expected {(blocks, layer.n_pe, k + 1)}")
-    if np.any(ptr[:, :, 0] != 0) or np.any(np.diff(ptr, axis=2) < 0):
-        raise EieError(f"layer {layer.name!r}: column pointers must start at 0 and never decrease")
-    if start.shape != (blocks * layer.n_pe + 1,) or start[0] != 0 or np.any(np.diff(start) != ptr[:, :, k].ravel()):
-        raise EieError(f"layer {layer.name!r}: list offsets do not match the pointers")
-    if start[-1] >= 2**ADDRESS_BITS:
-        raise EieError(f"layer {layer.name!r}: {start[-1]} entries exceed the fast engine's limit of 2^{ADDRESS_BITS}")
-    code, rel = np.asarray(layer.code), np.asarray(layer.rel)
-    if code.shape != (start[-1],) or rel.shape != (start[-1],):
-        raise EieError(f"layer {layer.name!r}: {start[-1]} entries expected, got {code.shape} codes and {rel.shape} indices")
-    for name, values, bits in (("weight code", code, layer.weight_bits), ("relative index", rel, layer.index_bits)):
-        if values.size and (values.dtype.kind not in "ui" or values.min() < 0 or values.max() >= 1 << bits):
-            raise EieError(f"layer {layer.name!r}: every {name} must be an integer in 0..{(1 << bits) - 1}")
-    if np.asarray(layer.codebook).shape != (1 << layer.weight_bits,):
-        raise EieError(f"layer {layer.name!r}: the codebook must have {1 << layer.weight_bits} entries")
+def _layer_arrays(layer: EncodedLayer):
+    """ptr, start, code, rel in the kernels' types, once the layer is known valid (so no
+    kernel reads out of bounds) and within the engine's address limit."""
+    validate_layer(layer)
+    if layer.n_entries >= 2**ADDRESS_BITS:
+        raise EieError(f"layer {layer.name!r}: {layer.n_entries} entries exceed the fast engine's limit of 2^{ADDRESS_BITS}")
     rel_type = np.uint8 if layer.index_bits <= 8 else np.uint16
-    return ptr, start, np.ascontiguousarray(code, np.uint8), np.ascontiguousarray(rel, rel_type)
+    return (np.ascontiguousarray(layer.ptr, np.int64), np.ascontiguousarray(layer.start, np.int64),
+            np.ascontiguousarray(layer.code, np.uint8), np.ascontiguousarray(layer.rel, rel_type))
