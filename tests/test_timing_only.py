@@ -58,7 +58,7 @@ def test_timing_only_skips_the_arithmetic_and_its_tables(monkeypatch):
         raise AssertionError("the functional datapath ran")
 
     monkeypatch.setattr(fast, "layer_output", forbidden)
-    monkeypatch.setattr(fast, "prepare_output", forbidden)
+    monkeypatch.setattr(fast, "output_tables", forbidden)
     result = simulate(layer, acts, config, engine="fast", outputs=False)
     assert result.output is None and result.cycles > 0
     with pytest.raises(AssertionError, match="functional datapath"):

@@ -6,9 +6,8 @@ They compute SPEC §5 / §5.1 (timing, counters, under the rules of ``eiesim.tim
 
 * :func:`prepare_layer` (once per layer, activations not needed) turns the PE lists into
   column tables indexed [t, j, (field,) p], so that a column's numbers for all N PEs sit
-  side by side; :func:`prepare_output` (once per layer, only when outputs are wanted)
-  into a column-major copy of the real entries for the arithmetic. Column K of the
-  tables is an empty column: the ``own-pack`` bias of a layer without one.
+  side by side. Column K of the tables is an empty column: the ``own-pack`` bias of a
+  layer without one.
   :func:`sram_rows` (once per layer and SRAM width) gives the SRAM rows each column's
   entries occupy.
 * :func:`broadcast_columns` picks the broadcast columns J_1 < ... < J_K' and the LNZD
@@ -20,7 +19,8 @@ They compute SPEC §5 / §5.1 (timing, counters, under the rules of ``eiesim.tim
   are None when unused: numba then compiles the branches away, so the plain ``spec``
   run pays nothing for them.
 * :func:`layer_output` does one multiply-accumulate per real entry of a broadcast
-  column, columns in increasing order.
+  column, columns in increasing order, from a column-major copy of the real entries
+  (``fast.output_tables``, made once per layer, only when outputs are wanted).
 """
 
 from __future__ import annotations
@@ -68,10 +68,10 @@ LAST_ROW = 1  # SRAM row of its last entry, -1 when it has none
 
 
 @njit(**JIT)
-def prepare_layer(ptr, start, code, rel):
+def prepare_layer(ptr, start, code, local):
     """Column tables of a valid layer (what the timing needs).
 
-    Returns (addr, table, drain), every table with K + 1 columns (column K
+    ``local``: every entry's local row (``EncodedLayer.entry_local_rows``). Returns (addr, table, drain), every table with K + 1 columns (column K
     empty): addr (T, K+1, N) int32, addr[t, j, p] = ptr[t, p, j], the address of the
     column's first entry in PE p's list; table (T, K+1, FIELDS, N) int32 holds, for each
     block and column, one row of N values per field (COUNT ... TAIL), so the timing kernel
@@ -91,52 +91,17 @@ def prepare_layer(ptr, start, code, rel):
                 lo = start[t * n_pe + p] + ptr[t, p, j]
                 hi = start[t * n_pe + p] + ptr[t, p, j + 1] if j < k1 - 1 else lo
                 real = 0
-                local = -1
                 tail = POP_TAIL
                 for a in range(lo, hi):
-                    local += np.int64(rel[a]) + 1  # int64 first: uint8 + 1 wraps in NumPy
                     real += code[a] != 0
                     tail = max(tail, a - lo + ISSUE_OFFSET + (REAL_TAIL if code[a] != 0 else FILLER_TAIL))
                 addr[t, j, p] = ptr[t, p, j]
                 drain[t, j, p] = tail
                 column[COUNT, p] = hi - lo
                 column[REAL, p] = real
-                column[HEAD, p] = rel[lo] if hi > lo and code[lo] != 0 else NO_HEAD  # -1 + z + 1
-                column[TAIL, p] = local if hi > lo and code[hi - 1] != 0 else NO_TAIL
+                column[HEAD, p] = local[lo] if hi > lo and code[lo] != 0 else NO_HEAD
+                column[TAIL, p] = local[hi - 1] if hi > lo and code[hi - 1] != 0 else NO_TAIL
     return addr, table, drain
-
-
-@njit(**JIT)
-def prepare_output(ptr, start, code, rel, rows_per_block, table):
-    """The layer's real entries column by column (what the arithmetic needs).
-
-    ``table`` from :func:`prepare_layer` gives the real entries per column. Returns
-    col_ptr (K+1,) uint64, col_row uint32, col_code: global row and code of every real
-    entry, column by column, blocks and PEs in order.
-    """
-    n_blocks, n_pe, k1 = ptr.shape
-    col_ptr = np.zeros(k1, np.int64)
-    for t in range(n_blocks):
-        for j in range(k1 - 1):
-            for p in range(n_pe):
-                col_ptr[j + 1] += table[t, j, REAL, p]
-    for j in range(k1 - 1):
-        col_ptr[j + 1] += col_ptr[j]
-    col_row = np.empty(col_ptr[k1 - 1], np.uint32)
-    col_code = np.empty(col_ptr[k1 - 1], np.uint8)
-    fill = col_ptr[:-1].copy()
-    for t in range(n_blocks):
-        for j in range(k1 - 1):
-            for p in range(n_pe):
-                local = -1
-                for a in range(start[t * n_pe + p] + ptr[t, p, j], start[t * n_pe + p] + ptr[t, p, j + 1]):
-                    local += np.int64(rel[a]) + 1
-                    if code[a] != 0:
-                        col_row[fill[j]] = t * rows_per_block + local * n_pe + p
-                        col_code[fill[j]] = code[a]
-                        fill[j] += 1
-    # Unsigned indices spare layer_output numba's negative-index check: twice as fast.
-    return col_ptr.astype(np.uint64), col_row, col_code
 
 
 @njit(**JIT)

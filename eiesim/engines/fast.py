@@ -27,8 +27,7 @@ from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.engines._kernels import (
-    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer,
-    prepare_output, sram_rows,
+    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, sram_rows,
 )
 from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
 from eiesim.timing import ISSUE_OFFSET
@@ -48,11 +47,12 @@ class Tables(NamedTuple):
 
 
 class OutputTables(NamedTuple):
-    """What :func:`eiesim.engines._kernels.prepare_output` makes of a layer (for the arithmetic)."""
+    """The layer's real entries column by column (for the arithmetic): those of column j
+    are ``col_row[col_ptr[j]:col_ptr[j + 1]]`` (global rows) with their codes."""
 
-    col_ptr: np.ndarray
-    col_row: np.ndarray  # narrowed to uint16 when every row fits
-    col_code: np.ndarray
+    col_ptr: np.ndarray  # uint64 (K + 1,)
+    col_row: np.ndarray  # uint16 when every row fits, else uint32
+    col_code: np.ndarray  # uint8, int16 with the bias codebook's codes 2^b and up
 
 
 _TABLES = Cache("fast engine layer tables", weak_keys=True)  # EncodedLayer -> Tables
@@ -181,14 +181,17 @@ def output_tables(layer: EncodedLayer) -> OutputTables:
     """The layer's real entries column by column for the arithmetic, built on first use, then kept."""
     tables = _OUTPUT_TABLES.get(layer)
     if tables is None:
-        ptr, start, code, rel = _layer_arrays(layer)
-        args = (ptr, start, code, rel, layer.rows_per_block, layer_tables(layer).table)
-        _compile(prepare_output, args)
-        col_ptr, col_row, col_code = prepare_output(*args)
+        validate_layer(layer)
+        row, col, code = layer.real_entries()
+        order = np.argsort(col, kind="stable")
+        col_ptr = np.zeros(layer.shape[1] + 1, np.uint64)  # unsigned: no negative-index checks in the kernel
+        np.cumsum(np.bincount(col, minlength=layer.shape[1]), out=col_ptr[1:])
+        col_code = code[order]
         if layer.bias_column >= 0:  # the bias column decodes through the bias codebook: codes 2^b and up
             col_code = col_code.astype(np.int16)
             col_code[col_ptr[layer.bias_column] : col_ptr[layer.bias_column + 1]] += 1 << layer.weight_bits
-        tables = _OUTPUT_TABLES[layer] = OutputTables(col_ptr, _narrowest(col_row, np.uint16), col_code)
+        tables = _OUTPUT_TABLES[layer] = OutputTables(col_ptr, _narrowest(row[order], np.uint16, np.uint32),
+                                                      col_code)
     return tables
 
 
@@ -242,11 +245,10 @@ def _checked_acts(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:
 
 
 def _layer_arrays(layer: EncodedLayer):
-    """ptr, start, code, rel in the kernels' types, once the layer is known valid (so no
-    kernel reads out of bounds) and within the engine's address limit."""
+    """ptr, start, code and every entry's local row in the kernels' types, once the layer
+    is known valid (so no kernel reads out of bounds) and within the engine's address limit."""
     validate_layer(layer)
     if layer.n_entries >= 2**ADDRESS_BITS:
         raise EieError(f"layer {layer.name!r}: {layer.n_entries} entries exceed the fast engine's limit of 2^{ADDRESS_BITS}")
-    rel_type = np.uint8 if layer.index_bits <= 8 else np.uint16
     return (np.ascontiguousarray(layer.ptr, np.int64), np.ascontiguousarray(layer.start, np.int64),
-            np.ascontiguousarray(layer.code, np.uint8), np.ascontiguousarray(layer.rel, rel_type))
+            np.ascontiguousarray(layer.code, np.uint8), layer.entry_local_rows().astype(np.int32))
