@@ -67,10 +67,20 @@ class Output:
 
 
 class Outputs:
-    """The checked outputs of one command; :meth:`publish` writes them all or none."""
+    """The checked outputs of one command; :meth:`publish` writes them all or none.
+
+    An output named ``-`` goes to standard output as it was when the outputs were checked,
+    so a command may then send its human-readable text elsewhere (:attr:`to_stdout`).
+    """
 
     def __init__(self, outputs: list[Output]):
         self._outputs = {o.label: o for o in outputs}
+        self._stdout = sys.stdout
+
+    @property
+    def to_stdout(self) -> bool:
+        """Whether an output is written to standard output."""
+        return any(o.path == STDOUT for o in self._outputs.values())
 
     def __contains__(self, label: str) -> bool:
         return label in self._outputs
@@ -97,7 +107,7 @@ class Outputs:
                     raise EieError(f"cannot write {out}: {exc.strerror or exc}") from None
             for out, tmp in staged:  # devices and streams first: a full disk or closed pipe stops here
                 if out.direct:
-                    _copy_into(out, tmp)
+                    _copy_into(out, tmp, self._stdout)
             for out, tmp in staged:
                 if not out.direct:
                     _guard(out, os.replace, tmp, out.target)
@@ -314,14 +324,14 @@ def _run_writer(write: Writer, tmp: Path) -> None:
         os.close(fd)
 
 
-def _copy_into(out: Output, content: Path) -> None:
-    """Copy the made content into a device, FIFO or standard output."""
+def _copy_into(out: Output, content: Path, stdout) -> None:
+    """Copy the made content into a device, FIFO or the standard output ``stdout``."""
     try:
         with open(content, "rb") as src:
             if out.target is None:
-                sys.stdout.flush()
-                shutil.copyfileobj(src, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
+                stdout.flush()
+                shutil.copyfileobj(src, stdout.buffer)
+                stdout.buffer.flush()
             else:
                 with open(out.target, "wb") as dst:
                     shutil.copyfileobj(src, dst)

@@ -45,6 +45,15 @@ def test_weights_and_acts_summary_json_and_traces(run_cli, golden):
     assert {e["args"]["name"] for e in events if e["name"] == "thread_name"} == {"CCU / LNZD", "PE 0", "PE 1", "PE 2", "PE 3"}
 
 
+def test_json_on_standard_output_stands_alone(run_cli, golden):
+    # --json -: standard output is the JSON document alone, the summary goes to stderr.
+    code, stdout, stderr = run_cli("simulate", "--weights", golden / "W.npy", "--acts", golden / "a.npy",
+                                   "--pes", 4, "--json", "-")
+    assert code == 0, stderr
+    assert json.loads(stdout)["cycles"] == 16
+    assert "  cycles              16\n" in stderr
+
+
 def test_options_reach_the_config(run_cli, golden):
     out = golden / "out.json"
     code, _, stderr = run_cli(
