@@ -50,3 +50,22 @@ def test_cli_dask_local_with_processes_is_quiet(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "4 points computed" in done.stdout
     assert done.stderr == ""
+
+
+def _worker_settings():
+    import os
+
+    import dask
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_local_cluster_workers_keep_glibc_default_and_no_profiler():
+    # dask's nannies would set MALLOC_TRIM_THRESHOLD_ (every large array page-faulted in
+    # afresh) and start the sampling profiler; DaskExecutor.local's workers have neither,
+    # and close() stops the cluster it started.
+    with DaskExecutor.local(2) as executor:
+        assert executor.n_workers == 2
+        assert set(executor.client.run(_worker_settings).values()) == {(None, False)}
+        client = executor.client
+    assert client.status == "closed"

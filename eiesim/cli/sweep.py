@@ -75,53 +75,35 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
 
 
 class _executor:
-    """The executor the options ask for; a LocalCluster started here is closed here."""
+    """The executor the options ask for, closed (with any cluster it started) on exit."""
 
     def __init__(self, jobs: int, scheduler: str | None, dask_local: bool, timeout: float):
         self.jobs, self.scheduler, self.dask_local, self.timeout = jobs, scheduler, dask_local, timeout
         self.closers: list = []
 
     def __enter__(self):
+        import os
+
         from eiesim.sweep import DaskExecutor, local_executor
 
-        if not (self.scheduler or self.dask_local):
-            executor = local_executor(self.jobs)
-            if hasattr(executor, "close"):
-                self.closers.append(executor)
-            return executor
-        from distributed import Client, LocalCluster
-
         if self.dask_local:
-            import logging
-            import os
+            executor = DaskExecutor.local((os.cpu_count() or 1) if self.jobs == -1 else self.jobs)
+        elif self.scheduler:
+            from distributed import Client
 
-            import dask
-
-            # dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which stops
-            # glibc from adapting its mmap threshold: then every large array a point makes
-            # (an encoding's tables) is mapped afresh and page-faulted in, 6x the page faults
-            # and 1.5x the CPU of the process pool here. Our workers keep glibc's default, and
-            # do without dask's sampling profiler (a thread that wakes every 10 ms).
-            environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-            environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-            dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
-                             "distributed.worker.profile.enabled": False})
-            workers = (os.cpu_count() or 1) if self.jobs == -1 else self.jobs
-            # One worker needs no process of its own; several need processes (the GIL).
-            # Ours to stop: its nannies' warnings about killing workers on close are noise.
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=workers > 1,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            self.closers.append(cluster)
-            client = Client(cluster)
-        else:
             try:
                 client = Client(self.scheduler, timeout=f"{self.timeout}s")
             except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
                 from eiecore.errors import EieError
 
                 raise EieError(f"cannot reach dask scheduler {self.scheduler}: {exc}") from None
-        self.closers.insert(0, client)
-        return DaskExecutor(client)
+            self.closers.append(client)
+            executor = DaskExecutor(client)
+        else:
+            executor = local_executor(self.jobs)
+        if hasattr(executor, "close"):
+            self.closers.insert(0, executor)
+        return executor
 
     def __exit__(self, *exc) -> None:
         for item in self.closers:
