@@ -54,6 +54,7 @@ class CompressedModel:
     config: ArchConfig
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    format_version: int = VERSION  # of the file it was read from (a model made here: this eiesim's)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -157,7 +158,7 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
     ]
     source, metadata = _get(manifest, "source", str, where), _get(manifest, "metadata", dict, where)
     try:
-        return CompressedModel(layers, config, source=source, metadata=metadata)
+        return CompressedModel(layers, config, source=source, metadata=metadata, format_version=manifest["version"])
     except EieError as exc:
         raise EieError(f"{where}: {exc}") from None
 

@@ -244,3 +244,17 @@ def test_invalid_models_cannot_be_built_or_saved(tmp_path):
         save_model(target, CompressedModel([layer], CONFIG, metadata={"x": object()}))
     # A failed save leaves the old file and no temporary file behind.
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_a_version_1_file_loads_and_info_names_its_version(saved, run_cli):
+    def to_version_1(manifest, arrays):  # version 1 had no bias codebook
+        manifest["version"] = 1
+        for spec in manifest["layers"]:
+            spec.pop("bias_codebook")
+
+    rewrite(saved, to_version_1)
+    assert load_model(saved).format_version == 1
+    code, out, err = run_cli("info", saved)
+    assert code == 0, err
+    assert "eiesim compressed model, format version 1" in out
+    assert small_model().format_version == VERSION

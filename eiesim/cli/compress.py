@@ -152,13 +152,13 @@ def decompress(model_path, out, layer_name) -> None:
 @click.option("--json", "json_out", metavar="OUT", help="Also write the description and storage report as JSON.")
 def info(model_path, json_out) -> None:
     """Describe a compressed model file: array, layers, codebooks and storage."""
-    from eiesim.modelfile import VERSION, load_model
+    from eiesim.modelfile import load_model
     from compressor.report import storage_report
 
     outputs = check_outputs({"--json": json_out}, inputs={"FILE": model_path})
     model = load_model(model_path)
     cfg = model.config
-    click.echo(f"{model_path}: eiesim compressed model, format version {VERSION}")
+    click.echo(f"{model_path}: eiesim compressed model, format version {model.format_version}")
     click.echo(f"  source: {model.source or '-'}")
     click.echo(f"  array: N = {cfg.n_pe} PEs, R = {cfg.accumulators_per_pe} accumulators, "
                f"b = {cfg.weight_bits} weight bits, x = {cfg.index_bits} index bits")
@@ -189,7 +189,7 @@ def info(model_path, json_out) -> None:
     click.echo(report.format_table())
     if json_out is not None:
         outputs.publish({"--json": text_writer(json_text({
-            "format_version": VERSION, "source": model.source, "config": cfg.model_dump(),
+            "format_version": model.format_version, "source": model.source, "config": cfg.model_dump(),
             "metadata": model.metadata, "layers": layers, "storage": report.to_dict(),
         }))})
 
