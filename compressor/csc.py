@@ -120,11 +120,8 @@ class EncodedLayer:
 
     def entry_local_rows(self) -> np.ndarray:
         """Local row of every entry (fillers included): previous + z + 1 within a column."""
-        total = np.cumsum(self.rel.astype(np.int64) + 1)
-        counts = self.column_counts().ravel()
-        group_start = np.cumsum(counts) - counts
-        steps_before_group = np.concatenate(([0], total))[group_start]
-        return total - np.repeat(steps_before_group, counts) - 1
+        validate_layer(self)
+        return _local_rows(self.rel, self.start, self.ptr)
 
     def real_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Global row, column and code of every real (non-filler) entry."""
@@ -423,6 +420,24 @@ def _interleave(row_start, cols, codes, n, r, k, t_count, x):
     return code, rel, per_group, -1
 
 
+@njit(**JIT)
+def _local_rows(rel, start, ptr):
+    """Decode the relative indices: an entry's local row is the previous one's + z + 1,
+    from -1 at the start of each column of each (block, PE) list (SPEC §3). int64, so no
+    sum of a hostile file's indices can wrap; ``start`` and ``ptr`` must be consistent."""
+    n_blocks, n_pe, k1 = ptr.shape
+    local = np.empty(rel.size, np.int64)
+    for t in range(n_blocks):
+        for p in range(n_pe):
+            base = start[t * n_pe + p]
+            for j in range(k1 - 1):
+                row = -1
+                for a in range(base + ptr[t, p, j], base + ptr[t, p, j + 1]):
+                    row += np.int64(rel[a]) + 1
+                    local[a] = row
+    return local
+
+
 _VALID = Cache("layers known valid", weak_keys=True)  # EncodedLayer -> True
 
 
@@ -480,10 +495,14 @@ def _check_layer(layer: EncodedLayer) -> None:
     _require(np.all(layer.rel[layer.code == 0] == 2**x - 1), f"a filler's relative index is not {2**x - 1}")
     last_of_column = np.cumsum(counts.ravel())[counts.ravel() > 0] - 1
     _require(np.all(layer.code[last_of_column] != 0), "a column ends with a filler")
-    local = layer.entry_local_rows()
-    _require(local.max() < r, f"an entry lies past local row {r - 1} of its block")
-    t, p, _ = layer.entry_groups()
-    _require((t * n * r + local * n + p).max() < m, f"an entry lies past row {m - 1}")
+    # The pointers are consistent from here on: decode, then the highest local row of each
+    # (block, PE) list must lie within R and within the layer's M rows.
+    local = _local_rows(layer.rel, layer.start, layer.ptr)
+    lists = np.flatnonzero(np.diff(layer.start) > 0)
+    highest = np.maximum.reduceat(local, layer.start[lists])
+    _require(highest.max() < r, f"an entry lies past local row {r - 1} of its block")
+    t, p = np.divmod(lists, n)
+    _require((t * n * r + highest * n + p).max() < m, f"an entry lies past row {m - 1}")
 
 
 def _require(ok, problem: str) -> None:
