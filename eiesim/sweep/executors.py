@@ -152,9 +152,7 @@ class DaskExecutor:
         import dask
         from distributed import Client, LocalCluster
 
-        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None: unset
                               "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=n_workers > 1,
                                    dashboard_address=None, silence_logs=logging.ERROR)
