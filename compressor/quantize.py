@@ -72,8 +72,8 @@ def share_weights(values: np.ndarray, weight_bits: int = 4) -> SharedWeights:
 def _check_normal(ordered: np.ndarray) -> None:
     """Subnormal weights (0 < |w| < 2.2e-308) are refused: their means lose digits and
     round to a few shared values, or to 0, so sharing could not keep them apart."""
-    tiny = np.finfo(np.float64).tiny
-    lo, hi = np.searchsorted(ordered, [-tiny, tiny], side="right")
+    tiny = np.finfo(np.float64).tiny  # the smallest normal: +-tiny themselves are normal
+    lo, hi = np.searchsorted(ordered, -tiny, side="right"), np.searchsorted(ordered, tiny, side="left")
     if hi > lo:
         smallest = float(np.min(np.abs(ordered[lo:hi])))
         raise EieError(f"{hi - lo} of {ordered.size} kept weights are subnormal (|w| < {tiny:.3g}; smallest "

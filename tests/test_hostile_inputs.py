@@ -305,24 +305,6 @@ def test_a_killed_compress_leaves_a_temporary_that_the_next_run_removes(small):
 
 # --- weight sharing keeps the pattern; complex and non-finite inputs are refused ------------------
 
-def test_a_cluster_averaging_to_zero_keeps_its_weights_non_zero():
-    import numpy as np
-
-    from compressor.quantize import share_weights
-    from eiecore.errors import EieWarning
-
-    # Integers -20..20 without 0, three times each: 40 distinct values over 15 clusters.
-    # Linear init puts centre 7 at 0, so the cluster {-1, +1} averages to exactly 0.
-    values = np.tile(np.array([i for i in range(-20, 21) if i], float), 3)
-    with pytest.warns(EieWarning, match=r"6 kept weights in \[-1, 1\] averaged to 0"):
-        shared = share_weights(values)
-    assert np.count_nonzero(shared.values()) == values.size  # the pattern holds
-    # The {-1, +1} centroid becomes the mean of its 3 positive members (a tie: positive wins) = 1;
-    # -1 is then 2 from 1 and 2 from -3 (the next centroid down): the tie goes to the lower, -3.
-    assert 1.0 in shared.codebook
-    assert set(shared.values()[values == -1]) == {-3.0} and set(shared.values()[values == 1]) == {1.0}
-
-
 def test_one_huge_outlier_keeps_every_weight_non_zero():
     import numpy as np
 

@@ -251,3 +251,72 @@ def test_cluster_emptied_by_relocation_copies_the_biggest_centred_sum():
     values = np.array([-35.0, -29.0, -14.0, -2.0, 7.0, 11.0, 14.0, 32.0, 33.0])
     centroids, iterations = kmeans_1d(values, 7)
     assert centroids.tolist() == [-35.0, -29.0, -14.0, -2.0, 7.0, 12.5, 32.5] and iterations == 3
+
+
+def test_four_bit_sharing_by_default():
+    assert share_weights(np.arange(1.0, 40.0)).codebook.size == 16
+
+
+def test_complex_weights_are_refused_with_their_dtype():
+    with pytest.raises(EieError, match="^weights must be real numbers, got dtype complex128$"):
+        share_weights(np.array([1.0 + 1.0j, 2.0]))
+
+
+def test_float32_weights_share_like_their_float64_values():
+    values = (np.arange(1, 41) / 7).astype(np.float32)  # 40 distinct values: k-means runs
+    a, b = share_weights(values), share_weights(values.astype(np.float64))
+    np.testing.assert_array_equal(a.codebook, b.codebook)
+    np.testing.assert_array_equal(a.codes, b.codes)
+
+
+def test_subnormal_weights_are_refused_but_the_smallest_normal_is_kept():
+    tiny = np.finfo(np.float64).tiny  # 2.2250738585072014e-308, the smallest normal
+    message = r"^2 of 4 kept weights are subnormal \(\|w\| < 2\.23e-308; smallest 1e-310\): .* scale the layer up$"
+    with pytest.raises(EieError, match=message):
+        share_weights(np.array([1.0, 1e-310, -3e-310, 2.0]))
+    assert share_weights(np.array([-tiny, tiny, 1.0])).values().tolist() == [-tiny, tiny, 1.0]
+
+
+@pytest.mark.parametrize("members, shared, side", [
+    # sum 0; 2 negative, 2 positive: a tie, the positive side wins, mean (0.5 + 1.5) / 2 = 1
+    ([-1.0, -1.0, 0.5, 1.5], 1.0, "2 positive"),
+    # sum 0; 2 negative, 1 positive: the negative side, mean -1
+    ([-1.0, -1.0, 2.0], -1.0, "2 negative"),
+])
+def test_a_centroid_at_zero_moves_to_the_mean_of_its_larger_side(members, shared, side):
+    # Centroids 0 and 10: the members are nearer 0, 10 has itself.
+    ordered = np.array([*members, 10.0])
+    with pytest.warns(quantize.EieWarning) as caught:
+        centroids = quantize._keep_nonzero(ordered, np.array([0.0, 10.0]))
+    assert centroids.tolist() == [shared, 10.0]
+    (warning,) = caught
+    assert str(warning.message) == (
+        f"weight sharing: {len(members)} kept weights in [-1, {max(members):g}] averaged to 0; their shared "
+        f"value is now {shared:g}, the mean of the {side} ones, so no kept weight becomes 0")
+
+
+def test_a_centroid_at_the_smallest_normal_is_not_zero():
+    tiny = np.finfo(np.float64).tiny
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert quantize._keep_nonzero(np.array([tiny, 1.0]), np.array([tiny, 1.0])).tolist() == [tiny, 1.0]
+
+
+def test_the_zero_centroid_warning_points_at_the_caller_and_codes_use_the_moved_centroid():
+    # Integers -20..20 without 0, three times each: 40 distinct values over 15 clusters.
+    # Linear init puts centre 7 at 0, so the cluster {-1, +1} averages to exactly 0 and
+    # moves to 1 (3 positive, 3 negative: a tie); -1 is then 2 from 1 and 2 from -3 (the
+    # next centroid down): the tie goes to the lower, -3. With two centroids at 1, the
+    # upper one is nearest to no value.
+    values = np.tile(np.array([i for i in range(-20, 21) if i], float), 3)
+    with pytest.warns(quantize.EieWarning, match=r"6 kept weights in \[-1, 1\] averaged to 0") as caught:
+        shared = share_weights(values)
+    assert caught[0].filename == __file__
+    assert np.count_nonzero(shared.values()) == values.size
+    assert set(shared.values()[values == -1]) == {-3.0} and set(shared.values()[values == 1]) == {1.0}
+
+
+def test_finetune_keeps_codebook_entries_no_weight_uses():
+    book = np.array([0.0, 1.0, 2.0, 3.0])  # codes 1 only: entries 2 and 3 unchanged
+    np.testing.assert_allclose(finetune_centroids(book, np.array([1, 1]), np.array([1.0, 3.0]), lr=0.5),
+                               [0.0, -1.0, 2.0, 3.0])
