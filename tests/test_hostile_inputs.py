@@ -205,7 +205,12 @@ def test_a_fifo_is_written_into_not_replaced(run_cli, small):
 
     os.mkfifo("pipe")
     got = []
-    reader = threading.Thread(target=lambda: got.append(open("pipe", "rb").read()))
+
+    def read_pipe():
+        with open("pipe", "rb") as pipe:
+            got.append(pipe.read())
+
+    reader = threading.Thread(target=read_pipe)
     reader.start()
     code, _, err = run_cli(*SIM, "--json", "pipe")
     reader.join(timeout=30)
