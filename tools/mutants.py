@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,11 +39,23 @@ MODULES: dict[str, list[str]] = {
     "eiesim/energy/rules.py": ["tests/test_energy_rules.py"],
     "eiesim/energy/events.py": ["tests/test_energy_model.py", "tests/test_energy_rules.py"],
     "eiesim/timing.py": ["tests/test_metrics_values.py", "tests/test_engines.py"],
-    "eiesim/engines/_kernels.py": ["tests/test_metrics_values.py", "tests/test_fast_engine.py"],
+    "eiesim/engines/_kernels.py": ["tests/test_metrics_values.py", "tests/test_fast_engine.py", "tests/test_engines.py"],
 }
 # Modules with numba kernels: mutated and tested with NUMBA_DISABLE_JIT=1, so the kernels
 # run (mutated) as Python. The others keep the JIT: their tests then run at full speed.
 KERNEL_MODULES = {"compressor/csc.py", "compressor/quantize.py", "eiesim/engines/_kernels.py"}
+KERNEL_DECORATOR = re.compile(r"^@njit\(\*\*JIT\)\ndef (\w+)\(", re.M)
+
+
+def undecorate_kernels(path: Path) -> None:
+    """mutmut never mutates a decorated function: in the copy, each ``@njit(**JIT)`` kernel
+    becomes a plain function that is passed to ``njit`` after the module's last line (with
+    the JIT disabled that returns it unchanged), so the kernels' own lines are mutated."""
+    text = path.read_text()
+    names = KERNEL_DECORATOR.findall(text)
+    text = KERNEL_DECORATOR.sub(r"def \1(", text)
+    path.write_text(text + "\n\n# make mutants: the kernels, undecorated above\n"
+                    + "".join(f"{name} = njit(**JIT)({name})\n" for name in names))
 
 
 def tracked_files() -> list[str]:
@@ -81,6 +94,8 @@ def run_module(module: str, jobs: int | None) -> dict:
     tests = MODULES[module]
     work = OUT / module.replace("/", "_").removesuffix(".py")
     copy_tree(work)
+    if module in KERNEL_MODULES:
+        undecorate_kernels(work / module)
     with open(work / "pyproject.toml", "a") as f:
         f.write(mutmut_config(module, tests))
     env = {**os.environ, "PYTHONPATH": str(work)}
