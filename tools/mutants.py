@@ -44,18 +44,28 @@ MODULES: dict[str, list[str]] = {
 # Modules with numba kernels: mutated and tested with NUMBA_DISABLE_JIT=1, so the kernels
 # run (mutated) as Python. The others keep the JIT: their tests then run at full speed.
 KERNEL_MODULES = {"compressor/csc.py", "compressor/quantize.py", "eiesim/engines/_kernels.py"}
-KERNEL_DECORATOR = re.compile(r"^@njit\(\*\*JIT\)\ndef (\w+)\(", re.M)
 
 
-def undecorate_kernels(path: Path) -> None:
-    """mutmut never mutates a decorated function: in the copy, each ``@njit(**JIT)`` kernel
-    becomes a plain function that is passed to ``njit`` after the module's last line (with
-    the JIT disabled that returns it unchanged), so the kernels' own lines are mutated."""
-    text = path.read_text()
-    names = KERNEL_DECORATOR.findall(text)
-    text = KERNEL_DECORATOR.sub(r"def \1(", text)
-    path.write_text(text + "\n\n# make mutants: the kernels, undecorated above\n"
-                    + "".join(f"{name} = njit(**JIT)({name})\n" for name in names))
+def undecorate(path: Path) -> None:
+    """mutmut never mutates a decorated function. In the copy, each ``@njit(**JIT)`` kernel
+    and each ``@property`` becomes a plain function, decorated again after the module's
+    last line (``name = njit(**JIT)(name)``, ``Class.name = property(Class.name)``). The
+    same code then runs (with the JIT disabled, ``njit`` returns the function itself), and
+    its lines are mutated too."""
+    lines = path.read_text().splitlines()
+    kept, after, owner = [], [], None
+    for line, following in zip(lines, [*lines[1:], ""]):
+        if line.startswith("class "):
+            owner = re.match(r"class (\w+)", line).group(1)
+        name = re.match(r"\s*def (\w+)\(", following)
+        if line == "@njit(**JIT)" and name:
+            after.append(f"{name.group(1)} = njit(**JIT)({name.group(1)})")
+        elif line == "    @property" and name:
+            after.append(f"{owner}.{name.group(1)} = property({owner}.{name.group(1)})")
+        else:
+            kept.append(line)
+    if after:
+        path.write_text("\n".join([*kept, "", "", "# make mutants: decorated again (see tools/mutants.py)", *after, ""]))
 
 
 def tracked_files() -> list[str]:
@@ -94,8 +104,7 @@ def run_module(module: str, jobs: int | None) -> dict:
     tests = MODULES[module]
     work = OUT / module.replace("/", "_").removesuffix(".py")
     copy_tree(work)
-    if module in KERNEL_MODULES:
-        undecorate_kernels(work / module)
+    undecorate(work / module)
     with open(work / "pyproject.toml", "a") as f:
         f.write(mutmut_config(module, tests))
     env = {**os.environ, "PYTHONPATH": str(work)}
