@@ -229,8 +229,10 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
             empty += n == 0
             entries += n
             real[p] += real_count[p]
-            row_reads += (last_row[p] - first_row[p] + (first_row[p] != sram_row[p])) * (n > 0)
-            sram_row[p] = max(sram_row[p], last_row[p])
+            # SRAM rows as int64: narrow ones would wrap in the sum when the kernel runs as Python
+            row_from, row_to = np.int64(first_row[p]), np.int64(last_row[p])
+            row_reads += (row_to - row_from + (row_from != sram_row[p])) * (n > 0)
+            sram_row[p] = max(sram_row[p], row_to)
             if s_out is not None:
                 s_out[p, k] = s
         if drain is not None and k >= tail_from:
