@@ -114,8 +114,10 @@ def kmeans_1d(ordered: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
     scikit-learn's ``KMeans(init=linear, n_init=1, algorithm="lloyd")`` step for step:
 
     * centroids start evenly spaced over [min, max] and are ``sum * (1 / count)``;
-    * it stops when no value changes cluster, when the summed squared centroid shift
-      is at most ``TOL`` times the values' variance, or after ``MAX_ITER`` iterations;
+    * it stops when the summed squared centroid shift is at most ``TOL`` times the
+      values' variance (so also when no value changed cluster: the shift is then 0,
+      where scikit-learn tests the labels first and stops in the same iteration), or
+      after ``MAX_ITER`` iterations;
     * a cluster left empty takes the value farthest from its old centroid (scikit-learn's
       relocation); that value leaves its own cluster's sum but keeps its label until
       the next assignment; a cluster still empty after that takes the place of the
@@ -131,7 +133,6 @@ def kmeans_1d(ordered: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
     mean = (hi[-1] + lo[-1]) / ordered.size
     tol = TOL * _variance(ordered, mean)
     centres = np.linspace(ordered[0], ordered[-1], n_clusters)
-    previous = None
     for iteration in range(1, MAX_ITER + 1):
         start, stop = _intervals(ordered, centres)
         counts = (stop - start).astype(np.float64)
@@ -140,12 +141,8 @@ def kmeans_1d(ordered: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
         new = _average(sums, counts, mean)
         shift = float(np.sum((new - centres) ** 2))
         centres = new
-        labels = (start, stop)
-        if previous is not None and all(np.array_equal(a, b) for a, b in zip(labels, previous)):
-            break  # no value changed cluster
         if shift <= tol:
             break
-        previous = labels
     return np.sort(centres), iteration
 
 
@@ -185,7 +182,7 @@ def _intervals(x: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Each centroid's interval [start, stop) of the sorted values nearest to it.
 
     Ties go to the lower centroid; of equal centroids the first takes the values and
-    the others stay empty (start == stop == 0), as do centroids no value is nearest to.
+    the others stay empty (start == stop), as do centroids no value is nearest to.
     """
     order = np.argsort(centres, kind="stable")
     ranked = centres[order]
@@ -196,8 +193,6 @@ def _intervals(x: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarr
     stop = np.zeros(centres.size, np.int64)
     start[ids] = np.r_[0, inner]
     stop[ids] = np.r_[inner, x.size]
-    empty = start == stop
-    start[empty] = stop[empty] = 0
     return start, stop
 
 

@@ -163,10 +163,13 @@ def test_deterministic():
 
 def test_no_weights_give_an_empty_result():
     shared = share_weights(np.zeros(0), 4)
-    assert shared.codes.size == 0 and shared.codebook.tolist() == [0.0] * 16
+    assert shared.codes.size == 0 and shared.codes.dtype == np.uint8 and shared.codebook.tolist() == [0.0] * 16
 
 
-@pytest.mark.parametrize("values, message", [([1.0, np.nan], "NaN"), ([1.0, np.inf], "NaN"), ([1.0, 0.0], "non-zero")])
+@pytest.mark.parametrize("values, message", [
+    ([1.0, np.nan], "^weights contain NaN or infinity$"), ([1.0, np.inf], "^weights contain NaN or infinity$"),
+    ([1.0, 0.0], "^share_weights takes the non-zero weights only$"),
+])
 def test_bad_values(values, message):
     with pytest.raises(EieError, match=message):
         share_weights(np.array(values), 4)
@@ -273,7 +276,7 @@ def test_subnormal_weights_are_refused_but_the_smallest_normal_is_kept():
     tiny = np.finfo(np.float64).tiny  # 2.2250738585072014e-308, the smallest normal
     message = r"^2 of 4 kept weights are subnormal \(\|w\| < 2\.23e-308; smallest 1e-310\): .* scale the layer up$"
     with pytest.raises(EieError, match=message):
-        share_weights(np.array([1.0, 1e-310, -3e-310, 2.0]))
+        share_weights(np.array([1.0, 1e-310, -3e-310, -2.0]))
     assert share_weights(np.array([-tiny, tiny, 1.0])).values().tolist() == [-tiny, tiny, 1.0]
 
 
@@ -319,3 +322,16 @@ def test_finetune_keeps_codebook_entries_no_weight_uses():
     book = np.array([0.0, 1.0, 2.0, 3.0])  # codes 1 only: entries 2 and 3 unchanged
     np.testing.assert_allclose(finetune_centroids(book, np.array([1, 1]), np.array([1.0, 3.0]), lr=0.5),
                                [0.0, -1.0, 2.0, 3.0])
+
+
+def test_exactly_as_many_distinct_values_as_clusters_are_kept_exactly():
+    # 15 distinct, unevenly spaced values for 15 clusters: each is its own shared weight
+    # (Lloyd from linear init would merge the close ones and leave clusters empty).
+    values = np.r_[np.arange(1, 14) * 0.01, 50.0, 100.0]
+    np.testing.assert_array_equal(share_weights(values, 4).values(), values)
+
+
+def test_equal_values_stop_after_one_iteration():
+    # Variance 0: tol = 0, and the first iteration moves no centroid (shift 0 <= 0).
+    centroids, iterations = kmeans_1d(np.full(7, 2.5), 3)
+    assert centroids.tolist() == [2.5, 2.5, 2.5] and iterations == 1
