@@ -193,6 +193,16 @@ def test_tables_are_prepared_once_per_layer_and_reused():
     assert simulate_fast(layer, np.ones(3), config).counters == first.counters
 
 
+def test_tables_and_broadcasts_have_the_kernels_types():
+    # The kernels are compiled for these types; as Python they would run on any.
+    config = ArchConfig.make(n_pe=2, queue_depth=1)
+    layer = encode([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
+    tables = layer_tables(layer)
+    assert (tables.addr.dtype, tables.table.dtype, tables.drain.dtype) == (np.int32, np.int8, np.int16)
+    bc = fast.broadcasts(layer, prepare_activations(layer, np.ones(3), config), config)
+    assert (bc.cols.dtype, bc.gaps.dtype) == (np.int64, np.int64) and bc.cols.tolist() == [0, 1, 2]
+
+
 def test_tables_stay_wide_when_rows_exceed_16_bits():
     # One PE with 70000 rows: local rows and global rows do not fit int16 / uint16.
     config = ArchConfig.make(n_pe=1, accumulators_per_pe=70000, index_bits=8)
