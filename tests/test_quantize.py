@@ -250,7 +250,8 @@ def test_cluster_emptied_by_relocation_copies_the_biggest_centred_sum():
     # data). Iteration 2: 32 stays with c6 at 32.5 (0.5 away, 3.78 from c1); c1 is empty
     # again and takes 7, the value farthest from its centroid (3.67 from c4 at 32/3);
     # c4 = {11, 14} -> 12.5. Iteration 3 moves nothing (shift 0): stop.
-    # Copying c4's mean (10.67) or raw sum (32) instead ends at [..., 10.67, 32, 33].
+    # Copying c4's raw sum (32) instead ends at [..., 10.67, 32, 33]; copying its mean
+    # (10.67) happens to end here too: test_average_of_an_empty_cluster pins that rule.
     values = np.array([-35.0, -29.0, -14.0, -2.0, 7.0, 11.0, 14.0, 32.0, 33.0])
     centroids, iterations = kmeans_1d(values, 7)
     assert centroids.tolist() == [-35.0, -29.0, -14.0, -2.0, 7.0, 12.5, 32.5] and iterations == 3
@@ -309,8 +310,7 @@ def test_codes_use_the_centroid_moved_off_zero():
     # Integers -20..20 without 0, three times each: 40 distinct values over 15 clusters.
     # Linear init puts centre 7 at 0, so the cluster {-1, +1} averages to exactly 0 and
     # moves to 1 (3 positive, 3 negative: a tie); -1 is then 2 from 1 and 2 from -3 (the
-    # next centroid down): the tie goes to the lower, -3. With two centroids at 1, the
-    # upper one is nearest to no value.
+    # next centroid down): the tie goes to the lower, -3.
     values = np.tile(np.array([i for i in range(-20, 21) if i], float), 3)
     with pytest.warns(quantize.EieWarning, match=r"6 kept weights in \[-1, 1\] averaged to 0"):
         shared = share_weights(values)
@@ -335,3 +335,41 @@ def test_equal_values_stop_after_one_iteration():
     # Variance 0: tol = 0, and the first iteration moves no centroid (shift 0 <= 0).
     centroids, iterations = kmeans_1d(np.full(7, 2.5), 3)
     assert centroids.tolist() == [2.5, 2.5, 2.5] and iterations == 1
+
+
+@pytest.mark.parametrize("sums, counts, expected", [
+    # Empty cluster 1 before the biggest (2, 3 values): its centred sum 6 - 3 x 1 plus the
+    # mean 1 = 4; the others are sum / count: 10 / 2 = 5 and 6 / 3 = 2.
+    ([10.0, 0.0, 6.0], [2, 0, 3], [5.0, 4.0, 2.0]),
+    # Empty cluster 2 after the biggest (0): it copies that centroid, 6 / 3 = 2.
+    ([6.0, 10.0, 0.0], [3, 2, 0], [2.0, 5.0, 2.0]),
+    # Two biggest (3 values each): the first of them, 0, counts; cluster 1 is after it.
+    ([3.0, 0.0, 9.0], [3, 0, 3], [1.0, 1.0, 3.0]),
+])
+def test_average_of_an_empty_cluster(sums, counts, expected):
+    # scikit-learn's _average_centers on data centred on their mean (here 1.0).
+    got = quantize._average(np.array(sums), np.array(counts, float), 1.0)
+    assert got.tolist() == expected
+
+
+def test_tolerance_is_the_variance_of_all_values(monkeypatch):
+    # [0, 1, 2, 10], k = 2, linear init 0 and 10. Iteration 1: {0, 1, 2} -> 1, {10} -> 10,
+    # shift (1 - 0)^2 = 1. Mean 13/4, variance 62.75/4 = 15.6875; TOL 0.05 gives tol
+    # 0.784 < 1, so a second iteration runs (and moves nothing). A variance about a wrong
+    # mean (e.g. without the last value, 3/4: 21.9375, tol 1.097) would stop after one.
+    monkeypatch.setattr(quantize, "TOL", 0.05)
+    centroids, iterations = kmeans_1d(np.array([0.0, 1.0, 2.0, 10.0]), 2)
+    assert centroids.tolist() == [1.0, 10.0] and iterations == 2
+
+
+def test_nearest_with_equal_centroids_takes_the_first():
+    # Centroids 1, 5, 5: no value is nearer the second 5 than the first, so 5 -> index 1.
+    codes = quantize._nearest(np.array([5.0, 1.0]), np.array([1.0, 5.0]), np.array([1.0, 5.0, 5.0]))
+    assert codes.tolist() == [1, 0]
+
+
+def test_a_value_one_away_is_relocated_too():
+    # Linear init 1, 50.5, 100: the middle cluster gets nothing; the farthest value from
+    # its old centroid is 2, at squared distance exactly 1 from 1. It moves: 1, 2, 100.
+    centroids, iterations = kmeans_1d(np.array([1.0, 2.0, 100.0]), 3)
+    assert centroids.tolist() == [1.0, 2.0, 100.0] and iterations == 2
