@@ -34,7 +34,8 @@ OUT = ROOT / "build" / "mutants"
 MODULES: dict[str, list[str]] = {
     "eiesim/result.py": ["tests/test_metrics_values.py"],
     "eiesim/fit.py": ["tests/test_fit_values.py"],
-    "compressor/csc.py": ["tests/test_csc_golden.py", "tests/test_csc_roundtrip.py", "tests/test_modelfile.py"],
+    "compressor/csc.py": ["tests/test_csc_golden.py", "tests/test_csc_roundtrip.py", "tests/test_csc_layer.py",
+                          "tests/test_modelfile.py"],
     "compressor/quantize.py": ["tests/test_quantize.py"],
     "eiesim/energy/rules.py": ["tests/test_energy_rules.py"],
     "eiesim/energy/events.py": ["tests/test_energy_model.py", "tests/test_energy_rules.py"],
