@@ -18,7 +18,7 @@ from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters
 from eiesim.engines import fast, get_engine
 from eiesim.engines._kernels import (
-    COUNT, FIELDS, FIRST_ROW, KERNEL_COUNTERS, LAST_ROW, sram_rows,
+    COUNT, FIELDS, FIRST_ROW, KERNEL_COUNTERS, LAST_ROW, broadcast_columns, sram_rows,
 )
 from eiesim.engines.fast import layer_tables, output_tables, row_table, run
 from eiesim.functional import functional_output
@@ -201,6 +201,13 @@ def test_tables_and_broadcasts_have_the_kernels_types():
     assert (tables.addr.dtype, tables.table.dtype, tables.drain.dtype) == (np.int32, np.int8, np.int16)
     bc = fast.broadcasts(layer, prepare_activations(layer, np.ones(3), config), config)
     assert (bc.cols.dtype, bc.gaps.dtype) == (np.int64, np.int64) and bc.cols.tolist() == [0, 1, 2]
+
+
+def test_a_bias_that_is_the_only_column_is_broadcast():
+    # eie-cpp's own-pack bias of a layer whose only column is the bias (K = 1, no inputs
+    # scanned): column 0 is broadcast after the LNZD's first pending cycle (pending 1).
+    cols, gaps, pending = broadcast_columns(np.zeros(1, np.int64), 0, True, 0, True, 4)
+    assert (cols.tolist(), gaps.tolist(), pending) == ([0], [1], 1)
 
 
 def test_tables_stay_wide_when_rows_exceed_16_bits():
