@@ -10,6 +10,7 @@ written to ``build/mutants/<module>.json``; ``docs/testing.md`` records the late
     python tools/mutants.py                       # every module, one after another
     python tools/mutants.py eiesim/fit.py         # one module
     python tools/mutants.py --jobs 1 eiesim/timing.py   # one mutant at a time
+    python tools/mutants.py --resume eiesim/timing.py   # go on after a stop
     python tools/mutants.py --list                # the modules and their tests
 
 Runs are CPU heavy: one module at a time, each with its tests only.
@@ -101,13 +102,14 @@ def mutmut_config(module: str, tests: list[str]) -> str:
     ])
 
 
-def run_module(module: str, jobs: int | None) -> dict:
+def run_module(module: str, jobs: int | None, resume: bool = False) -> dict:
     tests = MODULES[module]
     work = OUT / module.replace("/", "_").removesuffix(".py")
-    copy_tree(work)
-    undecorate(work / module)
-    with open(work / "pyproject.toml", "a") as f:
-        f.write(mutmut_config(module, tests))
+    if not (resume and work.is_dir()):
+        copy_tree(work)
+        undecorate(work / module)
+        with open(work / "pyproject.toml", "a") as f:
+            f.write(mutmut_config(module, tests))
     env = {**os.environ, "PYTHONPATH": str(work)}
     if module in KERNEL_MODULES:
         env["NUMBA_DISABLE_JIT"] = "1"
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="modules to mutate (default: all)")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests")
     parser.add_argument("--jobs", type=int, help="mutants tested at once (default: one per CPU)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with a stopped run's copy (its mutants already tested are kept)")
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in MODULES.items():
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     for module in args.modules or MODULES:
-        s = run_module(module, args.jobs)
+        s = run_module(module, args.jobs, args.resume)
         caught = s["killed"] + s["timeout"]  # a mutant that never finishes is caught too
         total = s["total"] - s["skipped"] - s["no_tests"]
         share = f"{100 * caught / total:.1f} %" if total else "n/a"
