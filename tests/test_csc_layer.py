@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
 
-from compressor.csc import compress_layer, interleave, share_matrix
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from compressor.csc import EncodedLayer, as_coo, compress_layer, interleave, share_matrix, validate_layer
 from eiecore.encoding import Encoding
+from eiecore.errors import EieError
 
 # [W | b]: 2 x 2 weights and a bias column; few distinct values, so sharing keeps them exactly.
 WB = np.array([[1.0, 0.0, 0.5],
                [0.0, 2.0, 0.25]])
+ENC = Encoding(n_pe=2, accumulators_per_pe=1, index_bits=2, weight_bits=2)
+GOOD = compress_layer(WB, ENC, has_bias=True)  # ptr (1, 2, 4), start [0, 2, 4], 4 entries
 
 
 def test_fields_of_a_layer_with_a_bias_codebook():
@@ -58,6 +65,114 @@ def test_shared_matrix_interleaves_like_compress_layer():
     enc = Encoding(n_pe=2, accumulators_per_pe=1, index_bits=2, weight_bits=2)
     a = share_matrix(WB, 2, has_bias=True).interleave(enc, name="fc", activation="none")
     b = compress_layer(WB, enc, name="fc", has_bias=True, activation="none")
-    assert (a.name, a.activation, a.has_bias) == ("fc", "none", True)
+    assert (a.name, a.activation, a.has_bias) == ("fc", "none", True) and b.activation == "none"
     for field in ("code", "rel", "ptr", "start", "codebook", "bias_codebook"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_arrays_are_frozen_owned_ones_in_place_views_and_codebooks_copied():
+    enc = Encoding(n_pe=1, accumulators_per_pe=4, index_bits=2, weight_bits=1)
+    code, rel = np.array([1], np.uint8), np.array([0], np.uint8)
+    ptr_all = np.array([[[0, 1, 1]]])
+    ptr = ptr_all[:, :, :]  # a view of a writable array
+    book = np.array([0.0, 3.0])
+    layer = EncodedLayer(shape=(4, 2), n_pe=1, accumulators_per_pe=4, index_bits=2, weight_bits=1,
+                         codebook=book, code=code, rel=rel, ptr=ptr, start=np.array([0, 1]))
+    assert all(not getattr(layer, f).flags.writeable for f in ("codebook", "code", "rel", "ptr", "start"))
+    assert layer.code is code and not code.flags.writeable  # owned: frozen in place
+    assert layer.ptr is not ptr and ptr.flags.writeable  # a view: copied, the caller's stays writable
+    book[1] = 5.0  # the codebook was copied
+    assert layer.codebook.tolist() == [0.0, 3.0] and layer.encoding == enc
+
+
+def test_defaults_and_a_bias_that_shares_the_weights_codebook():
+    shared = share_matrix(WB, 2, has_bias=True)
+    default = shared.interleave(ENC)
+    assert (default.name, default.activation) == ("", "relu")
+    assert compress_layer(WB, Encoding(n_pe=2, accumulators_per_pe=1)).name == ""
+    made = compress_layer(WB, Encoding(n_pe=2, accumulators_per_pe=1), activation="none")
+    assert made.activation == "none"
+    # A bias column without its own codebook (as EIE's authors stored it): no bias column
+    # for the engines' table switch, and to_coo decodes it through the weights' codebook.
+    authors = interleave([0, 1], [0, 1], [1, 2], (2, 2), [0.0, 1.0, 2.0, 3.0], Encoding(n_pe=1, weight_bits=2),
+                         has_bias=True)
+    assert authors.bias_column == -1
+    assert authors.to_coo(codebook=np.array([0.0, 10.0, 20.0, 30.0])).toarray().tolist() == [[10.0, 0.0], [0.0, 20.0]]
+    assert share_matrix(WB, 2).is_bias.dtype == bool
+
+
+def test_a_layer_that_is_only_a_bias_column():
+    layer = compress_layer(np.array([[0.5], [0.25]]), Encoding(n_pe=1, weight_bits=2), has_bias=True)
+    assert (layer.bias_column, layer.n_inputs) == (0, 0)
+    bias_book = np.zeros(4)
+    bias_book[layer.code] = [7.0, 9.0]
+    assert layer.to_coo(bias_codebook=bias_book).toarray().ravel().tolist() == [7.0, 9.0]
+
+
+def test_complex_sparse_weights_are_refused():
+    with pytest.raises(EieError, match="^weights must be real numbers, got dtype complex128$"):
+        as_coo(sp.csr_matrix(np.array([[1.0 + 1.0j, 0.0]])))
+
+
+# --- validate_layer: every problem named exactly --------------------------------------
+
+
+
+def _with(field, change):
+    value = getattr(GOOD, field).copy()
+    changed = change(value)
+    return dataclasses.replace(GOOD, **{field: value if changed is None else changed})
+
+
+def _set(index, to):
+    def change(a):
+        a[index] = to
+    return change
+
+
+@pytest.mark.parametrize("layer, message", [
+    (_with("code", lambda a: a.astype(np.float64)), "code holds float64 values, not integers"),
+    (_with("codebook", _set(1, np.nan)), "the codebook holds NaN or infinity"),
+    (_with("codebook", _set(0, 1.0)), "codebook entry 0 is not 0"),
+    (dataclasses.replace(GOOD, has_bias=False), "a layer without a bias column has a bias codebook"),
+    (_with("bias_codebook", _set(1, np.inf)), "the bias codebook holds NaN or infinity"),
+    (_with("bias_codebook", _set(0, 1.0)), "bias codebook entry 0 is not 0"),
+    (_with("ptr", lambda a: a[:, :, :2]), "ptr has shape (1, 2, 2), expected (1, 2, 4) for a 2 x 3 layer"),
+    (_with("start", lambda a: a[:-1]), "start has 2 entries, expected 3"),
+    (_with("ptr", _set((0, 0, 0), 1)), "a pointer list does not start at 0"),
+    (_with("ptr", _set((0, 0, 1), 3)), "pointers decrease within a list"),
+    (_with("start", _set(1, 3)), "start offsets do not match the pointer lists"),
+    (dataclasses.replace(GOOD, code=GOOD.code[:3], rel=GOOD.rel[:3]), "pointers count 4 entries, the file has 3"),
+    (_with("code", _set(0, 4)), "a weight code lies outside 0..3"),
+    (_with("rel", _set(0, 4)), "a relative index lies outside 0..3"),
+    (_with("rel", _set(0, 1)), "an entry lies past local row 0 of its block"),
+])
+def test_each_problem_is_named_exactly(layer, message):
+    with pytest.raises(EieError) as raised:
+        validate_layer(layer)
+    assert str(raised.value) == message
+
+
+def test_a_named_layer_is_named_in_the_problem():
+    with pytest.raises(EieError) as raised:
+        validate_layer(dataclasses.replace(GOOD, name="fc6", code=GOOD.code.astype(np.float64)))
+    assert str(raised.value) == "layer 'fc6': code holds float64 values, not integers"
+
+
+def test_three_bit_indices_fillers_and_their_problems():
+    # N = 1, x = 3: rows 0 and 7 of column 0 are 6 zero rows apart (z = 6, within 0..7);
+    # rows 0 and 9 of column 1 are 8 apart: a filler (z = 7, row 8), then row 9 (z = 0).
+    enc = Encoding(n_pe=1, accumulators_per_pe=10, index_bits=3, weight_bits=1)
+    layer = interleave([0, 7, 0, 9], [0, 0, 1, 1], [1, 1, 1, 1], (10, 2), [0.0, 1.0], enc)
+    assert layer.rel.tolist() == [0, 6, 0, 7, 0] and layer.code.tolist() == [1, 1, 1, 0, 1]
+    validate_layer(dataclasses.replace(layer))  # z = 6 is valid with 3-bit indices
+    for change, message in [
+        (dict(rel=np.array([0, 6, 0, 8, 0], np.uint8)), "a relative index lies outside 0..7"),
+        (dict(rel=np.array([0, 6, 0, 6, 1], np.uint8)), "a filler's relative index is not 7"),
+        (dict(code=np.array([1, 1, 1, 1, 0], np.uint8), rel=np.array([0, 6, 0, 0, 7], np.uint8)),
+         "a column ends with a filler"),
+        (dict(shape=(9, 2)), "an entry lies past row 8"),
+    ]:
+        with pytest.raises(EieError) as raised:
+            validate_layer(dataclasses.replace(layer, **change))
+        assert str(raised.value) == message
