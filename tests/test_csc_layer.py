@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from compressor.csc import EncodedLayer, as_coo, compress_layer, interleave, share_matrix, validate_layer
+from compressor.csc import (
+    EncodedLayer, as_coo, check_encodable, compress_layer, interleave, share_matrix, validate_layer,
+)
 from eiecore.encoding import Encoding
 from eiecore.errors import EieError
 
@@ -176,3 +178,68 @@ def test_three_bit_indices_fillers_and_their_problems():
         with pytest.raises(EieError) as raised:
             validate_layer(dataclasses.replace(layer, **change))
         assert str(raised.value) == message
+
+
+# --- input checks name the problem exactly ---------------------------------------------
+
+@pytest.mark.parametrize("weights, message", [
+    (np.zeros((1, 1, 1)), "weights must be a 2-D matrix, got shape (1, 1, 1)"),
+    (np.array([["a"]]), "weights must be real numbers, got dtype <U1"),
+    (np.array([[1.0 + 2.0j]]), "weights must be real numbers, got dtype complex128"),
+    (sp.csr_matrix(np.array([[True, False]])), "weights must be real numbers, got dtype bool"),
+    (np.zeros((0, 3)), "weights must have at least one row and one column, got shape (0, 3)"),
+    (np.zeros((3, 0)), "weights must have at least one row and one column, got shape (3, 0)"),
+    (np.array([[1.0, np.nan]]), "weights contain NaN or infinity"),
+])
+def test_as_coo_refuses(weights, message):
+    with pytest.raises(EieError) as raised:
+        as_coo(weights)
+    assert str(raised.value) == message
+
+
+def test_as_coo_gives_float_entries_in_row_major_order_with_duplicates_summed():
+    assert as_coo(np.array([[1, 0], [0, 2]])).dtype == np.float64
+    assert as_coo(sp.csr_matrix(np.array([[1, 0], [0, 2]]))).dtype == np.float64
+    # (0, 1) before (0, 0), (1, 0) before (0, 3), and (0, 1) twice: sorted, summed,
+    # also when scipy's flag wrongly claims the order is canonical.
+    for rows, cols, values, want in [
+        ([0, 0], [1, 0], [1.0, 2.0], ([0, 0], [0, 1], [2.0, 1.0])),
+        ([1, 0], [0, 3], [1.0, 2.0], ([0, 1], [3, 0], [2.0, 1.0])),
+        ([0, 0], [1, 1], [1.0, 2.0], ([0], [1], [3.0])),
+    ]:
+        coo = sp.coo_matrix((values, (rows, cols)), shape=(2, 4))
+        coo.has_canonical_format = True
+        got = as_coo(coo)
+        assert (got.row.tolist(), got.col.tolist(), got.data.tolist()) == want
+
+
+def test_the_pointer_table_limit_and_its_message():
+    # N = R = 1: one row per block, so 2^14 rows x (K + 1) pointers; K = 8191 is exactly
+    # 2^14 x 2^13 = 2^27 pointers (allowed), K = 8192 is 16384 more (refused: 1 GiB).
+    enc = Encoding(n_pe=1, accumulators_per_pe=1)
+    check_encodable((2**14, 8191), enc)
+    with pytest.raises(EieError) as raised:
+        check_encodable((2**14, 8192), enc)
+    assert str(raised.value) == (
+        "layer 16384 x 8192: its pointer table needs 16384 row blocks x 1 PEs x 8193 = 1.34e+08 pointers "
+        "(1 GiB), more than the 134217728 (2^27) eiesim holds; use more accumulators per PE or a smaller layer")
+    with pytest.raises(EieError, match="^layer fc6: its pointer table needs 16384 row blocks x 2 PEs"):
+        check_encodable((2**15, 8192), Encoding(n_pe=2, accumulators_per_pe=1), "fc6")
+
+
+@pytest.mark.parametrize("args, message", [
+    (([3], [0], [1], (3, 3)), "a kept weight lies outside the 3 x 3 matrix"),
+    (([0], [0], [1], (3, 0)), "a layer needs M >= 1 rows and K >= 1 columns, got 3 x 0"),
+])
+def test_interleave_refuses(args, message):
+    with pytest.raises(EieError) as raised:
+        interleave(*args, np.arange(16.0), Encoding(n_pe=2))
+    assert str(raised.value) == message
+
+
+def test_interleave_defaults_and_types():
+    layer = interleave([0], [0], [1], (1, 1), [0, 2] + [0] * 14, Encoding(n_pe=1))
+    assert (layer.name, layer.activation, layer.codebook.dtype) == ("", "relu", np.float64)
+    with pytest.raises(EieError) as raised:
+        interleave([0], [0], [1], (1, 1), np.arange(16.0), Encoding(n_pe=1), activation="tanh")
+    assert str(raised.value) == "activation must be 'relu' or 'none', got 'tanh'"
