@@ -30,7 +30,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from eiecore.numba_options import JIT
-from eiesim.engines._prefetch import CACHE_LINE, prefetch
+from eiesim.engines._prefetch import prefetch_slice
 from eiesim.timing import FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL
 
 # The counters layer_timing returns, in the order of its array; fast.py maps them to
@@ -195,14 +195,10 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
     # never equal a head, so the first column bypasses nothing.
     previous_tail = table[table.shape[0] - 1, TAIL]
     tail_from = k_count - DRAIN_WINDOW  # the drained end looks at columns from here on
-    table_bytes, rows_bytes = table[0].nbytes, rows[0].nbytes
     for k in range(k_count):
         if k + PREFETCH_AHEAD < k_count:
-            ahead = cols[k + PREFETCH_AHEAD]
-            for offset in range(0, table_bytes, CACHE_LINE):
-                prefetch(table, ahead, offset)
-            for offset in range(0, rows_bytes, CACHE_LINE):
-                prefetch(rows, ahead, offset)
+            prefetch_slice(table, cols[k + PREFETCH_AHEAD])
+            prefetch_slice(rows, cols[k + PREFETCH_AHEAD])
         column = table[cols[k]]
         count, real_count, head = column[COUNT], column[REAL], column[HEAD]
         first_row, last_row = rows[cols[k], FIRST_ROW], rows[cols[k], LAST_ROW]

@@ -1,7 +1,7 @@
-"""``prefetch(array, i, offset)``: ask the CPU to start loading one cache line early.
+"""``prefetch_slice(array, i)``: ask the CPU to start loading ``array[i]`` early.
 
-The line holds byte ``offset`` of ``array[i]`` (the first-axis slice i of a C-contiguous
-array). The fast engine's timing kernel reads the tables of the broadcast columns, which
+``array[i]`` is the first-axis slice i of a C-contiguous array; :func:`prefetch` names one
+of its cache lines (byte ``offset``). The fast engine's timing kernel reads the tables of the broadcast columns, which
 jump through memory in an order only the activations decide: the hardware prefetcher
 cannot guess it, but the kernel knows the next columns and names them a few columns ahead
 (LLVM's ``llvm.prefetch``: a hint, it never faults and changes no result). Under
@@ -11,16 +11,18 @@ cannot guess it, but the kernel knows the next columns and names them a few colu
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import config, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from eiecore.numba_options import JIT
 
 CACHE_LINE = 64  # bytes
 
 
 if config.DISABLE_JIT:
 
-    def prefetch(array, i, offset):
+    def prefetch_slice(array, i):
         """No cache to warm when the kernels run as Python."""
 
 else:
@@ -47,3 +49,9 @@ else:
             return context.get_dummy_value()
 
         return signature, codegen
+
+    @njit(**JIT)
+    def prefetch_slice(array, i):
+        """Every cache line of ``array[i]``."""
+        for offset in range(0, array[i].nbytes, CACHE_LINE):
+            prefetch(array, i, offset)
