@@ -45,8 +45,8 @@ class SimResult:
         c, n = self.counters, self.n_pe
         padded = c.real_entries + c.filler_entries
         work = padded + c.empty_columns
-        busy = np.asarray(self.per_pe.busy, np.float64)
-        mean_busy = busy.mean() if busy.size else 0.0
+        busy = np.asarray(self.per_pe.busy, np.float64)  # one per PE, N >= 1
+        mean_busy = busy.mean()
         return {
             "theoretical_cycles_ideal": math.ceil(c.real_entries / n),
             "theoretical_cycles_padded": math.ceil(padded / n),
