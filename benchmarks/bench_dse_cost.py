@@ -42,7 +42,7 @@ def measure(samples: int, seed: int = 0) -> dict:
     warm_engine("fast")
     rng = np.random.default_rng(seed)
     load_before = os.getloadavg()
-    encode_s, simulate_s, encode_cpu_s, simulate_cpu_s, cases = [], [], [], [], []
+    encode_s, simulate_s, encode_cpu_s, simulate_cpu_s, rows_cpu_s, cases = [], [], [], [], [], []
     for _ in range(samples):
         name = str(rng.choice(list(BENCHMARKS)))
         timing = str(rng.choice(TIMINGS))
@@ -57,6 +57,9 @@ def measure(samples: int, seed: int = 0) -> dict:
         fast.layer_tables(run_layer)
         encode_s.append(time.perf_counter() - began)
         encode_cpu_s.append(time.process_time() - cpu)
+        cpu = time.process_time()
+        fast.row_table(run_layer, config.entries_per_row)  # once per (encoding, SRAM width)
+        rows_cpu_s.append(time.process_time() - cpu)
         began, cpu = time.perf_counter(), time.process_time()
         simulate(layer, shared.acts, config, outputs=False)
         simulate_s.append(time.perf_counter() - began)
@@ -81,6 +84,7 @@ def measure(samples: int, seed: int = 0) -> dict:
         "encode_s": encode_s, "simulate_s": simulate_s,
         "encode_mean_s": float(np.mean(encode_s)), "simulate_mean_s": float(np.mean(simulate_s)),
         "encode_cpu_mean_s": float(np.mean(encode_cpu_s)), "simulate_cpu_mean_s": float(np.mean(simulate_cpu_s)),
+        "row_table_cpu_mean_s": float(np.mean(rows_cpu_s)),
         "simulate_median_s": float(np.median(simulate_s)),
         "row_bytes_by_n": row_bytes,
         "load_average_before": load_before, "load_average_after": os.getloadavg(), "cpus": os.cpu_count(),
@@ -98,6 +102,7 @@ def main() -> None:
           f"{result['load_average_after'][0]:.1f} after, {result['cpus']} CPUs)")
     print(f"  encoding + tables: mean {result['encode_mean_s'] * 1e3:.1f} ms wall, "
           f"{result['encode_cpu_mean_s'] * 1e3:.1f} ms CPU per (layer, seed, N, index bits)")
+    print(f"  SRAM row table: mean {result['row_table_cpu_mean_s'] * 1e3:.1f} ms CPU per encoding and SRAM width")
     print(f"  simulation (timing only): mean {result['simulate_mean_s'] * 1e3:.2f} ms wall "
           f"(median {result['simulate_median_s'] * 1e3:.2f}), {result['simulate_cpu_mean_s'] * 1e3:.2f} ms CPU per point")
     for n, size in result["row_bytes_by_n"].items():

@@ -225,3 +225,15 @@ def test_json_of_the_worked_example():
     assert d["fit"] == {"fits": True, **{k: v for k, v in result.fit.to_dict().items() if k != "fits"}}
     assert d["sim_wall_s"] == result.sim_wall_s >= 0
     assert isinstance(d["cycles"], int) and all(type(v) is int for v in d["counters"].values())
+
+
+def test_lnzd_scan_cycles_add_up_over_row_blocks(engine):
+    # spec with the pack-scan LNZD: N = 2, R = 1, M = 4 rows: T = 2 row blocks, each
+    # broadcasting the same columns. Activations (1, 0, 0, 1), packs of N = 2 slots:
+    # pending starts at 1; column 0 takes gap 1 (pending 0); pack {0, 1} ends on a zero
+    # slot (pending 1); column 3 takes gap 1. Per block 1 + 1 = 2 scan cycles, 2 x 2 = 4.
+    config = ArchConfig(n_pe=2, accumulators_per_pe=1, lnzd="pack-scan")
+    layer = interleave([0, 1, 2, 3], [0, 3, 0, 3], [1, 1, 1, 1], (4, 4), np.linspace(0.0, 1.0, 16), config)
+    assert layer.n_blocks == 2
+    result = simulate(layer, np.array([1.0, 0.0, 0.0, 1.0]), config, engine=engine)
+    assert result.counters.lnzd_scan_cycles == 4
