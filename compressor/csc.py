@@ -125,8 +125,9 @@ class EncodedLayer:
 
     def real_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Global row, column and code of every real (non-filler) entry."""
+        local = self.entry_local_rows()  # validates the layer first
         t, p, col = self.entry_groups()
-        row = t * self.rows_per_block + self.entry_local_rows() * self.n_pe + p
+        row = t * self.rows_per_block + local * self.n_pe + p
         real = self.code != 0
         return row[real], col[real], self.code[real]
 

@@ -243,3 +243,11 @@ def test_interleave_defaults_and_types():
     with pytest.raises(EieError) as raised:
         interleave([0], [0], [1], (1, 1), np.arange(16.0), Encoding(n_pe=1), activation="tanh")
     assert str(raised.value) == "activation must be 'relu' or 'none', got 'tanh'"
+
+
+def test_decoding_an_invalid_layer_names_the_problem():
+    # Decreasing pointers: np.repeat would fail on the negative count if the entries were
+    # grouped before the layer is validated.
+    bad = _with("ptr", _set((0, 0, 1), 3))
+    with pytest.raises(EieError, match="^pointers decrease within a list$"):
+        bad.to_dense()

@@ -181,8 +181,7 @@ def output_tables(layer: EncodedLayer) -> OutputTables:
     """The layer's real entries column by column for the arithmetic, built on first use, then kept."""
     tables = _OUTPUT_TABLES.get(layer)
     if tables is None:
-        validate_layer(layer)
-        row, col, code = layer.real_entries()
+        row, col, code = layer.real_entries()  # of a validated layer
         order = np.argsort(col, kind="stable")
         col_ptr = np.zeros(layer.shape[1] + 1, np.uint64)  # unsigned: no negative-index checks in the kernel
         np.cumsum(np.bincount(col, minlength=layer.shape[1]), out=col_ptr[1:])
