@@ -115,6 +115,20 @@ def test_store_ignores_and_cleans_temporaries(tmp_path):
     assert store.write([]) is None
 
 
+def test_a_part_keeps_every_rows_columns_and_their_types(tmp_path):
+    # Rows of one chunk need not share their keys (an energy line only some configurations
+    # have): a key missing from the first row must still become a column, null where absent.
+    store = ResultStore(tmp_path / "s")
+    store.write([{"point_hash": "a", "cycles": 7, "per_pe": [1, 2], "fits": True, "layer": "x"},
+                 {"point_hash": "b", "cycles": 9, "per_pe": [3], "fits": False, "layer": "y", "late": 2.5}])
+    df = store.read()
+    assert df.columns.tolist() == ["point_hash", "cycles", "per_pe", "fits", "layer", "late"]
+    assert df["cycles"].tolist() == [7, 9] and df["cycles"].dtype == np.int64
+    assert [list(v) for v in df["per_pe"]] == [[1, 2], [3]]
+    assert df["fits"].tolist() == [True, False] and df["fits"].dtype == bool
+    assert np.isnan(df["late"][0]) and df["late"][1] == 2.5
+
+
 def test_store_path_must_be_a_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(EieError, match="is not a folder"):

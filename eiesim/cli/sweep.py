@@ -50,6 +50,7 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         raise EieError(f"--jobs must be -1 (all cores) or 1..{MAX_JOBS}, got {jobs}")
     if scheduler and dask_local:
         raise EieError("give either --scheduler or --dask-local, not both")
+    workers = _executor(jobs, scheduler, dask_local, scheduler_timeout) if not dry_run else None
     fixed = {}
     for item in base:
         name, values = parse_axis(item)
@@ -68,26 +69,35 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
             click.echo(f"  {name}: {', '.join(map(str, values))}")
         return
     cache = cache_dir or default_cache_dir()
-    with _executor(jobs, scheduler, dask_local, scheduler_timeout) as executor:
+    with workers as executor:
         store = ResultStore(out)  # only once workers are there: a failed connection leaves no folder
         summary = run_sweep(spec, store, executor, cache_dir=cache, chunk_size=chunk, progress=not no_progress)
     click.echo(f"sweep: {summary.line()}")
 
 
 class _executor:
-    """The executor the options ask for, closed (with any cluster it started) on exit."""
+    """The executor the options ask for, closed (with any cluster it started) on exit.
+
+    Local worker processes come from a fork server, which starts when this is made: it
+    imports the sweep while the grid is built.
+    """
 
     def __init__(self, jobs: int, scheduler: str | None, dask_local: bool, timeout: float):
-        self.jobs, self.scheduler, self.dask_local, self.timeout = jobs, scheduler, dask_local, timeout
-        self.closers: list = []
-
-    def __enter__(self):
         import os
 
+        self.jobs, self.scheduler, self.dask_local, self.timeout = jobs, scheduler, dask_local, timeout
+        self.closers: list = []
+        self.workers = (os.cpu_count() or 1) if jobs == -1 else jobs
+        if self.workers > 1 and not scheduler:
+            from eiesim.sweep.executors import worker_context
+
+            worker_context(*(["distributed"] if dask_local else []))
+
+    def __enter__(self):
         from eiesim.sweep import DaskExecutor, local_executor
 
         if self.dask_local:
-            executor = DaskExecutor.local((os.cpu_count() or 1) if self.jobs == -1 else self.jobs)
+            executor = DaskExecutor.local(self.workers)
         elif self.scheduler:
             from distributed import Client
 

@@ -8,7 +8,9 @@ cluster when asked to (:meth:`DaskExecutor.local`, the CLI's ``--dask-local``).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import select
 import signal
@@ -82,12 +84,18 @@ class ProcessExecutor:
         self.close()
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
-    """Fork server with the sweep modules preloaded, or spawn where there is no fork server."""
+def worker_context(*preload: str) -> multiprocessing.context.BaseContext:
+    """Fork server with the sweep modules (and ``preload``) imported and the engine's kernels
+    loaded, or spawn where there is none.
+
+    The server starts now, in the background: it imports while this process goes on. There
+    is one per process, and its preload list is the one it started with.
+    """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["eiesim.sweep.tasks"])  # only read when the server starts
+    context.set_forkserver_preload(["eiesim.sweep.warm", *preload])
+    multiprocessing.forkserver.ensure_running()
     return context
 
 
@@ -139,22 +147,35 @@ class DaskExecutor:
     def local(cls, n_workers: int) -> "DaskExecutor":
         """A dask ``LocalCluster`` of ``n_workers`` single-threaded workers for this executor.
 
-        Workers are processes (the GIL) unless there is one. dask's nannies start workers
-        with MALLOC_TRIM_THRESHOLD_=65536, which stops glibc from adapting its mmap
-        threshold: every large array a point makes (an encoding's tables) is then mapped
-        afresh and page-faulted in (6x the page faults, 1.5x the CPU of the process pool
-        measured here), so these workers keep glibc's default; and they run without dask's
-        sampling profiler (a thread waking every 10 ms). The nannies' warnings about killing
-        workers at shutdown are silenced: the cluster is ours to stop.
+        Workers are processes (the GIL) unless there is one. They are forked from the same
+        kind of fork server as :class:`ProcessExecutor`'s, with dask's modules also preloaded:
+        spawned workers would each import dask and the sweep again (1 s on two cores) and tear
+        the interpreter down at exit (0.5 s). Hence, too, glibc keeps its adaptive mmap
+        threshold (dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 for spawned workers, which
+        maps every large array a point makes afresh: 6x the page faults, 1.5x the CPU of the
+        process pool measured here), and dask's thread-count variables do not reach the
+        workers, so :func:`dask_setup` limits each to one thread as ``_worker_init`` does.
+        Workers run without dask's sampling profiler (a thread waking every 10 ms) and the
+        cluster's housekeeping runs less often than dask's defaults, which suit large
+        clusters (a fifth of this process's CPU in a 729-point sweep). The cluster logs
+        errors only, and nothing below critical while :meth:`close` stops it.
         """
-        import logging
-
         import dask
         from distributed import Client, LocalCluster
 
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None: unset
-                              "distributed.worker.profile.enabled": False}):
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=n_workers > 1,
+        processes = n_workers > 1
+        context = worker_context("distributed")  # started before the nannies could give it dask's list
+        preload = dask.config.get("distributed.worker.preload") + ([__name__] if processes else [])  # dask_setup
+        with dask.config.set({"distributed.worker.multiprocessing-method": context.get_start_method(),
+                              "distributed.worker.preload": preload,
+                              "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None: unset
+                              "distributed.worker.profile.enabled": False,
+                              # Housekeeping at a pace for a few local workers: it shares their cores.
+                              "distributed.admin.tick.interval": "1s",  # event-loop stall detector
+                              "distributed.worker.memory.monitor-interval": "1s",
+                              "distributed.admin.system-monitor.interval": "2s",
+                              "distributed.scheduler.work-stealing": False}):  # equal workers, queued tasks
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
         return cls(client, owned=(client, cluster))
@@ -170,8 +191,18 @@ class DaskExecutor:
             self.client.cancel([f for f in futures if not f.done()])
 
     def close(self) -> None:
-        for item in self._owned:
-            item.close()
+        if self._owned:
+            # Ours to stop, so nothing to report: a worker whose heartbeat meets the departing
+            # scheduler logs that as an error (seen about once in five --dask-local runs).
+            logger = logging.getLogger("distributed")
+            level = logger.level
+            try:
+                self.client.run(_quiet_dask_logs, on_error="ignore")
+                _quiet_dask_logs()
+                for item in self._owned:
+                    item.close()
+            finally:
+                logger.setLevel(level)
         self._owned = ()
 
     def __enter__(self) -> "DaskExecutor":
@@ -179,6 +210,19 @@ class DaskExecutor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _quiet_dask_logs() -> None:
+    """Let only critical dask log records through (in a worker about to be stopped)."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def dask_setup(worker) -> None:
+    """dask's hook for a worker preload module (:meth:`DaskExecutor.local`): one OpenMP/BLAS
+    thread per worker, as each already has a core."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def local_executor(n_jobs: int = -1):
