@@ -11,12 +11,19 @@ Public API::
     result.cycles, result.counters, result.metrics, result.output
 """
 
+import importlib
+
 from eiecore.caches import clear_caches
 from eiecore.errors import EieError
-from eiesim.config import ArchConfig
-from eiesim.counters import Counters
-from eiesim.result import SimResult
-from eiesim.simulation import simulate
 
-__all__ = ["ArchConfig", "Counters", "EieError", "SimResult", "clear_caches", "simulate"]
+# Loaded on first use, so the command line (``eiesim --help``, or a sweep starting its
+# workers) does not wait for numba, scipy and pydantic before it can do anything.
+_EXPORTS = {"ArchConfig": "config", "Counters": "counters", "SimResult": "result", "simulate": "simulation"}
+__all__ = sorted(["EieError", "clear_caches", *_EXPORTS])
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'eiesim' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"eiesim.{_EXPORTS[name]}"), name)

@@ -36,10 +36,6 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
     """
     from eiecore.atomic import check_output_folder
     from eiecore.errors import EieError
-    from eiesim.sweep import ResultStore, SweepSpec, run_sweep
-    from eiesim.sweep.grid import parse_axis
-    from eiesim.sweep.layers import default_cache_dir
-    import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
 
     check_output_folder("--out", out)
     if cache_dir is not None:
@@ -50,7 +46,31 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         raise EieError(f"--jobs must be -1 (all cores) or 1..{MAX_JOBS}, got {jobs}")
     if scheduler and dask_local:
         raise EieError("give either --scheduler or --dask-local, not both")
-    workers = _executor(jobs, scheduler, dask_local, scheduler_timeout) if not dry_run else None
+    with _Workers(jobs, scheduler, dask_local, scheduler_timeout, start=not dry_run) as workers:
+        spec = _spec(layers, axes, config_file, base, engine)
+        click.echo(f"sweep: {len(spec.layers)} layers x {spec.n_points // len(spec.layers)} configurations "
+                   f"= {spec.n_points} points, engine {spec.engine} -> {out}")
+        if dry_run:
+            for name, values in spec.axes.items():
+                click.echo(f"  {name}: {', '.join(map(str, values))}")
+            return
+        from eiesim.sweep import ResultStore, run_sweep
+        from eiesim.sweep.layers import default_cache_dir
+
+        executor = workers.executor()
+        store = ResultStore(out)  # only once workers are there: a failed connection leaves no folder
+        summary = run_sweep(spec, store, executor, cache_dir=cache_dir or default_cache_dir(), chunk_size=chunk,
+                            progress=not no_progress)
+    click.echo(f"sweep: {summary.line()}")
+
+
+def _spec(layers, axes, config_file, base, engine):
+    """The grid the options (and --config file) describe, every point validated."""
+    from eiecore.errors import EieError
+    from eiesim.sweep import SweepSpec
+    from eiesim.sweep.grid import parse_axis
+    import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
+
     fixed = {}
     for item in base:
         name, values = parse_axis(item)
@@ -59,46 +79,49 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
         fixed[name] = values[0]
     if config_file:
         spec = SweepSpec.from_toml(config_file, layers, list(axes), engine)
-        spec = SweepSpec.build(spec.layers, spec.axes, {**spec.base, **fixed}, spec.engine)
-    else:
-        spec = SweepSpec.build("all" if layers is None else layers, list(axes), fixed, engine or "fast")
-    click.echo(f"sweep: {len(spec.layers)} layers x {spec.n_points // len(spec.layers)} configurations "
-               f"= {spec.n_points} points, engine {spec.engine} -> {out}")
-    if dry_run:
-        for name, values in spec.axes.items():
-            click.echo(f"  {name}: {', '.join(map(str, values))}")
-        return
-    cache = cache_dir or default_cache_dir()
-    with workers as executor:
-        store = ResultStore(out)  # only once workers are there: a failed connection leaves no folder
-        summary = run_sweep(spec, store, executor, cache_dir=cache, chunk_size=chunk, progress=not no_progress)
-    click.echo(f"sweep: {summary.line()}")
+        return SweepSpec.build(spec.layers, spec.axes, {**spec.base, **fixed}, spec.engine)
+    return SweepSpec.build("all" if layers is None else layers, list(axes), fixed, engine or "fast")
 
 
-class _executor:
-    """The executor the options ask for, closed (with any cluster it started) on exit.
+class _Workers:
+    """Where the sweep runs, as the options ask: started on entry, closed (with any cluster
+    it started) on exit.
 
-    Local worker processes come from a fork server, which starts when this is made: it
-    imports the sweep while the grid is built.
+    Local worker processes come from a fork server, which starts on entry and imports the
+    sweep while the grid is built; a ``--dask-local`` cluster starts meanwhile on a thread
+    of its own. ``--scheduler`` is reached in :meth:`executor`, before the store is made.
     """
 
-    def __init__(self, jobs: int, scheduler: str | None, dask_local: bool, timeout: float):
+    def __init__(self, jobs: int, scheduler: str | None, dask_local: bool, timeout: float, start: bool = True):
         import os
 
-        self.jobs, self.scheduler, self.dask_local, self.timeout = jobs, scheduler, dask_local, timeout
+        self.jobs, self.scheduler, self.dask_local, self.timeout, self.start = jobs, scheduler, dask_local, timeout, start
+        self.n_workers = (os.cpu_count() or 1) if jobs == -1 else jobs
         self.closers: list = []
-        self.workers = (os.cpu_count() or 1) if jobs == -1 else jobs
-        if self.workers > 1 and not scheduler:
+        self.cluster = None  # the --dask-local cluster's start: a Future of its DaskExecutor
+
+    def __enter__(self) -> "_Workers":
+        if self.start and self.n_workers > 1 and not self.scheduler:
             from eiesim.sweep.executors import worker_context
 
-            worker_context(*(["distributed"] if dask_local else []))
+            worker_context(*(["distributed"] if self.dask_local else []))
+        if self.start and self.dask_local:
+            from concurrent.futures import ThreadPoolExecutor
 
-    def __enter__(self):
+            from eiesim.sweep import DaskExecutor
+
+            starter = ThreadPoolExecutor(1, thread_name_prefix="start-dask-local")
+            self.cluster = starter.submit(DaskExecutor.local, self.n_workers)
+            starter.shutdown(wait=False)
+        return self
+
+    def executor(self):
+        """The executor, once its workers are there."""
         from eiesim.sweep import DaskExecutor, local_executor
 
-        if self.dask_local:
-            executor = DaskExecutor.local(self.workers)
-        elif self.scheduler:
+        if self.cluster is not None:
+            return self.cluster.result()  # closed by __exit__
+        if self.scheduler:
             from distributed import Client
 
             try:
@@ -108,13 +131,14 @@ class _executor:
 
                 raise EieError(f"cannot reach dask scheduler {self.scheduler}: {exc}") from None
             self.closers.append(client)
-            executor = DaskExecutor(client)
-        else:
-            executor = local_executor(self.jobs)
+            return DaskExecutor(client)
+        executor = local_executor(self.jobs)
         if hasattr(executor, "close"):
-            self.closers.insert(0, executor)
+            self.closers.append(executor)
         return executor
 
     def __exit__(self, *exc) -> None:
+        if self.cluster is not None and self.cluster.exception() is None:  # waits for a start under way
+            self.cluster.result().close()
         for item in self.closers:
             item.close()
