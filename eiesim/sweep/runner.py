@@ -87,13 +87,13 @@ def run_sweep(
     chunks = plan_chunks(todo, chunk_size)
     t1 = time.perf_counter()
     with tqdm(total=len(todo), desc=desc, unit="pt", disable=not progress, smoothing=0.1) as bar:
-        for rows in executor.map_unordered(run_chunk, [(chunk, cache) for chunk in chunks]):
-            store.write(rows)
+        for table in executor.map_unordered(run_chunk, [(chunk, cache) for chunk in chunks]):
+            store.write(table)
             for kind in ("load_s", "encode_s", "simulate_s"):
-                summary.busy[kind] = summary.busy.get(kind, 0.0) + sum(r[kind] for r in rows)
-            summary.computed += len(rows)
+                summary.busy[kind] = summary.busy.get(kind, 0.0) + sum(table.column(kind).to_pylist())
+            summary.computed += table.num_rows
             summary.chunks += 1
-            bar.update(len(rows))
+            bar.update(table.num_rows)
     summary.simulate_wall_s = time.perf_counter() - t1
     return summary
 

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from compressor.csc import compress_layer
 from eiecore.caches import Cache
@@ -19,6 +20,7 @@ from eiesim.config import ArchConfig
 from eiesim.simulation import simulate
 from eiesim.sweep.grid import Point
 from eiesim.sweep.layers import encode, shared_layer
+from eiesim.sweep.store import rows_table
 
 _WARM = Cache("sweep warmed engines")  # engine name -> True once its JIT ran here
 _LAST_ENCODED = Cache("sweep last encoded layer", maxsize=1)  # chunks of one key run back to back
@@ -93,8 +95,10 @@ def result_row(point: Point, result, shared) -> dict[str, Any]:
     return row
 
 
-def run_chunk(points: list[Point], cache_dir: str | None = None) -> list[dict[str, Any]]:
-    """Simulate a chunk of points with one encoding key; rows carry the time spent."""
+def run_chunk(points: list[Point], cache_dir: str | None = None) -> pa.Table:
+    """Simulate a chunk of points with one encoding key: a table of one row per point
+    (:func:`result_row`), with the time spent. A table, not dicts, travels to the sweeping
+    process and into the store at a fraction of the cost."""
     first = points[0]
     warm_engine(first.engine)
     t0 = time.perf_counter()
@@ -115,4 +119,4 @@ def run_chunk(points: list[Point], cache_dir: str | None = None) -> list[dict[st
     for row in rows:  # the chunk's load and encode time, shared evenly by its points
         row["load_s"] = (t1 - t0) / len(rows)
         row["encode_s"] = (t2 - t1) / len(rows)
-    return rows
+    return rows_table(rows)
