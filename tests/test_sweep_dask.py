@@ -55,6 +55,23 @@ def test_cli_dask_local_with_processes_is_quiet(tmp_path):
     assert done.stderr == ""
 
 
+def test_a_bad_grid_found_while_the_cluster_starts_is_one_line(tmp_path):
+    # The cluster starts while the grid is built; a bad grid stops it again, quietly.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "eiesim", "sweep", "--layers", TINY, "--grid", "n_pe=0", "--out", str(tmp_path / "s"),
+         "--dask-local", "--jobs", "2", "--no-progress"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "eiesim: error: grid point n_pe=0: invalid configuration: n_pe: Input should be greater than or equal to 1"]
+    assert not (tmp_path / "s").exists()
+
+
 def test_close_keeps_what_stopping_workers_log_off_stderr(tmp_path):
     # A worker may log an error while the cluster stops (its heartbeat meeting the departing
     # scheduler, a race seen about once in five runs); a plugin logs one every time here.
