@@ -175,17 +175,18 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         processes = n_workers > 1
-        context = worker_context("distributed")  # started before the nannies could give it dask's list
-        preload = dask.config.get("distributed.worker.preload") + ([__name__] if processes else [])  # dask_setup
-        with dask.config.set({"distributed.worker.multiprocessing-method": context.get_start_method(),
-                              "distributed.worker.preload": preload,
-                              "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None: unset
-                              "distributed.worker.profile.enabled": False,
-                              # Housekeeping at a pace for a few local workers: it shares their cores.
-                              "distributed.admin.tick.interval": "1s",  # event-loop stall detector
-                              "distributed.worker.memory.monitor-interval": "1s",
-                              "distributed.admin.system-monitor.interval": "2s",
-                              "distributed.scheduler.work-stealing": False}):  # equal workers, queued tasks
+        config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None: unset
+                  "distributed.worker.profile.enabled": False,
+                  # Housekeeping at a pace for a few local workers: it shares their cores.
+                  "distributed.admin.tick.interval": "1s",  # event-loop stall detector
+                  "distributed.worker.memory.monitor-interval": "1s",
+                  "distributed.admin.system-monitor.interval": "2s",
+                  "distributed.scheduler.work-stealing": False}  # equal workers, queued tasks
+        if processes:
+            context = worker_context("distributed")  # started before the nannies could give it dask's list
+            config["distributed.worker.multiprocessing-method"] = context.get_start_method()
+            config["distributed.worker.preload"] = [*dask.config.get("distributed.worker.preload"), __name__]
+        with dask.config.set(config):
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
@@ -232,10 +233,13 @@ def _quiet_dask_logs() -> None:
 
 
 def dask_setup(worker) -> None:
-    """dask's hook for a worker preload module (:meth:`DaskExecutor.local`): one OpenMP/BLAS
-    thread per worker, as each already has a core."""
+    """dask's hook for a worker preload module (:meth:`DaskExecutor.local`'s processes): as
+    ``_worker_init`` does, leave Ctrl-C to the sweeping process, which stops the cluster (a
+    worker would print a KeyboardInterrupt traceback), and one OpenMP/BLAS thread per
+    worker, as each already has a core."""
     from threadpoolctl import threadpool_limits
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(1)
 
 
