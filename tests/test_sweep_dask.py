@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import distributed
 
@@ -11,6 +14,14 @@ from eiesim.counters import COUNTER_NAMES
 from eiesim.sweep import DaskExecutor, SweepSpec, run_sweep, sweep_frame
 
 from tests.sweep_helpers import SMALL, TINY
+
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _python(*args: str) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a fresh process (the sweep's own worker processes, its stderr whole)."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": ROOT}, cwd=ROOT)
 
 
 def test_dask_local_cluster_matches_serial(tmp_path):
@@ -39,17 +50,9 @@ def test_cli_dask_local(run_cli, tmp_path):
 
 def test_cli_dask_local_with_processes_is_quiet(tmp_path):
     # Two worker processes, started and stopped by the CLI: stderr holds nothing.
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(
-        [sys.executable, "-m", "eiesim", "sweep", "--layers", TINY, "--grid", "n_pe=2,4", "--grid", "queue_depth=1,2",
-         "--out", str(tmp_path / "s"), "--cache-dir", str(tmp_path / "c"), "--dask-local", "--jobs", "2",
-         "--no-progress"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    done = _python("-m", "eiesim", "sweep", "--layers", TINY, "--grid", "n_pe=2,4", "--grid", "queue_depth=1,2",
+                   "--out", str(tmp_path / "s"), "--cache-dir", str(tmp_path / "c"), "--dask-local", "--jobs", "2",
+                   "--no-progress")
     assert done.returncode == 0, done.stderr
     assert "4 points computed" in done.stdout
     assert done.stderr == ""
@@ -57,15 +60,8 @@ def test_cli_dask_local_with_processes_is_quiet(tmp_path):
 
 def test_a_bad_grid_found_while_the_cluster_starts_is_one_line(tmp_path):
     # The cluster starts while the grid is built; a bad grid stops it again, quietly.
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(
-        [sys.executable, "-m", "eiesim", "sweep", "--layers", TINY, "--grid", "n_pe=0", "--out", str(tmp_path / "s"),
-         "--dask-local", "--jobs", "2", "--no-progress"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    done = _python("-m", "eiesim", "sweep", "--layers", TINY, "--grid", "n_pe=0", "--out", str(tmp_path / "s"),
+                   "--dask-local", "--jobs", "2", "--no-progress")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "eiesim: error: grid point n_pe=0: invalid configuration: n_pe: Input should be greater than or equal to 1"]
@@ -75,10 +71,6 @@ def test_a_bad_grid_found_while_the_cluster_starts_is_one_line(tmp_path):
 def test_close_keeps_what_stopping_workers_log_off_stderr(tmp_path):
     # A worker may log an error while the cluster stops (its heartbeat meeting the departing
     # scheduler, a race seen about once in five runs); a plugin logs one every time here.
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = tmp_path / "noisy.py"
     script.write_text(textwrap.dedent("""
         import logging
@@ -98,16 +90,12 @@ def test_close_keeps_what_stopping_workers_log_off_stderr(tmp_path):
                 executor.client.register_plugin(Noisy())
             print("closed")
     """))
-    root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    done = _python(str(script))
     assert done.returncode == 0 and done.stdout == "closed\n", done.stderr
     assert done.stderr == ""
 
 
 def _worker_settings():
-    import os
-
     import dask
     from threadpoolctl import threadpool_info
 
