@@ -33,13 +33,17 @@ def sweep(root: Path, store: str, *options: str) -> dict[str, object]:
     """One ``eiesim sweep`` of the 729 points in a fresh process: its wall time and summary."""
     command = [sys.executable, "-m", "eiesim", "sweep", "--layers", "all", *(f"--grid={a}" for a in AXES),
                "--no-progress", "--cache-dir", str(root / "cache"), "--out", str(root / store), "-j", "2", *options]
-    t0 = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    wall = time.perf_counter() - t0
-    assert done.returncode == 0 and f"{POINTS} points computed" in done.stdout, done.stdout + done.stderr
-    assert done.stderr == "", done.stderr  # quiet, --dask-local's shutdown included
-    return {"wall_s": round(wall, 2), "summary": done.stdout.strip().splitlines()[-1]}
+    # Output to files, not pipes: the wall time ends when the command does, as at a shell
+    # prompt, not when the fork server (which shares its stdout) has finished exiting too.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        code = subprocess.run(command, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode
+        wall = time.perf_counter() - t0
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    assert code == 0 and f"{POINTS} points computed" in stdout, stdout + stderr
+    assert stderr == "", stderr  # quiet, --dask-local's shutdown included
+    return {"wall_s": round(wall, 2), "summary": stdout.strip().splitlines()[-1]}
 
 
 def measure(root: Path, repeats: int = 3) -> dict[str, object]:
