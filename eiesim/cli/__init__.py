@@ -1,7 +1,8 @@
 """The ``eiesim`` command line (click).
 
-Subcommands live one per module in this package and load only when invoked, so
-``eiesim --help`` starts fast and heavy dependencies (numba, torch, dask) load on demand.
+Subcommands live one per module in this package and load only when invoked, so a command
+loads its own dependencies alone (numba, torch, dask on demand); ``eiesim --help`` loads
+every command's module to show its summary (1.5 s).
 Errors from bad input print as one line on stderr with a non-zero exit, never a traceback.
 """
 
