@@ -2,7 +2,8 @@
 
 A task is a chunk of points with one encoding key. The worker takes the shared layer from
 its memo (or the cache folder), interleaves it once, warms the engine's JIT once per
-process, then simulates each point and returns one flat row per point.
+process (or finds it warmed by the fork server: ``eiesim.sweep.warm``), then simulates
+each point and returns an Arrow table of one flat row per point.
 """
 
 from __future__ import annotations
