@@ -27,3 +27,17 @@ def test_compressor_and_base_import_without_the_simulator():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert run.returncode == 0, run.stderr or "compressor imported eiesim or workloads"
+
+
+def test_cli_help_and_starting_a_sweep_import_no_heavy_library():
+    # `eiesim --help` lists every command, and a sweep starts its workers, before anything
+    # imports numba, scipy, pandas, pydantic, torch or dask (seconds between them).
+    code = ("import sys; from eiesim.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "import eiesim.cli.sweep, eiesim.sweep.executors\n"
+            "heavy = ('numba', 'scipy', 'pandas', 'pydantic', 'torch', 'dask', 'distributed')\n"
+            "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert run.returncode == 0 and "Commands:" in run.stdout, run.stderr
+    assert run.stderr.strip() == "[]"

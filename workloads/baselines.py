@@ -48,14 +48,11 @@ from workloads.benchmarks import (
     get_benchmark,
 )
 from workloads.power import EnergyMeasurement, measure_energy, meter_for
+from workloads.sampling import BUDGET_S, MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
 from workloads.torch_import import require_torch
 
 REFERENCE = "cpu-dense-b1"
 KINDS = ("dense", "sparse")
-MAX_SPREAD = 0.25  # a timing whose IQR / median exceeds this is unstable
-MIN_SAMPLE_S = 1e-3  # one timed sample lasts at least this (timer and scheduler noise)
-MAX_REPEATS_FACTOR = 5  # samples taken at most, as a multiple of the minimum
-BUDGET_S = 3.0  # no more samples past this many seconds of timing, once the minimum is met
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import click
 from eiecore.atomic import check_outputs, json_text, text_writer
 from eiesim.cli import SEED, FiniteFloatRange
 from eiesim.engines import engine_names
-from workloads.baselines import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
+from workloads.sampling import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

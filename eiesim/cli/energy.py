@@ -10,17 +10,17 @@ both models side by side with the DRAM counterfactual. ``--sram-width-study`` an
 from __future__ import annotations
 
 
+from typing import TYPE_CHECKING
+
 import click
-import pandas as pd
 
 from eiecore.atomic import check_output_folder, check_outputs, json_text, text_writer
 from eiesim.cli import SEED
-from eiesim.config import ArchConfig
-from eiesim.energy import EVENTS, MODULES, EventModel, Table2Model, dram_counterfactual
-from eiesim.energy.events import datapath_bits
-from eiesim.energy.report import EnergyReport
-from eiesim.energy.rules import sram_access
 from eiesim.engines import engine_names
+
+if TYPE_CHECKING:
+    from eiesim.config import ArchConfig
+    from eiesim.energy import EventModel, Table2Model
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,8 +42,9 @@ from eiesim.engines import engine_names
 def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram_width_study,
            precision_study, plot_dir, json_out) -> None:
     """Per-event energies with their provenance, and per-layer energy of both models."""
-    from eiesim.paper import studies
-    from eiesim.paper import figures
+    from eiesim.config import ArchConfig
+    from eiesim.energy import EventModel, Table2Model
+    from eiesim.paper import figures, studies
 
     config = ArchConfig.make(n_pe=pes)
     plot_folder = check_output_folder("--plot-dir", plot_dir) if plot_dir is not None else None
@@ -105,6 +106,12 @@ def _section(title: str) -> None:
 
 
 def _show_events(model: EventModel, config: ArchConfig, explain: bool) -> dict:
+    import pandas as pd
+
+    from eiesim.energy import EVENTS, MODULES
+    from eiesim.energy.events import datapath_bits
+    from eiesim.energy.rules import sram_access
+
     t = model.table
     fmt = f"{datapath_bits(config)}-bit {'float' if config.precision == 'float32' else 'fixed point'}"
     _section(f"Per-event energies: {t.name} ({t.source}), N = {config.n_pe}, {fmt}")
@@ -149,8 +156,11 @@ def _show_table2(model: Table2Model, config: ArchConfig, explain: bool) -> dict:
 
 
 def _show_layers(layers, config, seed, engine, event_model, table2_model) -> list[dict]:
+    import pandas as pd
+
+    from eiesim.energy import MODULES, dram_counterfactual
     from eiesim.energy.base import Activity
-    from eiesim.energy.report import estimate
+    from eiesim.energy.report import EnergyReport, estimate
     from eiesim.simulation import simulate
     from workloads.benchmarks import benchmark_layer
 
