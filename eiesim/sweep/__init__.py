@@ -10,8 +10,8 @@
     run_sweep(spec, ResultStore("sweep-results"), local_executor(), cache_dir=default_cache_dir())
     df = sweep_frame(spec, "sweep-results")   # one row per point of this grid
 
-The library never starts a cluster: pass ``DaskExecutor(client)`` for a dask.distributed
-client you made.
+For a dask.distributed client you made, pass ``DaskExecutor(client)``; the library starts
+a cluster only when asked (``DaskExecutor.local(n)``, the CLI's ``--dask-local``).
 """
 
 import importlib
