@@ -9,7 +9,6 @@ both models side by side with the DRAM counterfactual. ``--sram-width-study`` an
 
 from __future__ import annotations
 
-
 from typing import TYPE_CHECKING
 
 import click
