@@ -116,11 +116,18 @@ def _worker_init(sweeper: int) -> None:
     Workers are children of the fork server, which in turn waits for them, so nothing but
     the worker itself notices the sweeping process dying: a daemon thread waits for that.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _settle_worker()
+    threading.Thread(target=_exit_with, args=(sweeper,), daemon=True, name="exit-with-sweeper").start()
+
+
+def _settle_worker() -> None:
+    """What every sweep worker process does first (pool or dask): leave Ctrl-C to the sweeping
+    process, which stops the workers (a worker would print a KeyboardInterrupt traceback),
+    and run one OpenMP/BLAS thread, as each worker already has a core."""
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)  # one worker per core already: OpenMP/BLAS threads would oversubscribe
-    threading.Thread(target=_exit_with, args=(sweeper,), daemon=True, name="exit-with-sweeper").start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(1)
 
 
 def _exit_with(pid: int) -> None:
@@ -165,7 +172,7 @@ class DaskExecutor:
         threshold (dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 for spawned workers, which
         maps every large array a point makes afresh: 6x the page faults, 1.5x the CPU of the
         process pool measured here), and dask's thread-count variables do not reach the
-        workers, so :func:`dask_setup` limits each to one thread as ``_worker_init`` does.
+        workers, so :func:`dask_setup` settles each as ``_worker_init`` does.
         Workers run without dask's sampling profiler (a thread waking every 10 ms) and the
         cluster's housekeeping runs less often than dask's defaults, which suit large
         clusters (a fifth of this process's CPU in a 729-point sweep). The cluster logs
@@ -233,14 +240,9 @@ def _quiet_dask_logs() -> None:
 
 
 def dask_setup(worker) -> None:
-    """dask's hook for a worker preload module (:meth:`DaskExecutor.local`'s processes): as
-    ``_worker_init`` does, leave Ctrl-C to the sweeping process, which stops the cluster (a
-    worker would print a KeyboardInterrupt traceback), and one OpenMP/BLAS thread per
-    worker, as each already has a core."""
-    from threadpoolctl import threadpool_limits
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threadpool_limits(1)
+    """dask's hook for a worker preload module (:meth:`DaskExecutor.local`'s processes). No
+    :func:`_exit_with` here: dask ends a worker whose parent's pipe closes (kill -9 checked)."""
+    _settle_worker()
 
 
 def local_executor(n_jobs: int = -1):
