@@ -101,10 +101,10 @@ class _Workers:
         self.cluster = None  # the --dask-local cluster's start: a Future of its DaskExecutor
 
     def __enter__(self) -> "_Workers":
-        if self.start and self.n_workers > 1 and not self.scheduler:
+        if self.start and self.n_workers > 1 and not (self.scheduler or self.dask_local):
             from eiesim.sweep.executors import worker_context
 
-            worker_context(*(["distributed"] if self.dask_local else []))
+            worker_context()  # DaskExecutor.local starts its own first thing
         if self.start and self.dask_local:
             from concurrent.futures import ThreadPoolExecutor
 

@@ -178,10 +178,14 @@ class DaskExecutor:
         clusters (a fifth of this process's CPU in a 729-point sweep). The cluster logs
         errors only, and nothing below critical while :meth:`close` stops it.
         """
+        processes = n_workers > 1
+        # First, so the fork server imports while dask loads here, and before the nannies
+        # could give it dask's preload list.
+        context = worker_context("distributed") if processes else None
+
         import dask
         from distributed import Client, LocalCluster
 
-        processes = n_workers > 1
         config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None: unset
                   "distributed.worker.profile.enabled": False,
                   # Housekeeping at a pace for a few local workers: it shares their cores.
@@ -189,8 +193,7 @@ class DaskExecutor:
                   "distributed.worker.memory.monitor-interval": "1s",
                   "distributed.admin.system-monitor.interval": "2s",
                   "distributed.scheduler.work-stealing": False}  # equal workers, queued tasks
-        if processes:
-            context = worker_context("distributed")  # started before the nannies could give it dask's list
+        if context is not None:
             config["distributed.worker.multiprocessing-method"] = context.get_start_method()
             config["distributed.worker.preload"] = [*dask.config.get("distributed.worker.preload"), __name__]
         with dask.config.set(config):
