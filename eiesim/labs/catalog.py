@@ -1,8 +1,11 @@
-"""Lab discovery and ``open``: the lab sources shipped in ``eiesim/labs/notebooks/``.
+"""Lab discovery and ``open``: the lab sources in the repository's ``notebooks/`` folder.
 
 A lab is a jupytext percent-format script named ``labN_slug.py``; its title is the first
-Markdown heading. ``open_lab`` converts one to a ``.ipynb`` notebook (no outputs) in a
-folder of the user's choice and never overwrites an existing file.
+Markdown heading. The sources hold the solutions and hidden tests, so they are not part of
+the installed package: they are found in the repository checkout beside the package, or
+in the folder named by ``EIESIM_LAB_SOURCES``. ``open_lab`` writes the *student* build of
+one lab (solutions and hidden tests removed) as a notebook in a folder of the user's
+choice and never overwrites an existing file.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from eiecore.atomic import write_atomic
@@ -32,9 +34,16 @@ class Lab:
         return f"{self.slug}.ipynb"
 
 
+SOURCES_ENV = "EIESIM_LAB_SOURCES"
+
+
 def lab_dir() -> Path:
-    """The folder holding the lab sources, inside the installed package."""
-    return Path(str(resources.files("eiesim.labs").joinpath("notebooks")))
+    """The folder holding the lab sources: ``EIESIM_LAB_SOURCES``, else the checkout's ``notebooks/``."""
+    folder = Path(os.environ.get(SOURCES_ENV) or Path(__file__).resolve().parents[2] / "notebooks")
+    if not folder.is_dir():
+        raise EieError(f"lab sources not found at {folder}: they live in the repository's notebooks/ "
+                       f"folder, not in the installed package; set {SOURCES_ENV} to that folder")
+    return folder
 
 
 def _title(path: Path) -> str:
@@ -66,8 +75,11 @@ def get_lab(number: int | str) -> Lab:
 
 
 def open_lab(number: int | str, dest: str | os.PathLike = ".") -> Path:
-    """Write lab ``number`` as a notebook into ``dest``; refuses to overwrite a file."""
-    import jupytext
+    """Write lab ``number``'s student notebook into ``dest``; refuses to overwrite a file."""
+    import shutil
+    import tempfile
+
+    from eiesim.labs.grading import assign
 
     lab = get_lab(number)
     folder = Path(dest)
@@ -76,8 +88,9 @@ def open_lab(number: int | str, dest: str | os.PathLike = ".") -> Path:
     target = folder / lab.notebook_name
     if target.exists():
         raise EieError(f"{target} already exists; remove it or choose another --dest")
-    notebook = jupytext.read(lab.path)
-    try:
-        return write_atomic(target, lambda tmp: jupytext.write(notebook, tmp, fmt="ipynb"), overwrite=False)
-    except FileExistsError:  # created while we wrote
-        raise EieError(f"{target} already exists; remove it or choose another --dest") from None
+    with tempfile.TemporaryDirectory(prefix="eiesim-open-") as tmp:
+        student = assign(lab, Path(tmp)).student
+        try:
+            return write_atomic(target, lambda out: shutil.copyfile(student, out), overwrite=False)
+        except FileExistsError:  # created while we wrote
+            raise EieError(f"{target} already exists; remove it or choose another --dest") from None

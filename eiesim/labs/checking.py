@@ -1,93 +1,75 @@
-"""What every answer check shares: compare, then print ``correct`` or a hint.
+"""What every lab question shares: the student's parameters and the comparisons its tests make.
 
-A check recomputes the expected answer with the package (never a stored number) and
-returns a :class:`Verdict`, true or false like a bool, so tests can use it too. An answer left as ``None`` (how the labs
-ship) gets "no answer yet". What it prints never contains the
-expected value: a wrong answer gets a hint about the method, and at most whether the
-answer is too high or too low.
+Each lab asks for the student's id in a cell (``STUDENT_ID = "..."``, or the environment
+variable ``EIESIM_STUDENT_ID``, which wins). :func:`student_params` turns the id into the
+lab's per-student parameters (a layer seed, a density, a PE count, a queue depth ...):
+one draw per parameter from a hash of (lab, parameter, id), so two students get different
+numbers and the autograder, re-running the notebook, recomputes each student's expected
+answer with the simulator for that student's parameters.
+
+The comparisons never print and never raise: a test case is ``assert close(...)`` and an
+answer left as ``...`` (how the student notebook ships) or ``None`` simply fails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from collections.abc import Sequence
 from numbers import Real
+from types import SimpleNamespace
 
 from eiecore.errors import EieError
 
-
-NO_ANSWER = "no answer yet: replace None with your answer"
-
-
-class Verdict(int):
-    """A check's outcome: 1 or 0, true or false like a bool (it adds up, compares equal to
-    True/False), but shown as nothing in a notebook (the check has printed it already), so a
-    cell ending in a check echoes no stray ``True``/``False``."""
-
-    def __new__(cls, ok: bool):
-        return super().__new__(cls, bool(ok))
-
-    def __repr__(self) -> str:
-        return "correct" if self else "not yet"
-
-    def _ipython_display_(self) -> None:
-        pass
+STUDENT_ENV = "EIESIM_STUDENT_ID"
 
 
-def verdict(ok: bool, hint: str) -> Verdict:
-    """Print the outcome of a check; returns it as a :class:`Verdict`."""
-    print("correct" if ok else f"not yet: {hint}")
-    return Verdict(ok)
-
-
-def number(answer, name: str) -> float:
-    """The student's answer as a finite number, or a clear error."""
-    if isinstance(answer, bool):
-        raise EieError(f"{name}: expected a number, got {answer!r}")
-    if not isinstance(answer, Real):
-        try:
-            answer = float(answer)
-        except (TypeError, ValueError):
-            raise EieError(f"{name}: expected a number, got {answer!r}") from None
-    value = float(answer)
-    if not math.isfinite(value):
-        raise EieError(f"{name}: expected a finite number, got {answer!r}")
+def student_id(cell_value: str | None = None) -> str:
+    """The student's id: ``EIESIM_STUDENT_ID`` when set, else the notebook cell's value."""
+    value = os.environ.get(STUDENT_ENV, "").strip() or str(cell_value or "").strip()
+    if not value:
+        raise EieError(f"set STUDENT_ID to your student id (or the environment variable {STUDENT_ENV})")
     return value
 
 
-def check_number(answer, expected: float, hint: str, *, name: str = "answer",
-                 rel: float = 0.0, abs_tol: float = 0.0) -> Verdict:
-    """Compare a numeric answer with ``expected`` (exact unless a tolerance is given)."""
-    if answer is None:
-        return verdict(False, NO_ANSWER)
-    value = number(answer, name)
-    ok = math.isclose(value, expected, rel_tol=rel, abs_tol=abs_tol) or value == expected
-    if not ok:
-        hint = f"{hint} (your {name} is too {'high' if value > expected else 'low'})"
-    return verdict(ok, hint)
+def draw(sid: str, lab: int, name: str, options: Sequence):
+    """One of ``options``, chosen by a hash of (lab, parameter name, student id)."""
+    digest = hashlib.sha256(f"eiesim-lab{lab}:{name}:{sid}".encode()).digest()
+    return options[int.from_bytes(digest[:8], "big") % len(options)]
 
 
-def check_choice(answer, expected: str, choices: tuple[str, ...], hint: str, *, name: str = "answer") -> Verdict:
-    """Compare a word answer, case-insensitively, with one of ``choices``."""
-    if answer is None:
-        return verdict(False, NO_ANSWER)
-    text = str(answer).strip().lower()
-    if text not in choices:
-        raise EieError(f"{name}: choose one of {', '.join(choices)}, got {answer!r}")
-    return verdict(text == expected, hint)
+def student_params(cell_value: str | None, lab: int, choices: dict[str, Sequence]) -> SimpleNamespace:
+    """Every parameter of ``choices`` drawn for this student (see :func:`draw`)."""
+    sid = student_id(cell_value)
+    return SimpleNamespace(student_id=sid, **{name: draw(sid, lab, name, options) for name, options in choices.items()})
 
 
-def check_sequence(answer, expected, hint: str, *, name: str = "answer") -> Verdict:
-    """Compare a list of integers element by element."""
-    if answer is None:
-        return verdict(False, NO_ANSWER)
+def is_number(answer) -> bool:
+    """A finite real number (not a bool, not ``...``)."""
+    return isinstance(answer, Real) and not isinstance(answer, bool) and math.isfinite(float(answer))
+
+
+def is_whole(answer) -> bool:
+    """A whole number, as an int or an integral float."""
+    return is_number(answer) and float(answer) == int(answer)
+
+
+def close(answer, expected: float, *, rel: float = 0.0, abs_tol: float = 0.0) -> bool:
+    """A numeric answer equal to ``expected`` within the question's explicit tolerance."""
+    return is_number(answer) and (float(answer) == expected
+                                  or math.isclose(float(answer), expected, rel_tol=rel, abs_tol=abs_tol))
+
+
+def same_choice(answer, expected: str) -> bool:
+    """A word answer equal to ``expected``, ignoring case and surrounding blanks."""
+    return isinstance(answer, str) and answer.strip().lower() == str(expected).lower()
+
+
+def same_sequence(answer, expected) -> bool:
+    """A list of whole numbers equal to ``expected`` element by element."""
     try:
-        values = [int(v) for v in answer]
-    except (TypeError, ValueError):
-        raise EieError(f"{name}: expected a list of integers, got {answer!r}") from None
-    expected = [int(v) for v in expected]
-    if len(values) != len(expected):
-        return verdict(False, f"{hint} (your {name} has {len(values)} items; count them again)")
-    wrong = [i for i, (a, b) in enumerate(zip(values, expected)) if a != b]
-    if wrong:
-        return verdict(False, f"{hint} (first difference at position {wrong[0]})")
-    return verdict(True, hint)
+        values = list(answer)
+    except TypeError:
+        return False
+    return all(is_whole(v) for v in values) and [int(v) for v in values] == [int(v) for v in expected]

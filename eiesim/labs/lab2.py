@@ -2,8 +2,8 @@
 
 PE0's non-zeros are those of EIE Fig. 2 (checked against Fig. 3 in
 ``tests/test_csc_golden.py``); the other PEs' non-zeros are chosen here so that the
-four PEs carry different loads. Each check recomputes its answer with the compressor or
-the simulator and prints ``correct`` or a hint.
+four PEs carry different loads. The ``*_of`` functions recompute an exercise's answer
+with the compressor or the simulator, for the student's parameters (:func:`params`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from compressor.csc import EncodedLayer, compress_layer
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import Verdict, check_number, check_sequence
+from eiesim.labs.checking import student_params
 from eiesim.simulation import simulate
 
 N_PE = 4
@@ -25,6 +25,13 @@ NONZEROS = {
     3: [(3, 0), (7, 2), (11, 4), (3, 5), (7, 5), (11, 5), (15, 5), (15, 7)],
 }
 ACTIVE = (2, 4, 5, 7)  # a = (0, 0, a2, 0, a4, a5, 0, a7)
+# What each student's exercises draw from (PE1's list is shown in the lab, so not PE1).
+CHOICES = {"z_pe": (0, 2, 3), "deep_depth": (3, 4, 8), "shallow_depth": (1, 2)}
+
+
+def params(student_id: str | None):
+    """This student's PE for Exercise 1 and queue depths for Exercises 2-4."""
+    return student_params(student_id, 2, CHOICES)
 
 
 def golden_matrix() -> np.ndarray:
@@ -54,13 +61,10 @@ def pe_list(layer: EncodedLayer, pe: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return layer.code[span], layer.rel[span], layer.ptr[0, pe]
 
 
-def relative_indices(answer, pe: int = 0) -> Verdict:
+def relative_indices_of(pe: int) -> list[int]:
     """Exercise 1: the relative row indices z of PE ``pe``, in storage order."""
     layer, _, _ = golden_layer()
-    return check_sequence(
-        answer, pe_list(layer, pe)[1],
-        "walk the PE's columns left to right; in each column, z counts the PE's zero rows "
-        "since the previous non-zero of that column (or since local row 0)", name="z list")
+    return [int(v) for v in pe_list(layer, pe)[1]]
 
 
 def _simulate(queue_depth: int):
@@ -68,18 +72,11 @@ def _simulate(queue_depth: int):
     return simulate(layer, acts, config)
 
 
-def cycles(answer, queue_depth: int) -> Verdict:
+def cycles_of(queue_depth: int) -> int:
     """Exercises 2 and 3: cycles of the example at ``queue_depth``."""
-    return check_number(
-        answer, _simulate(queue_depth).cycles,
-        "list n_p(k) for the broadcast columns 2, 4, 5, 7 and each PE, set c = max(1, n), "
-        "then run b_k and s_p(k) of the timing contract; L = 1 for 4 PEs; add the 6-cycle drain",
-        name="cycle count")
+    return _simulate(queue_depth).cycles
 
 
-def starved(answer, queue_depth: int) -> Verdict:
+def starved_of(queue_depth: int) -> int:
     """Exercise 4: starved PE-cycles of the example at ``queue_depth``."""
-    return check_number(
-        answer, _simulate(queue_depth).counters.starved_pe_cycles,
-        "a PE is starved in the cycles between finishing column k-1 (s_p(k-1) + c_p(k-1)) and "
-        "popping column k (s_p(k)); sum over PEs and k >= 2", name="starved PE-cycles")
+    return _simulate(queue_depth).counters.starved_pe_cycles
