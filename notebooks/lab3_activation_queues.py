@@ -55,6 +55,20 @@ from eiesim.engines.reference import LineTrace
 from eiesim.simulation import simulate
 
 # %% [markdown]
+# ## Your parameters
+#
+# Write your student id below (a grader may set the environment variable
+# `EIESIM_STUDENT_ID` instead). The exercises use the values drawn for your id: a
+# classmate's differ. Each exercise ends with `grader.check("qN")`, which runs the public
+# checks: they catch a malformed answer and hint at the method, but only the autograder's
+# hidden tests tell whether the value is right.
+
+# %%
+STUDENT_ID = ""  # your student id, e.g. "s1234567"
+P = check.params(STUDENT_ID)
+P
+
+# %% [markdown]
 # ## 1. A two-PE layer, by hand
 #
 # The layer below has 12 rows and 5 columns on N = 2 PEs (PE0 owns the even rows, PE1 the
@@ -78,25 +92,94 @@ print("starved PE-cycles", result.counters.starved_pe_cycles, "per PE", result.p
 print("queue-full stall cycles", result.counters.queue_full_stall_cycles)
 print("load efficiency", round(result.metrics["load_efficiency"], 3))
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+
 # %% [markdown]
 # ### Exercise 1
 # Using the recurrence above (L = 1 for N = 2), compute by hand the cycle count of this
-# layer with queue depth **D = 8**. Write down b_k and s_p(k) for k = 1..5 before you add
-# the drain.
+# layer with queue depth **D = `P.depth`**. Write down b_k and s_p(k) for k = 1..5 before
+# you add the drain. Exact answer required.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_cycles_d8 = None  # your answer
-check.tiny_cycles(my_cycles_d8, queue_depth=8)
+my_cycles = check.two_pe_cycles(P.depth)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: a whole number; every PE works at least sum over k of max(1, n_p(k)) cycles after the first broadcast, then the pipeline drains for eiesim.timing.PIPELINE_DRAIN cycles
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+from eiesim.timing import PIPELINE_DRAIN
+assert is_whole(my_cycles) and my_cycles > counts.clip(min=1).sum(axis=1).max() + PIPELINE_DRAIN
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_cycles, check.two_pe_cycles(P.depth))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
 
 # %% [markdown]
 # ### Exercise 2
-# What is the smallest queue depth D at which this layer runs as fast as with an
-# (effectively) unbounded queue of 256? Reason first, then test your guess with
-# `check.two_pe_cycles(D)` for a few D.
+# What is the smallest queue depth D at which this layer takes at most **`P.slack`**
+# cycles more than with an (effectively) unbounded queue of 256? Reason first, then test
+# your guess with `check.two_pe_cycles(D)` for a few D.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_depth = None  # your answer
-check.smallest_full_speed_depth(my_depth)
+my_depth = check.full_speed_depth_of(P.slack)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: a queue depth is a whole number from 1 to 256; a broadcast waits for s_p(k - D), so find how far the lightly loaded PE runs ahead of the busy one
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+assert is_whole(my_depth) and 1 <= my_depth <= 256
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_depth, check.full_speed_depth_of(P.slack))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ### Watch the queues cycle by cycle
@@ -116,6 +199,10 @@ trace = LineTrace()
 simulate(layer2, acts2, config2, engine="reference", observer=trace)
 print("\n".join(trace.lines))
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+
 # %% [markdown]
 # ### Exercise 3: a slower refill
 #
@@ -123,11 +210,42 @@ print("\n".join(trace.lines))
 # the same cycle t (SPEC §5: `queue_refill = "same-cycle"`). The EIE authors' own
 # simulator frees it only for cycle t + 1 (`"next-cycle"`, part of its `eie-cpp` timing
 # profile, SPEC §5.1). **Predict** how many cycles next-cycle refill adds to this layer at
-# D = 2, and at D = 8, before you run anything: which broadcasts waited for a pop?
+# D = `P.refill_depth`, before you run anything: which broadcasts waited for a pop?
+
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_extra_d2 = None  # your answer (predict it before running anything)
-check.refill_delay_cost(my_extra_d2, queue_depth=2)
+my_extra = check.refill_cost_of(P.refill_depth)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: a whole number of cycles, at least 0 (a slower refill never speeds anything up); only broadcasts that waited for a pop move, each by one cycle
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+assert is_whole(my_extra) and my_extra >= 0
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_extra, check.refill_cost_of(P.refill_depth))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # Now measure it: the rule is a field of the configuration (and a sweep axis,
@@ -140,7 +258,7 @@ check.refill_delay_cost(my_extra_d2, queue_depth=2)
 slow = LineTrace()
 simulate(layer2, acts2, config2.replace(queue_refill="next-cycle"), engine="reference", observer=slow)
 print("\n".join(slow.lines))
-for depth in (2, 8):
+for depth in sorted({2, P.refill_depth, 8}):
     print(f"D = {depth}: same-cycle {check.two_pe_cycles(depth)} cycles, "
           f"next-cycle {check.two_pe_cycles(depth, 'next-cycle')} cycles")
 
@@ -189,16 +307,48 @@ df.pivot(index="queue_depth", columns="layer", values="starved_fraction").round(
 # %%
 df.pivot(index="queue_depth", columns="layer", values="queue_full_stall_cycles")
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+
 # %% [markdown]
 # ### Exercise 4
 # Find the smallest depth in `DEPTHS` at which **every** layer's load efficiency is within
-# 5 % of its value at the deepest queue (ratio >= 0.95). Compare it with the paper's
-# choice of 8.
+# `P.within` (relative) of its value at the deepest queue (ratio >= 1 - `P.within`).
+# Compare it with the paper's choice of 8. Hint: divide `table` by its last row.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-# Hint: divide `table` by its last row, then compare with 0.95 row by row.
-my_knee = None  # your answer
-check.knee_depth(my_knee, LAYERS, DEPTHS, N_PE, STORE, within=0.05)
+my_knee = int((table / table.iloc[-1] >= 1 - P.within).all(axis=1).idxmax())  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: choose one of the depths in DEPTHS; divide table by its last row and compare with 1 - P.within row by row
+""" # END TEST CONFIG
+assert my_knee in DEPTHS
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_knee, check.knee_depth_of(LAYERS, DEPTHS, N_PE, STORE, within=P.within))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 3. Why 8?

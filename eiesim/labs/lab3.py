@@ -1,6 +1,7 @@
 """Lab 3 (activation queues and load balance): the lab's two-PE layer and answer checks.
 
-Each check recomputes its answer with the simulator and prints ``correct`` or a hint.
+The ``*_of`` functions and :func:`two_pe_cycles` recompute an exercise's answer with the
+simulator, for the student's parameters (:func:`params`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ import numpy as np
 
 from compressor.csc import EncodedLayer, interleave
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import Verdict, check_number
+from eiesim.labs.checking import student_params
 from eiesim.labs.sweeps import measured
 from eiesim.simulation import simulate
-from eiesim.timing import PIPELINE_DRAIN
 
 # (row, column) of the non-zeros of the 12 x 5 two-PE layer: PE0 (even rows) has six
 # entries in column 0, PE1 (odd rows) six in column 3, one entry each elsewhere.
@@ -20,6 +20,13 @@ TWO_PE_NONZEROS = (
     [(r, 0) for r in range(0, 12, 2)] + [(1, 0), (0, 1), (1, 1), (0, 2), (1, 2), (0, 3)]
     + [(r, 3) for r in range(1, 12, 2)] + [(0, 4), (1, 4)]
 )
+# What each student's exercises draw from.
+CHOICES = {"depth": (1, 2, 8), "slack": (0, 4, 5), "refill_depth": (1, 2, 3), "within": (0.03, 0.05, 0.1)}
+
+
+def params(student_id: str | None):
+    """This student's queue depths, cycle slack and knee tolerance."""
+    return student_params(student_id, 3, CHOICES)
 
 
 def two_pe_layer(queue_depth: int, queue_refill: str | None = None) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
@@ -39,44 +46,24 @@ def two_pe_cycles(queue_depth: int, queue_refill: str | None = None) -> int:
     return simulate(layer, acts, config, engine="reference").cycles
 
 
-def tiny_cycles(answer, queue_depth: int) -> Verdict:
-    """Exercise 1: cycles of the two-PE layer at ``queue_depth``."""
-    return check_number(
-        answer, two_pe_cycles(queue_depth),
-        "write c_p(k) for both PEs, then apply b_k and s_p(k) of the timing contract column by "
-        "column; remember b_k waits for s_p(k - D) only when k > D, and the "
-        f"+{PIPELINE_DRAIN} drain (eiesim.timing.PIPELINE_DRAIN)",
-        name="cycle count")
-
-
-def refill_delay_cost(answer, queue_depth: int) -> Verdict:
+def refill_cost_of(queue_depth: int) -> int:
     """Exercise 3: extra cycles of the two-PE layer when a freed queue slot can take a
     broadcast only in the cycle after the pop (``queue_refill="next-cycle"``)."""
-    return check_number(
-        answer, two_pe_cycles(queue_depth, "next-cycle") - two_pe_cycles(queue_depth),
-        "only broadcasts that waited for a pop move: with next-cycle refill such a broadcast "
-        "goes out the cycle after the pop; redo b_k and s_p(k) from the first one", name="extra cycles")
+    return two_pe_cycles(queue_depth, "next-cycle") - two_pe_cycles(queue_depth)
 
 
-def smallest_full_speed_depth(answer) -> Verdict:
-    """Exercise 2: the smallest D at which the two-PE layer is as fast as with D = 256."""
+def full_speed_depth_of(slack: int = 0) -> int:
+    """Exercise 2: the smallest D at which the two-PE layer takes at most ``slack`` cycles
+    more than with D = 256."""
     best = two_pe_cycles(256)
-    depth = next(d for d in range(1, 257) if two_pe_cycles(d) == best)
-    return check_number(
-        answer, depth,
-        "a broadcast waits for s_p(k - D); find how far the lightly loaded PE runs ahead of the "
-        "busy one while the six-entry column is processed", name="queue depth")
+    return next(d for d in range(1, 257) if two_pe_cycles(d) <= best + slack)
 
 
-def knee_depth(answer, layers, depths, n_pe: int, store, within: float = 0.05) -> Verdict:
-    """Exercise 3: the smallest depth whose load efficiency is within ``within`` (relative)
+def knee_depth_of(layers, depths, n_pe: int, store, within: float = 0.05) -> int:
+    """Exercise 4: the smallest depth whose load efficiency is within ``within`` (relative)
     of the deepest queue's, for every layer."""
     df = measured(layers, {"queue_depth": list(depths)}, {"n_pe": n_pe}, store)
     deepest = df[df.queue_depth == max(depths)].set_index("layer")["load_efficiency"]
     ratio = df.load_efficiency / df.layer.map(deepest)
     ok_depths = df.assign(ok=ratio >= 1 - within).groupby("queue_depth")["ok"].all()
-    depth = int(min(d for d, ok in ok_depths.items() if ok))
-    return check_number(
-        answer, depth,
-        "divide each layer's load efficiency by its value at the deepest queue and look for the "
-        "first depth where every layer reaches 1 - within", name="queue depth")
+    return int(min(d for d, ok in ok_depths.items() if ok))
