@@ -42,6 +42,20 @@ from eiesim.labs import lab4 as check
 from eiesim.labs import pick
 
 # %% [markdown]
+# ## Your parameters
+#
+# Write your student id below (a grader may set the environment variable
+# `EIESIM_STUDENT_ID` instead). The exercises use the values drawn for your id: a
+# classmate's differ. Each exercise ends with `grader.check("qN")`, which runs the public
+# checks: they catch a malformed answer and hint at the method, but only the autograder's
+# hidden tests tell whether the value is right.
+
+# %%
+STUDENT_ID = ""  # your student id, e.g. "s1234567"
+P = check.params(STUDENT_ID)
+P
+
+# %% [markdown]
 # ## 1. Fillers by hand
 #
 # A single column of a 128-row layer has non-zeros in rows 3, 40, 41 and 100. With one
@@ -52,14 +66,55 @@ from eiesim.labs import pick
 ROWS = [3, 40, 41, 100]
 print("fillers with 1 PE:", check.column_fillers(ROWS, n_pe=1))
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+
 # %% [markdown]
 # ### Exercise 1
-# How many fillers does the same column need on **N = 2** PEs? (PE p holds rows
-# i with i mod 2 = p at local row i div 2.)
+# How many fillers does the same column need on **N = `P.fillers_pes`** PEs? (PE p holds
+# rows i with i mod N = p at local row i div N.) Exact answer required.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_fillers = None  # your answer
-check.fillers(my_fillers, ROWS, n_pe=2)
+my_fillers = check.column_fillers(ROWS, n_pe=P.fillers_pes)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a whole number of at least 0; split the rows by PE (row mod N), turn them into local rows (row div N), then count floor(gap / 16) fillers for each gap of zero rows before a non-zero"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+assert is_whole(my_fillers) and my_fillers >= 0
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "more PEs make each PE's slice of the column shorter, so there are no more fillers than with one PE"
+""" # END TEST CONFIG
+assert is_whole(my_fillers) and my_fillers <= check.column_fillers(ROWS, n_pe=1)
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_fillers, check.column_fillers(ROWS, n_pe=P.fillers_pes))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 2. Speedup from 1 to 256 PEs
@@ -88,15 +143,48 @@ ax.set(xscale="log", yscale="log", xlabel="PEs", ylabel="speedup over 1 PE", tit
 ax.legend(fontsize=7)
 ax.grid(alpha=0.3)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
+
 # %% [markdown]
 # ### Exercise 2
 # For the **last** layer of `LAYERS`, what is the largest N in `PES` whose parallel
-# efficiency, speedup / N, is at least 0.75?
+# efficiency, speedup / N, is at least `P.threshold`? Hint: `df` has columns layer, n_pe,
+# speedup and parallel_efficiency.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-# Hint: df has columns layer, n_pe, speedup and parallel_efficiency.
-my_n = None  # your answer
-check.last_efficient_n(my_n, LAYERS[-1], PES, STORE, threshold=0.75)
+my_n = int(df[(df.layer == LAYERS[-1]) & (df.parallel_efficiency >= P.threshold)].n_pe.max())  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "choose one of the PE counts in PES; speedup(N) = cycles(1) / cycles(N) and parallel efficiency = speedup / N"
+""" # END TEST CONFIG
+assert my_n in PES
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_n, check.last_efficient_n_of(LAYERS[-1], PES, STORE, threshold=P.threshold))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 3. Where the PE-cycles go
@@ -122,14 +210,48 @@ breakdown = df[["layer", "n_pe", "cycles", "real_entries", "filler_entries", "em
 breakdown["idle"] = df.n_pe * df.cycles - df.busy_pe_cycles
 breakdown
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+
 # %% [markdown]
 # ### Exercise 3
-# For the **last** layer of `LAYERS` at the largest N, which loss is largest:
+# For the **last** layer of `LAYERS` at **N = `P.loss_pes`**, which loss is largest:
 # `"filler"`, `"empty"` or `"idle"`?
 
+# %% [raw]
+# # BEGIN SOLUTION
+
 # %%
-my_loss = None  # your answer: "filler", "empty" or "idle"
-check.dominant_loss(my_loss, LAYERS[-1], max(PES), PES, STORE)
+row = df[(df.layer == LAYERS[-1]) & (df.n_pe == P.loss_pes)].iloc[0]  # SOLUTION
+my_loss = max(check.lost_cycles(row).items(), key=lambda kv: kv[1])[0]  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "answer with one of the words \"filler\", \"empty\" or \"idle\"; busy PE-cycles = real + filler + empty and idle = N x cycles - busy"
+""" # END TEST CONFIG
+assert isinstance(my_loss, str) and my_loss.strip().lower() in check.LOSSES
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import same_choice
+assert same_choice(my_loss, check.dominant_loss_of(LAYERS[-1], P.loss_pes, PES, STORE))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 4. When do more PEs stop paying?
