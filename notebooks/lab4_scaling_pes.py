@@ -100,6 +100,7 @@ assert is_whole(my_fillers) and my_fillers >= 0
 points: 0
 failure_message: "more PEs make each PE's slice of the column shorter, so there are no more fillers than with one PE"
 """ # END TEST CONFIG
+from eiesim.labs.checking import is_whole
 assert is_whole(my_fillers) and my_fillers <= check.column_fillers(ROWS, n_pe=1)
 
 # %%
