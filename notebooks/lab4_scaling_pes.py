@@ -224,7 +224,9 @@ breakdown
 # # BEGIN SOLUTION
 
 # %%
-row = df[(df.layer == LAYERS[-1]) & (df.n_pe == P.loss_pes)].iloc[0]  # SOLUTION
+# BEGIN SOLUTION NO PROMPT
+row = df[(df.layer == LAYERS[-1]) & (df.n_pe == P.loss_pes)].iloc[0]
+# END SOLUTION
 my_loss = max(check.lost_cycles(row).items(), key=lambda kv: kv[1])[0]  # SOLUTION
 
 # %% [raw]

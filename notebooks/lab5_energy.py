@@ -49,16 +49,31 @@ from eiesim.paper.studies import precision_energy, precision_variants
 from eiesim.simulation import prepare_activations, simulate
 
 # %% [markdown]
+# ## Your parameters
+#
+# Write your student id below (a grader may set the environment variable
+# `EIESIM_STUDENT_ID` instead). The exercises use the values drawn for your id: a
+# classmate's differ. Each exercise ends with `grader.check("qN")`, which runs the public
+# checks: they catch a malformed answer and hint at the method, but only the autograder's
+# hidden tests tell whether the value is right.
+
+# %%
+STUDENT_ID = ""  # your student id, e.g. "s1234567"
+P = check.params(STUDENT_ID)
+P
+
+# %% [markdown]
 # ## 1. One layer, module by module
 #
 # The layer is AlexNet's fc7 (Alex-7 of EIE Table III: 4096 x 4096, 9 % weights kept,
 # 35 % non-zero inputs) on the paper's 64-PE array; the quick setting uses a smaller
-# synthetic layer of the same densities.
+# synthetic layer of the same densities. Its weights and activations are drawn from your
+# seed, `P.layer_seed`.
 
 # %%
 config = ArchConfig()
 LAYER = pick("Alex-7", "synth:512x1024:0.09:0.35")
-layer, acts = check.lab_layer(LAYER, config)
+layer, acts = check.lab_layer(LAYER, config, seed=P.layer_seed)
 result = simulate(layer, acts, config)
 print(f"{LAYER}: {result.cycles} cycles, {result.time_us:.2f} us, {result.energy.total / 1e6:.3f} uJ")
 modules = pd.DataFrame({"event model (pJ)": result.energy.per_module,
@@ -79,16 +94,56 @@ ax.set(xlabel="energy (uJ)", title=f"{LAYER}: energy per module")
 pd.DataFrame([{"event": ln.name, "module": ln.module, "count": ln.count, "pJ each": round(ln.pj_each, 4),
                "pJ": round(ln.pj, 1), "rule": ln.rule} for ln in result.energy.primary.lines])
 
+# %%
+print("spmat_row_reads =", result.counters.spmat_row_reads)
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+
 # %% [markdown]
 # ### Exercise 1
 # Derive by hand the energy of one 64-bit read of the 128 KB sparse-matrix SRAM (log-log
 # between 32 KB at 20 pJ and 1 MB at 100 pJ), multiply by the run's `spmat_row_reads`
-# and give the module's total energy in pJ.
+# and give the module's total energy in pJ (to 0.1 %).
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-print("spmat_row_reads =", result.counters.spmat_row_reads)
-my_spmat_pj = None  # your answer
-check.spmat_energy(my_spmat_pj, layer, acts, config)
+# BEGIN SOLUTION NO PROMPT
+import math
+per_read = 20 * (100 / 20) ** (math.log(128 / 32) / math.log(1024 / 32))
+# END SOLUTION
+my_spmat_pj = per_read * result.counters.spmat_row_reads  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "energy in pJ, a positive number: spmat_row_reads times one read's energy, which lies between the 32 KB (20 pJ) and 1 MB (100 pJ) points"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_spmat_pj) and 20 * result.counters.spmat_row_reads < my_spmat_pj < 100 * result.counters.spmat_row_reads
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_spmat_pj, check.spmat_energy_of(layer, acts, config), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 2. How wide should the sparse-matrix SRAM be? (EIE Fig. 9)
@@ -111,16 +166,54 @@ ax.set_xticks(WIDTHS, [str(w) for w in WIDTHS])
 ax.legend()
 linear
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
+
 # %% [markdown]
 # ### Exercise 2
 # With the project's rule (f = 0) the narrowest SRAM always wins here. Find the fixed
-# fraction f at which a **128-bit** SRAM costs exactly as much read energy as the
-# paper's **64-bit** one for this layer: above it, wider pays. (EIE, with CACTI's SRAM
-# numbers, found 64 bits best.)
+# fraction f at which a **`P.wide`-bit** SRAM costs exactly as much read energy as the
+# paper's **64-bit** one for this layer (to 0.1 %): above it, wider pays. (EIE, with
+# CACTI's SRAM numbers, found 64 bits best.)
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_f = None  # your answer
-check.break_even_fraction(my_f, layer, acts, config, narrow=64, wide=128)
+# BEGIN SOLUTION NO PROMPT
+reads = check.read_energy_by_width(layer, acts, config, [64, P.wide]).set_index("width_bits").spmat_row_reads
+r_n, r_w, a, b = reads[64], reads[P.wide], 1.0, P.wide / 64
+# END SOLUTION
+my_f = (r_w * b - r_n * a) / (r_n * (1 - a) - r_w * (1 - b))  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a fraction between 0 and 1; write the read energy at 64 and at the wide width as functions of f and set them equal, the reads come from read_energy_by_width"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_f) and 0 < my_f < 1
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_f, check.break_even_fraction_of(layer, acts, config, 64, P.wide), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 3. Precision (EIE Fig. 10)
@@ -141,14 +234,48 @@ for label, cfg in precision_variants(layer, acts, config).items():
     errors.append({"format": label, "relative L2 error": np.linalg.norm(out - reference) / np.linalg.norm(reference)})
 pd.DataFrame(errors)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+
 # %% [markdown]
 # ### Exercise 3
 # Simulate the layer with `precision="float32"` and give the ratio of its total energy
-# to the 16-bit fixed-point run's. Which modules change, and why not the SRAMs?
+# to the 16-bit fixed-point run's (to 0.1 %). Which modules change, and why not the SRAMs?
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_ratio = None  # your answer
-check.float32_ratio(my_ratio, layer, acts, config)
+my_ratio = simulate(layer, acts, config.replace(precision="float32")).energy.total / result.energy.total  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a ratio above 1: float32 arithmetic costs more than 16-bit fixed point; simulate twice and divide the totals"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_ratio) and my_ratio > 1
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_ratio, check.float32_ratio_of(layer, acts, config), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 4. SRAM versus DRAM
@@ -159,14 +286,51 @@ check.float32_ratio(my_ratio, layer, acts, config)
 # %%
 pd.DataFrame([s.to_dict() for s in dram_counterfactual(layer, config)])
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+
 # %% [markdown]
 # ### Exercise 4
 # How many times EIE's whole simulated energy for this layer is the energy of fetching
-# just its **compressed** weights from DRAM (32-bit accesses, column `pj_32bit`)?
+# just its **compressed** weights from DRAM (32-bit accesses, column `pj_32bit`)? To 0.1 %.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_dram_ratio = None  # your answer
-check.dram_ratio(my_dram_ratio, layer, acts, config)
+# BEGIN SOLUTION NO PROMPT
+streams = {s.stream: s for s in dram_counterfactual(layer, config)}
+# END SOLUTION
+my_dram_ratio = streams["compressed"].pj_32bit / result.energy.total  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a positive ratio: the compressed stream's pj_32bit divided by the simulated run's total energy"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_dram_ratio) and my_dram_ratio > 0
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_dram_ratio, check.dram_ratio_of(layer, acts, config), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # Questions to discuss:

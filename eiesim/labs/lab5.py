@@ -1,5 +1,6 @@
-"""Lab 5 (energy): the sparse-matrix SRAM width study with a per-access overhead, and
-answer checks. Each check recomputes its answer with the simulator and the energy model.
+"""Lab 5 (energy): the sparse-matrix SRAM width study with a per-access overhead, and the
+exercises' answers: the ``*_of`` functions recompute them with the simulator and the
+energy model, on the layer drawn for the student (:func:`params`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,19 @@ import pandas as pd
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.energy import dram_counterfactual, load_table, rules
-from eiesim.labs.checking import Verdict, check_number
+from eiesim.labs.checking import student_params
 from eiesim.simulation import simulate
 from eiesim.sweep.layers import encode, shared_layer
 import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
+
+# What each student's exercises draw from: the seed of the lab's layer (its weights and
+# activations) and the wider SRAM of Exercise 2.
+CHOICES = {"layer_seed": tuple(range(1, 9)), "wide": (128, 256)}
+
+
+def params(student_id: str | None):
+    """This student's layer seed and SRAM width."""
+    return student_params(student_id, 5, CHOICES)
 
 
 def lab_layer(name: str, config: ArchConfig, seed: int = 0):
@@ -45,16 +55,12 @@ def read_energy_by_width(layer, acts, config: ArchConfig, widths, fixed_fraction
     return pd.DataFrame(rows)
 
 
-def spmat_energy(answer, layer, acts, config: ArchConfig) -> Verdict:
+def spmat_energy_of(layer, acts, config: ArchConfig) -> float:
     """Exercise 1: total sparse-matrix read energy (pJ) of one run."""
-    result = _simulate(layer, acts, config)
-    return check_number(
-        answer, result.energy.per_module["spmat_read"],
-        "spmat_row_reads x the energy of one 64-bit read of a 128 KB SRAM, interpolated log-log "
-        "between the 32 KB and 1 MB points", name="energy (pJ)", rel=1e-3)
+    return _simulate(layer, acts, config).energy.per_module["spmat_read"]
 
 
-def break_even_fraction(answer, layer, acts, config: ArchConfig, narrow: int = 64, wide: int = 128) -> Verdict:
+def break_even_fraction_of(layer, acts, config: ArchConfig, narrow: int = 64, wide: int = 128) -> float:
     """Exercise 2: the fixed fraction f at which both widths cost the same read energy.
 
     With r reads at width w and E(w) = E64 (f + (1 - f) w / 64), solve
@@ -63,27 +69,16 @@ def break_even_fraction(answer, layer, acts, config: ArchConfig, narrow: int = 6
     df = read_energy_by_width(layer, acts, config, [narrow, wide]).set_index("width_bits")
     r_n, r_w = df.spmat_row_reads[narrow], df.spmat_row_reads[wide]
     a, b = narrow / 64, wide / 64
-    return check_number(
-        answer, (r_w * b - r_n * a) / (r_n * (1 - a) - r_w * (1 - b)),
-        f"write the read energy at {narrow} and at {wide} bits as functions of f and set them "
-        "equal; the reads come from the table above", name="fraction", rel=1e-3)
+    return float((r_w * b - r_n * a) / (r_n * (1 - a) - r_w * (1 - b)))
 
 
-def float32_ratio(answer, layer, acts, config: ArchConfig) -> Verdict:
+def float32_ratio_of(layer, acts, config: ArchConfig) -> float:
     """Exercise 3: total energy in float32 / total energy in 16-bit fixed point."""
     fixed = _simulate(layer, acts, config.replace(precision="fixed")).energy.total
-    floating = _simulate(layer, acts, config.replace(precision="float32")).energy.total
-    return check_number(
-        answer, floating / fixed,
-        "simulate the layer twice, precision='fixed' and precision='float32', and divide the "
-        "totals", name="ratio", rel=1e-3)
+    return _simulate(layer, acts, config.replace(precision="float32")).energy.total / fixed
 
 
-def dram_ratio(answer, layer, acts, config: ArchConfig) -> Verdict:
+def dram_ratio_of(layer, acts, config: ArchConfig) -> float:
     """Exercise 4: DRAM energy of the compressed weights (32-bit accesses) / EIE's energy."""
     streams = {s.stream: s for s in dram_counterfactual(layer, config)}
-    total = _simulate(layer, acts, config).energy.total
-    return check_number(
-        answer, streams["compressed"].pj_32bit / total,
-        "dram_counterfactual prices the stored layer in 32-bit DRAM accesses; divide by the "
-        "simulated run's total energy", name="ratio", rel=1e-3)
+    return streams["compressed"].pj_32bit / _simulate(layer, acts, config).energy.total
