@@ -40,6 +40,20 @@ from eiesim.labs import pick
 from workloads.baselines import run_baselines
 
 # %% [markdown]
+# ## Your parameters
+#
+# Write your student id below (a grader may set the environment variable
+# `EIESIM_STUDENT_ID` instead). The exercises use the values drawn for your id: a
+# classmate's differ. Each exercise ends with `grader.check("qN")`, which runs the public
+# checks: they catch a malformed answer and hint at the method, but only the autograder's
+# hidden tests tell whether the value is right.
+
+# %%
+STUDENT_ID = ""  # your student id, e.g. "s1234567"
+P = check.params(STUDENT_ID)
+P
+
+# %% [markdown]
 # ## 1. Measure
 #
 # `run_baselines` times `W @ a` with W dense and with W in CSR, per layer, device and
@@ -74,32 +88,140 @@ pd.DataFrame([{"layer": m.layer, "column": m.label, "median us": m.call.median *
                "energy": m.energy_note or "measured"} for m in report.measurements]).round(2)
 
 # %% [markdown]
-# ### Exercise 1
-# For the first layer, how many times faster per frame is simulated EIE (64 PEs) than
-# this machine's CPU running the dense layer at **batch 1** (`cpu-dense-b1`)?
+# The autograder runs your notebook again and so measures again: compute each answer
+# from `report` (or `times`) in code, never type a number you read off a table.
 
 # %%
 LAYER = report.layers()[0]
-my_speedup_b1 = None  # your answer
-check.speedup(my_speedup_b1, report, LAYER, column="eie-64pe", over="cpu-dense-b1")
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+
+# %% [markdown]
+# ### Exercise 1
+# For the first layer, how many times faster per frame is simulated EIE (64 PEs) than
+# this machine's CPU running **`P.b1_over`** (batch 1)? To 0.1 %, computed from `report`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+my_speedup_b1 = times.loc[LAYER, P.b1_over] / times.loc[LAYER, "eie-64pe"]  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a positive number: the time per frame of the slower column divided by that of the faster; compute it from times or check.seconds_per_frame(report, LAYER)"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_speedup_b1) and my_speedup_b1 > 0
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_speedup_b1, check.speedup_of(report, LAYER, column="eie-64pe", over=P.b1_over), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
 
 # %% [markdown]
 # ### Exercise 2
-# Same layer, against the dense CPU at the **large batch** (`cpu-dense-b{BATCH}`), per
-# frame. How much of EIE's advantage survives batching?
+# Same layer, against the **`P.batched_kind`** CPU layer at the **large batch**
+# (`cpu-{P.batched_kind}-b{BATCH}`), per frame. How much of EIE's advantage survives
+# batching? To 0.1 %, computed from `report`.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_speedup_batched = None  # your answer
-check.speedup(my_speedup_batched, report, LAYER, column="eie-64pe", over=f"cpu-dense-b{BATCH}")
+my_speedup_batched = times.loc[LAYER, f"cpu-{P.batched_kind}-b{BATCH}"] / times.loc[LAYER, "eie-64pe"]  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a positive number; batch timings are per call, so divide them by the batch (seconds_per_frame does)"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_speedup_batched) and my_speedup_batched > 0
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_speedup_batched, check.speedup_of(report, LAYER, column="eie-64pe", over=f"cpu-{P.batched_kind}-b{BATCH}"), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
 
 # %% [markdown]
 # ### Exercise 3
 # Which column is fastest per frame for this layer? Give its label, e.g.
-# `"cpu-sparse-b1"`.
+# `"cpu-sparse-b1"`, computed from `report`.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_fastest = None  # your answer
-check.fastest(my_fastest, report, LAYER)
+my_fastest = times.loc[LAYER].idxmin()  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "one of the column labels of times (or of check.seconds_per_frame(report, LAYER))"
+""" # END TEST CONFIG
+assert isinstance(my_fastest, str) and my_fastest in check.seconds_per_frame(report, LAYER)
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+from eiesim.labs.checking import same_choice
+assert same_choice(my_fastest, check.fastest_of(report, LAYER))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # Questions to discuss:
