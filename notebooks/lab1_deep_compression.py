@@ -51,6 +51,20 @@ from workloads.digits import load_digits_split
 from workloads.lenet import DC_LENET_DENSITIES, accuracy, build_mlp, train
 
 # %% [markdown]
+# ## Your parameters
+#
+# Write your student id below (a grader may set the environment variable
+# `EIESIM_STUDENT_ID` instead). The exercises use the values drawn for your id: a
+# classmate's differ. Each exercise ends with `grader.check("qN")`, which runs the public
+# checks: they catch a malformed answer and hint at the method, but only the autograder's
+# hidden tests tell whether the value is right.
+
+# %%
+STUDENT_ID = ""  # your student id, e.g. "s1234567"
+P = check.params(STUDENT_ID)
+P
+
+# %% [markdown]
 # ## 1. Train the dense model
 
 # %%
@@ -82,13 +96,48 @@ train(torch, model, model.parameters(), data, epochs=pick(20, 3), lr=5e-4, batch
 retrained_acc = accuracy(torch, model, data)
 print(f"accuracy: dense {dense_acc:.3f}, pruned {pruned_acc:.3f}, pruned + retrained {retrained_acc:.3f}")
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+
 # %% [markdown]
 # ### Exercise 1
-# How many weights of fc1 (shape 300 x 64) survive pruning to a density of 8 %?
+# How many weights of fc1 (shape 300 x 64) survive pruning to a density of
+# `P.density`? Exact answer required.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_count = None  # your answer
-check.survivors(my_count, (300, 64), 0.08)
+my_count = round(P.density * 300 * 64)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a whole number between 0 and 300 x 64; pruning keeps an exact count, round(density x number of weights)"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+assert is_whole(my_count) and 0 < my_count < 300 * 64
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_count, check.survivors_of((300, 64), P.density))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 3. Weight sharing: linear versus random initialisation
@@ -133,35 +182,108 @@ print(f"pruned model without sharing: accuracy {check.accuracy(layers, data.x_te
       f"test loss {check.loss(layers, data.x_test, data.y_test):.4f}")
 sharing.round(4)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
+
 # %% [markdown]
 # ### Exercise 2
-# At **2 bits** (3 shared values per layer), which initialisation gives the lower test
-# loss: `"linear"` or `"random"`? Does your answer hold at every codebook size, and does
-# it agree with the error on the large weights?
+# At **`P.init_bits` bit(s)** (2^bits - 1 shared values per layer), which initialisation
+# gives the lower test loss: `"linear"` or `"random"`? Does your answer hold at every
+# codebook size, and does it agree with the error on the large weights?
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_init = None  # your answer: "linear" or "random"
-check.better_init(my_init, layers, data, bits=2)
+# BEGIN SOLUTION NO PROMPT
+test_loss = {init: check.loss(check.shared_layers(layers, P.init_bits, init), data.x_test, data.y_test) for init in check.INITS}
+# END SOLUTION
+my_init = min(test_loss, key=test_loss.get)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "answer \"linear\" or \"random\"; compare loss(shared_layers(layers, bits, init), data.x_test, data.y_test) for both inits"
+""" # END TEST CONFIG
+assert isinstance(my_init, str) and my_init.strip().lower() in check.INITS
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import same_choice
+assert same_choice(my_init, check.better_init_of(layers, data, P.init_bits))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
 
 # %% [markdown]
 # ### Exercise 3
 # What is the smallest codebook size in `BITS` (linear initialisation) whose accuracy is
-# within 1 percentage point (0.01) of the pruned model without sharing?
+# within `P.tolerance` of the pruned model without sharing?
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_bits = None  # your answer
-check.smallest_bits(my_bits, layers, data, BITS, tolerance=0.01)
+# BEGIN SOLUTION NO PROMPT
+base = check.accuracy(layers, data.x_test, data.y_test)
+# END SOLUTION
+my_bits = min(b for b in BITS if sharing.loc[b, ("accuracy", "linear")] >= base - P.tolerance)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "one of the sizes in BITS; measure the accuracy at each codebook size and compare with the pruned model's, minus the tolerance"
+""" # END TEST CONFIG
+assert my_bits in BITS
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_bits, check.smallest_bits_of(layers, data, BITS, tolerance=P.tolerance))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 4. Huffman coding and the storage bill
 #
-# `compress_layer` shares fc1's weights with 4 bits and stores them as EIE does (64 PEs:
+# `compress_layer` shares fc1's weights with 4 bits and stores them as EIE does (on
+# `P.huffman_pes` PEs here:
 # 4-bit code + 4-bit relative index per entry, fillers for gaps of 16 rows or more,
 # 16-bit pointers per PE and column, a 16 x 16-bit codebook). The codes are far from
 # uniformly used, which is what Huffman coding exploits.
 
 # %%
-config = ArchConfig()
+config = ArchConfig.make(n_pe=P.huffman_pes)
 fc1 = compress_layer(w1, config, name="fc1")
 codes = HuffmanCode.from_symbols(fc1.code, 16)
 indices = HuffmanCode.from_symbols(fc1.rel, 16)
@@ -176,15 +298,54 @@ encoded = [compress_layer(w, config, name=name) for (w, _), name in zip(layers, 
 pd.DataFrame([layer_storage(layer).to_dict() for layer in encoded]).set_index("name")[
     ["shape", "density", "fillers", "total_bits", "total_huffman_bits", "dense_bits", "ratio", "ratio_huffman"]]
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+
 # %% [markdown]
 # ### Exercise 4
 # Using the storage table's components for fc1, compute its compression ratio with
 # Huffman coding: dense float32 bits divided by (Huffman-coded codes + Huffman-coded
-# indices + both Huffman tables + pointers + codebook).
+# indices + both Huffman tables + pointers + codebook). To 0.1 %.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_ratio = None  # your answer
-check.huffman_ratio(my_ratio, fc1)
+# BEGIN SOLUTION NO PROMPT
+s = layer_storage(fc1)
+compressed = (codes.encoded_bits + indices.encoded_bits + codes.table_bits + indices.table_bits
+              + s.pointers_bits + s.codebook_bits)
+# END SOLUTION
+my_ratio = fc1.shape[0] * fc1.shape[1] * 32 / compressed  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a ratio above 1: dense bits are M x K x 32; the compressed side is Huffman-coded codes and indices, their tables, the pointers and the codebook"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_ratio) and my_ratio > 1
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_ratio, check.huffman_ratio_of(w1, P.huffman_pes), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # Questions to discuss:

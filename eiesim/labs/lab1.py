@@ -1,21 +1,31 @@
 """Lab 1 (Deep Compression of a layer): weight sharing with either initialisation, the
-digits model's accuracy with shared weights, and answer checks.
+digits model's accuracy with shared weights, and the exercises' answers.
 
-Each check recomputes its answer with the compressor (and the student's trained model)
-and prints ``correct`` or a hint.
+The ``*_of`` functions recompute an answer with the compressor (and the student's trained
+model), for the student's parameters (:func:`params`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from compressor.csc import compress_layer
 from compressor.quantize import share_weights
 from compressor.report import layer_storage
 from compressor.synthetic import exact_count
 from eiecore.errors import EieError
-from eiesim.labs.checking import Verdict, check_choice, check_number
+from eiesim.config import ArchConfig
+from eiesim.labs.checking import student_params
 
 INITS = ("linear", "random")
+# What each student's exercises draw from.
+CHOICES = {"density": (0.06, 0.07, 0.08, 0.09, 0.1, 0.11, 0.12), "init_bits": (1, 2, 3),
+           "tolerance": (0.01, 0.02, 0.05), "huffman_pes": (16, 32, 64)}
+
+
+def params(student_id: str | None):
+    """This student's density, codebook size, tolerance and PE count."""
+    return student_params(student_id, 1, CHOICES)
 
 
 def model_layers(model) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -77,38 +87,27 @@ def loss(layers, x: np.ndarray, y: np.ndarray) -> float:
     return float(-log_p[np.arange(y.size), y].mean())
 
 
-def survivors(answer, shape: tuple[int, int], density: float) -> Verdict:
+def survivors_of(shape: tuple[int, int], density: float) -> int:
     """Exercise 1: weights that survive magnitude pruning to ``density``."""
-    return check_number(
-        answer, exact_count(shape[0] * shape[1], density),
-        "pruning keeps an exact count: round(density x number of weights)", name="count")
+    return exact_count(shape[0] * shape[1], density)
 
 
-def better_init(answer, layers, data, bits: int) -> Verdict:
+def better_init_of(layers, data, bits: int) -> str:
     """Exercise 2: which initialisation gives the lower test loss at ``bits``."""
     test_loss = {init: loss(shared_layers(layers, bits, init), data.x_test, data.y_test) for init in INITS}
-    return check_choice(
-        answer, min(test_loss, key=test_loss.get), INITS,
-        "compare loss(shared_layers(layers, bits, init), data.x_test, data.y_test) for both "
-        "inits", name="init")
+    return min(test_loss, key=test_loss.get)
 
 
-def smallest_bits(answer, layers, data, bits_list, tolerance: float = 0.01) -> Verdict:
+def smallest_bits_of(layers, data, bits_list, tolerance: float = 0.01) -> int:
     """Exercise 3: the fewest bits (linear init) within ``tolerance`` of the unshared accuracy."""
     base = accuracy(layers, data.x_test, data.y_test)
     good = [b for b in sorted(bits_list)
             if accuracy(shared_layers(layers, b, "linear"), data.x_test, data.y_test) >= base - tolerance]
     if not good:
         raise EieError(f"no codebook size in {sorted(bits_list)} stays within {tolerance} of {base:.3f}")
-    return check_number(
-        answer, good[0],
-        "measure the accuracy at each codebook size and compare with the pruned model's, "
-        "minus the tolerance", name="bits")
+    return good[0]
 
 
-def huffman_ratio(answer, layer) -> Verdict:
-    """Exercise 4: dense float32 bits / Huffman-coded EIE storage of an encoded layer."""
-    return check_number(
-        answer, layer_storage(layer).ratio_huffman,
-        "dense bits are M x K x 32; the compressed side is Huffman-coded codes and indices, "
-        "their tables, the pointers and the codebook", name="ratio", rel=1e-3)
+def huffman_ratio_of(w: np.ndarray, n_pe: int) -> float:
+    """Exercise 4: dense float32 bits / Huffman-coded EIE storage of ``w`` on ``n_pe`` PEs."""
+    return layer_storage(compress_layer(w, ArchConfig.make(n_pe=n_pe), name="fc1")).ratio_huffman
