@@ -52,6 +52,20 @@ from workloads.digits import load_digits_split
 from workloads.lenet import build_mlp, train
 
 # %% [markdown]
+# ## Your parameters
+#
+# Write your student id below (a grader may set the environment variable
+# `EIESIM_STUDENT_ID` instead). The exercises use the values drawn for your id: a
+# classmate's differ. Each exercise ends with `grader.check("qN")`, which runs the public
+# checks: they catch a malformed answer and hint at the method, but only the autograder's
+# hidden tests tell whether the value is right.
+
+# %%
+STUDENT_ID = ""  # your student id, e.g. "s1234567"
+P = check.params(STUDENT_ID)
+P
+
+# %% [markdown]
 # ## 1. Train the dense model
 
 # %%
@@ -133,26 +147,100 @@ table = pd.DataFrame({scheme: {fmt: sum(check.storage(w, scheme, config)[fmt] fo
 table.insert(0, "density", pd.Series(chosen))
 table
 
-# %% [markdown]
-# ### Exercise 1
-# Compute by hand (with numpy) the absolute-index CSR bits of the **unstructured** fc1:
-# per kept weight a 4-bit code and a ceil(log2 64)-bit column index, 301 row pointers of
-# ceil(log2(nnz + 1)) bits, and a 16 x 16-bit codebook.
-
 # %%
 w1_unstructured = matrices["unstructured"][0]
 print("kept weights:", np.count_nonzero(w1_unstructured))
-my_csr_bits = None  # your answer
-check.csr(my_csr_bits, w1_unstructured)
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+
+# %% [markdown]
+# ### Exercise 1
+# Compute by hand (with numpy) the absolute-index CSR bits of the **unstructured** fc1
+# with **b = `P.csr_code_bits`-bit** codes: per kept weight a b-bit code and a
+# ceil(log2 64)-bit column index, 301 row pointers of ceil(log2(nnz + 1)) bits, and a
+# 2^b x 16-bit codebook. Exact answer required.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+# BEGIN SOLUTION NO PROMPT
+nnz = int(np.count_nonzero(w1_unstructured))
+b = P.csr_code_bits
+# END SOLUTION
+my_csr_bits = nnz * (b + 6) + 301 * int(np.ceil(np.log2(nnz + 1))) + 2**b * 16  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a whole number of bits, more than b bits per kept weight"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+assert is_whole(my_csr_bits) and my_csr_bits > P.csr_code_bits * np.count_nonzero(w1_unstructured)
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_csr_bits, check.csr_bits(w1_unstructured, P.csr_code_bits))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
 
 # %% [markdown]
 # ### Exercise 2
-# At equal accuracy, which scheme needs the fewest bits in **EIE's** format? Is it the
-# same in the `compact` format?
+# At equal accuracy, which scheme needs the fewest bits in the **`P.storage_format`**
+# format (a column of the table above)? Is it the same in the other formats?
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_scheme = None  # your answer: "unstructured", "row" or "block"
-check.least_storage(my_scheme, matrices, config, fmt="eie")
+my_scheme = table[P.storage_format].idxmin()  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "answer with one of the schemes: unstructured, balanced, row, block; compare the table's column for your format"
+""" # END TEST CONFIG
+assert isinstance(my_scheme, str) and my_scheme.strip().lower() in check.SCHEMES
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import same_choice
+assert same_choice(my_scheme, check.least_storage_of(matrices, config, fmt=P.storage_format))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 5. Cycles, energy and the pruning-to-performance ratio on EIE
@@ -176,14 +264,56 @@ for scheme, ws in matrices.items():
 results = pd.DataFrame(rows).set_index("scheme")
 results.round(3)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+
 # %% [markdown]
 # ### Exercise 3
 # Give EIE's PPR for the **unstructured** scheme (fc1 and fc2 together, as in the table)
-# and compare it with the 2.7 that ADMM-NN-S assumes for unstructured accelerators.
+# on **`P.ppr_pes` PEs** (the table used 64), to 0.1 %, and compare it with the 2.7 that
+# ADMM-NN-S assumes for unstructured accelerators.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-my_ppr = None  # your answer
-check.ppr(my_ppr, matrices["unstructured"], [dense_layers[0][0], dense_layers[1][0]], inputs["unstructured"], config)
+# BEGIN SOLUTION NO PROMPT
+cfg = config.replace(n_pe=P.ppr_pes)
+ws, dense_ws, acts_ = matrices["unstructured"], [dense_layers[0][0], dense_layers[1][0]], inputs["unstructured"]
+rate = sum(w.size for w in ws) / sum(np.count_nonzero(w) for w in ws)
+pruned_cycles = sum(check.eie_run(w, a, cfg)["cycles"] for w, a in zip(ws, acts_))
+dense_cycles = sum(check.eie_run(w, a, cfg)["cycles"] for w, a in zip(dense_ws, acts_))
+# END SOLUTION
+my_ppr = rate / (dense_cycles / pruned_cycles)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a positive number: PPR = (weights / kept weights) / (dense cycles / pruned cycles), over fc1 and fc2 together, with the same activations for dense and pruned"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_number
+assert is_number(my_ppr) and my_ppr > 0
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 2
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_ppr, check.ppr_of(matrices["unstructured"], [dense_layers[0][0], dense_layers[1][0]], inputs["unstructured"], config.replace(n_pe=P.ppr_pes)), rel=1e-3)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # EIE's PPR is not a constant: it depends on how many rows each PE holds. These layers
@@ -195,16 +325,51 @@ dense_pair = [dense_layers[0][0], dense_layers[1][0]]
 pd.Series({n: check.ppr_of(matrices["unstructured"], dense_pair, inputs["unstructured"], config.replace(n_pe=n))
            for n in pick([1, 4, 16, 64], [4, 64])}, name="PPR").rename_axis("PEs").to_frame().round(2)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+
 # %% [markdown]
 # ### Exercise 4
 # How many weights does each of the 64 PEs keep when fc1 (300 x 64) is balanced-pruned to
-# 10 %? Count it on the mask, then give the rule.
+# a density of `P.balanced_density`? Count it on the mask, then give the rule.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-balanced = check.mask(w1, "balanced", 0.1)
-print("kept per PE (first 8):", [int(balanced[p::64].sum()) for p in range(8)])
-my_per_pe = None  # your answer
-check.balanced_share(my_per_pe, 300, 64, 0.1, 64)
+# BEGIN SOLUTION NO PROMPT
+balanced = check.mask(w1, "balanced", P.balanced_density)
+# END SOLUTION
+my_per_pe = int(balanced[0::64].sum())  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 0
+failure_message: "a whole number of weights per PE, at least 1 and at most the weights of a PE's rows"
+""" # END TEST CONFIG
+from eiesim.labs.checking import is_whole
+assert is_whole(my_per_pe) and 1 <= my_per_pe <= 5 * 64
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+from eiesim.labs.checking import close
+assert close(my_per_pe, check.balanced_share_of(300, 64, P.balanced_density, 64))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 6. The measured PPR curve

@@ -1,7 +1,8 @@
 """Lab 7 (structured vs unstructured pruning, after ADMM-NN-S): masks of each scheme
 (unstructured, load-balanced per PE as in ESE, rows, 4 x 4 blocks), storage in four
 formats, EIE cycles and energy, the pruning-to-performance ratio and its measured curve,
-and answer checks. Each check recomputes its answer from the student's weight matrices.
+and the exercises' answers: the ``*_of`` functions recompute them from the student's weight
+matrices, for the student's parameters (:func:`params`).
 
 Storage formats of one pruned, weight-shared matrix (b-bit codes, 2^b-entry codebook of
 16-bit values counted in every format):
@@ -28,11 +29,19 @@ from compressor.prune import apply_mask_to_torch
 from compressor.report import layer_storage
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.labs.checking import Verdict, check_choice, check_number
+from eiesim.labs.checking import student_params
 from eiesim.simulation import simulate
 from workloads.lenet import train
 
 SCHEMES = ("unstructured", "balanced", "row", "block")
+# What each student's exercises draw from.
+CHOICES = {"csr_code_bits": (3, 4, 5), "storage_format": ("eie", "csr", "compact"), "ppr_pes": (16, 32, 64),
+           "balanced_density": (0.05, 0.1, 0.2)}
+
+
+def params(student_id: str | None):
+    """This student's code width, storage format, PE count and balanced density."""
+    return student_params(student_id, 7, CHOICES)
 BLOCK = (4, 4)
 CODEBOOK_VALUE_BITS = 16
 
@@ -150,33 +159,12 @@ def ppr_curve(models: dict, dense: list[np.ndarray], inputs, config: ArchConfig)
     return pd.DataFrame(rows)
 
 
-def balanced_share(answer, rows: int, cols: int, density: float, n_pe: int) -> Verdict:
+def balanced_share_of(rows: int, cols: int, density: float, n_pe: int) -> int:
     """Exercise 4: weights each PE keeps when a rows x cols layer is balanced-pruned."""
-    return check_number(
-        answer, round(density * rows * cols / n_pe),
-        "every PE keeps the same count: the density times the weights of an average PE's rows "
-        "(rows x cols / N), rounded", name="weights per PE")
+    return round(density * rows * cols / n_pe)
 
 
-def csr(answer, w: np.ndarray) -> Verdict:
-    """Exercise 1: absolute-index CSR bits of ``w`` with 4-bit codes."""
-    return check_number(
-        answer, csr_bits(w),
-        "per kept weight: 4-bit code + ceil(log2 K)-bit column index; M + 1 row pointers of "
-        "ceil(log2(nnz + 1)) bits; a 16 x 16-bit codebook", name="bits")
-
-
-def least_storage(answer, matrices: dict[str, list[np.ndarray]], config: ArchConfig, fmt: str = "eie") -> Verdict:
+def least_storage_of(matrices: dict[str, list[np.ndarray]], config: ArchConfig, fmt: str = "eie") -> str:
     """Exercise 2: the scheme whose matrices need the fewest bits in format ``fmt``."""
     totals = {scheme: sum(storage(w, scheme, config)[fmt] for w in ws) for scheme, ws in matrices.items()}
-    return check_choice(
-        answer, min(totals, key=totals.get), tuple(totals),
-        f"add up storage(w, scheme, config)['{fmt}'] over each scheme's layers", name="scheme")
-
-
-def ppr(answer, pruned: list[np.ndarray], dense: list[np.ndarray], acts: list[np.ndarray], config: ArchConfig) -> Verdict:
-    """Exercise 3: EIE's pruning-to-performance ratio for these layers."""
-    return check_number(
-        answer, ppr_of(pruned, dense, acts, config),
-        "PPR = (weights / kept weights) / (dense cycles / pruned cycles), over all layers "
-        "together, with the same activations for dense and pruned", name="PPR", rel=1e-3)
+    return min(totals, key=totals.get)
