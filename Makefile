@@ -50,11 +50,12 @@ mutants: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m pip install -q -c $(VENV)/torch-pin.txt -e ".[lab]"
 	mkdir -p labs
-	for f in eiesim/labs/notebooks/lab*.py; do \
+	for f in notebooks/lab*.py; do \
 	  name=$$(basename $$f .py); n=$${name#lab}; n=$${n%%_*}; \
 	  [ -e labs/$$name.ipynb ] || $(BIN)/eiesim lab open $$n --dest labs; \
 	done
-	$(BIN)/jupyter lab labs
+	# Jupyter refuses to start as root without --allow-root (containers often run as root).
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) labs
 
 benchmark: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m benchmark benchmarks

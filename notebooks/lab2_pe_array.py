@@ -146,12 +146,12 @@ assert same_sequence(my_z, check.relative_indices_of(P.z_pe))
 # %% [markdown]
 # ## 2. Predict the cycle count
 #
-# Only columns 2, 4, 5 and 7 are broadcast. The table gives n_p(k), the entries of each PE
-# in each broadcast column. A PE with n = 0 still spends one cycle reading pointers.
+# Only columns 2, 4, 5 and 7 are broadcast (marked *). The table gives n_p(j), the entries
+# of each PE in each column. A PE with n = 0 still spends one cycle reading pointers.
 
 # %%
-n_pk = pd.DataFrame(layer.column_counts()[0][:, list(check.ACTIVE)],
-                    index=[f"PE{p}" for p in range(4)], columns=[f"j={j}" for j in check.ACTIVE])
+n_pk = pd.DataFrame(layer.column_counts()[0], index=[f"PE{p}" for p in range(4)],
+                    columns=[f"j={j}{'*' if j in check.ACTIVE else ''}" for j in range(8)])
 n_pk
 
 # %% [raw]
@@ -160,15 +160,16 @@ n_pk
 
 # %% [markdown]
 # ### Exercise 2
-# With the queue depth **D = `P.deep_depth`** (at D >= 4, deeper than the four
-# broadcasts, the broadcast never waits), compute b_k and s_p(k) and the cycle count by
+# Suppose activation **a_`P.extra_column`** were non-zero too, so that five columns are
+# broadcast in column order. With the paper's queue depth D = 8 (deeper than the five
+# broadcasts, so the broadcast never waits), compute b_k and s_p(k) and the cycle count by
 # hand. Exact answer required.
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
-my_cycles_deep = check.cycles_of(P.deep_depth)  # SOLUTION
+my_cycles_deep = check.cycles_of(8, extra_column=P.extra_column)  # SOLUTION
 
 # %% [raw]
 # # END SOLUTION
@@ -179,11 +180,11 @@ my_cycles_deep = check.cycles_of(P.deep_depth)  # SOLUTION
 # %%
 """ # BEGIN TEST CONFIG
 points: 0
-failure_message: list n_p(k) for the broadcast columns 2, 4, 5, 7 and each PE, set c = max(1, n), run b_k and s_p(k) of the timing contract (L = 1 for 4 PEs) and add the 6-cycle drain; the count is a whole number above the busiest PE's work plus the drain
+failure_message: "list n_p(k) for the five broadcast columns and each PE, set c = max(1, n), run b_k and s_p(k) of the timing contract (L = 1 for 4 PEs) and add the 6-cycle drain; the count is a whole number above the busiest PE's work plus the drain"
 """ # END TEST CONFIG
 from eiesim.labs.checking import is_whole
 assert is_whole(my_cycles_deep)
-assert my_cycles_deep > n_pk.clip(lower=1).sum(axis=1).max() + 6
+assert my_cycles_deep > n_pk.iloc[:, sorted({*check.ACTIVE, P.extra_column})].clip(lower=1).sum(axis=1).max() + 6
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -191,7 +192,7 @@ hidden: true
 points: 2
 """ # END TEST CONFIG
 from eiesim.labs.checking import close
-assert close(my_cycles_deep, check.cycles_of(P.deep_depth))
+assert close(my_cycles_deep, check.cycles_of(8, extra_column=P.extra_column))
 
 # %% [raw]
 # # END TESTS

@@ -26,11 +26,12 @@ NONZEROS = {
 }
 ACTIVE = (2, 4, 5, 7)  # a = (0, 0, a2, 0, a4, a5, 0, a7)
 # What each student's exercises draw from (PE1's list is shown in the lab, so not PE1).
-CHOICES = {"z_pe": (0, 2, 3), "deep_depth": (3, 4, 8), "shallow_depth": (1, 2)}
+# Exercise 2 turns one more column on: its activation becomes 1.
+CHOICES = {"z_pe": (0, 2, 3), "extra_column": (0, 1, 3, 6), "shallow_depth": (1, 2)}
 
 
 def params(student_id: str | None):
-    """This student's PE for Exercise 1 and queue depths for Exercises 2-4."""
+    """This student's PE (Exercise 1), extra column (2) and queue depth (3, 4)."""
     return student_params(student_id, 2, CHOICES)
 
 
@@ -43,16 +44,19 @@ def golden_matrix() -> np.ndarray:
     return w
 
 
-def golden_activations() -> np.ndarray:
+def golden_activations(extra_column: int | None = None) -> np.ndarray:
+    """a2, a4, a5, a7 non-zero; ``extra_column`` (if given) turned on with value 1."""
     a = np.zeros(8)
     a[list(ACTIVE)] = [0.5, 1.0, 0.25, 0.75]
+    if extra_column is not None:
+        a[extra_column] = 1.0
     return a
 
 
-def golden_layer(queue_depth: int = 8) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
+def golden_layer(queue_depth: int = 8, extra_column: int | None = None) -> tuple[EncodedLayer, np.ndarray, ArchConfig]:
     """The example encoded for 4 PEs, its activations and the configuration."""
     config = ArchConfig.make(n_pe=N_PE, queue_depth=queue_depth)
-    return compress_layer(golden_matrix(), config, name="EIE Fig. 2"), golden_activations(), config
+    return compress_layer(golden_matrix(), config, name="EIE Fig. 2"), golden_activations(extra_column), config
 
 
 def pe_list(layer: EncodedLayer, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,14 +71,13 @@ def relative_indices_of(pe: int) -> list[int]:
     return [int(v) for v in pe_list(layer, pe)[1]]
 
 
-def _simulate(queue_depth: int):
-    layer, acts, config = golden_layer(queue_depth)
-    return simulate(layer, acts, config)
+def _simulate(queue_depth: int, extra_column: int | None = None):
+    return simulate(*golden_layer(queue_depth, extra_column))
 
 
-def cycles_of(queue_depth: int) -> int:
-    """Exercises 2 and 3: cycles of the example at ``queue_depth``."""
-    return _simulate(queue_depth).cycles
+def cycles_of(queue_depth: int, extra_column: int | None = None) -> int:
+    """Exercises 2 and 3: cycles of the example at ``queue_depth`` (``extra_column`` also on)."""
+    return _simulate(queue_depth, extra_column).cycles
 
 
 def starved_of(queue_depth: int) -> int:
