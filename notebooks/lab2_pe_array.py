@@ -119,15 +119,15 @@ points: 0
 failure_message: give a list of whole numbers, one per non-zero of the PE's rows (count the x in its rows above)
 """ # END TEST CONFIG
 from eiesim.labs.checking import is_whole
-assert isinstance(my_z, list) and all(is_whole(v) for v in my_z)
-assert len(my_z) == int((W[P.z_pe::4] != 0).sum())
+assert isinstance(my_z, list) and all(is_whole(v) for v in my_z) and len(my_z) == int((W[P.z_pe::4] != 0).sum())
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 0
 failure_message: z counts the PE's zero rows since the previous non-zero of the same column, so it lies between 0 and 3 for 4 local rows
 """ # END TEST CONFIG
-assert all(0 <= v <= 3 for v in my_z)
+from eiesim.labs.checking import is_whole
+assert isinstance(my_z, list) and all(is_whole(v) and 0 <= v <= 3 for v in my_z)
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -183,8 +183,7 @@ points: 0
 failure_message: "list n_p(k) for the five broadcast columns and each PE, set c = max(1, n), run b_k and s_p(k) of the timing contract (L = 1 for 4 PEs) and add the 6-cycle drain; the count is a whole number above the busiest PE's work plus the drain"
 """ # END TEST CONFIG
 from eiesim.labs.checking import is_whole
-assert is_whole(my_cycles_deep)
-assert my_cycles_deep > n_pk.iloc[:, sorted({*check.ACTIVE, P.extra_column})].clip(lower=1).sum(axis=1).max() + 6
+assert is_whole(my_cycles_deep) and my_cycles_deep > n_pk.iloc[:, sorted({*check.ACTIVE, P.extra_column})].clip(lower=1).sum(axis=1).max() + 6
 
 # %%
 """ # BEGIN TEST CONFIG
