@@ -38,8 +38,8 @@ def open_cmd(number: str, dest: str) -> None:
 @click.option("--lab", "numbers", multiple=True, metavar="N",
               help="build only lab N (a number or file stem); repeat for several; default: all labs")
 @click.option("--requirements", type=click.Path(dir_okay=False),
-              help="pip requirements file put into each autograder zip (Gradescope installs it; "
-                   "name how to install this package there)")
+              help="pip requirements file added to each autograder's environment (Gradescope installs "
+                   "it: name how to install this package there, e.g. a wheel URL)")
 def build_cmd(out: str, numbers: tuple[str, ...], requirements: str | None) -> None:
     """Build each lab's student notebook, solution notebook and Gradescope autograder zip.
 

@@ -98,7 +98,7 @@ def build(out: str | os.PathLike, labs: list[Lab] | None = None, requirements: s
 
     Per lab, ``out/<slug>/student/<slug>.ipynb``, ``out/<slug>/solution/<slug>.ipynb`` and
     ``out/<slug>/autograder/<slug>-autograder.zip``. ``requirements`` (a pip requirements
-    file) goes into the zip so that Gradescope installs the package before grading.
+    file) is added to the zip's environment so that Gradescope installs the package.
     Refuses to replace a lab folder that exists; a lab folder appears whole or not at all.
     """
     from tqdm.auto import tqdm
