@@ -1,10 +1,12 @@
-"""Coursework labs: discovery, the quick mode tests run them in, and answer checks.
+"""Coursework labs: discovery, the quick mode tests run them in, and grading.
 
-The labs are jupytext percent-format scripts in ``eiesim/labs/notebooks/`` (shipped with
-the package; ``notebooks/`` at the repository root links to them). ``eiesim lab list``
-shows them and ``eiesim lab open N`` writes one as a notebook into the working directory.
-Each lab has its answer checks in ``eiesim.labs.labN``: a check recomputes the answer with
-the package and prints ``correct`` or a hint, never the answer itself.
+The labs are Otter-Grader assignments: jupytext percent-format scripts in the repository's
+``notebooks/`` folder (not shipped in the package: they hold the solutions and hidden
+tests). ``eiesim lab list`` shows them, ``eiesim lab open N`` writes one's student notebook,
+``eiesim lab build`` the student, solution and autograder versions of each
+(:mod:`eiesim.labs.grading`) and ``eiesim lab grade`` grades a folder of notebooks.
+``eiesim.labs.labN`` holds lab N's helpers, its per-student parameters (``params``) and the
+``*_of`` functions with which the hidden tests recompute each answer.
 
 A lab reads ``EIESIM_LAB_QUICK``: when set (not "" or "0") it shrinks its grids so that
 the test suite can run it top to bottom in seconds; opened in Jupyter it runs in full.
