@@ -383,3 +383,10 @@ def test_make_lab_starts_jupyter_with_allow_root_only_as_root(tmp_path):
     [jupyter] = [c for c in calls if c.startswith("jupyter ")]
     expected = "jupyter lab --allow-root labs" if os.geteuid() == 0 else "jupyter lab labs"
     assert jupyter == expected
+
+
+def test_build_and_grade_help_document_every_option(run_cli):
+    for command, options in (("build", ("--out", "--lab", "--requirements")),
+                             ("grade", ("--lab", "SUBMISSIONS", "--out", "--timeout", "--quick", "--id-from-filename"))):
+        code, out, _ = run_cli("lab", command, "--help")
+        assert code == 0 and all(option in out for option in options)
