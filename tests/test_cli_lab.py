@@ -321,17 +321,28 @@ def test_grading_wrong_answers_errors_and_copied_answers(built, tmp_path, monkey
     assert grade(2, only, tmp_path / "g2.csv", id_from_filename=False)["bob.ipynb"].scores == full
 
 
-def test_a_looping_notebook_is_stopped_and_graded(built, tmp_path):
+def test_a_looping_cell_is_interrupted_and_only_its_question_lost(built, tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
-    notebook_with(built["lab2_pe_array"].solution, subs / "erin.ipynb", {"my_starved =": "while True:\n    pass"})
+    notebook_with(built["lab2_pe_array"].solution, subs / "erin.ipynb", {"my_cycles_shallow =": "while True:\n    pass"})
+    grades = grade(2, subs, tmp_path / "grades.csv", cell_timeout_s=8)
+    assert grades["erin.ipynb"].scores == {"q1": 2.0, "q2": 2.0, "q3": 0.0, "q4": 1.0}
+    assert grades["erin.ipynb"].message == "1 cell(s) stopped after 8 s; errors in q3"
+
+
+def test_a_notebook_that_never_ends_is_stopped_and_graded(built, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    # A loop that swallows the interrupt: only the notebook's time limit ends it.
+    notebook_with(built["lab2_pe_array"].solution, subs / "gina.ipynb", {"my_starved =": (
+        "while True:\n    try:\n        sum(range(10**6))\n    except KeyboardInterrupt:\n        pass")})
     (subs / "frank.ipynb").write_text("{not a notebook")
-    grades = grade(2, subs, tmp_path / "grades.csv", timeout_s=25)
-    assert grades["erin.ipynb"].scores == {"q1": 0.0, "q2": 0.0, "q3": 0.0, "q4": 0.0}
-    assert grades["erin.ipynb"].message.startswith("stopped after 25 s")
+    grades = grade(2, subs, tmp_path / "grades.csv", timeout_s=20, cell_timeout_s=5)
+    assert grades["gina.ipynb"].scores == {"q1": 0.0, "q2": 0.0, "q3": 0.0, "q4": 0.0}
+    assert grades["gina.ipynb"].message.startswith("stopped after 20 s")
     assert grades["frank.ipynb"].message.startswith("not graded: ")
     rows = read_csv(tmp_path / "grades.csv")
-    assert [(r["notebook"], r["total"]) for r in rows] == [("erin.ipynb", "0"), ("frank.ipynb", "0")]
+    assert [(r["notebook"], r["total"]) for r in rows] == [("frank.ipynb", "0"), ("gina.ipynb", "0")]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -352,9 +363,10 @@ def test_grade_cli_bad_input_is_one_line(run_cli, tmp_path, args, message):
     assert not (tmp_path / "grades.csv").exists()
 
 
-def test_grade_cli_timeout_must_be_positive(run_cli, tmp_path):
-    code, _, err = run_cli("lab", "grade", "--lab", "2", tmp_path, "--out", tmp_path / "g.csv", "--timeout", "0")
-    assert code == 2 and "--timeout" in err
+@pytest.mark.parametrize("option", ["--timeout", "--cell-timeout"])
+def test_grade_cli_time_limits_must_be_positive(run_cli, tmp_path, option):
+    code, _, err = run_cli("lab", "grade", "--lab", "2", tmp_path, "--out", tmp_path / "g.csv", option, "0")
+    assert code == 2 and option in err
 
 
 # --- make lab: Jupyter runs as root only with --allow-root -----------------------------------
@@ -387,6 +399,7 @@ def test_make_lab_starts_jupyter_with_allow_root_only_as_root(tmp_path):
 
 def test_build_and_grade_help_document_every_option(run_cli):
     for command, options in (("build", ("--out", "--lab", "--requirements")),
-                             ("grade", ("--lab", "SUBMISSIONS", "--out", "--timeout", "--quick", "--id-from-filename"))):
+                             ("grade", ("--lab", "SUBMISSIONS", "--out", "--timeout", "--cell-timeout", "--quick",
+                                        "--id-from-filename"))):
         code, out, _ = run_cli("lab", command, "--help")
         assert code == 0 and all(option in out for option in options)

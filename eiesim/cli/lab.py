@@ -59,22 +59,26 @@ def build_cmd(out: str, numbers: tuple[str, ...], requirements: str | None) -> N
 @click.argument("submissions", type=click.Path())
 @click.option("--out", required=True, metavar="CSV",
               help="CSV of per-question scores, one row per notebook (written atomically; - for standard output)")
-@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
-              help="seconds one notebook may run before it is stopped and scores 0")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="seconds one notebook may run before it is stopped and scores 0 on every question")
+@click.option("--cell-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="seconds one cell may run before it is interrupted (the notebook goes on; the "
+                   "questions that need the cell score 0)")
 @click.option("--quick", is_flag=True,
               help="run the labs in their reduced setting (EIESIM_LAB_QUICK=1); only if students used it too")
 @click.option("--id-from-filename", is_flag=True,
               help="grade <id>.ipynb for student <id> (EIESIM_STUDENT_ID), not the id written in the notebook")
-def grade_cmd(number: str, submissions: str, out: str, timeout: float, quick: bool, id_from_filename: bool) -> None:
+def grade_cmd(number: str, submissions: str, out: str, timeout: float, cell_timeout: float, quick: bool,
+              id_from_filename: bool) -> None:
     """Grade every .ipynb in SUBMISSIONS for lab N, offline, one process per notebook.
 
     Each notebook runs under Otter-Grader (`otter run`) in its own process and folder,
-    stopped after --timeout seconds. A cell that raises costs only the questions that
-    need it; a notebook stopped at the limit or unreadable scores 0 with the reason in the
-    message column.
+    stopped after --timeout seconds. A cell that raises, or runs past --cell-timeout and is
+    interrupted, costs only the questions that need it; a notebook stopped at --timeout or
+    unreadable scores 0 with the reason in the message column.
     """
     from eiesim.labs.grading import grade
 
-    grades = grade(number, submissions, out, timeout, quick, id_from_filename, progress=True)
+    grades = grade(number, submissions, out, timeout, cell_timeout, quick, id_from_filename, progress=True)
     if out != "-":
         click.echo(f"graded {len(grades)} notebook(s) into {out}")

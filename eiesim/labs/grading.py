@@ -6,8 +6,8 @@ the questions, their solutions and their test cases (public ones with 0 points t
 hint, hidden ones with the question's weight). :func:`build` runs Otter Assign on it and
 writes, per lab, a student notebook (solutions replaced by ``...``, hidden tests gone),
 the solution notebook and Otter's Gradescope autograder zip. :func:`grade` runs
-``otter run`` on every notebook of a folder, each in its own process with a time limit,
-and writes one row of per-question scores per notebook.
+``otter run`` on every notebook of a folder, each in its own process with time limits per
+cell and per notebook, and writes one row of per-question scores per notebook.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ generate:
     show_hidden: false
     show_stdout: false
 """
-PUBLIC_TESTS = "Public Tests"  # the summary entry Otter adds to its results
+INTERRUPTED = "eiesim-grade: interrupted cells: "  # how the grading process reports them
 
 
 @dataclass(frozen=True)
@@ -166,14 +166,40 @@ def _sandbox_env(home: Path, quick: bool, student: str | None) -> dict[str, str]
     return env
 
 
+def _otter_run(cell_timeout_s: int, submission: str, autograder: str, results: str) -> None:
+    """``otter run`` with a time limit per cell (runs in the grading process).
+
+    A cell still running after ``cell_timeout_s`` is interrupted like Ctrl-C and the notebook
+    goes on, so only the questions that need that cell lose their points. Otter builds its
+    executor from nbconvert's ``ExecutePreprocessor`` when it grades, so a subclass with
+    these two settings stands in for it. Prints the interrupted cells' count.
+    """
+    import nbconvert.preprocessors
+    from otter.run import main as otter_run
+    from traitlets import Bool, Integer
+
+    class CellLimited(nbconvert.preprocessors.ExecutePreprocessor):
+        timeout = Integer(cell_timeout_s).tag(config=True)
+        interrupt_on_timeout = Bool(True).tag(config=True)
+
+    nbconvert.preprocessors.ExecutePreprocessor = CellLimited
+    graded = otter_run(submission, autograder=autograder, output_dir=results, no_logo=True)
+    cells = getattr(graded, "notebook", None)
+    stopped = sum(1 for cell in (cells.cells if cells else []) for out in cell.get("outputs", [])
+                  if out.get("ename") == "KeyboardInterrupt")
+    print(f"{INTERRUPTED}{stopped}")
+
+
 def grade_notebook(notebook: Path, autograder: Path, points: dict[str, float], timeout_s: float,
-                   quick: bool = False, student: str | None = None) -> Grade:
+                   cell_timeout_s: float = 300, quick: bool = False, student: str | None = None) -> Grade:
     """Run ``otter run`` on one notebook in a process of its own, stopped after ``timeout_s``.
 
     The process gets its own session (killed whole at the time limit), working folder,
-    HOME and temporary folder. A notebook whose cells raise still gets graded (Otter keeps
-    going); questions whose tests cannot run score 0. A notebook stopped at the limit, or
-    one Otter cannot read, scores 0 everywhere, with the reason in the message.
+    HOME and temporary folder. A notebook whose cells raise or loop still gets graded: Otter
+    keeps going after an error, and a cell running longer than ``cell_timeout_s`` is
+    interrupted; the questions whose tests then fail score 0 and the message names them. A
+    notebook stopped at ``timeout_s``, or one Otter cannot read, scores 0 everywhere, with
+    the reason in the message.
     """
     zero = {name: 0.0 for name in points}
     with tempfile.TemporaryDirectory(prefix="eiesim-grade-") as tmp:
@@ -182,8 +208,9 @@ def grade_notebook(notebook: Path, autograder: Path, points: dict[str, float], t
         results.mkdir()
         submission = work / notebook.name
         shutil.copyfile(notebook, submission)
-        cmd = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder), "-o", str(results),
-               str(submission)]
+        cmd = [sys.executable, "-c", "import sys; from eiesim.labs.grading import _otter_run; "
+               "_otter_run(int(sys.argv[1]), *sys.argv[2:])",
+               str(max(1, int(cell_timeout_s))), str(submission), str(autograder), str(results)]
         proc = subprocess.Popen(cmd, cwd=work, env=_sandbox_env(work, quick, student), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -202,6 +229,8 @@ def grade_notebook(notebook: Path, autograder: Path, points: dict[str, float], t
             reason = lines[-1] if lines else f"exit status {proc.returncode}"
             return Grade(notebook.name, zero, f"not graded: {reason}")
         tests = json.loads(path.read_text())["tests"]
+    printed = output.decode(errors="replace")
+    stopped = int(printed.rsplit(INTERRUPTED, 1)[1].split()[0]) if INTERRUPTED in printed else 0
     scores = dict(zero)
     failed = []
     for entry in tests:
@@ -212,11 +241,14 @@ def grade_notebook(notebook: Path, autograder: Path, points: dict[str, float], t
             if "Error" in entry.get("output", "").replace("AssertionError", "") and scores[name] < points[name]:
                 failed.append(name)
     message = f"errors in {', '.join(failed)}" if failed else ""
+    if stopped:
+        message = f"{stopped} cell(s) stopped after {cell_timeout_s:g} s; {message}".rstrip("; ")
     return Grade(notebook.name, scores, message, tests)
 
 
-def grade(number: int | str, submissions: str | os.PathLike, out: str | os.PathLike, timeout_s: float = 600,
-          quick: bool = False, id_from_filename: bool = False, progress: bool = False) -> list[Grade]:
+def grade(number: int | str, submissions: str | os.PathLike, out: str | os.PathLike, timeout_s: float = 1800,
+          cell_timeout_s: float = 600, quick: bool = False, id_from_filename: bool = False,
+          progress: bool = False) -> list[Grade]:
     """Grade every ``*.ipynb`` in ``submissions`` for lab ``number`` into the CSV ``out``.
 
     One row per notebook: its file name, the score of each question, the total, the
@@ -233,13 +265,13 @@ def grade(number: int | str, submissions: str | os.PathLike, out: str | os.PathL
     notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
     if not notebooks:
         raise EieError(f"no .ipynb notebooks in {folder}")
-    if not timeout_s > 0:
-        raise EieError(f"timeout must be positive, got {timeout_s}")
+    if not timeout_s > 0 or not cell_timeout_s >= 1:
+        raise EieError(f"time limits must be positive (cell at least 1 s), got {timeout_s} and {cell_timeout_s}")
     outputs = check_outputs({"--out": out})
     with tempfile.TemporaryDirectory(prefix="eiesim-assign-") as tmp:
         made = assign(lab, Path(tmp))
         points = question_points(made.solution)
-        grades = [grade_notebook(nb, made.autograder, points, timeout_s, quick,
+        grades = [grade_notebook(nb, made.autograder, points, timeout_s, cell_timeout_s, quick,
                                  nb.stem if id_from_filename else None)
                   for nb in tqdm(notebooks, desc=f"grading lab {lab.number}", unit="notebook", disable=not progress)]
     text = io.StringIO()
