@@ -296,7 +296,7 @@ print(f"relative indices: {indices.fixed_bits} bits fixed-width -> {indices.enco
       f"(+ {indices.table_bits}-bit table)")
 encoded = [compress_layer(w, config, name=name) for (w, _), name in zip(layers, names)]
 pd.DataFrame([layer_storage(layer).to_dict() for layer in encoded]).set_index("name")[
-    ["shape", "density", "fillers", "total_bits", "total_huffman_bits", "dense_bits", "ratio", "ratio_huffman"]]
+    ["shape", "density", "fillers", "pointers_bits", "codebook_bits", "total_bits", "dense_bits", "ratio"]]
 
 # %% [raw]
 # # BEGIN QUESTION

@@ -271,7 +271,7 @@ results.round(3)
 # %% [markdown]
 # ### Exercise 3
 # Give EIE's PPR for the **unstructured** scheme (fc1 and fc2 together, as in the table)
-# on **`P.ppr_pes` PEs** (the table used 64), to 0.1 %, and compare it with the 2.7 that
+# on **`P.ppr_pes` PEs** (the table above used 64), to 0.1 %, and compare it with the 2.7 that
 # ADMM-NN-S assumes for unstructured accelerators.
 
 # %% [raw]
@@ -323,7 +323,7 @@ assert close(my_ppr, check.ppr_of(matrices["unstructured"], [dense_layers[0][0],
 # %%
 dense_pair = [dense_layers[0][0], dense_layers[1][0]]
 pd.Series({n: check.ppr_of(matrices["unstructured"], dense_pair, inputs["unstructured"], config.replace(n_pe=n))
-           for n in pick([1, 4, 16, 64], [4, 64])}, name="PPR").rename_axis("PEs").to_frame().round(2)
+           for n in pick([1, 2, 4, 64, 128], [4, 64])}, name="PPR").rename_axis("PEs").to_frame().round(2)
 
 # %% [raw]
 # # BEGIN QUESTION

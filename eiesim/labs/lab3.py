@@ -21,7 +21,7 @@ TWO_PE_NONZEROS = (
     + [(r, 3) for r in range(1, 12, 2)] + [(0, 4), (1, 4)]
 )
 # What each student's exercises draw from.
-CHOICES = {"depth": (1, 2, 8), "slack": (0, 4, 5), "refill_depth": (1, 2, 3), "within": (0.03, 0.05, 0.1)}
+CHOICES = {"depth": (1, 2, 8), "slack": (0, 4, 5), "refill_depth": (1, 3), "within": (0.03, 0.05, 0.1)}
 
 
 def params(student_id: str | None):

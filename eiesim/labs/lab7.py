@@ -35,7 +35,7 @@ from workloads.lenet import train
 
 SCHEMES = ("unstructured", "balanced", "row", "block")
 # What each student's exercises draw from.
-CHOICES = {"csr_code_bits": (3, 4, 5), "storage_format": ("eie", "csr", "compact"), "ppr_pes": (16, 32, 64),
+CHOICES = {"csr_code_bits": (3, 4, 5), "storage_format": ("eie", "csr", "compact"), "ppr_pes": (8, 16, 32),
            "balanced_density": (0.05, 0.1, 0.2)}
 
 
