@@ -191,7 +191,7 @@ def _otter_run(cell_timeout_s: int, submission: str, autograder: str, results: s
 
 
 def grade_notebook(notebook: Path, autograder: Path, points: dict[str, float], timeout_s: float,
-                   cell_timeout_s: float = 300, quick: bool = False, student: str | None = None) -> Grade:
+                   cell_timeout_s: float, quick: bool = False, student: str | None = None) -> Grade:
     """Run ``otter run`` on one notebook in a process of its own, stopped after ``timeout_s``.
 
     The process gets its own session (killed whole at the time limit), working folder,
