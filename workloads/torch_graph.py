@@ -268,3 +268,28 @@ def _op_name(node) -> str:
 def _module_path(node) -> str:
     stack = node.meta.get("nn_module_stack") or {}
     return list(stack.values())[-1][0] if stack else ""
+
+
+def torch_reference(model, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """The outputs of the torch model a compressed model was captured from, one input at a
+    time (a batch of one, as captured), and a name for it. Imports (runs) its module."""
+    torch = require_torch()
+    from workloads.torch_import import import_module_with_state
+
+    origin = (model.metadata.get("network") or {}).get("torch")
+    if not origin or not origin.get("module"):
+        raise EieError("--reference torch needs a model captured from a torch module (eiesim compress "
+                       "--torch-module ... --example-input/--input-shape); give --reference R.npy instead")
+    module = import_module_with_state(origin["module"], origin.get("state_dict"))
+    module.eval()
+    is_int = np.issubdtype(np.asarray(inputs).dtype, np.integer)
+    outs = []
+    with torch.no_grad():
+        for x in np.asarray(inputs):
+            y = module(torch.from_numpy(np.asarray(x)[None].astype(np.int64 if is_int else np.float32)))
+            if not isinstance(y, torch.Tensor):
+                raise EieError(f"{origin['module']} returned {type(y).__name__}, not one tensor")
+            y = y.detach().double().numpy()
+            outs.append(y[0] if y.ndim and y.shape[0] == 1 else y)
+    name = "your torch model (" + " with ".join(v for v in (origin["module"], origin.get("state_dict")) if v) + ")"
+    return np.stack(outs), name

@@ -102,10 +102,15 @@ def load_torch_layers(module_spec: str | None = None, state_dict: str | None = N
         raise EieError("a PyTorch source needs 'module:attr', a state-dict file, or both")
     if module_spec is None:
         return layers_from_state_dict(_load_state_dict(state_dict), source=state_dict)
+    return layers_from_module(import_module_with_state(module_spec, state_dict))
+
+
+def import_module_with_state(module_spec: str, state_dict: str | None = None):
+    """``module:attr`` imported (its code runs), with the state dict loaded into it if given."""
     module = _import_module_attr(module_spec)
     if state_dict is not None:
         _load_into(module, _load_state_dict(state_dict), state_dict)
-    return layers_from_module(module)
+    return module
 
 
 def layers_from_module(module) -> TorchNetwork:
