@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ from eiesim.graph import HOST_OPS
 from workloads.torch_import import TorchNetwork, _Builder, _first_line, _masked, _numpy, require_torch
 
 RELU = "aten.relu.default"
+# export's own checks of tensor metadata: they compute nothing and are left out
+EXPORT_CHECKS = ("aten._assert_tensor_metadata.default", "aten._assert_scalar.default")
 _RECURRENT = {"aten.lstm.input": "lstm", "aten.gru.input": "gru"}
 
 
@@ -70,7 +73,9 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
     tensor = torch.from_numpy(x.astype(np.int64 if is_int else np.float32))
     module.eval()
     try:
-        program = torch.export.export(module, (tensor,))
+        with warnings.catch_warnings():  # export's note on nn.LSTM/GRU's cached flat weights is not the user's concern
+            warnings.filterwarnings("ignore", message="The tensor attributes", category=UserWarning)
+            program = torch.export.export(module, (tensor,))
     except Exception as exc:  # export raises many kinds (unsupported Python, data-dependent flow, ...)
         raise EieError(f"torch.export could not capture {type(module).__name__}.forward(): {_first_line(exc)}") from None
     return _Capture(program).run({"name": "", "shape": list(x.shape), "dtype": "int" if is_int else "float"},
@@ -90,26 +95,45 @@ class _Capture:
         self.host_arrays: dict[str, np.ndarray] = {}
         self.nodes: list[dict] = []
         self.rename: dict[str, str] = {}
+        self.folded: dict[str, Any] = {}
 
     # -- tensors --------------------------------------------------------------------------
 
-    def tensor(self, node, where: str):
-        """The parameter, buffer or constant behind a placeholder, or ``orig * mask``."""
-        torch = require_torch()
+    def tensor(self, node, where: str, module: str = ""):
+        """(name, tensor) of a weight: a parameter, buffer or constant, or a value computed from
+        them alone (folded at capture, e.g. ``weight_orig * weight_mask``: named by its module)."""
         if node.op == "placeholder" and node.name in self.targets:
-            return self.targets[node.name], self.tensors[self.targets[node.name]]
-        if node.op == "call_function" and node.target is torch.ops.aten.mul.Tensor:
-            a, b = node.args
-            if all(hasattr(n, "op") and n.op == "placeholder" and n.name in self.targets for n in (a, b)):
-                (orig_name, orig), (mask_name, mask) = self.tensor(a, where), self.tensor(b, where)
-                if orig_name.endswith("_orig") and mask_name.endswith("_mask"):
-                    return orig_name.removesuffix("_orig"), _masked(orig, mask, orig_name.removesuffix("_orig"))
-        raise EieError(f"{where}: its weight is computed in forward(), not a parameter: it cannot be placed "
+            target = self.targets[node.name]
+            return target.removesuffix("_orig"), self.tensors[target]
+        if node.name in self.folded:
+            return module or "linear", self.folded[node.name]
+        raise EieError(f"{where}: its weight depends on the input, it is not a parameter: it cannot be placed "
                        "on the PE array")
+
+    def fold(self, node) -> bool:
+        """Compute ``node`` now if it reads only parameters, buffers, constants and folded
+        values (and is no random operation); True when folded."""
+        torch = require_torch()
+        inputs = node.all_input_nodes
+        if node.op != "call_function" or any(n.name not in self.folded and n.name not in self.targets for n in inputs):
+            return False
+        if _op_name(node) in ("aten.dropout.default",) or "rand" in _op_name(node):
+            return False
+        values = {n.name: self.folded.get(n.name, self.tensors.get(self.targets.get(n.name))) for n in inputs}
+        for n in inputs:
+            target = self.targets.get(n.name, "")
+            if target.endswith("_mask") and ((values[n.name] != 0) & (values[n.name] != 1)).any():
+                raise EieError(f"{target} must hold only 0 and 1 (a pruning mask)")
+        args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda n: values[n.name])
+        with torch.no_grad():
+            self.folded[node.name] = node.target(*args, **kwargs)
+        return True
 
     def host_array(self, target: str) -> dict:
         if target not in self.host_arrays:
-            value = self.tensors[target]
+            value = self.tensors[target] if target in self.tensors else self.folded[target.removeprefix("folded.")]
+            if not hasattr(value, "is_meta"):
+                raise EieError(f"{target}: a {type(value).__name__} computed from parameters cannot be stored")
             torch = require_torch()
             if value.is_meta or value.is_quantized or value.is_complex() or value.layout != torch.strided:
                 raise EieError(f"tensor {target}: a meta, quantized, complex or sparse tensor cannot run on the host")
@@ -129,6 +153,8 @@ class _Capture:
         if hasattr(arg, "op"):  # an fx node
             if arg.op == "placeholder" and arg.name in self.targets:
                 return self.host_array(self.targets[arg.name])
+            if arg.name in self.folded:
+                return self.host_array(f"folded.{arg.name}")
             return {"ref": self.rename.get(arg.name, arg.name)}
         if isinstance(arg, (list, tuple)):
             return [self.value(a, where) for a in arg]
@@ -166,6 +192,8 @@ class _Capture:
                 raise EieError(f"{where}: a {node.op} node (control flow or a submodule call export kept) "
                                "cannot be placed")
             op = _op_name(node)
+            if op in EXPORT_CHECKS or self.fold(node):
+                continue
             if op == "aten.linear.default":
                 self.linear(node, module, where)
             elif op in _RECURRENT:
@@ -203,10 +231,10 @@ class _Capture:
     def linear(self, node, module: str, where: str) -> None:
         x, weight_node, *rest = node.args
         bias_node = rest[0] if rest else node.kwargs.get("bias")
-        target, weight = self.tensor(weight_node, where)
+        target, weight = self.tensor(weight_node, where, module)
         bias = None
         if bias_node is not None:
-            bias_target, bias = self.tensor(bias_node, where)
+            bias = self.tensor(bias_node, where, module)[1]
         prefix = target.removesuffix(".weight").removesuffix("_weight")
         if _is_in_proj(self, node):
             if weight.ndim != 2 or weight.shape[0] % 3:

@@ -307,10 +307,10 @@ def _group_by_module(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return groups
 
 
-def _numpy(tensor, name: str = "a layer") -> np.ndarray:
+def _numpy(tensor, name: str | None = None) -> np.ndarray:
     """A real, dense, floating-point tensor as float64 numpy; complex, boolean, integer,
     sparse, quantized and meta tensors are refused, not cast."""
-    what = f"{name}: weights"
+    what = "weights" if name is None else f"layer {name}: weights"
     if isinstance(tensor, np.ndarray):
         if not np.issubdtype(tensor.dtype, np.floating):
             raise EieError(f"{what} must be real floating-point numbers, got {tensor.dtype}")
