@@ -336,3 +336,73 @@ def test_graph_inputs_must_have_the_captured_shape_and_kind():
         infer(lm, np.zeros((1, 5)))
     with pytest.raises(EieError, match="embedding indices must be integers in 0..99"):
         infer(lm, np.full((1, 5), 100))
+
+
+# ----- the command line ----------------------------------------------------------------------
+
+ZOO_MODULE = "workloads.torch_zoo"
+
+
+def test_cli_capture_info_and_reference_torch(run_cli, tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).standard_normal((3, 64)))
+    out = tmp_path / "m.eie"
+    code, _, err = run_cli("compress", "--torch-module", f"{ZOO_MODULE}:residual_mlp", "--example-input", x,
+                           "--density", "0.5", "--out", out)
+    assert code == 0 and err == ""
+    code, text, _ = run_cli("info", out)
+    assert code == 0
+    assert "captured from forward() (torch.export): 3 operation(s) on the PE array, 2 on the host" in text
+    assert "    input; then host: layer_norm (norm)\n    array fc1; then host: -\n    array fc2; then host: add (model)" in text
+    assert "layer fc1: 128 x 65" in text and "activation relu" in text
+    code, text, err = run_cli("infer", "--model", out, "--inputs", x, "--reference", "torch", "--no-progress")
+    assert code == 0, err
+    ref = f"your torch model ({ZOO_MODULE}:residual_mlp)"
+    assert f"chip vs {ref}: " in text
+    assert "chip vs float model of the compressed weights: " in text
+    assert f"float model of the compressed weights vs {ref}: " in text
+    assert "host operations per input (numpy; the chip does not model them: no cycles, no energy): " \
+           "layer_norm 1, add 1" in text
+    code, _, err = run_cli("infer", "--model", out, "--inputs", x, "--timing", "eie-cpp", "--no-progress")
+    assert code == 0
+    assert "warning: layer fc1: " in err and "are negative and are dropped (treated as 0) by the eie-cpp" in err
+
+
+def test_cli_state_dict_alone_warns_what_it_assumes(run_cli, tmp_path):
+    from workloads.torch_zoo import out_of_order
+
+    path = tmp_path / "sd.pt"
+    torch.save(out_of_order().state_dict(), path)
+    code, _, err = run_cli("compress", "--state-dict", path, "--out", tmp_path / "m.eie")
+    assert code == 0
+    assert err == ("eiesim: warning: --state-dict alone has no forward(): layers are assumed to run one after "
+                   "another in registration order (fc2, fc1, head) with no activation (ReLU and every other "
+                   "operation between them dropped; --activation sets them); give --torch-module MODULE:ATTR "
+                   "with --example-input X.npy or --input-shape SHAPE to capture the network as forward() runs "
+                   "it\n")
+    code, _, err = run_cli("compress", "--state-dict", path, "--activation", "relu,relu,none", "--out",
+                           tmp_path / "n.eie")
+    assert "registration order (fc2, fc1, head); give" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--state-dict", "S", "--input-shape", "4"], "--example-input and --input-shape capture forward(): they need "
+                                                   "--torch-module"),
+    (["--torch-module", f"{ZOO_MODULE}:mlp_classifier", "--input-shape", "4", "--example-input", "X"],
+     "give --example-input or --input-shape, not both"),
+    (["--torch-module", f"{ZOO_MODULE}:mlp_classifier", "--input-shape", "8xa"], "--input-shape must look like"),
+    (["--torch-module", f"{ZOO_MODULE}:mlp_classifier", "--input-shape", "8"],
+     "torch.export could not capture Sequential.forward()"),
+])
+def test_cli_capture_errors(run_cli, tmp_path, args, message):
+    code, _, err = run_cli("compress", *args, "--out", tmp_path / "m.eie")
+    assert code != 0 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "m.eie").exists()
+
+
+def test_cli_reference_torch_needs_a_captured_model(run_cli, tmp_path):
+    np.save(tmp_path / "w.npy", np.eye(3))
+    np.save(tmp_path / "x.npy", np.ones((2, 3)))
+    run_cli("compress", "--weights", tmp_path / "w.npy", "--out", tmp_path / "m.eie")
+    code, _, err = run_cli("infer", "--model", tmp_path / "m.eie", "--inputs", tmp_path / "x.npy", "--reference", "torch")
+    assert code != 0 and "--reference torch needs a model captured from a torch module" in err

@@ -74,7 +74,7 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
     module.eval()
     try:
         with warnings.catch_warnings():  # export's note on nn.LSTM/GRU's cached flat weights is not the user's concern
-            warnings.filterwarnings("ignore", message="The tensor attributes", category=UserWarning)
+            warnings.filterwarnings("ignore", message="The tensor attribute", category=UserWarning)
             program = torch.export.export(module, (tensor,))
     except Exception as exc:  # export raises many kinds (unsupported Python, data-dependent flow, ...)
         raise EieError(f"torch.export could not capture {type(module).__name__}.forward(): {_first_line(exc)}") from None
