@@ -181,9 +181,9 @@ def test_bad_example_inputs(example, message):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: torch.ones(2, 3, dtype=torch.bool), "must be real floating-point numbers, got torch.bool"),
-    (lambda: torch.ones(2, 3, dtype=torch.complex64), "must be real floating-point numbers, got torch.complex64"),
-    (lambda: torch.ones(2, 3, dtype=torch.int64), "must be real floating-point numbers, got torch.int64"),
+    (lambda: torch.ones(2, 3, dtype=torch.bool), "must be floating-point numbers, got torch.bool"),
+    (lambda: torch.ones(2, 3, dtype=torch.complex64), "must be real numbers, got torch.complex64"),
+    (lambda: torch.ones(2, 3, dtype=torch.int64), "must be floating-point numbers, got torch.int64"),
     (lambda: torch.ones(2, 3, device="meta"), "on the meta device"),
     (lambda: torch.quantize_per_tensor(torch.ones(2, 3), 0.1, 0, torch.qint8), "quantized tensor"),
 ])

@@ -312,8 +312,10 @@ def _numpy(tensor, name: str | None = None) -> np.ndarray:
     sparse, quantized and meta tensors are refused, not cast."""
     what = "weights" if name is None else f"layer {name}: weights"
     if isinstance(tensor, np.ndarray):
+        if np.iscomplexobj(tensor):
+            raise EieError(f"{what} must be real numbers, got {tensor.dtype}")
         if not np.issubdtype(tensor.dtype, np.floating):
-            raise EieError(f"{what} must be real floating-point numbers, got {tensor.dtype}")
+            raise EieError(f"{what} must be floating-point numbers, got {tensor.dtype}")
         return tensor.astype(np.float64)
     if tensor.is_meta:
         raise EieError(f"{what} are on the meta device (no values): load real weights first")
@@ -321,8 +323,10 @@ def _numpy(tensor, name: str | None = None) -> np.ndarray:
         raise EieError(f"{what} are a quantized tensor ({tensor.dtype}): import the float model")
     if tensor.layout != require_torch().strided:
         raise EieError(f"{what}: a sparse tensor ({tensor.layout}) is not imported; save the dense weight and a weight_mask")
-    if tensor.is_complex() or not tensor.is_floating_point():
-        raise EieError(f"{what} must be real floating-point numbers, got {tensor.dtype}")
+    if tensor.is_complex():
+        raise EieError(f"{what} must be real numbers, got {tensor.dtype}")
+    if not tensor.is_floating_point():
+        raise EieError(f"{what} must be floating-point numbers, got {tensor.dtype}")
     return tensor.detach().to("cpu").double().numpy()
 
 
