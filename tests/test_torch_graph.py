@@ -132,6 +132,25 @@ def test_torch_pruning_masks_are_applied():
     assert np.count_nonzero(net.layer("0").matrix[:, :6]) == 15
 
 
+def test_a_pruned_module_called_twice_is_one_layer_run_twice():
+    from torch.nn.utils import prune
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.ModuleDict({"fc": nn.Linear(4, 4)})
+
+        def forward(self, x):
+            return self.block["fc"](torch.relu(self.block["fc"](x)))
+
+    torch.manual_seed(0)
+    module = Twice()
+    prune.l1_unstructured(module.block["fc"], "weight", amount=0.5)
+    net = capture(module, np.ones((1, 4)))
+    assert [layer.name for layer in net.layers] == ["block.fc"] and net.activations == {}
+    assert [n["layers"] for n in net.graph["nodes"] if n["op"] == "eie.linear"] == [["block.fc"], ["block.fc"]]
+
+
 class Unplaceable(nn.Module):
     def __init__(self):
         super().__init__()

@@ -91,7 +91,7 @@ class _Capture:
         self.user_inputs = [spec.arg.name for spec in sig.input_specs if spec.kind.name == "USER_INPUT"]
         self.tensors = {**program.state_dict, **program.constants}
         self.builder = _Builder()
-        self.layer_weights: dict[str, int] = {}  # layer name -> id of its weight tensor
+        self.layer_weights: dict[str, tuple] = {}  # layer name -> (weight, bias) tensors
         self.host_arrays: dict[str, np.ndarray] = {}
         self.nodes: list[dict] = []
         self.rename: dict[str, str] = {}
@@ -99,14 +99,13 @@ class _Capture:
 
     # -- tensors --------------------------------------------------------------------------
 
-    def tensor(self, node, where: str, module: str = ""):
-        """(name, tensor) of a weight: a parameter, buffer or constant, or a value computed from
-        them alone (folded at capture, e.g. ``weight_orig * weight_mask``: named by its module)."""
+    def tensor(self, node, where: str):
+        """A weight or bias: a parameter, buffer or constant, or a value computed from them
+        alone (folded at capture, e.g. ``weight_orig * weight_mask``)."""
         if node.op == "placeholder" and node.name in self.targets:
-            target = self.targets[node.name]
-            return target.removesuffix("_orig"), self.tensors[target]
+            return self.tensors[self.targets[node.name]]
         if node.name in self.folded:
-            return module or "linear", self.folded[node.name]
+            return self.folded[node.name]
         raise EieError(f"{where}: its weight depends on the input, it is not a parameter: it cannot be placed "
                        "on the PE array")
 
@@ -218,45 +217,52 @@ class _Capture:
 
     def fusable(self) -> set[str]:
         """Linear nodes whose ReLU can be fused: every call of their layer feeds only a ReLU."""
-        calls: dict[Any, list] = {}
+        calls: dict[str, list] = {}
         for node in self.graph.nodes:
             if _op_name(node) == "aten.linear.default" and not _is_in_proj(self, node):
-                calls.setdefault(node.args[1].name, []).append(node)
+                calls.setdefault(self.layer_name(node), []).append(node)
         fused = set()
         for nodes in calls.values():
             if all(len(n.users) == 1 and _op_name(next(iter(n.users))) == RELU for n in nodes):
                 fused |= {n.name for n in nodes}
         return fused
 
+    def layer_name(self, node) -> str:
+        """A linear node's layer: its weight's parameter path less ``.weight``, or (a weight
+        computed from parameters, such as a pruned one) the path of the calling module."""
+        target = self.targets.get(node.args[1].name)
+        if target is not None:
+            return target.removesuffix("_orig").removesuffix(".weight").removesuffix("_weight") or "linear"
+        return _module_path(node) or "linear"
+
     def linear(self, node, module: str, where: str) -> None:
         x, weight_node, *rest = node.args
         bias_node = rest[0] if rest else node.kwargs.get("bias")
-        target, weight = self.tensor(weight_node, where, module)
-        bias = None
-        if bias_node is not None:
-            bias = self.tensor(bias_node, where, module)[1]
-        prefix = target.removesuffix(".weight").removesuffix("_weight")
+        weight = self.tensor(weight_node, where)
+        bias = None if bias_node is None else self.tensor(bias_node, where)
+        prefix = self.layer_name(node)
         if _is_in_proj(self, node):
             if weight.ndim != 2 or weight.shape[0] % 3:
                 raise EieError(f"{where}: {target} is not three stacked q, k, v matrices")
             parts = ("q", "k", "v")
             weights = weight.chunk(3)
             biases = (None,) * 3 if bias is None else bias.chunk(3)
-            names = [f"{prefix.removesuffix('.in_proj')}.in_proj.{p}" for p in parts]
+            names = [f"{prefix}.{p}" for p in parts]
         else:
-            weights, biases, names = (weight,), (bias,), [prefix or "linear"]
+            weights, biases, names = (weight,), (bias,), [prefix]
         for name, w, b in zip(names, weights, biases):
             self.add_layer(name, w, b, where)
         self.nodes.append({"name": node.name, "op": "eie.linear", "module": module,
                            "args": [self.value(x, where)], "kwargs": {}, "layers": names})
 
     def add_layer(self, name: str, weight, bias, where: str) -> None:
-        key = (id(weight.untyped_storage()), weight.storage_offset(), None if bias is None else id(bias.untyped_storage()))
-        if name in self.layer_weights:
-            if self.layer_weights[name] != key:
+        torch = require_torch()
+        if name in self.layer_weights:  # a module called again
+            w0, b0 = self.layer_weights[name]
+            if not (torch.equal(w0, weight) and (b0 is None) == (bias is None) and (bias is None or torch.equal(b0, bias))):
                 raise EieError(f"{where}: two different weights would both be layer {name}")
             return
-        self.layer_weights[name] = key
+        self.layer_weights[name] = (weight, bias)
         self.builder.linear(name, {"weight": weight, "bias": bias}.get)
 
     def recurrent(self, node, kind: str, module: str, where: str) -> None:
