@@ -154,6 +154,7 @@ HOST_OPS: dict[str, Callable[..., Any]] = {
     "aten.tanh.default": np.tanh,
     "aten.sigmoid.default": sigmoid,
     "aten.exp.default": np.exp,
+    "aten.erf.default": erf,
     "aten.neg.default": np.negative,
     "aten.sqrt.default": np.sqrt,
     "aten.rsqrt.default": lambda x: 1 / np.sqrt(x),

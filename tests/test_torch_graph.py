@@ -371,7 +371,7 @@ def test_cli_capture_info_and_reference_torch(run_cli, tmp_path):
     assert code == 0 and err == ""
     code, text, _ = run_cli("info", out)
     assert code == 0
-    assert "captured from forward() (torch.export): 3 operation(s) on the PE array, 2 on the host" in text
+    assert "captured from forward() by torch.export: 3 operation(s) on the PE array, 2 on the host" in text
     assert "    input; then host: layer_norm (norm)\n    array fc1; then host: -\n    array fc2; then host: add (model)" in text
     assert "layer fc1: 128 x 65" in text and "activation relu" in text
     code, text, err = run_cli("infer", "--model", out, "--inputs", x, "--reference", "torch", "--no-progress")

@@ -36,6 +36,9 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--state-dict", metavar="FILE",
               help="The Linear/LSTM/GRU layers of a saved torch state dict (.pt), recognised by parameter names; "
                    "with --torch-module, loaded into that module instead.")
+@click.option("--onnx", "onnx_path", metavar="MODEL.onnx",
+              help="An ONNX model (the onnx package): Gemm/MatMul with constant weights on the PE array, a ReLU "
+                   "after them fused, the other operations on the host, as for a captured torch model.")
 @click.option("--example-input", metavar="X.npy",
               help="With --torch-module: inputs (first axis: inputs; the first one is used) to capture forward() "
                    "with torch.export: the graph sets the layer order, module reuse, residual adds and fused ReLUs, "
@@ -69,14 +72,14 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
                    "--benchmark, none for torch layers; LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.eie by convention).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
-def compress(weights, benchmark, torch_module, state_dict, example_input, input_shape, seed, density, method, block, group, pes, accumulators,
+def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_input, input_shape, seed, density, method, block, group, pes, accumulators,
              index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:
     """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
     from eiesim.config import ArchConfig
 
-    source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict)
+    source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict, onnx=onnx_path)
     if source != "weights" and (name is not None or has_bias is not None):
         raise EieError("--name and --bias describe a --weights matrix")
     if seed is not None and source != "benchmark":
@@ -92,7 +95,8 @@ def compress(weights, benchmark, torch_module, state_dict, example_input, input_
     if example_input is not None and input_shape is not None:
         raise EieError("give --example-input or --input-shape, not both")
     outputs = check_outputs({"--out": out, "--json": json_out},
-                            inputs={"--weights": weights, "--state-dict": state_dict, "--example-input": example_input})
+                            inputs={"--weights": weights, "--state-dict": state_dict, "--example-input": example_input,
+                                    "--onnx": onnx_path})
     config = ArchConfig.make(n_pe=pes, accumulators_per_pe=accumulators, index_bits=index_bits,
                              weight_bits=weight_bits)
     pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4", pes, group)
@@ -109,6 +113,12 @@ def compress(weights, benchmark, torch_module, state_dict, example_input, input_
         origin = f"torch {_torch_origin(torch_module, state_dict)}"
         for line in network.skipped:
             click.echo(f"eiesim: warning: not imported: {line}", err=True)
+    elif source == "onnx":
+        from workloads.onnx_import import load_onnx
+
+        network = load_onnx(onnx_path)
+        raw = [(n, w, b, network.activations.get(n, "none")) for n, w, b in network.layers]
+        origin = f"onnx {onnx_path}"
 
     acts = _activations(activation, [r[0] for r in raw], network)
     layers = []
@@ -118,8 +128,10 @@ def compress(weights, benchmark, torch_module, state_dict, example_input, input_
         layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=act or default))
     metadata: dict = {"pruning": None}
     if network is not None and network.graph is not None:
-        metadata["network"] = {"graph": network.graph, "skipped": [], "capture": "torch.export",
-                               "torch": network.origin}
+        metadata["network"] = {"graph": network.graph, "skipped": [],
+                               "capture": "onnx" if source == "onnx" else "torch.export"}
+        if source == "torch":
+            metadata["network"]["torch"] = network.origin
     elif network is not None:
         metadata["network"] = {"stages": list(network.stages), "skipped": list(network.skipped)}
     if density is not None:
@@ -239,7 +251,7 @@ def info(model_path, json_out) -> None:
 def _one_source(**sources) -> str:
     given = [key for key, value in sources.items() if value is not None]
     if len(given) != 1:
-        options = "--weights, --benchmark, or --torch-module and/or --state-dict"
+        options = "--weights, --benchmark, --onnx, or --torch-module and/or --state-dict"
         got = ", ".join("--torch-module/--state-dict" if key == "torch" else "--" + key for key in given)
         raise EieError(f"give exactly one source: {options}" + (f"; got {got}" if given else ""))
     return given[0]
@@ -263,7 +275,8 @@ def _print_graph(model) -> None:
 
     groups = Network(model).host_ops_after()
     n_host = sum(len(ops) for _, ops in groups)
-    click.echo(f"  network: captured from forward() ({model.metadata['network'].get('capture', '?')}): "
+    how = {"torch.export": "captured from forward() by torch.export", "onnx": "read from an ONNX graph"}
+    click.echo(f"  network: {how.get(model.metadata['network'].get('capture'), 'a graph')}: "
                f"{len(groups) - 1} operation(s) on the PE array, {n_host} on the host (the chip does not model "
                "host operations: no cycles, no energy)")
     for layers, ops in groups:
