@@ -1,6 +1,7 @@
 """Import by capturing forward(): graph order, reuse, residuals, fused ReLUs, host operations,
 the network description's schema, imported-tensor checks, and the zoo of user models."""
 
+import functools
 import json
 
 import numpy as np
@@ -261,7 +262,9 @@ def test_attention_masks_on_the_host_match_torch():
 # ----- the model file ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def _residual_model():
+    """Built once: tests only read it (the schema cases edit a JSON copy of its metadata)."""
     return build("residual MLP block", density=0.5, n_inputs=3)
 
 

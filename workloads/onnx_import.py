@@ -58,7 +58,7 @@ def load_onnx(path: str) -> TorchNetwork:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception as exc:  # onnx raises DecodeError, ValidationError, ...
         raise EieError(f"cannot read {path} as an ONNX model: {_first_line(exc)}") from None
-    return _Translate(model, onnx).run({"onnx": str(path)})
+    return _Translate(model, onnx).run()
 
 
 class _Translate:
@@ -115,7 +115,7 @@ class _Translate:
 
     # -- the walk -------------------------------------------------------------------------
 
-    def run(self, origin: dict) -> TorchNetwork:
+    def run(self) -> TorchNetwork:
         inputs = [v for v in self.graph.input if v.name not in self.consts]
         if len(inputs) != 1 or len(self.graph.output) != 1:
             raise EieError(f"an ONNX model must have one input and one output, it has {len(inputs)} and "
@@ -139,7 +139,7 @@ class _Translate:
         graph = {"inputs": [spec], "nodes": self.nodes, "outputs": [self.ref(self.graph.output[0].name)]}
         network = self.builder.done("the ONNX model")
         return TorchNetwork(network.layers, (), (), graph=graph, host_arrays=self.host_arrays,
-                            activations=activations, origin=origin)
+                            activations=activations)
 
     def input_spec(self, value) -> dict:
         t = value.type.tensor_type

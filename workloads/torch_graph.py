@@ -75,11 +75,14 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
     try:
         with warnings.catch_warnings():  # export's note on nn.LSTM/GRU's cached flat weights is not the user's concern
             warnings.filterwarnings("ignore", message="The tensor attribute", category=UserWarning)
-            program = torch.export.export(module, (tensor,))
+            warnings.filterwarnings("ignore", message=".*treespec", category=FutureWarning)
+            # an empty decomposition table functionalises (relu_ -> relu, x += y -> add) and keeps
+            # the high-level operations (linear, layer_norm, scaled_dot_product_attention, lstm)
+            program = torch.export.export(module, (tensor,)).run_decompositions({})
     except Exception as exc:  # export raises many kinds (unsupported Python, data-dependent flow, ...)
         raise EieError(f"torch.export could not capture {type(module).__name__}.forward(): {_first_line(exc)}") from None
     return _Capture(program).run({"name": "", "shape": list(x.shape), "dtype": "int" if is_int else "float"},
-                                 origin)
+                                 origin, type(module).__name__)
 
 
 class _Capture:
@@ -173,7 +176,7 @@ class _Capture:
 
     # -- the walk -------------------------------------------------------------------------
 
-    def run(self, input_spec: dict, origin: dict | None) -> TorchNetwork:
+    def run(self, input_spec: dict, origin: dict | None, model_name: str) -> TorchNetwork:
         if len(self.user_inputs) != 1:
             raise EieError(f"forward() must take exactly one tensor input, it takes {len(self.user_inputs)}")
         input_spec["name"] = self.user_inputs[0]
@@ -211,7 +214,7 @@ class _Capture:
             raise EieError("forward() must return exactly one tensor")
         activations = {name: "relu" for name in fused_layers(self.nodes, fused)}
         graph = {"inputs": [input_spec], "nodes": self.nodes, "outputs": [self.value(outputs[0], "output")]}
-        network = self.builder.done(f"module {type(self.program).__name__}")
+        network = self.builder.done(f"module {model_name}")
         return TorchNetwork(network.layers, (), (), graph=graph, host_arrays=self.host_arrays,
                             activations=activations, origin=origin)
 

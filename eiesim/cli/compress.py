@@ -1,9 +1,11 @@
 """``eiesim compress`` / ``decompress`` / ``info``: the Deep Compression front-end (SPEC §3).
 
 ``compress`` takes the layers of exactly one source: a dense ``.npy`` matrix (``--weights``),
-EIE benchmark layers (``--benchmark NAME|all``), or a PyTorch model (``--torch-module
-module:attr``, ``--state-dict FILE`` or both, read by ``workloads.torch_import``; how the
-layers chain and which modules were not imported go into the file's metadata). It optionally
+EIE benchmark layers (``--benchmark NAME|all``), a PyTorch model (``--torch-module
+module:attr``, ``--state-dict FILE`` or both; with ``--example-input``/``--input-shape`` its
+forward() is captured by ``workloads.torch_graph``, else its layers are read in
+registration order by ``workloads.torch_import``), or an ONNX graph (``--onnx``,
+``workloads.onnx_import``); the network description goes into the file's metadata. It optionally
 prunes each layer to ``--density`` (magnitude, load-balanced per PE, or structured), shares weights by k-means,
 encodes the interleaved CSC for the PE array, writes one model file and prints the
 storage report (``--json`` writes it as JSON). ``decompress`` writes a layer's quantized

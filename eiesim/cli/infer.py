@@ -1,9 +1,13 @@
 """``eiesim infer``: a whole compressed network over a batch of inputs on the simulated chip.
 
-Layers run in order (LSTM/GRU layers over the time steps, state fed back), each fed the
-previous layer's written-back output; see :mod:`eiesim.inference`. Prints per-layer and
+Layers run in order (or as a captured graph orders them; LSTM/GRU layers over the time steps,
+state fed back), each fed the previous layer's written-back output; see :mod:`eiesim.inference`. Prints per-layer and
 whole-network latency (p50 / p95 / max), mean energy, and how far the chip's outputs are
-from the float reference; ``--json``, ``--outputs`` and ``--plot`` write files (atomically).
+from the float model of the compressed weights and, with ``--reference`` (a file, or ``torch``:
+the user's own model run again), from the user's model; host operations of a captured graph
+are counted (the chip does not model them), and a positive-only broadcast that drops
+negative inputs is warned about per layer. ``--json``, ``--outputs`` and ``--plot`` write
+files (atomically).
 """
 
 from __future__ import annotations
