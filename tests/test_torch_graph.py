@@ -108,6 +108,30 @@ def test_relu_is_fused_only_when_every_call_of_the_layer_feeds_only_a_relu():
     assert ops.count("aten.relu.default") == 2 and ops.count("eie.linear") == 3
 
 
+def test_in_place_relu_and_residual_add_are_captured_as_their_functional_forms():
+    class InPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.act, self.b = nn.Linear(4, 4), nn.ReLU(inplace=True), nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = self.act(self.a(x))
+            h += self.b(h)
+            return h
+
+    torch.manual_seed(0)
+    module = InPlace()
+    net = capture(module, np.ones((1, 4)))
+    assert net.activations == {"a": "relu"}
+    assert [n["op"] for n in net.graph["nodes"]] == ["eie.linear", "eie.linear", "aten.add.Tensor"]
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    model = CompressedModel([compress_layer(w, ArchConfig(n_pe=2), name=n, has_bias=b,
+                                            activation=net.activations.get(n, "none")) for n, w, b in net.layers],
+                            ArchConfig(n_pe=2), metadata={"network": {"graph": net.graph, "skipped": []}})
+    np.testing.assert_allclose(forward(Network(model), x, call=exact_call(net)), torch_outputs(module, x), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_packed_in_proj_is_split_into_q_k_v_rows():
     torch.manual_seed(0)
     attn = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
