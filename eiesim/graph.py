@@ -5,7 +5,10 @@ A model imported from its ``forward()`` (:mod:`workloads.torch_graph`) is stored
 
     {"graph": {"inputs": [{"name", "shape": [int, ...], "dtype": "float" | "int"}],
                "nodes": [NODE, ...], "outputs": [VALUE, ...]},
-     "skipped": [], "capture": "torch.export", "torch": {"module": str | None, "state_dict": str | None}}
+     "skipped": [], "capture": "torch.export" | "onnx",
+     "torch": {"module": str | None, "state_dict": str | None}, "onnx": {"file": str}}
+
+(``torch`` / ``onnx``: where the model came from, for ``eiesim infer --reference torch|onnx``.)
 
 Each node is ``{"name", "op", "module", "args": [VALUE, ...], "kwargs": {str: VALUE}}`` and
 runs after the nodes before it; ``module`` is the module attribute path that called it
@@ -326,13 +329,16 @@ def check_network(network: Any, layers: dict[str, Any], arrays: dict[str, np.nda
     file must be used and every host array referenced."""
     c = _Checker(layers, arrays)
     if "graph" in (network if type(network) is dict else {}):
-        c.keys(network, "network", {"graph", "skipped"}, {"capture", "torch"})
+        c.keys(network, "network", {"graph", "skipped"}, {"capture", "torch", "onnx"})
         _check_graph(c, network["graph"])
         if network.get("torch") is not None:
             c.keys(network["torch"], "network.torch", {"module", "state_dict"})
             for key in ("module", "state_dict"):
                 c.typed(network["torch"], key, str, "network.torch", optional=True)
         c.typed(network, "capture", str, "network", optional=True)
+        if network.get("onnx") is not None:
+            c.keys(network["onnx"], "network.onnx", {"file"})
+            c.typed(network["onnx"], "file", str, "network.onnx")
     else:
         c.keys(network, "network", {"stages", "skipped"}, {"torch"})
         stages = c.typed(network, "stages", list, "network")

@@ -93,5 +93,29 @@ def test_cli_compress_onnx_and_info(run_cli, tmp_path):
     code, text, err = run_cli("infer", "--model", tmp_path / "r.eie", "--inputs", tmp_path / "x.npy", "--no-progress")
     assert code == 0, err
     assert "host operations per input" in text and "layer_norm 1, add 1" in text
+    code, text, err = run_cli("infer", "--model", tmp_path / "r.eie", "--inputs", tmp_path / "x.npy", "--no-progress",
+                              "--reference", "torch")
+    assert code != 0 and "for one read from ONNX give --reference onnx" in err
     code, _, err = run_cli("compress", "--onnx", path, "--weights", path, "--out", tmp_path / "z.eie")
     assert code != 0 and "give exactly one source" in err
+
+
+def test_cli_reference_onnx_runs_the_file_with_onnx_runtime(run_cli, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from workloads.torch_zoo import torch_outputs
+
+    module = ZOO["layers registered out of order"].factory()
+    x = ZOO["layers registered out of order"].inputs(3, 0)
+    path = export(module, x, tmp_path / "o.onnx")
+    run_cli("compress", "--onnx", path, "--out", tmp_path / "o.eie")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", torch_outputs(module, x))
+    code, by_onnx, err = run_cli("infer", "--model", tmp_path / "o.eie", "--inputs", tmp_path / "x.npy",
+                                 "--no-progress", "--reference", "onnx")
+    assert code == 0, err
+    assert f"chip vs your ONNX model ({path}, ONNX Runtime): " in by_onnx
+    code, by_file, _ = run_cli("infer", "--model", tmp_path / "o.eie", "--inputs", tmp_path / "x.npy",
+                               "--no-progress", "--reference", tmp_path / "y.npy")
+    # ONNX Runtime and torch compute the same float32 network: the same correlation to 4 places
+    corr = [float(t.split("correlation ")[1].split(",")[0]) for t in (by_onnx, by_file)]
+    assert corr[0] == pytest.approx(corr[1], abs=1e-4)

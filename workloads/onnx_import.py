@@ -273,6 +273,31 @@ class _Translate:
         return [-1, *shape[1:]]
 
 
+def onnx_reference(model, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """The outputs of the ONNX file a compressed model was read from, run by ONNX Runtime one
+    input at a time (a batch of one), and a name for it."""
+    origin = (model.metadata.get("network") or {}).get("onnx")
+    if not origin:
+        raise EieError("--reference onnx needs a model read from an ONNX file (eiesim compress --onnx)")
+    try:
+        import onnxruntime
+    except ModuleNotFoundError:  # pragma: no cover - an optional extra
+        raise EieError("--reference onnx needs onnxruntime; install eiesim[onnx]") from None
+    if not os.path.isfile(origin["file"]):
+        raise EieError(f"no such ONNX file: {origin['file']} (the model was read from it)")
+    try:
+        session = onnxruntime.InferenceSession(origin["file"], providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own errors
+        raise EieError(f"ONNX Runtime cannot load {origin['file']}: {_first_line(exc)}") from None
+    feed = session.get_inputs()[0]
+    dtype = np.int64 if "int" in feed.type else np.float32
+    outs = []
+    for x in np.asarray(inputs):
+        y = np.asarray(session.run(None, {feed.name: np.asarray(x)[None].astype(dtype)})[0], np.float64)
+        outs.append(y[0] if y.ndim and y.shape[0] == 1 else y)
+    return np.stack(outs), f"your ONNX model ({origin['file']}, ONNX Runtime)"
+
+
 def _node_name(name: str) -> str:
     return f"v:{name}"
 

@@ -316,7 +316,8 @@ def torch_reference(model, inputs: np.ndarray) -> tuple[np.ndarray, str]:
     origin = (model.metadata.get("network") or {}).get("torch")
     if not origin or not origin.get("module"):
         raise EieError("--reference torch needs a model captured from a torch module (eiesim compress "
-                       "--torch-module ... --example-input/--input-shape); give --reference R.npy instead")
+                       "--torch-module ... --example-input/--input-shape); for one read from ONNX give --reference onnx, "
+                       "else --reference R.npy")
     module = import_module_with_state(origin["module"], origin.get("state_dict"))
     module.eval()
     is_int = np.issubdtype(np.asarray(inputs).dtype, np.integer)

@@ -134,6 +134,8 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
                                "capture": "onnx" if source == "onnx" else "torch.export"}
         if source == "torch":
             metadata["network"]["torch"] = network.origin
+        else:
+            metadata["network"]["onnx"] = {"file": str(onnx_path)}
     elif network is not None:
         metadata["network"] = {"stages": list(network.stages), "skipped": list(network.skipped)}
     if density is not None:

@@ -31,10 +31,11 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
                    "that starts with an LSTM/GRU.")
 @click.option("--calibration", metavar="C.npy",
               help="Inputs that set the 'auto' activation formats (same layout as --inputs) [default: --inputs].")
-@click.option("--reference", metavar="R.npy|torch",
+@click.option("--reference", metavar="R.npy|torch|onnx",
               help="Outputs of the original model for X (.npy) to compare the chip's against; or 'torch': run the "
                    "torch model the file was captured from (its --torch-module is imported and its code runs, "
-                   "with its --state-dict loaded) on the same inputs.")
+                   "with its --state-dict loaded) on the same inputs; or 'onnx': run the ONNX file it was read "
+                   "from with ONNX Runtime.")
 @click.option("--labels", metavar="Y.npy", help="Class label per input (integers), for accuracy.")
 @click.option("--value-bits", type=click.IntRange(2, 32), help="Bits of activations, codebook values and "
               "accumulators [default: the model's, 16].")
@@ -67,23 +68,28 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
 
     outputs = check_outputs({"--json": json_out, "--outputs": outputs_out, "--plot": plot},
                             inputs={"--model": model_path, "--inputs": inputs, "--calibration": calibration,
-                                    "--reference": reference, "--labels": labels})
+                                    "--reference": None if reference in ("torch", "onnx") else reference,
+                                    "--labels": labels})
     if plot is not None and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise EieError(f"--plot {plot}: give a file ending in {', '.join(PLOT_SUFFIXES)}")
     act = parse_frac_bits(act_frac_bits, "--act-frac-bits")
     weight = parse_frac_bits(weight_frac_bits, "--weight-frac-bits")
     model = load_model(model_path)
     x = _load_npy(inputs, "inputs")
-    use_torch = reference == "torch"
+    run_model = reference in ("torch", "onnx")
     extra = {name: None if path is None else _load_npy(path, what)
              for name, path, what in (("calibration", calibration, "calibration inputs"),
-                                      ("reference", None if use_torch else reference, "reference outputs"),
+                                      ("reference", None if run_model else reference, "reference outputs"),
                                       ("labels", labels, "labels"))}
     extra["reference_name"] = f"--reference {reference}"
-    if use_torch:
+    if reference == "torch":
         from workloads.torch_graph import torch_reference
 
         extra["reference"], extra["reference_name"] = torch_reference(model, x)
+    elif reference == "onnx":
+        from workloads.onnx_import import onnx_reference
+
+        extra["reference"], extra["reference_name"] = onnx_reference(model, x)
     result = run_inference(model, x, engine=engine, precision=precision, value_bits=value_bits, act_frac_bits=act,
                            weight_frac_bits=weight, queue_depth=queue_depth, timing=timing, progress=progress,
                            **extra)
