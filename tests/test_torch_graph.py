@@ -454,3 +454,66 @@ def test_cli_reference_torch_needs_a_captured_model(run_cli, tmp_path):
     run_cli("compress", "--weights", tmp_path / "w.npy", "--out", tmp_path / "m.eie")
     code, _, err = run_cli("infer", "--model", tmp_path / "m.eie", "--inputs", tmp_path / "x.npy", "--reference", "torch")
     assert code != 0 and "--reference torch needs a model captured from a torch module" in err
+
+
+# ----- random networks ---------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STEP = st.tuples(st.sampled_from(["new", "reuse"]), st.sampled_from([4, 6]), st.booleans(),
+                 st.sampled_from(["none", "residual", "norm", "tanh"]))
+
+
+class Program(nn.Module):
+    """Steps drawn by Hypothesis: a new layer (or a call of an earlier one of that shape),
+    optionally a ReLU, then a residual add, a layer norm or a tanh."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps, self.layers, width = [], nn.ModuleDict(), 4
+        for i, (kind, out, relu, after) in enumerate(steps):
+            same = [n for n, m in self.layers.items() if (m.in_features, m.out_features) == (width, out)]
+            if kind == "reuse" and same:
+                name = same[0]
+            else:
+                name = f"l{i}"
+                self.layers[name] = nn.Linear(width, out)
+            self.steps.append((name, relu, after if not (after == "residual" and out != width) else "none"))
+            width = out
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x):
+        for name, relu, after in self.steps:
+            y = self.layers[name](x)
+            y = torch.relu(y) if relu else y
+            if after == "residual":
+                y = y + x
+            elif after == "norm":
+                y = nn.functional.layer_norm(y, y.shape[-1:])
+            elif after == "tanh":
+                y = torch.tanh(y)
+            x = y
+        return x
+
+
+@settings(max_examples=8)
+@given(st.lists(STEP, min_size=1, max_size=4), st.integers(0, 2**16))
+def test_random_programs_run_as_torch_runs_them(steps, seed):
+    torch.manual_seed(seed)
+    module = Program(steps)
+    x = np.random.default_rng(seed).standard_normal((2, 4))
+    net = capture(module, x)
+    calls = [n["layers"][0] for n in net.graph["nodes"] if n["op"] == "eie.linear"]
+    assert calls == [f"layers.{name}" for name, _, _ in module.steps]  # the order forward() calls them
+    # a ReLU is fused when every call of the layer feeds only that ReLU (an add reads the ReLU's
+    # output, not the layer's, so a residual after the ReLU does not stop it)
+    fused = {f"layers.{n}" for n in {name for name, _, _ in module.steps}
+             if all(relu for m, relu, _ in module.steps if m == n)}
+    assert set(net.activations) == fused
+    config = ArchConfig(n_pe=2)
+    model = CompressedModel([compress_layer(w, config, name=n, has_bias=b, activation=net.activations.get(n, "none"))
+                             for n, w, b in net.layers], config,
+                            metadata={"network": {"graph": net.graph, "skipped": []}}, host_arrays=net.host_arrays)
+    np.testing.assert_allclose(forward(Network(model), x, call=exact_call(net)), torch_outputs(module, x),
+                               rtol=1e-4, atol=1e-5)
