@@ -36,8 +36,6 @@ import operator
 from typing import Any, Callable
 
 import numpy as np
-from scipy.special import erf
-
 from eiecore.errors import EieError
 
 ARRAY_OPS = ("eie.linear", "eie.lstm", "eie.gru")
@@ -66,10 +64,16 @@ def _layer_norm(x, shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     return y if bias is None else y + bias
 
 
+def _erf(x):
+    from scipy.special import erf  # imported when a model uses it: model files load without scipy
+
+    return erf(x)
+
+
 def _gelu(x, approximate="none"):
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
 
 
 def sigmoid(x):
@@ -157,7 +161,7 @@ HOST_OPS: dict[str, Callable[..., Any]] = {
     "aten.tanh.default": np.tanh,
     "aten.sigmoid.default": sigmoid,
     "aten.exp.default": np.exp,
-    "aten.erf.default": erf,
+    "aten.erf.default": _erf,
     "aten.neg.default": np.negative,
     "aten.sqrt.default": np.sqrt,
     "aten.rsqrt.default": lambda x: 1 / np.sqrt(x),
