@@ -33,8 +33,9 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--weights", metavar="W.npy", help="Dense weight matrix M x K (.npy); zeros are pruned weights.")
 @click.option("--benchmark", metavar="NAME|all", help="An EIE Table III layer (Alex-6 ... NT-LSTM), or all nine in one file.")
 @click.option("--torch-module", metavar="MODULE:ATTR",
-              help="The Linear/LSTM/GRU layers of a torch nn.Module (or a factory returning one). This imports "
-                   "and runs the module's code; the current directory is searched first.")
+              help="A torch nn.Module (or a factory returning one): its forward() captured with --example-input "
+                   "or --input-shape, else its Linear/LSTM/GRU layers in registration order (with a warning). "
+                   "This imports and runs the module's code; the current directory is searched first.")
 @click.option("--state-dict", metavar="FILE",
               help="The Linear/LSTM/GRU layers of a saved torch state dict (.pt), recognised by parameter names; "
                    "with --torch-module, loaded into that module instead.")
@@ -71,7 +72,8 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--activation", metavar="relu|none[,...]",
               help="Output non-linearity on write-back: one for every layer, or a comma list with one per layer "
                    "in file order (e.g. relu,relu,none) [default: relu for --weights, the table's for "
-                   "--benchmark, none for torch layers; LSTM/GRU gate layers must stay none].")
+                   "--benchmark, for a captured graph or ONNX relu where a ReLU follows the layer, else none; "
+                   "LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.eie by convention).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
 def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_input, input_shape, seed, density, method, block, group, pes, accumulators,
