@@ -155,6 +155,10 @@ def test_torch_pruning_masks_are_applied():
     expected = (model[0].weight_orig * model[0].weight_mask).detach().double().numpy()
     np.testing.assert_array_equal(net.layer("0").matrix[:, :6], expected)
     assert np.count_nonzero(net.layer("0").matrix[:, :6]) == 15
+    with torch.no_grad():
+        model[0].weight_mask[0, 0] = 0.5
+    with pytest.raises(EieError, match="0.weight_mask must hold only 0 and 1"):
+        capture(model, np.ones((1, 6)))
 
 
 def test_a_pruned_module_called_twice_is_one_layer_run_twice():
