@@ -1,8 +1,11 @@
 """Whole-network inference on the simulated chip: every layer, every input, every time step.
 
-A compressed model's layers run as a chain of *stages* (``metadata["network"]["stages"]``
-written by ``eiesim compress`` for torch models; otherwise every layer is one linear stage,
-in file order). Each layer call is one :func:`eiesim.simulate` run on the PE array, whose
+A model captured from its ``forward()`` (or read from ONNX) runs as its graph
+(``metadata["network"]["graph"]``, :mod:`eiesim.graph`): its array operations on the chip,
+every other operation on the host in numpy (not modelled: no cycles, no energy; counted per
+input), each input as a batch of one, as it was captured. Other models' layers run as a chain
+of *stages* (``metadata["network"]["stages"]`` written by ``eiesim compress`` for a torch
+model without an example input; otherwise every layer is one linear stage, in file order). Each layer call is one :func:`eiesim.simulate` run on the PE array, whose
 written-back output is the next call's input:
 
 - a **linear** stage maps each input vector (or each time step of a sequence) through one
@@ -44,7 +47,7 @@ import scipy.sparse as sp
 from compressor.csc import EncodedLayer
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
-from eiesim.graph import sigmoid, resolve, run_host_op
+from eiesim.graph import resolve, run_host_op, sigmoid
 from eiesim.modelfile import CompressedModel
 from eiesim.numerics import frac_bits_for
 from eiesim.simulation import simulate
