@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SOURCE) torch==2.13.0
 	# torch stays pinned while the rest installs (nothing may swap it for another build).
 	echo "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
-	$(BIN)/python -m pip install -q -c $(VENV)/torch-pin.txt -e ".[dev,torch]"
+	$(BIN)/python -m pip install -q -c $(VENV)/torch-pin.txt -e ".[dev,torch,onnx]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,8 +1,11 @@
 """Whole-network inference on the simulated chip: every layer, every input, every time step.
 
-A compressed model's layers run as a chain of *stages* (``metadata["network"]["stages"]``
-written by ``eiesim compress`` for torch models; otherwise every layer is one linear stage,
-in file order). Each layer call is one :func:`eiesim.simulate` run on the PE array, whose
+A model captured from its ``forward()`` (or read from ONNX) runs as its graph
+(``metadata["network"]["graph"]``, :mod:`eiesim.graph`): its array operations on the chip,
+every other operation on the host in numpy (not modelled: no cycles, no energy; counted per
+input), each input as a batch of one, as it was captured. Other models' layers run as a chain
+of *stages* (``metadata["network"]["stages"]`` written by ``eiesim compress`` for a torch
+model without an example input; otherwise every layer is one linear stage, in file order). Each layer call is one :func:`eiesim.simulate` run on the PE array, whose
 written-back output is the next call's input:
 
 - a **linear** stage maps each input vector (or each time step of a sequence) through one
@@ -44,6 +47,7 @@ import scipy.sparse as sp
 from compressor.csc import EncodedLayer
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
+from eiesim.graph import resolve, run_host_op, sigmoid
 from eiesim.modelfile import CompressedModel
 from eiesim.numerics import frac_bits_for
 from eiesim.simulation import simulate
@@ -63,25 +67,39 @@ class Stage:
 
 
 class Network:
-    """The stages of a compressed model, checked against its layers' shapes."""
+    """The stages of a compressed model, checked against its layers' shapes; or, for a model
+    captured from its ``forward()``, its graph (:mod:`eiesim.graph`)."""
     def __init__(self, model: CompressedModel):
         self.model = model
         self.layers = {layer.name: layer for layer in model.layers}
-        described = (model.metadata.get("network") or {}).get("stages")
-        raw = described if described else [{"kind": "linear", "layer": name} for name in model.names]
+        described = model.metadata.get("network") or {}
+        self.graph = described.get("graph")
+        self.node_stages: dict[str, list[Stage]] = {}
+        if self.graph is not None:
+            self.stages = []
+            for node in self.graph["nodes"]:
+                if node["op"] in ("eie.lstm", "eie.gru"):
+                    stages = self.node_stages[node["name"]] = [self._stage(s) for s in node["stages"]]
+                    self._check_chain(stages)
+            return
+        raw = described.get("stages") or [{"kind": "linear", "layer": name} for name in model.names]
         self.stages = [self._stage(s) for s in raw]
-        for before, after in zip(self.stages, self.stages[1:]):
-            if before.n_outputs != after.n_inputs:
-                raise EieError(f"{before.name} has {before.n_outputs} outputs but {after.name} takes "
-                               f"{after.n_inputs} inputs: the layers do not form a chain")
+        self._check_chain(self.stages)
         used = [name for s in self.stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
         missing = [name for name in self.layers if name not in used]
         if missing:
             raise EieError(f"the model's network description leaves out layer(s) {', '.join(missing)}")
 
+    @staticmethod
+    def _check_chain(stages: list[Stage]) -> None:
+        for before, after in zip(stages, stages[1:]):
+            if before.n_outputs != after.n_inputs:
+                raise EieError(f"{before.name} has {before.n_outputs} outputs but {after.name} takes "
+                               f"{after.n_inputs} inputs: the layers do not form a chain")
+
     @property
     def recurrent(self) -> bool:
-        return self.stages[0].kind != "linear"
+        return self.graph is None and self.stages[0].kind != "linear"
 
     @property
     def n_inputs(self) -> int:
@@ -89,7 +107,36 @@ class Network:
 
     def call_order(self) -> list[str]:
         """Layer names in the order they first run (for tables and figures)."""
-        return [name for s in self.stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
+        if self.graph is None:
+            stages = self.stages
+        else:
+            stages = [s for node in self.graph["nodes"]
+                      for s in (self.node_stages.get(node["name"]) or
+                                [Stage("linear", n, ((n, None, False),)) for n in node.get("layers", [])])]
+        names = [name for s in stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
+        return list(dict.fromkeys(names))
+
+    def host_ops_after(self) -> list[tuple[str, list[dict]]]:
+        """For a graph: each array operation (its layer names joined) and the host
+        operations that follow it until the next one (``""`` first: those before any)."""
+        groups: list[tuple[str, list[dict]]] = [("", [])]
+        for node in (self.graph or {}).get("nodes", []):
+            if node["op"] == "eie.linear":
+                groups.append((" + ".join(node["layers"]), []))
+            elif node["op"] in ("eie.lstm", "eie.gru"):
+                groups.append((" + ".join(d["gates"] for s in node["stages"] for d in s["directions"]), []))
+            else:
+                groups[-1][1].append(node)
+        return groups
+
+    def run(self, x: np.ndarray, call: "LayerCall", counts: dict[str, int] | None = None) -> np.ndarray:
+        """One input through the network; ``counts`` collects host operations by name."""
+        if self.graph is not None:
+            return _run_graph(self, x, call, counts)
+        seq = np.atleast_2d(np.asarray(x, np.float64))  # (T, features); T = 1 for a vector
+        for stage in self.stages:
+            seq = _run_stage(self, stage, seq, call)
+        return seq if self.recurrent else seq[0]
 
     def _get(self, name: str) -> EncodedLayer:
         if name not in self.layers:
@@ -97,8 +144,6 @@ class Network:
         return self.layers[name]
 
     def _stage(self, spec: Any) -> Stage:
-        if not isinstance(spec, dict) or spec.get("kind") not in ("linear", "lstm", "gru"):
-            raise EieError(f"bad network stage in the model metadata: {spec!r}")
         if spec["kind"] == "linear":
             layer = self._get(spec.get("layer"))
             return Stage("linear", layer.name, ((layer.name, None, False),), 0, layer.n_inputs, layer.shape[0])
@@ -192,50 +237,107 @@ LayerCall = Callable[[EncodedLayer, np.ndarray], np.ndarray]
 
 
 def forward(network: Network, inputs: np.ndarray, call: LayerCall | None = None,
-            ranges: _Ranges | None = None, progress: Iterable | None = None) -> np.ndarray:
-    """Outputs of every input run through the stages; ``call`` runs one layer on one
+            ranges: _Ranges | None = None, progress: Iterable | None = None,
+            counts: dict[str, int] | None = None) -> np.ndarray:
+    """Outputs of every input run through the network; ``call`` runs one layer on one
     activation vector (default: exact float64 with the layer's codebook values)."""
-    float_call = _FloatCall(ranges)
-    run = call or float_call
-    outputs = []
-    for x in progress if progress is not None else inputs:
-        seq = np.atleast_2d(np.asarray(x, np.float64))  # (T, features); T = 1 for a vector
-        for stage in network.stages:
-            seq = _run_stage(network, stage, seq, run)
-        outputs.append(seq if network.recurrent else seq[0])
-    return np.stack(outputs)
+    run = call or _FloatCall(ranges)
+    return np.stack([network.run(x, run, counts) for x in (progress if progress is not None else inputs)])
+
+
+def _run_graph(network: Network, x: np.ndarray, call: LayerCall, counts: dict[str, int] | None) -> np.ndarray:
+    """A captured graph on one input (a batch of one, as it was captured)."""
+    graph, arrays = network.graph, network.model.host_arrays
+    env: dict[str, Any] = {graph["inputs"][0]["name"]: np.asarray(x)[None]}
+    for node in graph["nodes"]:
+        op = node["op"]
+        if op == "eie.linear":
+            a = np.asarray(resolve(node["args"][0], env, arrays), np.float64)
+            layers = [network.layers[name] for name in node["layers"]]
+            if a.ndim == 0 or a.shape[-1] != layers[0].n_inputs:
+                raise EieError(f"layer {layers[0].name} takes {layers[0].n_inputs} inputs, but module "
+                               f"{node['module'] or '(model)'} gives it shape {a.shape}")
+            rows = a.reshape(-1, a.shape[-1])
+            out = np.concatenate([np.stack([call(layer, v) for v in rows]) for layer in layers], axis=-1)
+            env[node["name"]] = out.reshape(a.shape[:-1] + (-1,))
+        elif op in ("eie.lstm", "eie.gru"):
+            env[node["name"]] = _run_recurrent(network, node, env, call)
+        else:
+            env[node["name"]] = run_host_op(node, env, arrays)
+            if counts is not None:
+                counts[op] = counts.get(op, 0) + 1
+    out = np.asarray(resolve(graph["outputs"][0], env, arrays), np.float64)
+    return out[0] if out.ndim and out.shape[0] == 1 else out
+
+
+def _run_recurrent(network: Network, node: dict, env: dict, call: LayerCall) -> list[np.ndarray]:
+    """torch's ``lstm``/``gru`` over a batch: ``[output, h_n(, c_n)]`` in torch's layouts."""
+    arrays = network.model.host_arrays
+    seq = np.asarray(resolve(node["args"][0], env, arrays), np.float64)
+    state = resolve(node["args"][1], env, arrays)
+    h0, c0 = (state[0], state[1]) if node["op"] == "eie.lstm" else (state, None)
+    stages = network.node_stages[node["name"]]
+    if seq.ndim != 3 or seq.shape[-1] != stages[0].n_inputs:
+        raise EieError(f"{stages[0].kind.upper()} {stages[0].name} takes (batch, time, {stages[0].n_inputs}) "
+                       f"inputs, got shape {seq.shape}")
+    if not node["batch_first"]:
+        seq = seq.transpose(1, 0, 2)
+    outs, hs, cs = [], [], []
+    for b, x in enumerate(seq):
+        h_b, c_b, i = [], [], 0
+        for stage in stages:
+            initial = []
+            for _ in stage.layers:
+                initial.append((np.asarray(h0[i, b], np.float64), None if c0 is None else np.asarray(c0[i, b], np.float64)))
+                i += 1
+            x, finals = _run_recurrent_stage(network, stage, x, call, initial)
+            h_b += [h for h, _ in finals]
+            c_b += [c for _, c in finals]
+        outs.append(x)
+        hs.append(h_b)
+        cs.append(c_b)
+    out = np.stack(outs)
+    result = [out if node["batch_first"] else out.transpose(1, 0, 2), np.stack(hs, axis=1)]
+    return result + ([np.stack(cs, axis=1)] if node["op"] == "eie.lstm" else [])
 
 
 def _run_stage(network: Network, stage: Stage, seq: np.ndarray, call: LayerCall) -> np.ndarray:
     if stage.kind == "linear":
         layer = network.layers[stage.layers[0][0]]
         return np.stack([call(layer, x) for x in seq])
-    outs = []
-    for gates_name, proj_name, reverse in stage.layers:
+    return _run_recurrent_stage(network, stage, seq, call)[0]
+
+
+def _run_recurrent_stage(network: Network, stage: Stage, seq: np.ndarray, call: LayerCall,
+                         initial: list | None = None) -> tuple[np.ndarray, list]:
+    """One recurrent layer (all directions) over ``seq`` (T x features) from the ``initial``
+    (h, c) of each direction (zeros when None); returns its outputs and final states."""
+    outs, finals = [], []
+    for d, (gates_name, proj_name, reverse) in enumerate(stage.layers):
         gates, proj = network.layers[gates_name], network.layers.get(proj_name) if proj_name else None
         h_width = proj.shape[0] if proj is not None else stage.hidden_size
         h, c = np.zeros(h_width), np.zeros(stage.hidden_size)
+        if initial is not None:
+            h = initial[d][0]
+            c = c if initial[d][1] is None else initial[d][1]
         steps = range(len(seq) - 1, -1, -1) if reverse else range(len(seq))
         out = np.zeros((len(seq), h_width))
         for t in steps:
             g = call(gates, np.concatenate([seq[t], h]))
             if stage.kind == "lstm":
                 i, f, gg, o = np.split(g, 4)
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(gg)
-                h = _sigmoid(o) * np.tanh(c)
+                c = sigmoid(f) * c + sigmoid(i) * np.tanh(gg)
+                h = sigmoid(o) * np.tanh(c)
                 if proj is not None:
                     h = call(proj, h)
             else:
                 r, z, n_in, n_h = np.split(g, 4)
-                r, z = _sigmoid(r), _sigmoid(z)
+                r, z = sigmoid(r), sigmoid(z)
                 h = (1 - z) * np.tanh(n_in + r * n_h) + z * h
             out[t] = h
         outs.append(out)
-    return np.concatenate(outs, axis=1)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warnings for large |x|
+        finals.append((h, c))
+    return np.concatenate(outs, axis=1), finals
 
 
 class _FloatCall:
@@ -279,6 +381,9 @@ class InferenceResult:
     engine: str
     reference: np.ndarray | None = None
     labels: np.ndarray | None = None
+    reference_name: str = "the reference outputs"
+    host_ops: dict[str, float] = field(default_factory=dict)  # host operation -> runs per input
+    dropped_negative: dict[str, float] = field(default_factory=dict)  # layer -> fraction of inputs < 0 dropped
 
     @property
     def clock_mhz(self) -> float:
@@ -308,8 +413,11 @@ class InferenceResult:
                               **self.formats[name]}
                        for i, name in enumerate(self.layer_names)},
             "vs_float": agreement(self.outputs, self.float_outputs),
+            "host_ops_per_input": dict(self.host_ops),
+            "dropped_negative_inputs": dict(self.dropped_negative),
         }
         if self.reference is not None:
+            out["reference"] = self.reference_name
             out["vs_reference"] = agreement(self.outputs, self.reference)
             out["float_vs_reference"] = agreement(self.float_outputs, self.reference)
         if self.labels is not None:
@@ -328,9 +436,9 @@ class InferenceResult:
             **self.summary(),
             "per_input": {"cycles": self.cycles.tolist(), "energy_pj": self.energy_pj.tolist(),
                           "latency_us": self.latency_us.tolist()},
-            "not_modelled": "work outside the PE array (LSTM/GRU gate nonlinearities and state update, "
-                            "moving x_t and h_t into the source register file); the register-file swap "
-                            "between layers costs 0 cycles",
+            "not_modelled": "work outside the PE array (host operations: LSTM/GRU gate nonlinearities and "
+                            "state update, and every operation of host_ops_per_input; moving x_t and h_t into "
+                            "the source register file); the register-file swap between layers costs 0 cycles",
         }
 
 
@@ -358,6 +466,8 @@ def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
+    if network.graph is not None:
+        return _check_graph_inputs(network.graph["inputs"][0], inputs, what)
     x = np.asarray(inputs)
     want = 3 if network.recurrent else 2
     shape = "inputs x time steps x features" if network.recurrent else "inputs x features"
@@ -377,6 +487,26 @@ def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
     return x
 
 
+def _check_graph_inputs(spec: dict, inputs, what: str) -> np.ndarray:
+    """Inputs of a captured graph: inputs x (the captured input's shape less its batch axis)."""
+    x = np.asarray(inputs)
+    want = tuple(spec["shape"][1:])
+    if x.ndim != 1 + len(want) or x.shape[1:] != want or x.shape[0] == 0:
+        raise EieError(f"{what} must have shape (inputs, {', '.join(map(str, want))}) like the example input "
+                       f"the model was captured with, got {x.shape}")
+    if x.dtype == np.bool_ or np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
+        raise EieError(f"{what} must be real numbers, got dtype {x.dtype}")
+    if spec["dtype"] == "int":
+        if not np.issubdtype(x.dtype, np.integer):
+            raise EieError(f"{what} must be integers (token ids), like the example input, got dtype {x.dtype}")
+        return x.astype(np.int64)
+    x = x.astype(np.float64)
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        raise EieError(f"{what} contain NaN or infinity (input {int(np.flatnonzero(bad)[0])})")
+    return x
+
+
 def infer(
     model: CompressedModel,
     inputs,
@@ -388,6 +518,7 @@ def infer(
     weight_frac_bits: int | str = AUTO,
     calibration=None,
     reference=None,
+    reference_name: str = "the reference outputs",
     labels=None,
     queue_depth: int | None = None,
     timing: str | None = None,
@@ -396,8 +527,11 @@ def infer(
 ) -> InferenceResult:
     """Run every input through the whole network on the simulated chip (see the module
     docstring). ``calibration`` (default: ``inputs``) sets the ``"auto"`` activation formats;
-    ``reference`` (outputs of the original model, same shape as the chip's) and ``labels``
-    (class per input) add agreement and accuracy statistics."""
+    ``reference`` (outputs of the original model, same shape as the chip's; ``reference_name``
+    says what it is) and ``labels`` (class per input) add agreement and accuracy statistics.
+    Host operations are counted per input; under a timing profile that broadcasts only
+    positive activations, the fraction of each layer's inputs that are negative (and so
+    dropped) is reported in ``dropped_negative``."""
     network = Network(model)
     x = _check_inputs(network, inputs)
     fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,
@@ -417,6 +551,7 @@ def infer(
     energy = np.zeros((len(x), len(names)))
     calls = np.zeros((len(x), len(names)), np.int64)
     density = np.zeros((len(x), len(names)))
+    negative = np.zeros((2, len(names)))  # inputs < 0, all inputs (positive-only broadcast only)
     index = {"i": 0}
 
     def on_chip(layer: EncodedLayer, a: np.ndarray) -> np.ndarray:
@@ -426,6 +561,8 @@ def infer(
         energy[i, j] += result.energy.total
         calls[i, j] += 1
         density[i, j] += np.count_nonzero(a) / a.size
+        if configs[layer.name].rules.broadcast == "positive":
+            negative[:, j] += np.count_nonzero(a < 0), a.size
         return np.asarray(result.output, np.float64)
 
     def numbered(rows):
@@ -439,8 +576,9 @@ def infer(
         from tqdm import tqdm
 
         rows = bar = tqdm(x, desc="inputs", unit="input", leave=False, disable=None)
+    counts: dict[str, int] = {}
     try:
-        outputs = forward(network, x, call=on_chip, progress=numbered(rows))
+        outputs = forward(network, x, call=on_chip, progress=numbered(rows), counts=counts)
     finally:
         if bar is not None:
             bar.close()
@@ -457,8 +595,10 @@ def infer(
         lab = np.asarray(labels)
         if lab.shape != outputs.shape[:-1] or not np.issubdtype(lab.dtype, np.integer):
             raise EieError(f"labels must be integers of shape {outputs.shape[:-1]}, got {lab.dtype} {lab.shape}")
+    dropped = {name: float(negative[0, j] / negative[1, j]) for j, name in enumerate(names) if negative[0, j]}
     return InferenceResult(names, cycles, energy, calls, density / np.maximum(calls, 1), outputs, float_outputs,
-                           formats, base, engine, ref, lab)
+                           formats, base, engine, ref, lab, reference_name,
+                           {op: n / len(x) for op, n in counts.items()}, dropped)
 
 
 def plot_latency(result: InferenceResult, path) -> None:

@@ -3,7 +3,10 @@
 Layout: for layer i the arrays ``layer<i>.code``, ``.rel`` (uint8), ``.ptr``, ``.start``
 (int64) of :class:`~compressor.csc.EncodedLayer`, plus ``manifest``: UTF-8 JSON holding
 the format name and version, the architecture config, the source, free metadata, and per
-layer its name, shape, N, R, bit widths, codebook, bias and activation. ``sha256`` in the
+layer its name, shape, N, R, bit widths, codebook, bias and activation; ``host.<name>``
+arrays (float64, int64 or bool) are the tensors a captured network's host operations use
+(``"host_arrays"`` in the manifest lists them). ``metadata["network"]``, when present,
+is the network description, checked by :func:`eiesim.graph.check_network`. ``sha256`` in the
 manifest covers the manifest itself (less that field) and every array's name, dtype, shape
 and bytes, so the codebooks are covered too.
 
@@ -33,10 +36,11 @@ from eiecore.encoding import FIELDS as ENCODING_FIELDS
 from eiecore.encoding import check_same
 from eiecore.errors import EieError
 from eiesim.config import ArchConfig
+from eiesim.graph import HOST_ARRAY_DTYPES, check_network
 
 FORMAT = "eiesim-compressed-model"
-VERSION = 2  # 2 added the per-layer "bias_codebook"; version 1 files (bias in the codebook) still load
-READABLE_VERSIONS = (1, 2)
+VERSION = 3  # 3 added host arrays; 2 the per-layer "bias_codebook" (version 1: bias in the codebook)
+READABLE_VERSIONS = (1, 2, 3)
 MAX_MANIFEST_BYTES = 64 * 2**20
 CHUNK_BYTES = 2**20
 ARRAYS = {"code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3), "start": (np.int64, 1)}
@@ -55,6 +59,7 @@ class CompressedModel:
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     format_version: int = VERSION  # of the file it was read from (a model made here: this eiesim's)
+    host_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # tensors of host operations
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -65,6 +70,13 @@ class CompressedModel:
             raise EieError(f"layer names must be non-empty and distinct, got {names}")
         for layer in self.layers:
             check_same(layer, self.config, "the model's config")
+        for name, array in self.host_arrays.items():
+            if type(name) is not str or not name or np.asarray(array).dtype not in HOST_ARRAY_DTYPES:
+                raise EieError(f"host array {name!r} must have a name and be float64, int64 or bool")
+        if "network" in self.metadata:
+            check_network(self.metadata["network"], {layer.name: layer for layer in self.layers}, self.host_arrays)
+        elif self.host_arrays:
+            raise EieError("host arrays need a network description that uses them")
 
     @property
     def names(self) -> list[str]:
@@ -96,10 +108,14 @@ def model_writer(model: CompressedModel):
             "codebook": [float(v) for v in layer.codebook],
             "bias_codebook": None if layer.bias_codebook is None else [float(v) for v in layer.bias_codebook],
         })
+    for name, array in model.host_arrays.items():
+        arrays[f"host.{name}"] = np.ascontiguousarray(array)
     manifest = {
         "format": FORMAT, "version": VERSION, "source": model.source,
         "config": model.config.model_dump(), "metadata": model.metadata, "layers": layers,
     }
+    if model.host_arrays:
+        manifest["host_arrays"] = list(model.host_arrays)
     try:
         manifest["sha256"] = _checksum(manifest, arrays)
         text = json.dumps(manifest, allow_nan=False)
@@ -132,7 +148,11 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
             manifest_bytes = _read_member(archive, members["manifest"]).tobytes()
             manifest = _parse_manifest(manifest_bytes, where)
             layer_specs = _get(manifest, "layers", list, where)
+            host_names = manifest.get("host_arrays", [])
+            if type(host_names) is not list or not all(type(n) is str and n for n in host_names):
+                raise EieError(f"{where}: manifest field 'host_arrays' is not a list of names")
             expected = {f"layer{i}.{name}" for i in range(len(layer_specs)) for name in ARRAYS}
+            expected |= {f"host.{name}" for name in host_names}
             names = members.keys() - {"manifest"}
             missing, unexpected = sorted(expected - names), sorted(names - expected)
             if missing:
@@ -157,8 +177,10 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
         for i, spec in enumerate(layer_specs)
     ]
     source, metadata = _get(manifest, "source", str, where), _get(manifest, "metadata", dict, where)
+    host = {name: arrays[f"host.{name}"] for name in host_names}
     try:
-        return CompressedModel(layers, config, source=source, metadata=metadata, format_version=manifest["version"])
+        return CompressedModel(layers, config, source=source, metadata=metadata, format_version=manifest["version"],
+                               host_arrays=host)
     except EieError as exc:
         raise EieError(f"{where}: {exc}") from None
 

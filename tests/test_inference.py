@@ -194,7 +194,7 @@ def test_network_descriptions_that_do_not_fit_the_layers():
         Network(model_of(a, b, stages=[{"kind": "linear", "layer": "a"}, {"kind": "linear", "layer": "zz"}]))
     with pytest.raises(EieError, match="leaves out layer\\(s\\) b"):
         Network(model_of(a, b, stages=[{"kind": "linear", "layer": "a"}]))
-    with pytest.raises(EieError, match="bad network stage"):
+    with pytest.raises(EieError, match=r"network.stages\[0\].kind: must be linear, lstm or gru, got 'conv'"):
         Network(model_of(a, b, stages=[{"kind": "conv"}]))
 
 

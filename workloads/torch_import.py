@@ -38,7 +38,7 @@ import importlib
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -69,11 +69,18 @@ class TorchNetwork:
     "hidden_size", "proj_size", "directions": [{"gates": NAME, "proj": NAME | None,
     "reverse": bool}, ...]}`` whose directions' outputs are concatenated.
     ``skipped``: one ``"<name> (<kind>): <reason>"`` line per module not imported.
+    A network captured from ``forward()`` (:mod:`workloads.torch_graph`) has no stages but
+    a ``graph`` (the description of :mod:`eiesim.graph`), the ``host_arrays`` its host
+    operations read, each layer's fused ``activations`` and its ``origin`` (module, state dict).
     """
 
     layers: tuple[TorchLayer, ...]
     stages: tuple[dict, ...]
     skipped: tuple[str, ...]
+    graph: dict | None = None
+    host_arrays: dict = field(default_factory=dict)
+    activations: dict = field(default_factory=dict)
+    origin: dict | None = None
 
     def layer(self, name: str) -> TorchLayer:
         return next(layer for layer in self.layers if layer.name == name)
@@ -95,10 +102,15 @@ def load_torch_layers(module_spec: str | None = None, state_dict: str | None = N
         raise EieError("a PyTorch source needs 'module:attr', a state-dict file, or both")
     if module_spec is None:
         return layers_from_state_dict(_load_state_dict(state_dict), source=state_dict)
+    return layers_from_module(import_module_with_state(module_spec, state_dict))
+
+
+def import_module_with_state(module_spec: str, state_dict: str | None = None):
+    """``module:attr`` imported (its code runs), with the state dict loaded into it if given."""
     module = _import_module_attr(module_spec)
     if state_dict is not None:
         _load_into(module, _load_state_dict(state_dict), state_dict)
-    return layers_from_module(module)
+    return module
 
 
 def layers_from_module(module) -> TorchNetwork:
@@ -174,6 +186,10 @@ class _Builder:
             b_ih, b_hh, w_hr = tensors(f"bias_ih_{tag}"), tensors(f"bias_hh_{tag}"), tensors(f"weight_hr_{tag}")
             if (b_ih is None) != (b_hh is None):
                 raise EieError(f"{kind.upper()} layer {name}: has one of bias_ih_{tag} / bias_hh_{tag} only")
+            for key, b in ((f"bias_ih_{tag}", b_ih), (f"bias_hh_{tag}", b_hh)):
+                if b is not None and tuple(b.shape) != (w_hh.shape[0],):
+                    raise EieError(f"{kind.upper()} layer {name}: {key} has shape {tuple(b.shape)}, expected "
+                                   f"({w_hh.shape[0]},)")
             hidden = w_hh.shape[0] // _GATES[kind]
             if w_ih.shape[0] != _GATES[kind] * hidden or w_hh.shape[0] != _GATES[kind] * hidden:
                 raise EieError(f"{kind.upper()} layer {name}: weight_ih and weight_hh need {_GATES[kind]} x "
@@ -202,7 +218,7 @@ class _Builder:
 
     def _gru(self, name: str, w_ih, w_hh, b_ih, b_hh, hidden: int) -> None:
         """4 H rows over [x | h | 1]: r, z folded; n's input and hidden terms apart."""
-        w_ih, w_hh = _numpy(w_ih), _numpy(w_hh)
+        w_ih, w_hh = _numpy(w_ih, name), _numpy(w_hh, name)
         n_in, h = w_ih.shape[1], hidden
         top = np.zeros((4 * h, n_in + h))
         top[: 2 * h, :n_in], top[: 2 * h, n_in:] = w_ih[: 2 * h], w_hh[: 2 * h]
@@ -210,13 +226,17 @@ class _Builder:
         top[3 * h :, n_in:] = w_hh[2 * h :]
         bias = None
         if b_ih is not None:
-            b_ih, b_hh = _numpy(b_ih), _numpy(b_hh)
+            b_ih, b_hh = _numpy(b_ih, name), _numpy(b_hh, name)
             bias = np.concatenate([b_ih[: 2 * h] + b_hh[: 2 * h], b_ih[2 * h :], b_hh[2 * h :]])
         self._add(name, [top], bias)
 
     def _add(self, name: str, weights: list, bias) -> None:
         """[W_1 | W_2 | ... | b] as float64 numpy, checked."""
-        blocks = [_numpy(w) for w in weights] + ([] if bias is None else [_numpy(bias).reshape(-1, 1)])
+        blocks = [_numpy(w, name) for w in weights]
+        if bias is not None:
+            if tuple(bias.shape) != (blocks[0].shape[0],):
+                raise EieError(f"layer {name}: bias has shape {tuple(bias.shape)}, expected ({blocks[0].shape[0]},)")
+            blocks.append(_numpy(bias, name).reshape(-1, 1))
         rows = {b.shape[0] for b in blocks}
         if len(rows) != 1:
             raise EieError(f"layer {name}: weight and bias row counts differ ({sorted(rows)})")
@@ -287,16 +307,26 @@ def _group_by_module(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return groups
 
 
-def _numpy(tensor) -> np.ndarray:
-    """A real, dense tensor as float64 numpy; complex or sparse ones are refused, not cast."""
+def _numpy(tensor, name: str | None = None) -> np.ndarray:
+    """A real, dense, floating-point tensor as float64 numpy; complex, boolean, integer,
+    sparse, quantized and meta tensors are refused, not cast."""
+    what = "weights" if name is None else f"layer {name}: weights"
     if isinstance(tensor, np.ndarray):
         if np.iscomplexobj(tensor):
-            raise EieError(f"weights must be real numbers, got {tensor.dtype}")
+            raise EieError(f"{what} must be real numbers, got {tensor.dtype}")
+        if not np.issubdtype(tensor.dtype, np.floating):
+            raise EieError(f"{what} must be floating-point numbers, got {tensor.dtype}")
         return tensor.astype(np.float64)
-    if tensor.is_complex():
-        raise EieError(f"weights must be real numbers, got {tensor.dtype}")
+    if tensor.is_meta:
+        raise EieError(f"{what} are on the meta device (no values): load real weights first")
+    if tensor.is_quantized:
+        raise EieError(f"{what} are a quantized tensor ({tensor.dtype}): import the float model")
     if tensor.layout != require_torch().strided:
-        raise EieError(f"a sparse tensor ({tensor.layout}) is not imported; save the dense weight and a weight_mask")
+        raise EieError(f"{what}: a sparse tensor ({tensor.layout}) is not imported; save the dense weight and a weight_mask")
+    if tensor.is_complex():
+        raise EieError(f"{what} must be real numbers, got {tensor.dtype}")
+    if not tensor.is_floating_point():
+        raise EieError(f"{what} must be floating-point numbers, got {tensor.dtype}")
     return tensor.detach().to("cpu").double().numpy()
 
 
@@ -304,6 +334,8 @@ def _masked(orig, mask, name: str):
     """``orig * mask`` of torch pruning, with the shapes checked (broadcasting would hide a mismatch)."""
     if tuple(orig.shape) != tuple(mask.shape):
         raise EieError(f"{name}_mask has shape {tuple(mask.shape)} but {name}_orig has {tuple(orig.shape)}")
+    if mask.is_meta or ((mask != 0) & (mask != 1)).any():
+        raise EieError(f"{name}_mask must hold only 0 and 1 (a pruning mask)")
     return orig * mask
 
 

@@ -1,9 +1,11 @@
 """``eiesim compress`` / ``decompress`` / ``info``: the Deep Compression front-end (SPEC §3).
 
 ``compress`` takes the layers of exactly one source: a dense ``.npy`` matrix (``--weights``),
-EIE benchmark layers (``--benchmark NAME|all``), or a PyTorch model (``--torch-module
-module:attr``, ``--state-dict FILE`` or both, read by ``workloads.torch_import``; how the
-layers chain and which modules were not imported go into the file's metadata). It optionally
+EIE benchmark layers (``--benchmark NAME|all``), a PyTorch model (``--torch-module
+module:attr``, ``--state-dict FILE`` or both; with ``--example-input``/``--input-shape`` its
+forward() is captured by ``workloads.torch_graph``, else its layers are read in
+registration order by ``workloads.torch_import``), or an ONNX graph (``--onnx``,
+``workloads.onnx_import``); the network description goes into the file's metadata. It optionally
 prunes each layer to ``--density`` (magnitude, load-balanced per PE, or structured), shares weights by k-means,
 encodes the interleaved CSC for the PE array, writes one model file and prints the
 storage report (``--json`` writes it as JSON). ``decompress`` writes a layer's quantized
@@ -31,11 +33,22 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--weights", metavar="W.npy", help="Dense weight matrix M x K (.npy); zeros are pruned weights.")
 @click.option("--benchmark", metavar="NAME|all", help="An EIE Table III layer (Alex-6 ... NT-LSTM), or all nine in one file.")
 @click.option("--torch-module", metavar="MODULE:ATTR",
-              help="The Linear/LSTM/GRU layers of a torch nn.Module (or a factory returning one). This imports "
-                   "and runs the module's code; the current directory is searched first.")
+              help="A torch nn.Module (or a factory returning one): its forward() captured with --example-input "
+                   "or --input-shape, else its Linear/LSTM/GRU layers in registration order (with a warning). "
+                   "This imports and runs the module's code; the current directory is searched first.")
 @click.option("--state-dict", metavar="FILE",
               help="The Linear/LSTM/GRU layers of a saved torch state dict (.pt), recognised by parameter names; "
                    "with --torch-module, loaded into that module instead.")
+@click.option("--onnx", "onnx_path", metavar="MODEL.onnx",
+              help="An ONNX model (the onnx package): Gemm/MatMul with constant weights on the PE array, a ReLU "
+                   "after them fused, the other operations on the host, as for a captured torch model.")
+@click.option("--example-input", metavar="X.npy",
+              help="With --torch-module: inputs (first axis: inputs; the first one is used) to capture forward() "
+                   "with torch.export: the graph sets the layer order, module reuse, residual adds and fused ReLUs, "
+                   "and the other operations run on the host. Integer arrays are token ids.")
+@click.option("--input-shape", metavar="SHAPE",
+              help="With --torch-module: capture forward() on a random float input of this shape (one input, "
+                   "no batch axis), e.g. 784 or 16x256, instead of --example-input.")
 @click.option("--seed", type=SEED, help="Seed of the --benchmark weights [default: 0].")
 @click.option("--density", type=float, help="Prune every layer to this fraction of kept weights (0..1) first. Without it nothing "
                    "is pruned: the zeros already in the weights (or a state dict) are the pruned ones.")
@@ -59,17 +72,18 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--activation", metavar="relu|none[,...]",
               help="Output non-linearity on write-back: one for every layer, or a comma list with one per layer "
                    "in file order (e.g. relu,relu,none) [default: relu for --weights, the table's for "
-                   "--benchmark, none for torch layers; LSTM/GRU gate layers must stay none].")
+                   "--benchmark, for a captured graph or ONNX relu where a ReLU follows the layer, else none; "
+                   "LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.eie by convention).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
-def compress(weights, benchmark, torch_module, state_dict, seed, density, method, block, group, pes, accumulators,
+def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_input, input_shape, seed, density, method, block, group, pes, accumulators,
              index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:
     """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
     from eiesim.config import ArchConfig
 
-    source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict)
+    source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict, onnx=onnx_path)
     if source != "weights" and (name is not None or has_bias is not None):
         raise EieError("--name and --bias describe a --weights matrix")
     if seed is not None and source != "benchmark":
@@ -80,8 +94,13 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
         raise EieError("--block goes with --prune block")
     if group is not None and method != "balanced":
         raise EieError("--group goes with --prune balanced")
+    if (example_input is not None or input_shape is not None) and torch_module is None:
+        raise EieError("--example-input and --input-shape capture forward(): they need --torch-module")
+    if example_input is not None and input_shape is not None:
+        raise EieError("give --example-input or --input-shape, not both")
     outputs = check_outputs({"--out": out, "--json": json_out},
-                            inputs={"--weights": weights, "--state-dict": state_dict})
+                            inputs={"--weights": weights, "--state-dict": state_dict, "--example-input": example_input,
+                                    "--onnx": onnx_path})
     config = ArchConfig.make(n_pe=pes, accumulators_per_pe=accumulators, index_bits=index_bits,
                              weight_bits=weight_bits)
     pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4", pes, group)
@@ -93,12 +112,17 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
         raw, origin = _benchmark_layers(benchmark, seed or 0), f"benchmark {benchmark} seed {seed or 0}"
     network = None
     if source == "torch":
-        from workloads.torch_import import load_torch_layers
-
-        network = load_torch_layers(torch_module, state_dict)
-        raw, origin = [(n, w, b, "none") for n, w, b in network.layers], f"torch {_torch_origin(torch_module, state_dict)}"
+        network = _torch_network(torch_module, state_dict, example_input, input_shape, activation)
+        raw = [(n, w, b, network.activations.get(n, "none")) for n, w, b in network.layers]
+        origin = f"torch {_torch_origin(torch_module, state_dict)}"
         for line in network.skipped:
             click.echo(f"eiesim: warning: not imported: {line}", err=True)
+    elif source == "onnx":
+        from workloads.onnx_import import load_onnx
+
+        network = load_onnx(onnx_path)
+        raw = [(n, w, b, network.activations.get(n, "none")) for n, w, b in network.layers]
+        origin = f"onnx {onnx_path}"
 
     acts = _activations(activation, [r[0] for r in raw], network)
     layers = []
@@ -107,7 +131,14 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
             w = pruning(w)
         layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=act or default))
     metadata: dict = {"pruning": None}
-    if network is not None:
+    if network is not None and network.graph is not None:
+        metadata["network"] = {"graph": network.graph, "skipped": [],
+                               "capture": "onnx" if source == "onnx" else "torch.export"}
+        if source == "torch":
+            metadata["network"]["torch"] = network.origin
+        else:
+            metadata["network"]["onnx"] = {"file": str(onnx_path)}
+    elif network is not None:
         metadata["network"] = {"stages": list(network.stages), "skipped": list(network.skipped)}
     if density is not None:
         metadata["pruning"] = {"density": density, "method": method or "magnitude",
@@ -115,8 +146,35 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
                                "group": group if method == "balanced" else None}
     if source == "benchmark":
         metadata["seed"] = seed or 0
-    model = CompressedModel(layers, config, source=origin, metadata=metadata)
+    model = CompressedModel(layers, config, source=origin, metadata=metadata,
+                            host_arrays={} if network is None else network.host_arrays)
     _write_outputs(model, outputs, out, json_out)
+
+
+def _torch_network(module: str | None, state_dict: str | None, example_input: str | None, input_shape: str | None,
+                   activation: str | None):
+    """The torch model's network: captured from forward() when an example input is given;
+    otherwise its layers in registration order, with a warning saying what is assumed."""
+    from workloads.torch_import import load_torch_layers
+
+    if example_input is None and input_shape is None:
+        network = load_torch_layers(module, state_dict)
+        source = "--state-dict alone has no forward()" if module is None else "without an example input"
+        fixes = ("--torch-module MODULE:ATTR with --example-input X.npy or --input-shape SHAPE" if module is None
+                 else "--example-input X.npy or --input-shape SHAPE")
+        order = ", ".join(layer.name for layer in network.layers)
+        acts = ("" if activation is not None else " with no activation (ReLU and every other operation between "
+                "them dropped; --activation sets them)")
+        click.echo(f"eiesim: warning: {source}: layers are assumed to run one after another in registration "
+                   f"order ({order}){acts}; give {fixes} to capture the network as forward() runs it", err=True)
+        return network
+    from eiesim.cli.simulate import _load_npy
+    from workloads.torch_graph import capture, example_from_shape
+    from workloads.torch_import import import_module_with_state
+
+    example = example_from_shape(input_shape) if input_shape is not None else _load_npy(example_input, "example input")
+    return capture(import_module_with_state(module, state_dict), example,
+                   origin={"module": module, "state_dict": state_dict})
 
 
 @click.command(context_settings=SETTINGS)
@@ -166,7 +224,9 @@ def info(model_path, json_out) -> None:
     rest = {k: v for k, v in model.metadata.items() if k != "network"}
     if rest:
         click.echo(f"  metadata: {json.dumps(rest)}")
-    if network:
+    if network and "graph" in network:
+        _print_graph(model)
+    elif network:
         click.echo("  network: " + " -> ".join(_stage_text(s) for s in network["stages"]))
         for line in network["skipped"]:
             click.echo(f"  not imported: {line}")
@@ -197,7 +257,7 @@ def info(model_path, json_out) -> None:
 def _one_source(**sources) -> str:
     given = [key for key, value in sources.items() if value is not None]
     if len(given) != 1:
-        options = "--weights, --benchmark, or --torch-module and/or --state-dict"
+        options = "--weights, --benchmark, --onnx, or --torch-module and/or --state-dict"
         got = ", ".join("--torch-module/--state-dict" if key == "torch" else "--" + key for key in given)
         raise EieError(f"give exactly one source: {options}" + (f"; got {got}" if given else ""))
     return given[0]
@@ -209,6 +269,28 @@ def _stage_text(stage: dict) -> str:
     proj = f", proj {stage['proj_size']}" if stage.get("proj_size") else ""
     return (f"{stage['name']} ({stage['kind'].upper()} {stage['input_size']} -> {stage['hidden_size']}{proj}, "
             f"{len(stage['directions'])} direction(s))")
+
+
+def _print_graph(model) -> None:
+    """A captured network: each array operation in graph order, with the host operations
+    (and the modules that call them) that run after it."""
+    from collections import Counter
+
+    from eiesim.graph import short_name
+    from eiesim.inference import Network
+
+    groups = Network(model).host_ops_after()
+    n_host = sum(len(ops) for _, ops in groups)
+    how = {"torch.export": "captured from forward() by torch.export", "onnx": "read from an ONNX graph"}
+    click.echo(f"  network: {how.get(model.metadata['network'].get('capture'), 'a graph')}: "
+               f"{len(groups) - 1} operation(s) on the PE array, {n_host} on the host (the chip does not model "
+               "host operations: no cycles, no energy)")
+    for layers, ops in groups:
+        if not layers and not ops:
+            continue
+        counted = Counter(f"{short_name(op['op'])} ({op['module'] or 'model'})" for op in ops)
+        host = ", ".join(f"{text}" + (f" x{n}" if n > 1 else "") for text, n in counted.items()) or "-"
+        click.echo(f"    {'array ' + layers if layers else 'input'}; then host: {host}")
 
 
 def _torch_origin(module: str | None, state_dict: str | None) -> str:
@@ -227,7 +309,8 @@ def _activations(text: str | None, names: list[str], network) -> list[str | None
     if len(values) != len(names):
         raise EieError(f"--activation lists {len(values)} values for {len(names)} layers ({', '.join(names)})")
     if network is not None:
-        recurrent = {d[key] for s in network.stages if s["kind"] != "linear" for d in s["directions"]
+        stages = list(network.stages) + [s for node in (network.graph or {}).get("nodes", []) for s in node.get("stages", [])]
+        recurrent = {d[key] for s in stages if s["kind"] != "linear" for d in s["directions"]
                      for key in ("gates", "proj") if d[key]}
         for name, value in zip(names, values):
             if name in recurrent and value != "none":

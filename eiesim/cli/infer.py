@@ -1,9 +1,13 @@
 """``eiesim infer``: a whole compressed network over a batch of inputs on the simulated chip.
 
-Layers run in order (LSTM/GRU layers over the time steps, state fed back), each fed the
-previous layer's written-back output; see :mod:`eiesim.inference`. Prints per-layer and
+Layers run in order (or as a captured graph orders them; LSTM/GRU layers over the time steps,
+state fed back), each fed the previous layer's written-back output; see :mod:`eiesim.inference`. Prints per-layer and
 whole-network latency (p50 / p95 / max), mean energy, and how far the chip's outputs are
-from the float reference; ``--json``, ``--outputs`` and ``--plot`` write files (atomically).
+from the float model of the compressed weights and, with ``--reference`` (a file, or ``torch``:
+the user's own model run again), from the user's model; host operations of a captured graph
+are counted (the chip does not model them), and a positive-only broadcast that drops
+negative inputs is warned about per layer. ``--json``, ``--outputs`` and ``--plot`` write
+files (atomically).
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
                    "that starts with an LSTM/GRU.")
 @click.option("--calibration", metavar="C.npy",
               help="Inputs that set the 'auto' activation formats (same layout as --inputs) [default: --inputs].")
-@click.option("--reference", metavar="R.npy",
-              help="Outputs of the original model (e.g. torch) for X, to compare the chip's against.")
+@click.option("--reference", metavar="R.npy|torch|onnx",
+              help="Outputs of the original model for X (.npy) to compare the chip's against; or 'torch': run the "
+                   "torch model the file was captured from (its --torch-module is imported and its code runs, "
+                   "with its --state-dict loaded) on the same inputs; or 'onnx': run the ONNX file it was read "
+                   "from with ONNX Runtime.")
 @click.option("--labels", metavar="Y.npy", help="Class label per input (integers), for accuracy.")
 @click.option("--value-bits", type=click.IntRange(2, 32), help="Bits of activations, codebook values and "
               "accumulators [default: the model's, 16].")
@@ -61,19 +68,35 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
 
     outputs = check_outputs({"--json": json_out, "--outputs": outputs_out, "--plot": plot},
                             inputs={"--model": model_path, "--inputs": inputs, "--calibration": calibration,
-                                    "--reference": reference, "--labels": labels})
+                                    "--reference": None if reference in ("torch", "onnx") else reference,
+                                    "--labels": labels})
     if plot is not None and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise EieError(f"--plot {plot}: give a file ending in {', '.join(PLOT_SUFFIXES)}")
     act = parse_frac_bits(act_frac_bits, "--act-frac-bits")
     weight = parse_frac_bits(weight_frac_bits, "--weight-frac-bits")
     model = load_model(model_path)
     x = _load_npy(inputs, "inputs")
+    run_model = reference in ("torch", "onnx")
     extra = {name: None if path is None else _load_npy(path, what)
              for name, path, what in (("calibration", calibration, "calibration inputs"),
-                                      ("reference", reference, "reference outputs"), ("labels", labels, "labels"))}
+                                      ("reference", None if run_model else reference, "reference outputs"),
+                                      ("labels", labels, "labels"))}
+    extra["reference_name"] = f"--reference {reference}"
+    if reference == "torch":
+        from workloads.torch_graph import torch_reference
+
+        extra["reference"], extra["reference_name"] = torch_reference(model, x)
+    elif reference == "onnx":
+        from workloads.onnx_import import onnx_reference
+
+        extra["reference"], extra["reference_name"] = onnx_reference(model, x)
     result = run_inference(model, x, engine=engine, precision=precision, value_bits=value_bits, act_frac_bits=act,
                            weight_frac_bits=weight, queue_depth=queue_depth, timing=timing, progress=progress,
                            **extra)
+    for layer, fraction in result.dropped_negative.items():
+        click.echo(f"eiesim: warning: layer {layer}: {100 * fraction:.1f}% of its inputs are negative and are "
+                   f"dropped (treated as 0) by the {result.config.timing} timing profile, which broadcasts only "
+                   "a > 0; its outputs differ from the float model's", err=True)
     _print(result, model_path)
 
     def write_outputs(tmp: Path) -> None:
@@ -105,8 +128,15 @@ def _print(result, model_path: str) -> None:
     click.echo(f"{'network':<35}{lat['p50']:>10.3f}{lat['p95']:>10.3f}{lat['max']:>10.3f}"
                f"{s['energy_pj']['mean'] / 1e3:>11.2f}")
     click.echo("(Q: fraction bits per layer; energy: mean per input; work outside the PE array is not modelled)")
-    for key, label in (("vs_float", "chip vs float model (same compressed weights)"),
-                       ("vs_reference", "chip vs --reference"), ("float_vs_reference", "float model vs --reference")):
+    if s["host_ops_per_input"]:
+        from eiesim.graph import short_name
+
+        ops = ", ".join(f"{short_name(op)} {n:g}" for op, n in s["host_ops_per_input"].items())
+        click.echo(f"host operations per input (numpy; the chip does not model them: no cycles, no energy): {ops}")
+    ref = s.get("reference")
+    for key, label in (("vs_reference", f"chip vs {ref}"),
+                       ("vs_float", "chip vs float model of the compressed weights"),
+                       ("float_vs_reference", f"float model of the compressed weights vs {ref}")):
         if key in s:
             a = s[key]
             parts = [f"max |error| {a['max_abs_error']:.4g}"]
