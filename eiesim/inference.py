@@ -322,7 +322,7 @@ class InferenceResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": self.engine, "n_pe": self.config.n_pe, "queue_depth": self.config.queue_depth,
-            "timing": self.config.timing,
+            "timing": self.config.timing, "settings": self.config.settings(),
             "clock_mhz": self.clock_mhz, "precision": self.config.precision, "value_bits": self.config.value_bits,
             "layer_names": self.layer_names,
             **self.summary(),
@@ -391,17 +391,19 @@ def infer(
     labels=None,
     queue_depth: int | None = None,
     timing: str | None = None,
+    config: dict | None = None,
     energy_table=None,
     progress: bool = False,
 ) -> InferenceResult:
     """Run every input through the whole network on the simulated chip (see the module
     docstring). ``calibration`` (default: ``inputs``) sets the ``"auto"`` activation formats;
     ``reference`` (outputs of the original model, same shape as the chip's) and ``labels``
-    (class per input) add agreement and accuracy statistics."""
+    (class per input) add agreement and accuracy statistics. ``config``: further ArchConfig
+    fields to set on the model's configuration (``eiesim infer --set``)."""
     network = Network(model)
     x = _check_inputs(network, inputs)
     fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,
-                                    timing=timing).items() if v is not None}
+                                    timing=timing).items() if v is not None} | dict(config or {})
     act_frac_bits = parse_frac_bits(act_frac_bits, "act_frac_bits")
     weight_frac_bits = parse_frac_bits(weight_frac_bits, "weight_frac_bits")
     base = model.config

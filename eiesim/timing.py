@@ -17,7 +17,7 @@ named bundle of choices (``PROFILES``); :class:`~eiesim.config.ArchConfig` picks
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, make_dataclass
 from typing import Literal
 
 # --- latencies ---------------------------------------------------------------------------
@@ -44,19 +44,74 @@ def lnzd_tree_latency(n_pe: int) -> int:
 
 # --- rule choices --------------------------------------------------------------------------
 
-RowBlocks = Literal["accumulators", "one-pass"]
-BroadcastRule = Literal["nonzero", "positive"]
-BiasRule = Literal["input", "own-pack"]
-LnzdRule = Literal["tree", "pack-scan"]
-QueueSlots = Literal["all", "ring"]
-QueueRefill = Literal["same-cycle", "next-cycle"]
-BlockEnd = Literal["pipeline", "drained"]
-Profile = Literal["spec", "eie-cpp"]
-
 
 @dataclass(frozen=True)
-class TimingRules:
-    """One choice per timing rule. The first value of each is SPEC §5, the second §5.1.
+class Rule:
+    """One timing rule, declared once: everything else (TimingRules, the profiles, the
+    ArchConfig override fields, the --set and --grid values, the docs table) derives from it.
+
+    ``choices[0]`` is SPEC §5's; ``profiles`` gives each profile's choice; ``overridable``
+    rules become ArchConfig fields of their own (None: the profile's). The others change
+    what is computed, not only when, and come only with a profile.
+    """
+
+    name: str
+    choices: tuple[str, ...]
+    profiles: dict[str, str]
+    description: str
+    section: str
+    overridable: bool = True
+
+
+PROFILE_NAMES: tuple[str, ...] = ("spec", "eie-cpp")
+Profile = Literal["spec", "eie-cpp"]
+
+RULES: tuple[Rule, ...] = (
+    Rule("row_blocks", ("accumulators", "one-pass"), {"spec": "accumulators", "eie-cpp": "one-pass"},
+         "row blocks of N x R rows with write-back, or the whole layer in one pass", "§5.1 One pass",
+         overridable=False),
+    Rule("broadcast", ("nonzero", "positive"), {"spec": "nonzero", "eie-cpp": "positive"},
+         "broadcast every a_j != 0, or only a_j > 0 (a negative activation counts as zero)",
+         "§5.1 What is broadcast", overridable=False),
+    Rule("bias", ("input", "own-pack"), {"spec": "input", "eie-cpp": "own-pack"},
+         "the bias column is an ordinary last input, or always broadcast last in its own LNZD pack",
+         "§5.1 What is broadcast", overridable=False),
+    Rule("lnzd", ("tree", "pack-scan"), {"spec": "tree", "eie-cpp": "pack-scan"},
+         "LNZD timing: the 4-ary tree (L cycles, then one per cycle) or the authors' pack scanner",
+         "§5.1 LNZD timing"),
+    Rule("queue_slots", ("all", "ring"), {"spec": "all", "eie-cpp": "ring"},
+         "all queue_depth slots usable, or a ring of queue_depth slots of which queue_depth - 1 are usable",
+         "§5.1 Queue"),
+    Rule("queue_refill", ("same-cycle", "next-cycle"), {"spec": "same-cycle", "eie-cpp": "next-cycle"},
+         "a queue slot freed by a pop in cycle t takes a broadcast in t, or only in t + 1", "§5.1 Queue"),
+    Rule("block_end", ("pipeline", "drained"), {"spec": "pipeline", "eie-cpp": "drained"},
+         "a block ends PIPELINE_DRAIN cycles after the last issue slot, or when every event has drained",
+         "§5.1 End"),
+)
+RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
+OVERRIDABLE: tuple[str, ...] = tuple(r.name for r in RULES if r.overridable)
+if any(set(r.profiles) != set(PROFILE_NAMES) or not set(r.profiles.values()) <= set(r.choices) for r in RULES):
+    raise ImportError("every timing rule must give one of its choices for every profile")
+
+
+class _RuleMethods:
+    """What the rules in force answer beyond their choices."""
+
+    def usable_slots(self, queue_depth: int) -> int:
+        """U: queue slots a broadcast may occupy."""
+        return queue_depth - 1 if self.queue_slots == "ring" else queue_depth
+
+    @property
+    def refill_delay(self) -> int:
+        """Cycles between a pop freeing a slot and a broadcast that may fill it."""
+        return 1 if self.queue_refill == "next-cycle" else 0
+
+
+TimingRules = make_dataclass(
+    "TimingRules", [(r.name, Literal[r.choices], r.choices[0]) for r in RULES], bases=(_RuleMethods,),
+    frozen=True)
+TimingRules.__module__ = __name__  # importable by name, so a config that computed its rules pickles
+TimingRules.__doc__ = """One choice per timing rule (:data:`RULES`); the defaults are SPEC §5's.
 
     row_blocks
         ``accumulators``: a layer runs in ceil(M / (N R)) row blocks, each a pass of its
@@ -95,35 +150,5 @@ class TimingRules:
         scan's final pending under ``pack-scan``.
     """
 
-    row_blocks: RowBlocks = "accumulators"
-    broadcast: BroadcastRule = "nonzero"
-    bias: BiasRule = "input"
-    lnzd: LnzdRule = "tree"
-    queue_slots: QueueSlots = "all"
-    queue_refill: QueueRefill = "same-cycle"
-    block_end: BlockEnd = "pipeline"
-
-    def usable_slots(self, queue_depth: int) -> int:
-        """U: queue slots a broadcast may occupy."""
-        return queue_depth - 1 if self.queue_slots == "ring" else queue_depth
-
-    @property
-    def refill_delay(self) -> int:
-        """Cycles between a pop freeing a slot and a broadcast that may fill it."""
-        return 1 if self.queue_refill == "next-cycle" else 0
-
-
 PROFILES: dict[str, TimingRules] = {
-    "spec": TimingRules(),
-    "eie-cpp": TimingRules(
-        row_blocks="one-pass", broadcast="positive", bias="own-pack", lnzd="pack-scan",
-        queue_slots="ring", queue_refill="next-cycle", block_end="drained",
-    ),
-}
-
-# Rules ArchConfig exposes as fields of their own (None = as the profile says). The
-# others (row_blocks, broadcast, bias) change what is computed, not only when, and come
-# only with a profile.
-OVERRIDABLE: tuple[str, ...] = ("lnzd", "queue_slots", "queue_refill", "block_end")
-RULE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(TimingRules))
-
+    profile: TimingRules(**{r.name: r.profiles[profile] for r in RULES}) for profile in PROFILE_NAMES}

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from eiecore.errors import EieError
+from eiesim.cli import config_fields, config_option
 from eiesim.engines import engine_names
 from eiesim.timing import PROFILES
 
@@ -48,8 +49,9 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 @click.option("--outputs", "outputs_out", metavar="Y.npy", help="Write the chip's outputs (float64 .npy).")
 @click.option("--plot", metavar="FIG.png", help="Draw the latency distribution per layer (box plots; .png, .pdf or .svg).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar over the inputs.")
+@config_option
 def infer(model_path, inputs, calibration, reference, labels, value_bits, act_frac_bits, weight_frac_bits, precision,
-          queue_depth, timing, engine, json_out, outputs_out, plot, progress) -> None:
+          queue_depth, timing, engine, json_out, outputs_out, plot, progress, settings) -> None:
     """Run a whole compressed network over a batch of inputs on the simulated chip."""
     import numpy as np
 
@@ -64,6 +66,8 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
                                     "--reference": reference, "--labels": labels})
     if plot is not None and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise EieError(f"--plot {plot}: give a file ending in {', '.join(PLOT_SUFFIXES)}")
+    fields = config_fields(settings, precision=precision, value_bits=value_bits, queue_depth=queue_depth,
+                           timing=timing)
     act = parse_frac_bits(act_frac_bits, "--act-frac-bits")
     weight = parse_frac_bits(weight_frac_bits, "--weight-frac-bits")
     model = load_model(model_path)
@@ -71,9 +75,8 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
     extra = {name: None if path is None else _load_npy(path, what)
              for name, path, what in (("calibration", calibration, "calibration inputs"),
                                       ("reference", reference, "reference outputs"), ("labels", labels, "labels"))}
-    result = run_inference(model, x, engine=engine, precision=precision, value_bits=value_bits, act_frac_bits=act,
-                           weight_frac_bits=weight, queue_depth=queue_depth, timing=timing, progress=progress,
-                           **extra)
+    result = run_inference(model, x, engine=engine, act_frac_bits=act, weight_frac_bits=weight, config=fields,
+                           progress=progress, **extra)
     _print(result, model_path)
 
     def write_outputs(tmp: Path) -> None:
