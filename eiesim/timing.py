@@ -4,11 +4,17 @@ Everything that decides a cycle number lives here: the engines' blocks and kerne
 test oracle, labs and docs import these names instead of repeating a number.
 
 Latencies of the pipeline (SPEC §5)
-    An entry is issued ``ISSUE_OFFSET`` cycles after its column is popped (the pop cycle
-    reads the two pointers), leaves the sparse-matrix SRAM ``SPMAT_READ_LATENCY`` cycles
-    after its issue, then passes ``ARITH_STAGES`` stage registers (decode + address
-    accumulate, multiply + accumulator read, shift-add, write). ``PIPELINE_DRAIN`` is what
-    that adds after the last issue slot of a block: 1 + 1 + 4 = 6.
+    A column popped in cycle s (the pop cycle reads its two pointers) has its first entry
+    issued ``ISSUE_OFFSET`` cycles later. An issued entry then passes the PE's pipeline:
+    ``ISSUE_STAGE`` (the address register), the sparse-matrix SRAM read
+    (``SPMAT_READ_LATENCY``) and ``ARITH_STAGES`` stage registers (decode + address
+    accumulate, multiply + accumulator read, shift-add, write). ``PIPELINE_DRAIN`` = 1 + 1 +
+    4 = 6 stages: what the ``pipeline`` block end adds after the last issue slot.
+
+Schedule quantities (the leaf definitions every engine, report, trace and the test oracle
+share; plain arithmetic, so numba compiles them into the kernels and numpy applies them
+to arrays): :func:`pop_interval`, :func:`next_pop`, :func:`issue_cycle`,
+:func:`pop_tail`, :func:`entry_tail`.
 
 Rules a timing profile chooses (SPEC §5.1): see :class:`TimingRules`. A profile is a
 named bundle of choices (``PROFILES``); :class:`~eiesim.config.ArchConfig` picks one with
@@ -22,16 +28,46 @@ from typing import Literal
 
 # --- latencies ---------------------------------------------------------------------------
 
-ISSUE_OFFSET = 1  # column popped (pointers read) in cycle s: first entry issued in s + 1
+ISSUE_OFFSET = 1  # column popped (pointers read) in cycle s: its first entry is issued in s + 1
+ISSUE_STAGE = 1  # an issued address spends one cycle in the address register
 SPMAT_READ_LATENCY = 1  # an entry issued in cycle i leaves the sparse-matrix SRAM in i + 1
 ARITH_STAGES = 4  # decode/address-accumulate, multiply/accumulator read, shift-add, write
-PIPELINE_DRAIN = ISSUE_OFFSET + SPMAT_READ_LATENCY + ARITH_STAGES  # 6: T_block = max(s + c) + 6
+PIPELINE_DRAIN = ISSUE_STAGE + SPMAT_READ_LATENCY + ARITH_STAGES  # 6: T_block = max(s + c) + 6
 
 # The authors' simulator (eie-cpp) ends a layer when its pipelines have drained, with
 # per-event tails measured from its source (SPEC §5.1 "End"):
 POP_TAIL = 2  # a popped column (even an empty one) keeps its PE busy until s + 2
-REAL_TAIL = ISSUE_OFFSET + SPMAT_READ_LATENCY + ARITH_STAGES  # a real entry issued in i: i + 6
-FILLER_TAIL = 3  # a filler issued in i leaves after its decode: i + 3 (it writes nothing)
+REAL_TAIL = PIPELINE_DRAIN  # a real entry issued in i leaves the write stage: i + 6
+FILLER_TAIL = ISSUE_STAGE + SPMAT_READ_LATENCY + 1  # a filler issued in i leaves after its decode: i + 3
+
+
+# --- schedule quantities ---------------------------------------------------------------------
+
+
+def pop_interval(n):
+    """c = max(1, n): cycles between a PE's pop of a column of n entries and its next pop
+    (an empty column still takes its pointer-read cycle)."""
+    return max(1, n)
+
+
+def next_pop(s, n):
+    """The first cycle a PE that popped a column of n entries in cycle s may pop again: s + c."""
+    return s + pop_interval(n)
+
+
+def issue_cycle(s, i):
+    """The cycle entry i (0-based) of a column popped in cycle s is issued: s + ISSUE_OFFSET + i."""
+    return s + ISSUE_OFFSET + i
+
+
+def pop_tail(s):
+    """Under the ``drained`` end: the last cycle (exclusive) a column popped in s keeps its PE busy."""
+    return s + POP_TAIL
+
+
+def entry_tail(i, real):
+    """Under the ``drained`` end: when an entry issued in cycle i has left the pipeline."""
+    return i + (REAL_TAIL if real else FILLER_TAIL)
 
 
 def lnzd_tree_latency(n_pe: int) -> int:

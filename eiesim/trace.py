@@ -26,13 +26,14 @@ from compressor.csc import EncodedLayer
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, ScheduleRecorder
 from eiesim.numerics import to_real
+from eiesim.timing import next_pop
 
 BIAS_LABEL = "bias"  # how the empty own-pack bias column (index K) is named
 
 
 def _free(block: BlockSchedule, p: int, k: int) -> int:
     """Cycle from which PE p can pop the column after its k-th: s + max(1, n)."""
-    return int(block.pop[p, k] + max(1, block.entries[p, k]))
+    return next_pop(int(block.pop[p, k]), int(block.entries[p, k]))
 
 
 def line_trace(trace: ScheduleRecorder, layer: EncodedLayer, config: ArchConfig) -> Iterator[str]:

@@ -31,7 +31,14 @@ from numba.extending import overload
 
 from eiecore.numba_options import JIT
 from eiesim.engines._prefetch import prefetch_slice
+from eiesim import timing
 from eiesim.timing import FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL
+
+# The schedule quantities of eiesim.timing, compiled for the kernels (LLVM inlines them).
+pop_interval = njit(**JIT)(timing.pop_interval)
+issue_cycle = njit(**JIT)(timing.issue_cycle)
+pop_tail = njit(**JIT)(timing.pop_tail)
+entry_tail = njit(**JIT)(timing.entry_tail)
 
 # The counters layer_timing returns, in the order of its array; fast.py maps them to
 # eiesim.counters.Counters by name (and checks that the names are exactly Counters').
@@ -91,10 +98,10 @@ def prepare_layer(ptr, start, code, local):
                 lo = start[t * n_pe + p] + ptr[t, p, j]
                 hi = start[t * n_pe + p] + ptr[t, p, j + 1] if j < k1 - 1 else lo
                 real = 0
-                tail = POP_TAIL
+                tail = pop_tail(0)  # cycles after the column's pop
                 for a in range(lo, hi):
                     real += code[a] != 0
-                    tail = max(tail, a - lo + ISSUE_OFFSET + (REAL_TAIL if code[a] != 0 else FILLER_TAIL))
+                    tail = max(tail, entry_tail(issue_cycle(0, a - lo), code[a] != 0))
                 addr[t, j, p] = ptr[t, p, j]
                 drain[t, j, p] = tail
                 column[COUNT, p] = hi - lo
@@ -218,9 +225,9 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
             # Bypass: the first entry issues the cycle after the previous column's last
             # and writes the same accumulator.
             hits += (s == finish[p]) & (head[p] == previous_tail[p])
-            c = max(1, n)
+            c = pop_interval(n)
             block_busy[p] += c
-            finish[p] = s + c
+            finish[p] = s + c  # timing.next_pop
             top = max(top, s)
             empty += n == 0
             entries += n
@@ -233,7 +240,7 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
                 s_out[p, k] = s
         if drain is not None and k >= tail_from:
             for p in range(n_pe):  # s_p(k) = finish - c
-                s = finish[p] - max(1, np.int64(count[p]))
+                s = finish[p] - pop_interval(np.int64(count[p]))
                 end = max(end, s + np.int64(drain[cols[k], p]))
         s_max[k] = top
         previous_tail = column[TAIL]

@@ -30,7 +30,7 @@ from eiesim.engines._kernels import (
     ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, sram_rows,
 )
 from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
-from eiesim.timing import ISSUE_OFFSET
+from eiesim.timing import issue_cycle
 
 name = "fast"
 
@@ -142,7 +142,7 @@ def _report_schedule(observer, layer, acts, config, bc, tables, record, block_en
         counts = tables.table[t, bc.cols, COUNT, :].T.astype(np.int64)  # n_p(k), (N, K')
         first_address = tables.addr[t, bc.cols, :].T.astype(np.int64)
         pops = s_out[t]
-        issue = [np.concatenate([pops[p, k] + ISSUE_OFFSET + np.arange(counts[p, k]) for k in range(bc.cols.size)]
+        issue = [np.concatenate([issue_cycle(pops[p, k], np.arange(counts[p, k])) for k in range(bc.cols.size)]
                                 or [np.zeros(0, np.int64)]).astype(np.int64) for p in range(layer.n_pe)]
         observer.block(BlockSchedule(
             block=t, columns=bc.cols.copy(), activations=values, broadcast=b_out[t].copy(), pop=pops.copy(),
