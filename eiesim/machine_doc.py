@@ -68,7 +68,7 @@ def machine_doc() -> str:
         "",
         "Each event's count follows from the simulator's counters; its price is derived from the",
         "built-in Horowitz 45 nm table (shown for the default configuration); per-PE shares: `equal`,",
-        "`real` (real entries), `busy` (busy cycles).",
+        "`real` (real entries), `busy` (busy cycles), `none` (a unit outside the PEs).",
         "",
         *_table(("event", "unit", "count", "per-PE share", "price (default configuration)", "source"),
                 [(f"`{e.name}`", MODULES[e.module], e.count_rule, e.per_pe, priced[e.name].rule, e.citation)

@@ -10,7 +10,9 @@ activation read/write unit; the codebook lookup belongs to the arithmetic unit.
 Per-PE shares: "equal" where every PE does the same (every PE pops and reads pointers for
 every broadcast column; write-back is split evenly), "real" in proportion to the PE's real
 entries (exact for MACs), "busy" in proportion to its busy cycles (entries issued plus
-pointer-only cycles: the best per-PE proxy of issued entries among the per-PE counters).
+pointer-only cycles: the best per-PE proxy of issued entries among the per-PE counters),
+"none" for a unit outside the PEs (such as the CCU's LNZD): its energy counts in the total
+and its module, in no PE's share.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ MODULES: dict[str, str] = {
     "arithmetic": "arithmetic unit",
     "act_rw": "activation read/write",
 }
-PER_PE_SHARES = ("equal", "real", "busy")
+PER_PE_SHARES = ("equal", "real", "busy", "none")  # "none": a unit outside the PEs
 FIG4 = "EIE (ISCA 2016) §IV, Fig. 4: "  # the events' source: the unit of the PE that causes each
 
 
@@ -206,7 +208,7 @@ class EventModel:
             per_module[line.module] += line.pj
             per_share[line.per_pe] += line.pj
         proxies = {"equal": np.ones(cfg.n_pe), "real": activity.per_pe.real, "busy": activity.per_pe.busy}
-        per_pe = sum(share(per_share[k], proxies[k]) for k in PER_PE_SHARES)
+        per_pe = sum(share(per_share[k], proxies[k]) for k in proxies)
         return ModelEnergy(
             self.name, f"{self.table.name} ({self.table.source})", sum(per_module.values()),
             per_module, per_pe, activity.time_us, lines,
