@@ -44,25 +44,30 @@ FILLER_TAIL = ISSUE_STAGE + SPMAT_READ_LATENCY + 1  # a filler issued in i leave
 # --- schedule quantities ---------------------------------------------------------------------
 
 
-def pop_interval(n):
-    """c = max(1, n): cycles between a PE's pop of a column of n entries and its next pop
-    (an empty column still takes its pointer-read cycle)."""
-    return max(1, n)
+# ``pointer_cycles``: the cycles a pop reads pointers in (TimingRules.pointer_cycles:
+# ISSUE_OFFSET with two pointer banks).
 
 
-def next_pop(s, n):
+def pop_interval(n, pointer_cycles):
+    """c = max(1, n) (+ 1 with one pointer bank): cycles between a PE's pop of a column of n
+    entries and its next pop (an empty column still takes its pointer-read cycle)."""
+    return max(1, n) + pointer_cycles - ISSUE_OFFSET
+
+
+def next_pop(s, n, pointer_cycles):
     """The first cycle a PE that popped a column of n entries in cycle s may pop again: s + c."""
-    return s + pop_interval(n)
+    return s + pop_interval(n, pointer_cycles)
 
 
-def issue_cycle(s, i):
-    """The cycle entry i (0-based) of a column popped in cycle s is issued: s + ISSUE_OFFSET + i."""
-    return s + ISSUE_OFFSET + i
+def issue_cycle(s, i, pointer_cycles):
+    """The cycle entry i (0-based) of a column popped in cycle s is issued: s + ISSUE_OFFSET + i
+    (one later with one pointer bank)."""
+    return s + pointer_cycles + i
 
 
-def pop_tail(s):
+def pop_tail(s, pointer_cycles):
     """Under the ``drained`` end: the last cycle (exclusive) a column popped in s keeps its PE busy."""
-    return s + POP_TAIL
+    return s + POP_TAIL + pointer_cycles - ISSUE_OFFSET
 
 
 def entry_tail(i, real):
@@ -123,6 +128,9 @@ RULES: tuple[Rule, ...] = (
     Rule("block_end", ("pipeline", "drained"), {"spec": "pipeline", "eie-cpp": "drained"},
          "a block ends PIPELINE_DRAIN cycles after the last issue slot, or when every event has drained",
          "§5.1 End"),
+    Rule("pointer_banks", ("two", "one"), {"spec": "two", "eie-cpp": "two"},
+         "the pointer SRAM's banks: two read p[j] and p[j+1] in the pop cycle, one reads them in two cycles",
+         "§5.1 Pointer banks"),
 )
 RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
 OVERRIDABLE: tuple[str, ...] = tuple(r.name for r in RULES if r.overridable)
@@ -141,6 +149,11 @@ class _RuleMethods:
     def refill_delay(self) -> int:
         """Cycles between a pop freeing a slot and a broadcast that may fill it."""
         return 1 if self.queue_refill == "next-cycle" else 0
+
+    @property
+    def pointer_cycles(self) -> int:
+        """Cycles a pop spends reading the column's two pointers: ISSUE_OFFSET, one more with one bank."""
+        return ISSUE_OFFSET + (self.pointer_banks == "one")
 
 
 TimingRules = make_dataclass(
@@ -184,6 +197,12 @@ TimingRules.__doc__ = """One choice per timing rule (:data:`RULES`); the default
         filler. With K' = 0 (only possible without an ``own-pack`` bias) both rules
         count from the cycle a first broadcast would have had: L under ``tree``, the
         scan's final pending under ``pack-scan``.
+    pointer_banks
+        ``two``: p[j] and p[j + 1] sit in different banks and are read in the pop cycle s;
+        the first entry issues in s + 1. ``one``: they are read in s and s + 1, the first
+        entry issues in s + 2 and the PE pops again no earlier than s + max(1, n) + 1 (the
+        cycle after the pop, neither busy nor starved). Every schedule quantity takes the
+        pop's pointer cycles (``pointer_cycles``).
     """
 
 PROFILES: dict[str, TimingRules] = {

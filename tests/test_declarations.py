@@ -37,7 +37,7 @@ def test_docs_table_lists_every_declaration():
 
 def test_archconfig_fields_are_the_declared_parameters_then_the_overridable_rules():
     assert tuple(ArchConfig.model_fields) == field_names()
-    assert OVERRIDABLE == ("lnzd", "queue_slots", "queue_refill", "block_end")
+    assert OVERRIDABLE == ("lnzd", "queue_slots", "queue_refill", "block_end", "pointer_banks")
     default = ArchConfig()
     for p in PARAMETERS:
         assert getattr(default, p.name) == p.default
@@ -58,10 +58,10 @@ def test_every_declared_bound_is_enforced(p):
 def test_profiles_follow_the_rule_declarations():
     # Written out by hand from SPEC §5 and §5.1.
     assert vars(PROFILES["spec"]) == dict(row_blocks="accumulators", broadcast="nonzero", bias="input", lnzd="tree",
-                                          queue_slots="all", queue_refill="same-cycle", block_end="pipeline")
+                                          queue_slots="all", queue_refill="same-cycle", block_end="pipeline", pointer_banks="two")
     assert vars(PROFILES["eie-cpp"]) == dict(row_blocks="one-pass", broadcast="positive", bias="own-pack",
                                              lnzd="pack-scan", queue_slots="ring", queue_refill="next-cycle",
-                                             block_end="drained")
+                                             block_end="drained", pointer_banks="two")
     with pytest.raises(EieError, match="lnzd: Input should be 'tree' or 'pack-scan'"):
         ArchConfig.make(lnzd="scan")
     assert ArchConfig.make(timing="eie-cpp", lnzd="tree").rules.lnzd == "tree"
@@ -83,10 +83,10 @@ def test_a_configuration_is_identified_by_its_non_default_fields():
 
 def test_a_new_field_with_a_default_changes_no_stored_identity():
     # A future ArchConfig with one more field: the same settings, so the same hashes.
-    future = create_model("ArchConfig", __base__=ArchConfig, pointer_banks=(str, Field("two")))
+    future = create_model("ArchConfig", __base__=ArchConfig, ports=(int, Field(1)))
     old, new = ArchConfig.make(n_pe=4), future(n_pe=4)
     assert new.settings() == old.settings() == {"n_pe": 4}
-    assert future(n_pe=4, pointer_banks="one").settings() == {"n_pe": 4, "pointer_banks": "one"}
+    assert future(n_pe=4, ports=2).settings() == {"n_pe": 4, "ports": 2}
 
 
 @pytest.mark.parametrize("command", CONFIG_COMMANDS)

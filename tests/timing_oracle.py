@@ -126,7 +126,8 @@ def oracle(layer, acts, config) -> OracleRun:
     block_cycles, blocks = [], []
     for t in range(n_blocks):
         nk = [[len(lists[(t, p, j)]) for j in cols] for p in range(n)]
-        ck = [[pop_interval(x) for x in row] for row in nk]
+        pc = rules.pointer_cycles
+        ck = [[pop_interval(x, pc) for x in row] for row in nk]
         b, s = [], [[0] * kk for _ in range(n)]
         for q in range(kk):  # q = k - 1 (0-based); "k > U" of the SPEC is q >= U
             if q == 0:
@@ -154,9 +155,9 @@ def oracle(layer, acts, config) -> OracleRun:
             prev_row, last_real = None, None  # SRAM row of the last issue; (cycle, row) of last real
             for q, j in enumerate(cols):
                 if rules.block_end == "drained":
-                    end = max(end, pop_tail(s[p][q]))
+                    end = max(end, pop_tail(s[p][q], pc))
                 for i, (code, local) in enumerate(lists[(t, p, j)]):
-                    cycle = issue_cycle(s[p][q], i)
+                    cycle = issue_cycle(s[p][q], i, pc)
                     issue[p].append(cycle)
                     if (base[j] + i) // per_row != prev_row:
                         c["spmat_row_reads"] += 1
@@ -169,7 +170,7 @@ def oracle(layer, acts, config) -> OracleRun:
                         c["filler_entries"] += 1
                     if rules.block_end == "drained":
                         end = max(end, entry_tail(cycle, code != 0))
-            busy[p] += sum(ck[p])
+            busy[p] += sum(max(1, x) for x in nk[p])  # cycles holding a column
             starved[p] += sum(s[p][q] - s[p][q - 1] - ck[p][q - 1] for q in range(1, kk))
             c["empty_columns"] += sum(x == 0 for x in nk[p])
             c["pointer_reads"] += 2 * kk

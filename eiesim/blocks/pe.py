@@ -69,7 +69,8 @@ class ProcessingElement:
 
     @property
     def drained(self) -> bool:
-        return (self.ptr_read.finished and self.ptr_read.out is None and self.spmat.column is None
+        return (self.ptr_read.finished and self.ptr_read.out is None and self.ptr_read.reading is None
+                and self.spmat.column is None
                 and self.spmat.issued is None and self.spmat.out is None and self.arith.empty)
 
     def line_trace(self) -> str:

@@ -76,6 +76,11 @@ class EventSpec:
     citation: str  # where the event comes from: the unit of EIE's PE that causes it
 
 
+def _pointer_banks(config: ArchConfig) -> int:
+    """Banks the pointer SRAM is split into (the ``pointer_banks`` timing rule)."""
+    return 2 if config.rules.pointer_banks == "two" else 1
+
+
 # The two prices shared by several events, bound with partial below: worked out when asked
 # (at import, a closure would fix its numbers before a test could see them).
 def _register_file(bits: Callable[[ArchConfig], int], table: EnergyTable, cfg: ArchConfig) -> Derived:
@@ -100,9 +105,9 @@ EVENTS: tuple[EventSpec, ...] = (
         FIG4 + "activation queue",
     ),
     EventSpec(
-        "pointer_read", "pointer_read", "one column pointer read from one of the two pointer SRAM banks",
-        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)",
-        "equal", lambda table, cfg: rules.sram_access(table, cfg.ptr_sram_kb / 2, cfg.ptr_bits),
+        "pointer_read", "pointer_read", "one column pointer read from a pointer SRAM bank",
+        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)", "equal",
+        lambda table, cfg: rules.sram_access(table, cfg.ptr_sram_kb / _pointer_banks(cfg), cfg.ptr_bits),
         FIG4 + "pointer read unit, even/odd banks",
     ),
     EventSpec(

@@ -88,6 +88,7 @@ class TimingPlan(NamedTuple):
     idle: int  # the cycle of a first broadcast when there is none
     usable: int  # U: usable queue slots
     refill: int  # cycles before a freed slot takes a broadcast
+    pointer_cycles: int  # cycles a pop reads pointers in (TimingRules.pointer_cycles)
     rows_per_block: int  # N x R
     n_rows: int  # M
 
@@ -136,7 +137,7 @@ def _column_range(ptr, start, t, p, j):
 
 
 @njit(**JIT)
-def drain_table(ptr, start, code):
+def drain_table(ptr, start, code, pointer_cycles):
     """Under the ``drained`` block end: cycles from each column's pop to the end of its last
     event (pop_tail, each entry's entry_tail), (T, K+1, N) int32, for the tables' columns."""
     n_blocks, n_pe, k1 = ptr.shape
@@ -145,9 +146,9 @@ def drain_table(ptr, start, code):
         for j in range(k1):
             for p in range(n_pe):
                 lo, hi = _column_range(ptr, start, t, p, j)
-                tail = pop_tail(0)  # cycles after the column's pop
+                tail = pop_tail(0, pointer_cycles)  # cycles after the column's pop
                 for a in range(lo, hi):
-                    tail = max(tail, entry_tail(issue_cycle(0, a - lo), code[a] != 0))
+                    tail = max(tail, entry_tail(issue_cycle(0, a - lo, pointer_cycles), code[a] != 0))
                 drain[t, j, p] = tail
     return drain
 
@@ -226,7 +227,7 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
     columns are unpredictable.
     """
     rows, table, cols, gaps = plan.rows[t], plan.table[t], plan.cols, plan.gaps
-    usable, refill = plan.usable, plan.refill
+    usable, refill, pointer_cycles = plan.usable, plan.refill, plan.pointer_cycles
     n_pe = table.shape[2]
     k_count = cols.size
     if k_count == 0:
@@ -266,9 +267,9 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
             n = np.int64(count[p])  # n_p(k)
             s = max(b + 1, finish[p])
             # Bypass: the first entry issues the cycle after the previous column's last
-            # and writes the same accumulator.
-            hits += (s == finish[p]) & (head[p] == previous_tail[p])
-            c = pop_interval(n)
+            # (issued in finish) and writes the same accumulator.
+            hits += (issue_cycle(s, 0, pointer_cycles) == finish[p] + 1) & (head[p] == previous_tail[p])
+            c = pop_interval(n, pointer_cycles)
             block_busy[p] += c
             finish[p] = s + c  # timing.next_pop
             top = max(top, s)
@@ -283,12 +284,14 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
                 s_out[p, k] = s
         if drain is not None and k >= tail_from:
             for p in range(n_pe):  # s_p(k) = finish - c
-                s = finish[p] - pop_interval(np.int64(count[p]))
+                s = finish[p] - pop_interval(np.int64(count[p]), pointer_cycles)
                 end = max(end, s + np.int64(drain[cols[k], p]))
         s_max[k] = top
         previous_tail = column[TAIL]
+    # A pop's pointer cycles beyond ISSUE_OFFSET (one pointer bank) are neither busy nor starved.
+    unbusy = (pointer_cycles - ISSUE_OFFSET) * k_count
     for p in range(n_pe):
-        busy[p] += block_busy[p]
+        busy[p] += block_busy[p] - unbusy
         starved[p] += finish[p] - start - block_busy[p]
     if drain is None:
         end = finish.max() + PIPELINE_DRAIN

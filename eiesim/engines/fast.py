@@ -137,9 +137,10 @@ def timing_plan(layer: EncodedLayer, acts: np.ndarray, config: ArchConfig) -> Ti
     bc = broadcasts(layer, acts, config)
     return TimingPlan(
         rows=row_table(layer, config.entries_per_row), table=layer_tables(layer).table,
-        drain=drain(layer) if rules.block_end == "drained" else None,
+        drain=drain(layer, rules.pointer_cycles) if rules.block_end == "drained" else None,
         cols=bc.cols, gaps=bc.gaps, first=bc.first, idle=bc.idle,
         usable=rules.usable_slots(config.queue_depth), refill=rules.refill_delay,
+        pointer_cycles=rules.pointer_cycles,
         rows_per_block=config.rows_per_block, n_rows=layer.shape[0],
     )
 
@@ -154,7 +155,8 @@ def _report_schedule(observer, layer, acts, config, plan, record, block_end, blo
         counts = plan.table[t, cols, COUNT, :].T.astype(np.int64)  # n_p(k), (N, K')
         first_address = addr[t, cols, :].T.astype(np.int64)
         pops = s_out[t]
-        issue = [np.concatenate([issue_cycle(pops[p, k], np.arange(counts[p, k])) for k in range(cols.size)]
+        issue = [np.concatenate([issue_cycle(pops[p, k], np.arange(counts[p, k]), plan.pointer_cycles)
+                                 for k in range(cols.size)]
                                 or [np.zeros(0, np.int64)]).astype(np.int64) for p in range(layer.n_pe)]
         observer.block(BlockSchedule(
             block=t, columns=cols.copy(), activations=values, broadcast=b_out[t].copy(), pop=pops.copy(),
@@ -198,15 +200,15 @@ def row_table(layer: EncodedLayer, entries_per_row: int) -> np.ndarray:
     return derived_table(layer, ("sram_rows", entries_per_row), build)
 
 
-def drain(layer: EncodedLayer) -> np.ndarray:
-    """The ``drained`` end's per-column drain (:func:`eiesim.engines._kernels.drain_table`);
-    it depends on no configuration value, only on the timing's constants."""
+def drain(layer: EncodedLayer, pointer_cycles: int) -> np.ndarray:
+    """The ``drained`` end's per-column drain (:func:`eiesim.engines._kernels.drain_table`)
+    for a pop's pointer cycles."""
     def build():
-        args = _layer_arrays(layer)[:3]
+        args = (*_layer_arrays(layer)[:3], pointer_cycles)
         _compile(drain_table, args)
         return _narrowest(drain_table(*args), np.int16)
 
-    return derived_table(layer, ("drain",), build)
+    return derived_table(layer, ("drain", pointer_cycles), build)
 
 
 def output_tables(layer: EncodedLayer) -> OutputTables:
