@@ -200,11 +200,8 @@ def test_spmat_issues_one_address_per_cycle_through_its_row_register():
     issued, read, wants = [], [], []
     for now in range(8):
         spmat.tick(now, ptr)
-        if spmat.issued is not None:
-            issued.append((now, spmat.issued[0]))
-        if spmat.out is not None:
-            code, rel, first, broadcast = spmat.out
-            read.append((now, (code, rel, first, broadcast.value)))
+        issued += [(now, address) for address, _, _ in spmat.issued]
+        read += [(now, (code, rel, first, broadcast.value)) for code, rel, first, broadcast in spmat.out]
         wants.append(spmat.wants_column)
         if now in pops:
             ptr.out = pops[now]
@@ -227,9 +224,8 @@ def arith_run(entries, codebook=(0, 1, 2, 3), bias_column=-1):
         if entry is not None:
             code, z, first, a, *j = entry
             entry = (code, z, first, Broadcast(j[0] if j else 0, a, False))
-        unit.tick(entry)
-        if unit.written is not None:
-            writes.append((now, unit.written, acc[unit.written]))
+        unit.tick([] if entry is None else [entry])
+        writes += [(now, row, acc[row]) for row in unit.written]
     return writes, count, unit
 
 

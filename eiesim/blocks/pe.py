@@ -71,7 +71,7 @@ class ProcessingElement:
     def drained(self) -> bool:
         return (self.ptr_read.finished and self.ptr_read.out is None and self.ptr_read.reading is None
                 and self.spmat.column is None
-                and self.spmat.issued is None and self.spmat.out is None and self.arith.empty)
+                and not self.spmat.issued and not self.spmat.out and self.arith.empty)
 
     def line_trace(self) -> str:
         parts = [self.queue.line_trace(), self.ptr_read.line_trace(), self.spmat.line_trace(), self.arith.line_trace()]
