@@ -81,10 +81,10 @@ class ArithmeticUnit:
         self.add = accumulator(config)
         self.counters = counters
         self.address = -1  # accumulator address of the last decoded entry
-        self.decoded: list = []  # per lane: (row, code, a_j) of a real entry
-        self.multiplied: list = []  # per lane: (row, product, value read, bypass?)
-        self.summed: list = []  # per lane: (row, sum)
-        self.written: list = []  # rows written in this cycle, for traces
+        self.decoded: list | tuple = ()  # per lane: (row, code, a_j) of a real entry
+        self.multiplied: list | tuple = ()  # per lane: (row, product, value read, bypass?)
+        self.summed: list | tuple = ()  # per lane: (row, sum)
+        self.written: list | tuple = ()  # rows written in this cycle, for traces
         self.decoded_filler = False  # a filler was decoded (and dropped) in this cycle
         self.real = 0
 
@@ -98,29 +98,41 @@ class ArithmeticUnit:
         acc = self.accumulators
         # write
         summed = self.summed
-        self.written = [row for row, _ in summed]
-        for row, value in summed:
-            acc[row] = value
-        counters.accumulator_writes += len(summed)
+        if summed:
+            self.written = [row for row, _ in summed]
+            for row, value in summed:
+                acc[row] = value
+            counters.accumulator_writes += len(summed)
+        else:
+            self.written = ()
         # shift-add (a bypassed add takes the sum being written, of the same row)
-        sums = []
-        for row, product, value, bypass in self.multiplied:
-            if bypass:
-                value = [v for r, v in summed if r == row][0]
-            sums.append((row, self.add(value, product)))
+        sums: list | tuple = ()
+        if self.multiplied:
+            sums = []
+            for row, product, value, bypass in self.multiplied:
+                if bypass:
+                    for written, total in summed:
+                        if written == row:
+                            value = total
+                sums.append((row, self.add(value, product)))
         self.summed = sums
         # multiply
-        multiplied = []
-        for row, code, activation in self.decoded:
-            bypass = False
-            for ahead, _ in sums:
-                bypass = bypass or ahead == row
-            counters.bypass_hits += bypass
-            counters.macs += 1
-            multiplied.append((row, self.multiplier.products(activation)[code], acc[row], bypass))
+        multiplied: list | tuple = ()
+        if self.decoded:
+            multiplied, products = [], self.multiplier.products
+            for row, code, activation in self.decoded:
+                bypass = False
+                for ahead, _ in sums:
+                    bypass = bypass or ahead == row
+                counters.bypass_hits += bypass
+                counters.macs += 1
+                multiplied.append((row, products(activation)[code], acc[row], bypass))
         self.multiplied = multiplied
         # decode, lane by lane (the address accumulates in issue order)
         self.decoded_filler = False
+        if not entries:
+            self.decoded = ()
+            return
         decoded = []
         for code, rel, first, broadcast in entries:
             self.address = (-1 if first else self.address) + rel + 1

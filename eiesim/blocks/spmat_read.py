@@ -41,11 +41,11 @@ class SpmatRead:
         self.pe = pe
         self.lanes = lanes  # addresses issued per cycle, all of one column
         self.column = None  # [next address, start, stop, broadcast] while a column is held
-        self.issued: list = []  # address register, one per lane: (address, first of column?, the column's broadcast)
-        self.read_addresses: list = []  # addresses the SRAM read stage handled in this cycle
+        self.issued: list | tuple = ()  # address register, one per lane: (address, first of column?, broadcast)
+        self.read: list | tuple = ()  # what the SRAM read stage handled in this cycle, for traces
         self.row_number = -1  # row held in the row register; nothing read yet in this block
         self.row: tuple[list[int], list[int]] = ([], [])
-        self.out: list = []
+        self.out: list | tuple = ()
         self.row_read = False  # the SRAM read stage read a new row in this cycle, for traces
         self.busy = 0
         self.holds_last = False  # this cycle ends the column marked last
@@ -56,20 +56,21 @@ class SpmatRead:
 
     def tick(self, now: int, ptr) -> None:
         # SRAM read stage: the addresses issued in the previous cycle, in order.
-        issued = self.issued
-        self.read_addresses = [address for address, _, _ in issued]
+        issued = self.read = self.issued
         self.row_read = False
-        out = []
-        for address, first, broadcast in issued:
-            row, offset = divmod(address, self.entries_per_row)
-            if row != self.row_number:
-                lo = row * self.entries_per_row
-                self.row = (self.codes[lo : lo + self.entries_per_row], self.rels[lo : lo + self.entries_per_row])
-                self.row_number = row
-                self.counters.spmat_row_reads += 1
-                self.row_read = True
-            out.append((self.row[0][offset], self.row[1][offset], first, broadcast))
-        self.out = out
+        if issued:
+            out = self.out = []
+            for address, first, broadcast in issued:
+                row, offset = divmod(address, self.entries_per_row)
+                if row != self.row_number:
+                    lo = row * self.entries_per_row
+                    self.row = (self.codes[lo : lo + self.entries_per_row], self.rels[lo : lo + self.entries_per_row])
+                    self.row_number = row
+                    self.counters.spmat_row_reads += 1
+                    self.row_read = True
+                out.append((self.row[0][offset], self.row[1][offset], first, broadcast))
+        else:
+            self.out = ()
         # Issue stage: take the pointers popped in the previous cycle, issue up to ``lanes`` addresses.
         self.holds_last = False
         if self.column is None and ptr.out is not None:
@@ -78,13 +79,16 @@ class SpmatRead:
             self.column = [start, start, stop, broadcast]  # next address, start, stop, broadcast
         column = self.column
         if column is None:
-            self.issued = []
+            self.issued = ()
             return
         address, start, stop, broadcast = column
         self.busy += 1
         self.counters.busy_pe_cycles += 1
         last = min(stop, address + self.lanes)
-        self.issued = [(a, a == start, broadcast) for a in range(address, last)]
+        if last == address + 1:
+            self.issued = ((address, address == start, broadcast),)
+        else:
+            self.issued = tuple((a, a == start, broadcast) for a in range(address, last))
         if self.observer is not None:
             for a in range(address, last):
                 self.observer.issue(self.pe, now, a)
@@ -96,5 +100,5 @@ class SpmatRead:
     def line_trace(self) -> str:
         parts = [f"iss @{address}" for address, _, _ in self.issued]
         if self.out:  # '*': the row register was loaded from the SRAM
-            parts.append("sram " + " ".join(f"@{a}" for a in self.read_addresses) + ("*" if self.row_read else ""))
+            parts.append("sram " + " ".join(f"@{a}" for a, _, _ in self.read) + ("*" if self.row_read else ""))
         return " ".join(parts)
