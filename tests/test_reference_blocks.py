@@ -324,3 +324,18 @@ def test_engine_reports_its_wall_time():
     config = ArchConfig(n_pe=2)
     layer = make_layer([(0, 0)], (2, 1), config)
     assert run(layer, prepare_activations(layer, np.ones(1), config), config).sim_wall_s > 0
+
+
+def test_the_pe_tick_order_follows_from_what_each_block_reads():
+    from graphlib import CycleError
+
+    from eiesim.blocks.pe import TICK_ORDER, tick_order
+
+    # arith reads spmat's last-cycle output: before spmat; spmat reads the pointer register
+    # written at the pop: before ptr_read; ptr_read reads spmat's column register of this
+    # cycle: after spmat. Hence last stage first.
+    assert TICK_ORDER == ("arith", "spmat", "ptr_read")
+    assert tick_order({"a": (("previous", "b"),), "b": ()}) == ("a", "b")
+    assert tick_order({"a": (("current", "b"),), "b": ()}) == ("b", "a")
+    with pytest.raises(CycleError):
+        tick_order({"a": (("previous", "b"),), "b": (("previous", "a"),)})
