@@ -339,3 +339,40 @@ def test_the_pe_tick_order_follows_from_what_each_block_reads():
     assert tick_order({"a": (("current", "b"),), "b": ()}) == ("b", "a")
     with pytest.raises(CycleError):
         tick_order({"a": (("previous", "b"),), "b": (("previous", "a"),)})
+
+
+def test_a_two_lane_spmat_issues_two_addresses_of_a_column_per_cycle():
+    # Rows of E = 2 entries. Column A = addresses 1..3 (popped in 0): 1 and 2 issue in cycle
+    # 1, 3 in cycle 2, which frees the column register, so B = address 4 (popped in 2) issues
+    # in 3. Reads one cycle later: 1 (row 0) and 2 (row 1) in cycle 2, two row reads; 3 hits
+    # row 1 in 3; 4 reads row 2 in 4.
+    count = counters()
+    spmat = SpmatRead([5, 6, 7, 8, 9], [0, 1, 2, 3, 4], 2, count, lanes=2)
+    pops = {0: (1, 4, Broadcast(0, 10, False)), 2: (4, 5, Broadcast(1, 11, True))}
+    ptr = SimpleNamespace(out=None)
+    issued, read = [], []
+    for now in range(6):
+        spmat.tick(now, ptr)
+        issued += [(now, address) for address, _, _ in spmat.issued]
+        read += [(now, (code, rel, first, broadcast.value)) for code, rel, first, broadcast in spmat.out]
+        if now in pops:
+            ptr.out = pops[now]
+    assert issued == [(1, 1), (1, 2), (2, 3), (3, 4)]
+    assert read == [(2, (6, 1, True, 10)), (2, (7, 2, False, 10)), (3, (8, 3, False, 10)), (4, (9, 4, True, 11))]
+    assert count.spmat_row_reads == 3 and spmat.busy == 3  # 2 cycles for A, 1 for B
+
+
+def test_a_two_lane_arithmetic_unit_bypasses_across_lanes():
+    # Cycle 0: column 0's rows 0 and 1 (codes 1, 2; a = 1.0 = 256); cycle 1: column 1's row 1
+    # (code 3). Its multiply (cycle 2) finds row 1 in the shift-add stage: a bypass hit, and
+    # row 1 ends at 2 + 3 = 5 (1280 in units of 1/256); row 0 at 1 (256).
+    count = counters()
+    config = ArchConfig()
+    acc = [0] * 4
+    unit = ArithmeticUnit(Multiplier(np.array([0, 1, 2, 3]) * 4096, config), acc, count, config)
+    cycles = [[(1, 0, True, Broadcast(0, 256, False)), (2, 0, False, Broadcast(0, 256, False))],
+              [(3, 1, True, Broadcast(1, 256, False))], [], [], [], []]
+    for entries in cycles:
+        unit.tick(entries)
+    assert acc[:2] == [256, 1280]
+    assert (count.bypass_hits, count.macs, count.accumulator_writes) == (1, 3, 3)
