@@ -1,68 +1,57 @@
 """The architecture configuration (SPEC §4): one frozen, validated object.
 
+Every field is declared once, as a machine parameter (``eiesim.declarations.PARAMETERS``:
+unit, default, bounds, source) or as a timing rule (``eiesim.timing.RULES``); :class:`ArchConfig`'s fields, its validation,
+the ``--set FIELD=VALUE`` values, the sweep axes and the docs table (``docs/machine.md``)
+derive from those declarations.
+
 Defaults are the paper's chip (EIE, ISCA 2016): 64 PEs at 800 MHz, queue depth 8, 64
 accumulators per PE, 4-bit weight codes and 4-bit relative indices in 64-bit SRAM rows,
 16-bit fixed point arithmetic, and the timing rules of SPEC §5 (``timing="spec"``).
 
 ``timing`` names a bundle of timing rules (``eiesim.timing.PROFILES``, SPEC §5.1); the
-fields ``lnzd``, ``queue_slots``, ``queue_refill`` and ``block_end`` override single rules
-of that bundle (None: as the profile says), so a sweep can mix them.
+overridable rules (``eiesim.timing.OVERRIDABLE``) are fields of their own that override
+single rules of that bundle (None: as the profile says), so a run or a sweep can mix them.
+A configuration is identified by its non-default fields (:meth:`ArchConfig.settings`), so
+adding a field with a default changes no stored identity.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from eiecore.encoding import Encoding
 from eiecore.errors import EieError
-from eiesim.timing import (
-    OVERRIDABLE, PROFILES, BlockEnd, LnzdRule, Profile, QueueRefill, QueueSlots, TimingRules, lnzd_tree_latency,
-)
+from eiesim.declarations import PARAMETERS, Parameter
+from eiesim.timing import OVERRIDABLE, PROFILES, RULES, TimingRules, lnzd_tree_latency
 
-
-_CHIP = Encoding()  # the paper's chip: the encoding defaults live in one place
 # Size limits that keep a simulation's memory bounded (the paper's chip: 64 x 64 rows).
 MAX_ROWS_PER_BLOCK = 2**24
 
 
-class ArchConfig(BaseModel):
-    """An EIE PE array. Unknown keys and out-of-range values raise :class:`EieError`."""
+def _parameter_field(p: Parameter) -> tuple[Any, Any]:
+    return (p.kind, Field(p.default, description=p.description, **dict(p.bounds)))
+
+
+def _rule_field(rule) -> tuple[Any, Any]:
+    return (Optional[Literal[rule.choices]],  # noqa: UP007 (pydantic's create_model takes the annotation object)
+            Field(None, description=f"override: {rule.description} (None: the profile's)"))
+
+
+class _ArchConfigBase(BaseModel):
+    """An EIE PE array. Unknown keys and out-of-range values raise :class:`EieError`.
+
+    Its fields are ``eiesim.declarations.PARAMETERS`` and the overridable timing rules (``eiesim.timing.RULES``).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    n_pe: int = Field(_CHIP.n_pe, ge=1, le=65536, description="number of processing elements N")
-    queue_depth: int = Field(8, ge=1, le=65536, description="usable activation-queue slots D")
-    clock_mhz: float = Field(800.0, gt=0, description="clock frequency in MHz")
-    accumulators_per_pe: int = Field(
-        _CHIP.accumulators_per_pe, ge=1, le=2**20, description="accumulators R per PE (rows per PE per block)"
-    )
-    index_bits: int = Field(_CHIP.index_bits, ge=1, le=8, description="bits x of a relative row index")
-    weight_bits: int = Field(_CHIP.weight_bits, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
-    spmat_width_bits: int = Field(64, ge=1, le=65536, description="width of one sparse-matrix SRAM row")
-    spmat_sram_kb: float = Field(128.0, gt=0, le=2**20, description="sparse-matrix SRAM per PE, KB")
-    ptr_sram_kb: float = Field(32.0, gt=0, le=2**20, description="pointer SRAM per PE, KB")
-    act_sram_kb: float = Field(2.0, gt=0, le=2**20, description="activation SRAM per PE, KB")
-    ptr_bits: int = Field(16, ge=1, le=64, description="bits of one column pointer")
-    value_bits: int = Field(16, ge=2, le=32, description="bits of an activation / codebook value / accumulator")
-    act_frac_bits: int = Field(8, ge=0, description="fraction bits of activations")
-    weight_frac_bits: int = Field(12, ge=0, description="fraction bits of codebook values")
-    precision: Literal["fixed", "float32"] = Field("fixed", description="arithmetic number format")
-    strict_fit: bool = Field(False, description="make a layer that does not fit the SRAMs an error")
-    timing: Profile = Field("spec", description="timing profile: 'spec' (SPEC §5) or 'eie-cpp' (the authors' simulator, §5.1)")
-    lnzd: LnzdRule | None = Field(None, description="override: LNZD timing 'tree' or 'pack-scan' (None: the profile's)")
-    queue_slots: QueueSlots | None = Field(
-        None, description="override: 'all' queue_depth slots usable, or 'ring' (queue_depth - 1) (None: the profile's)")
-    queue_refill: QueueRefill | None = Field(
-        None, description="override: a freed queue slot refills in the 'same-cycle' or 'next-cycle' (None: the profile's)")
-    block_end: BlockEnd | None = Field(
-        None, description="override: a block ends after the 'pipeline' drain or when 'drained' (None: the profile's)")
-
     @model_validator(mode="after")
-    def _consistent(self) -> "ArchConfig":
+    def _consistent(self) -> "_ArchConfigBase":
         entry_bits = self.weight_bits + self.index_bits
         if self.spmat_width_bits < entry_bits:
             raise ValueError(
@@ -126,6 +115,24 @@ class ArchConfig(BaseModel):
     def replace(self, **fields: Any) -> "ArchConfig":
         """A copy with some fields changed, validated like a new config."""
         return ArchConfig.make(**{**self.model_dump(), **fields})
+
+    def settings(self) -> dict[str, Any]:
+        """The fields that differ from their defaults: what identifies this configuration
+        (its hash, a result's JSON) and what ``--set`` would have to give to rebuild it."""
+        return self.model_dump(exclude_defaults=True)
+
+    def describe(self) -> str:
+        """The summary line's configuration: N, D, R, number format, timing, then every
+        other non-default field as FIELD=VALUE."""
+        shown = ("n_pe", "queue_depth", "accumulators_per_pe", "precision", "timing")
+        extra = [f"{k}={v}" for k, v in self.settings().items() if k not in shown]
+        return ", ".join([f"N = {self.n_pe}", f"D = {self.queue_depth}", f"R = {self.accumulators_per_pe}",
+                          self.precision, f"timing {self.timing}", *extra])
+
+
+ArchConfig = create_model(
+    "ArchConfig", __base__=_ArchConfigBase, __module__=__name__, __doc__=_ArchConfigBase.__doc__,
+    **{p.name: _parameter_field(p) for p in PARAMETERS}, **{r.name: _rule_field(r) for r in RULES if r.overridable})
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -430,7 +430,7 @@ class InferenceResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": self.engine, "n_pe": self.config.n_pe, "queue_depth": self.config.queue_depth,
-            "timing": self.config.timing,
+            "timing": self.config.timing, "settings": self.config.settings(),
             "clock_mhz": self.clock_mhz, "precision": self.config.precision, "value_bits": self.config.value_bits,
             "layer_names": self.layer_names,
             **self.summary(),
@@ -522,6 +522,7 @@ def infer(
     labels=None,
     queue_depth: int | None = None,
     timing: str | None = None,
+    config: dict | None = None,
     energy_table=None,
     progress: bool = False,
 ) -> InferenceResult:
@@ -531,11 +532,12 @@ def infer(
     says what it is) and ``labels`` (class per input) add agreement and accuracy statistics.
     Host operations are counted per input; under a timing profile that broadcasts only
     positive activations, the fraction of each layer's inputs that are negative (and so
-    dropped) is reported in ``dropped_negative``."""
+    dropped) is reported in ``dropped_negative``. ``config``: further ArchConfig fields to
+    set on the model's configuration (``eiesim infer --set``)."""
     network = Network(model)
     x = _check_inputs(network, inputs)
     fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,
-                                    timing=timing).items() if v is not None}
+                                    timing=timing).items() if v is not None} | dict(config or {})
     act_frac_bits = parse_frac_bits(act_frac_bits, "act_frac_bits")
     weight_frac_bits = parse_frac_bits(weight_frac_bits, "weight_frac_bits")
     base = model.config

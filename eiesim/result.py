@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ class SimResult:
     energy: EnergyReport  # both models, per module and per PE
     fit: FitReport  # SRAM use of the fullest PE
     timing: str = "spec"  # the timing profile (eiesim.timing.PROFILES)
+    settings: dict[str, Any] = field(default_factory=dict)  # every non-default config field (ArchConfig.settings)
 
     @property
     def time_us(self) -> float:
@@ -65,6 +66,7 @@ class SimResult:
             "n_pe": self.n_pe,
             "queue_depth": self.queue_depth,
             "timing": self.timing,
+            "settings": dict(self.settings),
             "engine": self.engine,
             "counters": self.counters.to_dict(),
             "metrics": self.metrics,

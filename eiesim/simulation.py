@@ -92,6 +92,6 @@ def simulate(
         layer=layer.name, engine=engine, n_pe=config.n_pe, queue_depth=config.queue_depth,
         clock_mhz=config.clock_mhz, cycles=run.cycles, counters=run.counters,
         per_pe=run.per_pe, output=run.output, sim_wall_s=run.sim_wall_s,
-        block_cycles=run.block_cycles, fit=fit, timing=config.timing,
+        block_cycles=run.block_cycles, fit=fit, timing=config.timing, settings=config.settings(),
         energy=energy_report(run.counters, run.per_pe, run.cycles, config, table=energy_table),
     )

@@ -4,11 +4,17 @@ Everything that decides a cycle number lives here: the engines' blocks and kerne
 test oracle, labs and docs import these names instead of repeating a number.
 
 Latencies of the pipeline (SPEC §5)
-    An entry is issued ``ISSUE_OFFSET`` cycles after its column is popped (the pop cycle
-    reads the two pointers), leaves the sparse-matrix SRAM ``SPMAT_READ_LATENCY`` cycles
-    after its issue, then passes ``ARITH_STAGES`` stage registers (decode + address
-    accumulate, multiply + accumulator read, shift-add, write). ``PIPELINE_DRAIN`` is what
-    that adds after the last issue slot of a block: 1 + 1 + 4 = 6.
+    A column popped in cycle s (the pop cycle reads its two pointers) has its first entry
+    issued ``ISSUE_OFFSET`` cycles later. An issued entry then passes the PE's pipeline:
+    ``ISSUE_STAGE`` (the address register), the sparse-matrix SRAM read
+    (``SPMAT_READ_LATENCY``) and ``ARITH_STAGES`` stage registers (decode + address
+    accumulate, multiply + accumulator read, shift-add, write). ``PIPELINE_DRAIN`` = 1 + 1 +
+    4 = 6 stages: what the ``pipeline`` block end adds after the last issue slot.
+
+Schedule quantities (the leaf definitions every engine, report, trace and the test oracle
+share; plain arithmetic, so numba compiles them into the kernels and numpy applies them
+to arrays): :func:`pop_interval`, :func:`next_pop`, :func:`issue_cycle`,
+:func:`pop_tail`, :func:`entry_tail`.
 
 Rules a timing profile chooses (SPEC §5.1): see :class:`TimingRules`. A profile is a
 named bundle of choices (``PROFILES``); :class:`~eiesim.config.ArchConfig` picks one with
@@ -17,21 +23,56 @@ named bundle of choices (``PROFILES``); :class:`~eiesim.config.ArchConfig` picks
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, make_dataclass
 from typing import Literal
 
 # --- latencies ---------------------------------------------------------------------------
 
-ISSUE_OFFSET = 1  # column popped (pointers read) in cycle s: first entry issued in s + 1
+ISSUE_OFFSET = 1  # column popped (pointers read) in cycle s: its first entry is issued in s + 1
+ISSUE_STAGE = 1  # an issued address spends one cycle in the address register
 SPMAT_READ_LATENCY = 1  # an entry issued in cycle i leaves the sparse-matrix SRAM in i + 1
 ARITH_STAGES = 4  # decode/address-accumulate, multiply/accumulator read, shift-add, write
-PIPELINE_DRAIN = ISSUE_OFFSET + SPMAT_READ_LATENCY + ARITH_STAGES  # 6: T_block = max(s + c) + 6
+PIPELINE_DRAIN = ISSUE_STAGE + SPMAT_READ_LATENCY + ARITH_STAGES  # 6: T_block = max(s + c) + 6
 
 # The authors' simulator (eie-cpp) ends a layer when its pipelines have drained, with
 # per-event tails measured from its source (SPEC §5.1 "End"):
 POP_TAIL = 2  # a popped column (even an empty one) keeps its PE busy until s + 2
-REAL_TAIL = ISSUE_OFFSET + SPMAT_READ_LATENCY + ARITH_STAGES  # a real entry issued in i: i + 6
-FILLER_TAIL = 3  # a filler issued in i leaves after its decode: i + 3 (it writes nothing)
+REAL_TAIL = PIPELINE_DRAIN  # a real entry issued in i leaves the write stage: i + 6
+FILLER_TAIL = ISSUE_STAGE + SPMAT_READ_LATENCY + 1  # a filler issued in i leaves after its decode: i + 3
+
+
+# --- schedule quantities ---------------------------------------------------------------------
+
+
+# ``pointer_cycles``: the cycles a pop reads pointers in (TimingRules.pointer_cycles:
+# ISSUE_OFFSET with two pointer banks).
+
+
+def pop_interval(n, pointer_cycles):
+    """c = max(1, n) (+ 1 with one pointer bank): cycles between a PE's pop of a column of n
+    entries and its next pop (an empty column still takes its pointer-read cycle)."""
+    return max(1, n) + pointer_cycles - ISSUE_OFFSET
+
+
+def next_pop(s, n, pointer_cycles):
+    """The first cycle a PE that popped a column of n entries in cycle s may pop again: s + c."""
+    return s + pop_interval(n, pointer_cycles)
+
+
+def issue_cycle(s, i, pointer_cycles):
+    """The cycle entry i (0-based) of a column popped in cycle s is issued: s + ISSUE_OFFSET + i
+    (one later with one pointer bank)."""
+    return s + pointer_cycles + i
+
+
+def pop_tail(s, pointer_cycles):
+    """Under the ``drained`` end: the last cycle (exclusive) a column popped in s keeps its PE busy."""
+    return s + POP_TAIL + pointer_cycles - ISSUE_OFFSET
+
+
+def entry_tail(i, real):
+    """Under the ``drained`` end: when an entry issued in cycle i has left the pipeline."""
+    return i + (REAL_TAIL if real else FILLER_TAIL)
 
 
 def lnzd_tree_latency(n_pe: int) -> int:
@@ -44,19 +85,82 @@ def lnzd_tree_latency(n_pe: int) -> int:
 
 # --- rule choices --------------------------------------------------------------------------
 
-RowBlocks = Literal["accumulators", "one-pass"]
-BroadcastRule = Literal["nonzero", "positive"]
-BiasRule = Literal["input", "own-pack"]
-LnzdRule = Literal["tree", "pack-scan"]
-QueueSlots = Literal["all", "ring"]
-QueueRefill = Literal["same-cycle", "next-cycle"]
-BlockEnd = Literal["pipeline", "drained"]
-Profile = Literal["spec", "eie-cpp"]
-
 
 @dataclass(frozen=True)
-class TimingRules:
-    """One choice per timing rule. The first value of each is SPEC §5, the second §5.1.
+class Rule:
+    """One timing rule, declared once: everything else (TimingRules, the profiles, the
+    ArchConfig override fields, the --set and --grid values, the docs table) derives from it.
+
+    ``choices[0]`` is SPEC §5's; ``profiles`` gives each profile's choice; ``overridable``
+    rules become ArchConfig fields of their own (None: the profile's). The others change
+    what is computed, not only when, and come only with a profile.
+    """
+
+    name: str
+    choices: tuple[str, ...]
+    profiles: dict[str, str]
+    description: str
+    section: str
+    overridable: bool = True
+
+
+PROFILE_NAMES: tuple[str, ...] = ("spec", "eie-cpp")
+Profile = Literal["spec", "eie-cpp"]
+
+RULES: tuple[Rule, ...] = (
+    Rule("row_blocks", ("accumulators", "one-pass"), {"spec": "accumulators", "eie-cpp": "one-pass"},
+         "row blocks of N x R rows with write-back, or the whole layer in one pass", "§5.1 One pass",
+         overridable=False),
+    Rule("broadcast", ("nonzero", "positive"), {"spec": "nonzero", "eie-cpp": "positive"},
+         "broadcast every a_j != 0, or only a_j > 0 (a negative activation counts as zero)",
+         "§5.1 What is broadcast", overridable=False),
+    Rule("bias", ("input", "own-pack"), {"spec": "input", "eie-cpp": "own-pack"},
+         "the bias column is an ordinary last input, or always broadcast last in its own LNZD pack",
+         "§5.1 What is broadcast", overridable=False),
+    Rule("lnzd", ("tree", "pack-scan"), {"spec": "tree", "eie-cpp": "pack-scan"},
+         "LNZD timing: the 4-ary tree (L cycles, then one per cycle) or the authors' pack scanner",
+         "§5.1 LNZD timing"),
+    Rule("queue_slots", ("all", "ring"), {"spec": "all", "eie-cpp": "ring"},
+         "all queue_depth slots usable, or a ring of queue_depth slots of which queue_depth - 1 are usable",
+         "§5.1 Queue"),
+    Rule("queue_refill", ("same-cycle", "next-cycle"), {"spec": "same-cycle", "eie-cpp": "next-cycle"},
+         "a queue slot freed by a pop in cycle t takes a broadcast in t, or only in t + 1", "§5.1 Queue"),
+    Rule("block_end", ("pipeline", "drained"), {"spec": "pipeline", "eie-cpp": "drained"},
+         "a block ends PIPELINE_DRAIN cycles after the last issue slot, or when every event has drained",
+         "§5.1 End"),
+    Rule("pointer_banks", ("two", "one"), {"spec": "two", "eie-cpp": "two"},
+         "the pointer SRAM's banks: two read p[j] and p[j+1] in the pop cycle, one reads them in two cycles",
+         "§5.1 Pointer banks"),
+)
+RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
+OVERRIDABLE: tuple[str, ...] = tuple(r.name for r in RULES if r.overridable)
+if any(set(r.profiles) != set(PROFILE_NAMES) or not set(r.profiles.values()) <= set(r.choices) for r in RULES):
+    raise ImportError("every timing rule must give one of its choices for every profile")
+
+
+class _RuleMethods:
+    """What the rules in force answer beyond their choices."""
+
+    def usable_slots(self, queue_depth: int) -> int:
+        """U: queue slots a broadcast may occupy."""
+        return queue_depth - 1 if self.queue_slots == "ring" else queue_depth
+
+    @property
+    def refill_delay(self) -> int:
+        """Cycles between a pop freeing a slot and a broadcast that may fill it."""
+        return 1 if self.queue_refill == "next-cycle" else 0
+
+    @property
+    def pointer_cycles(self) -> int:
+        """Cycles a pop spends reading the column's two pointers: ISSUE_OFFSET, one more with one bank."""
+        return ISSUE_OFFSET + (self.pointer_banks == "one")
+
+
+TimingRules = make_dataclass(
+    "TimingRules", [(r.name, Literal[r.choices], r.choices[0]) for r in RULES], bases=(_RuleMethods,),
+    frozen=True)
+TimingRules.__module__ = __name__  # importable by name, so a config that computed its rules pickles
+TimingRules.__doc__ = """One choice per timing rule (:data:`RULES`); the defaults are SPEC §5's.
 
     row_blocks
         ``accumulators``: a layer runs in ceil(M / (N R)) row blocks, each a pass of its
@@ -93,37 +197,13 @@ class TimingRules:
         filler. With K' = 0 (only possible without an ``own-pack`` bias) both rules
         count from the cycle a first broadcast would have had: L under ``tree``, the
         scan's final pending under ``pack-scan``.
+    pointer_banks
+        ``two``: p[j] and p[j + 1] sit in different banks and are read in the pop cycle s;
+        the first entry issues in s + 1. ``one``: they are read in s and s + 1, the first
+        entry issues in s + 2 and the PE pops again no earlier than s + max(1, n) + 1 (the
+        cycle after the pop, neither busy nor starved). Every schedule quantity takes the
+        pop's pointer cycles (``pointer_cycles``).
     """
 
-    row_blocks: RowBlocks = "accumulators"
-    broadcast: BroadcastRule = "nonzero"
-    bias: BiasRule = "input"
-    lnzd: LnzdRule = "tree"
-    queue_slots: QueueSlots = "all"
-    queue_refill: QueueRefill = "same-cycle"
-    block_end: BlockEnd = "pipeline"
-
-    def usable_slots(self, queue_depth: int) -> int:
-        """U: queue slots a broadcast may occupy."""
-        return queue_depth - 1 if self.queue_slots == "ring" else queue_depth
-
-    @property
-    def refill_delay(self) -> int:
-        """Cycles between a pop freeing a slot and a broadcast that may fill it."""
-        return 1 if self.queue_refill == "next-cycle" else 0
-
-
 PROFILES: dict[str, TimingRules] = {
-    "spec": TimingRules(),
-    "eie-cpp": TimingRules(
-        row_blocks="one-pass", broadcast="positive", bias="own-pack", lnzd="pack-scan",
-        queue_slots="ring", queue_refill="next-cycle", block_end="drained",
-    ),
-}
-
-# Rules ArchConfig exposes as fields of their own (None = as the profile says). The
-# others (row_blocks, broadcast, bias) change what is computed, not only when, and come
-# only with a profile.
-OVERRIDABLE: tuple[str, ...] = ("lnzd", "queue_slots", "queue_refill", "block_end")
-RULE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(TimingRules))
-
+    profile: TimingRules(**{r.name: r.profiles[profile] for r in RULES}) for profile in PROFILE_NAMES}

@@ -26,13 +26,14 @@ from compressor.csc import EncodedLayer
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, ScheduleRecorder
 from eiesim.numerics import to_real
+from eiesim.timing import next_pop
 
 BIAS_LABEL = "bias"  # how the empty own-pack bias column (index K) is named
 
 
-def _free(block: BlockSchedule, p: int, k: int) -> int:
-    """Cycle from which PE p can pop the column after its k-th: s + max(1, n)."""
-    return int(block.pop[p, k] + max(1, block.entries[p, k]))
+def _free(block: BlockSchedule, p: int, k: int, config: ArchConfig) -> int:
+    """Cycle from which PE p can pop the column after its k-th: s + c."""
+    return next_pop(int(block.pop[p, k]), int(block.entries[p, k]), config.rules.pointer_cycles)
 
 
 def line_trace(trace: ScheduleRecorder, layer: EncodedLayer, config: ArchConfig) -> Iterator[str]:
@@ -44,7 +45,7 @@ def line_trace(trace: ScheduleRecorder, layer: EncodedLayer, config: ArchConfig)
             f"row block {block.block}: T_block = {block.end} cycles"
             f" + {block.write_back} write-back cycles"
         )
-        cells = [_pe_cells(block, p, layer, local_rows) for p in range(n)]
+        cells = [_pe_cells(block, p, layer, local_rows, config) for p in range(n)]
         bcast = {int(b): f"{_name(j, layer)} a={_real(a, config):g}"
                  for b, j, a in zip(block.broadcast, block.columns, block.activations)}
         widths = [max([len(f"PE{p}")] + [len(c) for c in cells[p]]) for p in range(n)]
@@ -60,7 +61,8 @@ def _name(j, layer: EncodedLayer) -> str:
     return f"j{j}" if j < layer.shape[1] else BIAS_LABEL
 
 
-def _pe_cells(block: BlockSchedule, p: int, layer: EncodedLayer, local_rows: np.ndarray) -> list[str]:
+def _pe_cells(block: BlockSchedule, p: int, layer: EncodedLayer, local_rows: np.ndarray,
+              config: ArchConfig) -> list[str]:
     """Text of PE p for every cycle of the block: queue occupancy and activity."""
     activity: list[list[str]] = [[] for _ in range(block.end)]
     base = int(layer.start[block.block * block.n_pe + p])
@@ -68,7 +70,7 @@ def _pe_cells(block: BlockSchedule, p: int, layer: EncodedLayer, local_rows: np.
     for k, j in enumerate(block.columns):
         pop = int(block.pop[p, k])
         if k > 0:
-            for t in range(_free(block, p, k - 1), pop):
+            for t in range(_free(block, p, k - 1, config), pop):
                 activity[t].append("wait")
         activity[pop].append(f"ptr {_name(j, layer)}")
         for i in range(int(block.entries[p, k])):
@@ -106,8 +108,9 @@ def perfetto_trace(trace: ScheduleRecorder, config: ArchConfig, name: str = "") 
         for p in range(block.n_pe):
             for k, j in enumerate(block.columns):
                 pop = int(block.pop[p, k])
-                if k > 0 and pop > _free(block, p, k - 1):
-                    slice_(p + 1, "starved", origin + _free(block, p, k - 1), pop - _free(block, p, k - 1))
+                free = _free(block, p, k - 1, config) if k > 0 else pop
+                if pop > free:
+                    slice_(p + 1, "starved", origin + free, pop - free)
                 n_entries = int(block.entries[p, k])
                 slice_(p + 1, f"column j{j}", origin + pop, max(1, n_entries), column=int(j), entries=n_entries)
         if block.write_back:

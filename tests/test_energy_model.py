@@ -54,7 +54,8 @@ def test_modules_and_pes_add_up_to_the_total(a):
     assert set(e.per_module) == set(MODULES)
     assert sum(e.per_module.values()) == pytest.approx(e.total, rel=1e-12)
     assert e.per_pe.shape == (N,)
-    assert e.per_pe.sum() == pytest.approx(e.total, rel=1e-9)
+    outside = sum(ln.pj for ln in e.lines if ln.per_pe == "none")  # units outside the PEs
+    assert e.per_pe.sum() + outside == pytest.approx(e.total, rel=1e-9)
     assert e.total == pytest.approx(sum(ln.pj for ln in e.lines), rel=1e-12)
 
 
@@ -173,3 +174,25 @@ def test_event_model_prices_with_the_table_it_is_given(tmp_path):
     assert line.rule == "16-bit register file access: 3 pJ (32-bit) x 16/32 = 1.5 pJ"
     assert line.count_rule == "codebook_reads (real + filler entries)"
     assert [ln.name for ln in e.lines] == [spec.name for spec in EVENTS]
+
+
+def test_an_event_of_a_unit_outside_the_pes_counts_in_no_pe(monkeypatch):
+    # An event shared "none" (a unit outside the PEs, such as the LNZD) adds to the total and
+    # its module but to no PE: 3 scan cycles at 2 pJ each.
+    from eiesim.energy import events
+    from eiesim.energy.rules import Derived
+
+    scan = events.EventSpec("scan", "queue", "one LNZD scan cycle", lambda c, cfg: c.lnzd_scan_cycles,
+                            "lnzd_scan_cycles", "none", lambda table, cfg: Derived(2.0, "2 pJ"), "a test")
+    a = Activity(Counters(lnzd_scan_cycles=3, broadcasts=1), PerPE(np.ones(2), np.zeros(2), np.zeros(2)),
+                 10, ArchConfig(n_pe=2))
+    without = EventModel().estimate(a)
+    monkeypatch.setattr(events, "EVENTS", (*events.EVENTS, scan))
+    events.event_energies.cache_clear()
+    try:
+        e = EventModel().estimate(a)
+    finally:
+        events.event_energies.cache_clear()
+    assert [ln.pj for ln in e.lines if ln.name == "scan"] == [6.0]
+    assert e.total == pytest.approx(without.total + 6.0)
+    np.testing.assert_allclose(e.per_pe, without.per_pe)

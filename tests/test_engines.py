@@ -22,7 +22,7 @@ from eiesim.config import ArchConfig
 from eiesim.engines import ScheduleRecorder
 from eiesim.functional import functional_output
 from eiesim.simulation import simulate
-from eiesim.timing import PIPELINE_DRAIN
+from eiesim.timing import PIPELINE_DRAIN, RULES
 from tests.strategies import activations, codes_for, masks
 from tests.test_csc_golden import golden_matrix
 from tests.timing_oracle import functional_acts, oracle
@@ -469,8 +469,7 @@ def timing_choices(draw) -> dict:
     return choice
 
 
-RULE_OVERRIDES = {"lnzd": ["tree", "pack-scan"], "queue_slots": ["all", "ring"],
-                  "queue_refill": ["same-cycle", "next-cycle"], "block_end": ["pipeline", "drained"]}
+RULE_OVERRIDES = {r.name: list(r.choices) for r in RULES if r.overridable}  # every rule a config may override
 
 
 @st.composite

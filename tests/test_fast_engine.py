@@ -198,7 +198,7 @@ def test_tables_and_broadcasts_have_the_kernels_types():
     config = ArchConfig.make(n_pe=2, queue_depth=1)
     layer = encode([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
     tables = layer_tables(layer)
-    assert (tables.addr.dtype, tables.table.dtype, tables.drain.dtype) == (np.int32, np.int8, np.int16)
+    assert (tables.addr.dtype, tables.table.dtype, fast.drain(layer, 1).dtype) == (np.int32, np.int8, np.int16)
     bc = fast.broadcasts(layer, prepare_activations(layer, np.ones(3), config), config)
     assert (bc.cols.dtype, bc.gaps.dtype) == (np.int64, np.int64) and bc.cols.tolist() == [0, 1, 2]
 

@@ -212,8 +212,9 @@ def test_json_of_the_worked_example():
                        config, name="spec")
     result = simulate(layer, np.ones(3), config, engine="reference")
     d = result.to_dict()
-    assert list(d) == ["layer", "cycles", "time_us", "n_pe", "queue_depth", "timing", "engine", "counters",
-                       "metrics", "per_pe", "block_cycles", "energy_pj", "fit", "sim_wall_s"]
+    assert list(d) == ["layer", "cycles", "time_us", "n_pe", "queue_depth", "timing", "settings", "engine",
+                       "counters", "metrics", "per_pe", "block_cycles", "energy_pj", "fit", "sim_wall_s"]
+    assert d["settings"] == {"n_pe": 2, "queue_depth": 1, "clock_mhz": 400.0}  # the non-default fields
     assert (d["layer"], d["cycles"], d["n_pe"], d["queue_depth"], d["timing"], d["engine"]) == (
         "spec", 12, 2, 1, "spec", "reference")
     assert d["time_us"] == 12 / 400  # 12 cycles at 400 MHz = 0.03 us

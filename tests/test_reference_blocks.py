@@ -200,11 +200,8 @@ def test_spmat_issues_one_address_per_cycle_through_its_row_register():
     issued, read, wants = [], [], []
     for now in range(8):
         spmat.tick(now, ptr)
-        if spmat.issued is not None:
-            issued.append((now, spmat.issued[0]))
-        if spmat.out is not None:
-            code, rel, first, broadcast = spmat.out
-            read.append((now, (code, rel, first, broadcast.value)))
+        issued += [(now, address) for address, _, _ in spmat.issued]
+        read += [(now, (code, rel, first, broadcast.value)) for code, rel, first, broadcast in spmat.out]
         wants.append(spmat.wants_column)
         if now in pops:
             ptr.out = pops[now]
@@ -227,9 +224,8 @@ def arith_run(entries, codebook=(0, 1, 2, 3), bias_column=-1):
         if entry is not None:
             code, z, first, a, *j = entry
             entry = (code, z, first, Broadcast(j[0] if j else 0, a, False))
-        unit.tick(entry)
-        if unit.written is not None:
-            writes.append((now, unit.written, acc[unit.written]))
+        unit.tick([] if entry is None else [entry])
+        writes += [(now, row, acc[row]) for row in unit.written]
     return writes, count, unit
 
 
@@ -328,3 +324,55 @@ def test_engine_reports_its_wall_time():
     config = ArchConfig(n_pe=2)
     layer = make_layer([(0, 0)], (2, 1), config)
     assert run(layer, prepare_activations(layer, np.ones(1), config), config).sim_wall_s > 0
+
+
+def test_the_pe_tick_order_follows_from_what_each_block_reads():
+    from graphlib import CycleError
+
+    from eiesim.blocks.pe import TICK_ORDER, tick_order
+
+    # arith reads spmat's last-cycle output: before spmat; spmat reads the pointer register
+    # written at the pop: before ptr_read; ptr_read reads spmat's column register of this
+    # cycle: after spmat. Hence last stage first.
+    assert TICK_ORDER == ("arith", "spmat", "ptr_read")
+    assert tick_order({"a": (("previous", "b"),), "b": ()}) == ("a", "b")
+    assert tick_order({"a": (("current", "b"),), "b": ()}) == ("b", "a")
+    with pytest.raises(CycleError):
+        tick_order({"a": (("previous", "b"),), "b": (("previous", "a"),)})
+
+
+def test_a_two_lane_spmat_issues_two_addresses_of_a_column_per_cycle():
+    # Rows of E = 2 entries. Column A = addresses 1..3 (popped in 0): 1 and 2 issue in cycle
+    # 1, 3 in cycle 2, which frees the column register, so B = address 4 (popped in 2) issues
+    # in 3. Reads one cycle later: 1 (row 0) and 2 (row 1) in cycle 2, two row reads; 3 hits
+    # row 1 in 3; 4 reads row 2 in 4.
+    count = counters()
+    spmat = SpmatRead([5, 6, 7, 8, 9], [0, 1, 2, 3, 4], 2, count, lanes=2)
+    pops = {0: (1, 4, Broadcast(0, 10, False)), 2: (4, 5, Broadcast(1, 11, True))}
+    ptr = SimpleNamespace(out=None)
+    issued, read = [], []
+    for now in range(6):
+        spmat.tick(now, ptr)
+        issued += [(now, address) for address, _, _ in spmat.issued]
+        read += [(now, (code, rel, first, broadcast.value)) for code, rel, first, broadcast in spmat.out]
+        if now in pops:
+            ptr.out = pops[now]
+    assert issued == [(1, 1), (1, 2), (2, 3), (3, 4)]
+    assert read == [(2, (6, 1, True, 10)), (2, (7, 2, False, 10)), (3, (8, 3, False, 10)), (4, (9, 4, True, 11))]
+    assert count.spmat_row_reads == 3 and spmat.busy == 3  # 2 cycles for A, 1 for B
+
+
+def test_a_two_lane_arithmetic_unit_bypasses_across_lanes():
+    # Cycle 0: column 0's rows 0 and 1 (codes 1, 2; a = 1.0 = 256); cycle 1: column 1's row 1
+    # (code 3). Its multiply (cycle 2) finds row 1 in the shift-add stage: a bypass hit, and
+    # row 1 ends at 2 + 3 = 5 (1280 in units of 1/256); row 0 at 1 (256).
+    count = counters()
+    config = ArchConfig()
+    acc = [0] * 4
+    unit = ArithmeticUnit(Multiplier(np.array([0, 1, 2, 3]) * 4096, config), acc, count, config)
+    cycles = [[(1, 0, True, Broadcast(0, 256, False)), (2, 0, False, Broadcast(0, 256, False))],
+              [(3, 1, True, Broadcast(1, 256, False))], [], [], [], []]
+    for entries in cycles:
+        unit.tick(entries)
+    assert acc[:2] == [256, 1280]
+    assert (count.bypass_hits, count.macs, count.accumulator_writes) == (1, 3, 3)

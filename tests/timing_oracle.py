@@ -4,7 +4,8 @@ It re-derives everything an engine gets from the encoded layer: the PE entry lis
 from the layer's (row, column, code) triples by the interleaving rule of SPEC §3 (fillers
 included), the broadcast list and LNZD gaps from the activations, then the recurrences
 b_k, s_p(k) and the counter definitions, one plain loop each. Only the named constants
-of ``eiesim.timing`` (the rules' numbers) and the config's rule choices are shared.
+of ``eiesim.timing`` (the rules' numbers), its leaf schedule quantities (``pop_interval``,
+``issue_cycle``, ``pop_tail``, ``entry_tail``) and the config's rule choices are shared.
 
 ``oracle(layer, acts, config)`` returns an :class:`OracleRun` with the schedule of every
 block (broadcast columns, b_k, s_p(k), issue cycles) beside cycles and counters.
@@ -19,9 +20,7 @@ import numpy as np
 
 from eiesim.counters import COUNTER_NAMES
 from eiesim.simulation import prepare_activations
-from eiesim.timing import (
-    FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL, lnzd_tree_latency,
-)
+from eiesim.timing import PIPELINE_DRAIN, entry_tail, issue_cycle, lnzd_tree_latency, pop_interval, pop_tail
 
 
 @dataclass
@@ -127,7 +126,8 @@ def oracle(layer, acts, config) -> OracleRun:
     block_cycles, blocks = [], []
     for t in range(n_blocks):
         nk = [[len(lists[(t, p, j)]) for j in cols] for p in range(n)]
-        ck = [[max(1, x) for x in row] for row in nk]
+        pc = rules.pointer_cycles
+        ck = [[pop_interval(x, pc) for x in row] for row in nk]
         b, s = [], [[0] * kk for _ in range(n)]
         for q in range(kk):  # q = k - 1 (0-based); "k > U" of the SPEC is q >= U
             if q == 0:
@@ -155,9 +155,9 @@ def oracle(layer, acts, config) -> OracleRun:
             prev_row, last_real = None, None  # SRAM row of the last issue; (cycle, row) of last real
             for q, j in enumerate(cols):
                 if rules.block_end == "drained":
-                    end = max(end, s[p][q] + POP_TAIL)
+                    end = max(end, pop_tail(s[p][q], pc))
                 for i, (code, local) in enumerate(lists[(t, p, j)]):
-                    cycle = s[p][q] + ISSUE_OFFSET + i
+                    cycle = issue_cycle(s[p][q], i, pc)
                     issue[p].append(cycle)
                     if (base[j] + i) // per_row != prev_row:
                         c["spmat_row_reads"] += 1
@@ -169,8 +169,8 @@ def oracle(layer, acts, config) -> OracleRun:
                     else:
                         c["filler_entries"] += 1
                     if rules.block_end == "drained":
-                        end = max(end, cycle + (REAL_TAIL if code else FILLER_TAIL))
-            busy[p] += sum(ck[p])
+                        end = max(end, entry_tail(cycle, code != 0))
+            busy[p] += sum(max(1, x) for x in nk[p])  # cycles holding a column
             starved[p] += sum(s[p][q] - s[p][q - 1] - ck[p][q - 1] for q in range(1, kk))
             c["empty_columns"] += sum(x == 0 for x in nk[p])
             c["pointer_reads"] += 2 * kk

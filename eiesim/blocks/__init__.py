@@ -14,7 +14,8 @@ Clock convention: cycle numbers start at 0 in each row block. Every block has a
 ``tick(now)`` that computes one cycle from the registers its upstream blocks wrote in
 the previous cycle, and a ``line_trace()`` that shows what it did in this cycle (PyMTL3
 style). The engine (``eiesim.engines.reference``) ticks the blocks last stage first,
-which makes every register hand-off take exactly one cycle without double buffering.
+which makes every register hand-off take exactly one cycle without double buffering; in
+a PE that order follows from what each block reads of the others (``pe.READS``).
 Each block increments the counters of the events that happen in it.
 """
 

@@ -1,8 +1,8 @@
 """Arithmetic unit: four stage registers (decode, multiply, shift-add, write) and a bypass.
 
 ``ArithmeticUnit`` ports
-    spmat.out      the entry leaving the SRAM: (code v, relative index z, first of its
-                   column?, the column's broadcast (j, a_j))
+    spmat.out      the entries leaving the SRAM, one per lane: (code v, relative index z,
+                   first of its column?, the column's broadcast (j, a_j))
     accumulators   the destination register file of the activation read/write unit
     counters       real_entries, filler_entries, codebook_reads, macs, bypass_hits,
                    accumulator_writes; ``real`` of this PE
@@ -20,7 +20,9 @@ The stages are clocked last to first, so each reads the register its upstream st
 wrote in the previous cycle. A real entry whose multiply stage finds the entry one stage
 ahead (issued the cycle before) bound for the same accumulator would read a value that
 entry has not written yet: the sum is forwarded from the write stage instead (a bypass
-hit). Arithmetic follows ``eiesim.numerics`` (SPEC §6), bit for bit.
+hit). Every stage register is a list, one entry per lane (EIE: one lane), so a unit fed
+several entries per cycle needs no other change. Arithmetic follows ``eiesim.numerics``
+(SPEC §6), bit for bit.
 
 ``Multiplier``: every PE multiplies the same broadcast activation by the same codebook,
 so the model computes the 2^b products once per activation value and shares them.
@@ -79,75 +81,76 @@ class ArithmeticUnit:
         self.add = accumulator(config)
         self.counters = counters
         self.address = -1  # accumulator address of the last decoded entry
-        self.decoded = None  # (row, code, a_j) of a real entry
-        self.multiplied = None  # (row, product, value read, bypass?)
-        self.summed = None  # (row, sum)
-        self.written = None  # row written in this cycle, for traces
+        self.decoded: list | tuple = ()  # per lane: (row, code, a_j) of a real entry
+        self.multiplied: list | tuple = ()  # per lane: (row, product, value read, bypass?)
+        self.summed: list | tuple = ()  # per lane: (row, sum)
+        self.written: list | tuple = ()  # rows written in this cycle, for traces
         self.decoded_filler = False  # a filler was decoded (and dropped) in this cycle
         self.real = 0
 
     @property
     def empty(self) -> bool:
-        return self.decoded is None and self.multiplied is None and self.summed is None
+        return not (self.decoded or self.multiplied or self.summed)
 
-    def tick(self, entry) -> None:
-        """One cycle; ``entry`` is the sparse-matrix read unit's output of the previous cycle."""
+    def tick(self, entries: list) -> None:
+        """One cycle; ``entries``: the sparse-matrix read unit's output of the previous cycle, one per lane."""
         counters = self.counters
         acc = self.accumulators
         # write
         summed = self.summed
-        if summed is not None:
-            acc[summed[0]] = summed[1]
-            counters.accumulator_writes += 1
-            self.written = summed[0]
+        if summed:
+            self.written = [row for row, _ in summed]
+            for row, value in summed:
+                acc[row] = value
+            counters.accumulator_writes += len(summed)
         else:
-            self.written = None
-        # shift-add
-        multiplied = self.multiplied
-        if multiplied is not None:
-            row, product, value, bypass = multiplied
-            self.summed = (row, self.add(summed[1] if bypass else value, product))
-        else:
-            self.summed = None
+            self.written = ()
+        # shift-add (a bypassed add takes the sum being written, of the same row)
+        sums: list | tuple = ()
+        if self.multiplied:
+            sums = []
+            for row, product, value, bypass in self.multiplied:
+                if bypass:
+                    for written, total in summed:
+                        if written == row:
+                            value = total
+                sums.append((row, self.add(value, product)))
+        self.summed = sums
         # multiply
-        decoded = self.decoded
-        if decoded is not None:
-            row, code, activation = decoded
-            ahead = self.summed
-            bypass = ahead is not None and ahead[0] == row
-            counters.bypass_hits += bypass
-            counters.macs += 1
-            self.multiplied = (row, self.multiplier.products(activation)[code], acc[row], bypass)
-        else:
-            self.multiplied = None
-        # decode
+        multiplied: list | tuple = ()
+        if self.decoded:
+            multiplied, products = [], self.multiplier.products
+            for row, code, activation in self.decoded:
+                bypass = False
+                for ahead, _ in sums:
+                    bypass = bypass or ahead == row
+                counters.bypass_hits += bypass
+                counters.macs += 1
+                multiplied.append((row, products(activation)[code], acc[row], bypass))
+        self.multiplied = multiplied
+        # decode, lane by lane (the address accumulates in issue order)
         self.decoded_filler = False
-        if entry is None:
-            self.decoded = None
+        if not entries:
+            self.decoded = ()
             return
-        code, rel, first, broadcast = entry
-        self.address = (-1 if first else self.address) + rel + 1
-        counters.codebook_reads += 1
-        if code:
-            table_entry = code + self.bias_offset if broadcast.index == self.bias_column else code
-            self.decoded = (self.address, table_entry, broadcast.value)
-            self.real += 1
-            counters.real_entries += 1
-        else:
-            self.decoded = None
-            self.decoded_filler = True
-            counters.filler_entries += 1
+        decoded = []
+        for code, rel, first, broadcast in entries:
+            self.address = (-1 if first else self.address) + rel + 1
+            counters.codebook_reads += 1
+            if code:
+                table_entry = code + self.bias_offset if broadcast.index == self.bias_column else code
+                decoded.append((self.address, table_entry, broadcast.value))
+                self.real += 1
+                counters.real_entries += 1
+            else:
+                self.decoded_filler = True
+                counters.filler_entries += 1
+        self.decoded = decoded
 
     def line_trace(self) -> str:
-        parts = []
-        if self.decoded_filler:
-            parts.append("dec fill")
-        elif self.decoded is not None:
-            parts.append(f"dec r{self.decoded[0]}")
-        if self.multiplied is not None:
-            parts.append(f"mul r{self.multiplied[0]}" + (" byp" if self.multiplied[3] else ""))
-        if self.summed is not None:
-            parts.append(f"add r{self.summed[0]}")
-        if self.written is not None:
-            parts.append(f"wr r{self.written}")
+        parts = ["dec fill"] if self.decoded_filler and not self.decoded else []
+        parts += [f"dec r{row}" for row, _, _ in self.decoded]
+        parts += [f"mul r{row}" + (" byp" if bypass else "") for row, _, _, bypass in self.multiplied]
+        parts += [f"add r{row}" for row, _ in self.summed]
+        parts += [f"wr r{row}" for row in self.written]
         return " ".join(parts)

@@ -8,8 +8,10 @@ Ports
     counters     pointer_reads, empty_columns, starved_pe_cycles; ``starved`` of this PE
 
 p[j] and p[j + 1] always sit in different banks (even and odd j), so one cycle reads
-both: the cycle in which the PE pops column j. Pointers are relative to the PE's entry
-list for the row block; p[K] is the list's length.
+both: the cycle in which the PE pops column j. With one pointer bank (the
+``pointer_banks`` rule) the two reads take ``cycles`` = 2 cycles: the pointer register
+is written in the second, the unit pops nothing meanwhile. Pointers are relative to the
+PE's entry list for the row block; p[K] is the list's length.
 
 One cycle: when the sparse-matrix read unit issues the last entry of its column in this
 cycle (or holds an empty column, or nothing), the unit pops the next latched column and
@@ -25,8 +27,12 @@ from eiesim.counters import Counters
 
 
 class PtrRead:
-    def __init__(self, pe: int, pointers: list[int], queue: ActQueue, counters: Counters, observer=None):
+    def __init__(self, pe: int, pointers: list[int], queue: ActQueue, counters: Counters, observer=None,
+                 cycles: int = 1):
         self.pe = pe
+        self.cycles = cycles  # cycles to read a column's two pointers
+        self.reading = None  # (start, stop, broadcast) while the pointer reads take further cycles
+        self.remaining = 0
         self.even_bank = pointers[0::2]  # p[0], p[2], ...
         self.odd_bank = pointers[1::2]  # p[1], p[3], ...
         self.queue = queue
@@ -48,6 +54,11 @@ class PtrRead:
 
     def tick(self, now: int, spmat_wants_column: bool) -> None:
         self.waited = False
+        if self.reading is not None:  # a further pointer-read cycle
+            self.remaining -= 1
+            if self.remaining == 0:
+                self.out, self.reading = self.reading, None
+            return
         if self.finished or not spmat_wants_column:
             return
         if not self.queue.can_get(now):
@@ -59,11 +70,14 @@ class PtrRead:
         column = self.queue.get(now)
         start, stop = self.read(column.index)
         self.counters.empty_columns += start == stop
-        self.out = (start, stop, column)
+        self.reading, self.remaining = (start, stop, column), self.cycles - 1
+        if self.remaining == 0:
+            self.out, self.reading = self.reading, None
         self.started = True
         self.finished = column.last
         if self.observer is not None:
             self.observer.column(self.pe, now, column.index, start, stop - start)
 
     def line_trace(self) -> str:
-        return f"ptr j{self.out[2].index}" if self.out is not None else "wait" if self.waited else ""
+        held = self.out or self.reading
+        return f"ptr j{held[2].index}" if held is not None else "wait" if self.waited else ""

@@ -3,15 +3,17 @@
 Ports
     ptr          the pointer-read unit's register (start, stop, broadcast), taken the
                  cycle after the pop
-    out          the entry leaving the SRAM: (code v, relative index z, first of its
-                 column?, the column's broadcast (j, a_j)), read by the arithmetic unit's
-                 decode stage next cycle
+    out          the entries leaving the SRAM, one per lane: (code v, relative index z,
+                 first of its column?, the column's broadcast (j, a_j)), read by the
+                 arithmetic unit's decode stage next cycle
     wants_column  after this cycle the unit has no address left to issue
     counters     spmat_row_reads; ``busy`` of this PE (cycles holding a column)
 
 Two stages. Issue (the column register): in cycle s + 1 after a pop in s the unit takes
 the pointers and issues one address per cycle, s + 1 .. s + n; an empty column still
-occupies the column register for its one cycle. SRAM read (the row register): the
+occupies the column register for its one cycle. The stage registers are vectors of
+``lanes`` entries (EIE: 1): a wider unit issues up to ``lanes`` addresses of its column
+per cycle, read in address order. SRAM read (the row register): the
 address issued in cycle i is read in cycle i + 1. The SRAM is ``spmat_width_bits`` wide,
 so one row holds E = floor(width / (b + x)) entries and the entry at address A lives in
 row A div E; the row register keeps the last row read, and the SRAM is read only when an
@@ -30,19 +32,20 @@ class SpmatRead:
         raise ImportError("eiesim.timing.SPMAT_READ_LATENCY must count the SpmatRead's read stages")
 
     def __init__(self, codes: list[int], rels: list[int], entries_per_row: int, counters: Counters, observer=None,
-                 pe: int = 0):
+                 pe: int = 0, lanes: int = 1):
         self.codes = codes  # the PE's entry list of the block, in address order
         self.rels = rels
         self.entries_per_row = entries_per_row
         self.counters = counters
         self.observer = observer
         self.pe = pe
+        self.lanes = lanes  # addresses issued per cycle, all of one column
         self.column = None  # [next address, start, stop, broadcast] while a column is held
-        self.issued = None  # address register: (address, first of column?, the column's broadcast)
-        self.read_address = None  # address the SRAM read stage handled in this cycle
+        self.issued: list | tuple = ()  # address register, one per lane: (address, first of column?, broadcast)
+        self.read: list | tuple = ()  # what the SRAM read stage handled in this cycle, for traces
         self.row_number = -1  # row held in the row register; nothing read yet in this block
         self.row: tuple[list[int], list[int]] = ([], [])
-        self.out = None
+        self.out: list | tuple = ()
         self.row_read = False  # the SRAM read stage read a new row in this cycle, for traces
         self.busy = 0
         self.holds_last = False  # this cycle ends the column marked last
@@ -52,23 +55,23 @@ class SpmatRead:
         return self.column is None
 
     def tick(self, now: int, ptr) -> None:
-        # SRAM read stage: the address issued in the previous cycle.
-        issued = self.issued
-        self.read_address = issued[0] if issued is not None else None
+        # SRAM read stage: the addresses issued in the previous cycle, in order.
+        issued = self.read = self.issued
         self.row_read = False
-        if issued is not None:
-            address, first, broadcast = issued
-            row, offset = divmod(address, self.entries_per_row)
-            if row != self.row_number:
-                lo = row * self.entries_per_row
-                self.row = (self.codes[lo : lo + self.entries_per_row], self.rels[lo : lo + self.entries_per_row])
-                self.row_number = row
-                self.counters.spmat_row_reads += 1
-                self.row_read = True
-            self.out = (self.row[0][offset], self.row[1][offset], first, broadcast)
+        if issued:
+            out = self.out = []
+            for address, first, broadcast in issued:
+                row, offset = divmod(address, self.entries_per_row)
+                if row != self.row_number:
+                    lo = row * self.entries_per_row
+                    self.row = (self.codes[lo : lo + self.entries_per_row], self.rels[lo : lo + self.entries_per_row])
+                    self.row_number = row
+                    self.counters.spmat_row_reads += 1
+                    self.row_read = True
+                out.append((self.row[0][offset], self.row[1][offset], first, broadcast))
         else:
-            self.out = None
-        # Issue stage: take the pointers popped in the previous cycle, issue one address.
+            self.out = ()
+        # Issue stage: take the pointers popped in the previous cycle, issue up to ``lanes`` addresses.
         self.holds_last = False
         if self.column is None and ptr.out is not None:
             start, stop, broadcast = ptr.out
@@ -76,27 +79,26 @@ class SpmatRead:
             self.column = [start, start, stop, broadcast]  # next address, start, stop, broadcast
         column = self.column
         if column is None:
-            self.issued = None
+            self.issued = ()
             return
         address, start, stop, broadcast = column
         self.busy += 1
         self.counters.busy_pe_cycles += 1
-        if address < stop:
-            self.issued = (address, address == start, broadcast)
-            if self.observer is not None:
-                self.observer.issue(self.pe, now, address)
-            address += 1
-            column[0] = address
+        last = min(stop, address + self.lanes)
+        if last == address + 1:
+            self.issued = ((address, address == start, broadcast),)
         else:
-            self.issued = None
+            self.issued = tuple((a, a == start, broadcast) for a in range(address, last))
+        if self.observer is not None:
+            for a in range(address, last):
+                self.observer.issue(self.pe, now, a)
+        address = column[0] = last
         if address == stop:
             self.column = None
             self.holds_last = broadcast.last
 
     def line_trace(self) -> str:
-        parts = []
-        if self.issued is not None:
-            parts.append(f"iss @{self.issued[0]}")
-        if self.out is not None:  # '*': the row register was loaded from the SRAM
-            parts.append(f"sram @{self.read_address}" + ("*" if self.row_read else ""))
+        parts = [f"iss @{address}" for address, _, _ in self.issued]
+        if self.out:  # '*': the row register was loaded from the SRAM
+            parts.append("sram " + " ".join(f"@{a}" for a, _, _ in self.read) + ("*" if self.row_read else ""))
         return " ".join(parts)

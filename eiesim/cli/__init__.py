@@ -41,6 +41,38 @@ SEED = click.IntRange(0, SEED_MAX)
 MAX_JOBS = 256  # worker processes: more would only exhaust memory and process slots
 
 
+def config_option(command):
+    """The ``--set FIELD=VALUE`` option (repeatable) of every command that takes a configuration:
+    any ArchConfig field, beside the command's named options (see :func:`config_fields`)."""
+    from eiesim.declarations import field_names
+
+    return click.option(
+        "--set", "settings", multiple=True, metavar="FIELD=VALUE",
+        help=f"Set a configuration field, e.g. --set lnzd=pack-scan (repeatable): {', '.join(field_names())}; "
+             "docs/machine.md gives their units, defaults and choices.")(command)
+
+
+def config_fields(settings: tuple[str, ...], allow_seed: bool = False, **named) -> dict:
+    """The configuration fields a command's options give: each named option given (not None)
+    and each ``--set FIELD=VALUE`` (parsed as a sweep's ``--grid`` value); a field given twice,
+    or given several values, is an error."""
+    from eiesim.sweep.grid import SEED_AXIS, parse_axis
+
+    fields = {k: v for k, v in named.items() if v is not None}
+    set_here: set[str] = set()
+    for item in settings:
+        name, values = parse_axis(item)
+        if len(values) != 1:
+            raise EieError(f"--set {item}: give exactly one value")
+        if name == SEED_AXIS and not allow_seed:
+            raise EieError(f"--set {item}: seed is not a configuration field")
+        if name in fields:
+            raise EieError(f"--set {item}: {name} is already set" + ("" if name in set_here else " by a named option"))
+        fields[name] = values[0]
+        set_here.add(name)
+    return fields
+
+
 class FiniteFloatRange(click.FloatRange):
     """A float option in a range that also refuses NaN and infinity (a range alone lets NaN pass)."""
 

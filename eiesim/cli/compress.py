@@ -23,7 +23,7 @@ import numpy as np
 
 from eiecore.atomic import check_outputs, json_text, text_writer
 from eiecore.errors import EieError
-from eiesim.cli import SEED
+from eiesim.cli import SEED, config_fields, config_option
 
 PRUNE_METHODS = ("magnitude", "balanced", "row", "column", "block")  # compressor.prune.SCHEMES
 SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -60,12 +60,11 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--group", type=int, metavar="G",
               help="--prune balanced: balance every group of G consecutive columns (G divides K) "
                    "[default: the whole layer].")
-@click.option("--pes", type=int, default=64, show_default=True, help="Number of PEs N the layers are interleaved over.")
-@click.option("--accumulators", type=int, default=64, show_default=True,
-              help="Accumulators per PE R (a row block has N x R rows).")
-@click.option("--index-bits", type=int, default=4, show_default=True, help="Bits x of a relative row index.")
-@click.option("--weight-bits", type=int, default=4, show_default=True,
-              help="Bits b of a weight code: 2^b - 1 shared weights plus code 0 for zero.")
+@click.option("--pes", type=int, help="Number of PEs N the layers are interleaved over [default: 64].")
+@click.option("--accumulators", type=int, help="Accumulators per PE R (a row block has N x R rows) [default: 64].")
+@click.option("--index-bits", type=int, help="Bits x of a relative row index [default: 4].")
+@click.option("--weight-bits", type=int,
+              help="Bits b of a weight code: 2^b - 1 shared weights plus code 0 for zero [default: 4].")
 @click.option("--name", metavar="NAME", help="Layer name for --weights [default: the file name without suffix].")
 @click.option("--bias", "has_bias", is_flag=True, default=None,
               help="--weights: the last column is a bias (an input fixed at 1.0).")
@@ -76,8 +75,10 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
                    "LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.eie by convention).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
-def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_input, input_shape, seed, density, method, block, group, pes, accumulators,
-             index_bits, weight_bits, name, has_bias, activation, out, json_out) -> None:
+@config_option
+def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_input, input_shape, seed, density, method,
+             block, group, pes, accumulators, index_bits, weight_bits, name, has_bias, activation, out, json_out,
+             settings) -> None:
     """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
@@ -101,9 +102,9 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
     outputs = check_outputs({"--out": out, "--json": json_out},
                             inputs={"--weights": weights, "--state-dict": state_dict, "--example-input": example_input,
                                     "--onnx": onnx_path})
-    config = ArchConfig.make(n_pe=pes, accumulators_per_pe=accumulators, index_bits=index_bits,
-                             weight_bits=weight_bits)
-    pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4", pes, group)
+    config = ArchConfig.make(**config_fields(settings, n_pe=pes, accumulators_per_pe=accumulators,
+                                             index_bits=index_bits, weight_bits=weight_bits))
+    pruning = None if density is None else _pruner(density, method or "magnitude", block or "4x4", config.n_pe, group)
 
     if source == "weights":
         raw = [(name or Path(weights).stem, _load_matrix(weights), bool(has_bias), "relu")]

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import click
 
 from eiecore.atomic import check_output_folder, check_outputs, json_text, text_writer
-from eiesim.cli import SEED
+from eiesim.cli import SEED, config_fields, config_option
 from eiesim.engines import engine_names
+from eiesim.timing import PROFILES
 
 if TYPE_CHECKING:
     from eiesim.config import ArchConfig
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
 @click.option("--explain", is_flag=True, help="Show every derivation rule, count mapping and per-PE share.")
 @click.option("--table", "table_path", metavar="FILE", help="Event energy table (TOML) instead of the built-in Horowitz 45 nm one.")
 @click.option("--table2", "table2_path", metavar="FILE", help="EIE Table II power/area table (TOML) instead of the built-in one.")
-@click.option("--pes", type=int, default=64, show_default=True, help="Number of PEs N.")
+@click.option("--pes", type=int, help="Number of PEs N [default: 64].")
+@click.option("--queue-depth", type=int, help="Activation queue depth D [default: 8].")
+@click.option("--timing", type=click.Choice(list(PROFILES)),
+              help="Timing rules of the --benchmark runs: spec (SPEC §5) or eie-cpp (the EIE authors' simulator, "
+                   "§5.1; its LNZD scan cycles are priced) [default: spec].")
 @click.option("--benchmark", "benchmarks", metavar="NAME|all", multiple=True,
               help="Benchmark layer(s) to simulate and price (repeatable; 'all' = the nine).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the benchmark weights and activations.")
@@ -38,20 +43,21 @@ if TYPE_CHECKING:
               help="Also draw the studies as PNG and SVG figures into DIR (created if missing): "
                    "sram_width.* and precision.*.")
 @click.option("--json", "json_out", metavar="OUT", help="Write everything shown as JSON to OUT.")
-def energy(explain, table_path, table2_path, pes, benchmarks, seed, engine, sram_width_study,
-           precision_study, plot_dir, json_out) -> None:
+@config_option
+def energy(explain, table_path, table2_path, pes, queue_depth, timing, benchmarks, seed, engine, sram_width_study,
+           precision_study, plot_dir, json_out, settings) -> None:
     """Per-event energies with their provenance, and per-layer energy of both models."""
     from eiesim.config import ArchConfig
     from eiesim.energy import EventModel, Table2Model
     from eiesim.paper import figures, studies
 
-    config = ArchConfig.make(n_pe=pes)
+    config = ArchConfig.make(**config_fields(settings, n_pe=pes, queue_depth=queue_depth, timing=timing))
     plot_folder = check_output_folder("--plot-dir", plot_dir) if plot_dir is not None else None
     outputs = check_outputs({"--json": json_out}, inputs={"--table": table_path, "--table2": table2_path})
     writers, figures_to_draw = {}, []
     event_model, table2_model = EventModel(table_path), Table2Model(table2_path)
     layers = _layers(benchmarks)
-    doc: dict = {"config": config.model_dump()}
+    doc: dict = {"config": config.model_dump(), "settings": config.settings()}
 
     doc["per_event"] = _show_events(event_model, config, explain)
     doc["table2"] = _show_table2(table2_model, config, explain)

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from eiecore.errors import EieError
+from eiesim.cli import config_fields, config_option
 from eiesim.engines import engine_names
 from eiesim.timing import PROFILES
 
@@ -55,8 +56,9 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 @click.option("--outputs", "outputs_out", metavar="Y.npy", help="Write the chip's outputs (float64 .npy).")
 @click.option("--plot", metavar="FIG.png", help="Draw the latency distribution per layer (box plots; .png, .pdf or .svg).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar over the inputs.")
+@config_option
 def infer(model_path, inputs, calibration, reference, labels, value_bits, act_frac_bits, weight_frac_bits, precision,
-          queue_depth, timing, engine, json_out, outputs_out, plot, progress) -> None:
+          queue_depth, timing, engine, json_out, outputs_out, plot, progress, settings) -> None:
     """Run a whole compressed network over a batch of inputs on the simulated chip."""
     import numpy as np
 
@@ -72,6 +74,8 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
                                     "--labels": labels})
     if plot is not None and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise EieError(f"--plot {plot}: give a file ending in {', '.join(PLOT_SUFFIXES)}")
+    fields = config_fields(settings, precision=precision, value_bits=value_bits, queue_depth=queue_depth,
+                           timing=timing)
     act = parse_frac_bits(act_frac_bits, "--act-frac-bits")
     weight = parse_frac_bits(weight_frac_bits, "--weight-frac-bits")
     model = load_model(model_path)
@@ -90,9 +94,8 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
         from workloads.onnx_import import onnx_reference
 
         extra["reference"], extra["reference_name"] = onnx_reference(model, x)
-    result = run_inference(model, x, engine=engine, precision=precision, value_bits=value_bits, act_frac_bits=act,
-                           weight_frac_bits=weight, queue_depth=queue_depth, timing=timing, progress=progress,
-                           **extra)
+    result = run_inference(model, x, engine=engine, act_frac_bits=act, weight_frac_bits=weight, config=fields,
+                           progress=progress, **extra)
     for layer, fraction in result.dropped_negative.items():
         click.echo(f"eiesim: warning: layer {layer}: {100 * fraction:.1f}% of its inputs are negative and are "
                    f"dropped (treated as 0) by the {result.config.timing} timing profile, which broadcasts only "

@@ -24,7 +24,7 @@ import numpy as np
 
 from eiecore.atomic import check_outputs, json_text, text_writer
 from eiecore.errors import EieError
-from eiesim.cli import SEED
+from eiesim.cli import SEED, config_fields, config_option
 from eiesim.engines import engine_names
 from eiesim.timing import PROFILES
 
@@ -65,8 +65,10 @@ MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (V
               help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's schedule (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
+@config_option
 def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
-             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit) -> None:
+             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit,
+             settings) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
     from eiesim.simulation import one_pass
@@ -82,10 +84,8 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         click.get_current_context().with_resource(contextlib.redirect_stdout(sys.stderr))
     if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
         raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
-    fields = {k: v for k, v in dict(
-        n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators, precision=precision, timing=timing,
-    ).items() if v is not None}
-    fields["strict_fit"] = strict_fit
+    fields = config_fields(settings, n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators,
+                           precision=precision, timing=timing, strict_fit=strict_fit or None)
 
     if weights is not None:
         config = ArchConfig.make(**fields)
@@ -255,7 +255,7 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outpu
                    f"{stats['mean']:>9.2f}{energy.mean() / 1e6:>11.3f}  {chosen}")
         docs.append({"layer": name, "workload": load.__dict__ | {"label": load.label()}, "seed": seed,
                      "inputs": n_inputs, "n_pe": config.n_pe, "queue_depth": config.queue_depth,
-                     "timing": config.timing, "engine": chosen,
+                     "timing": config.timing, "settings": config.settings(), "engine": chosen,
                      "time_us": stats, "cycles": cycles.tolist(), "act_density": density.tolist(),
                      "energy_pj": energy.tolist(), "energy_pj_mean": float(energy.mean())})
     if json_out is not None:
@@ -263,12 +263,9 @@ def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outpu
 
 
 def _resolve_engine(choice: str, layer, config) -> str:
+    """``auto``: the reference engine for a small layer (it implements every timing rule), else the fast one."""
     if choice == "auto":
-        from eiesim.timing import PROFILES
-
-        # The reference engine implements only the spec rules so far (issue 12).
-        small = layer.n_entries <= AUTO_REFERENCE_MAX_ENTRIES and config.rules == PROFILES["spec"]
-        return "reference" if small else "fast"
+        return "reference" if layer.n_entries <= AUTO_REFERENCE_MAX_ENTRIES else "fast"
     return choice
 
 
@@ -300,9 +297,8 @@ def _summary(layer, result, config) -> None:
     m, k = layer.shape
     metrics = result.metrics
     click.echo(
-        f"{layer.name or 'layer'}: {m} x {k}, {layer.n_blocks} row block(s), N = {config.n_pe}, "
-        f"D = {config.queue_depth}, R = {config.accumulators_per_pe}, {config.precision}, "
-        f"timing {config.timing}, engine {result.engine}"
+        f"{layer.name or 'layer'}: {m} x {k}, {layer.n_blocks} row block(s), {config.describe()}, "
+        f"engine {result.engine}"
     )
     rows = [
         ("cycles", f"{result.cycles}"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from eiesim.cli import MAX_JOBS, FiniteFloatRange
+from eiesim.cli import MAX_JOBS, FiniteFloatRange, config_fields, config_option
 from eiesim.engines import engine_names
 
 
@@ -15,7 +15,7 @@ from eiesim.engines import engine_names
               help="an axis: any ArchConfig field or seed (e.g. timing=spec,eie-cpp); VALUES is a,b,c or lo..hi[:step|:pow2]. Repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file with layers, engine, [grid] and [base]; --layers/--grid/--engine override it")
-@click.option("--set", "base", multiple=True, metavar="FIELD=VALUE", help="fix a field for every point. Repeatable.")
+@config_option
 @click.option("--engine", type=click.Choice(list(engine_names())), default=None, help="simulation engine [default: fast]")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="sweep-results", show_default=True,
               help="result store folder (Parquet parts); re-running skips finished points")
@@ -28,7 +28,7 @@ from eiesim.engines import engine_names
 @click.option("--chunk", type=int, default=64, show_default=True, help="most points per stored chunk")
 @click.option("--dry-run", is_flag=True, help="validate and print the plan, run nothing")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_local, scheduler_timeout,
+def sweep(layers, axes, config_file, settings, engine, out, jobs, scheduler, dask_local, scheduler_timeout,
           cache_dir, chunk, dry_run, no_progress) -> None:
     """Simulate every point of a design-space grid, in parallel, into a Parquet store.
 
@@ -47,7 +47,7 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
     if scheduler and dask_local:
         raise EieError("give either --scheduler or --dask-local, not both")
     with _Workers(jobs, scheduler, dask_local, scheduler_timeout, start=not dry_run) as workers:
-        spec = _spec(layers, axes, config_file, base, engine)
+        spec = _spec(layers, axes, config_file, settings, engine)
         click.echo(f"sweep: {len(spec.layers)} layers x {spec.n_points // len(spec.layers)} configurations "
                    f"= {spec.n_points} points, engine {spec.engine} -> {out}")
         if dry_run:
@@ -66,17 +66,10 @@ def sweep(layers, axes, config_file, base, engine, out, jobs, scheduler, dask_lo
 
 def _spec(layers, axes, config_file, base, engine):
     """The grid the options (and --config file) describe, every point validated."""
-    from eiecore.errors import EieError
     from eiesim.sweep import SweepSpec
-    from eiesim.sweep.grid import parse_axis
     import workloads.benchmarks  # noqa: F401  (registers the benchmark layers with the sweep)
 
-    fixed = {}
-    for item in base:
-        name, values = parse_axis(item)
-        if len(values) != 1:
-            raise EieError(f"--set {item}: give exactly one value")
-        fixed[name] = values[0]
+    fixed = config_fields(base, allow_seed=True)  # fixed for every point
     if config_file:
         spec = SweepSpec.from_toml(config_file, layers, list(axes), engine)
         return SweepSpec.build(spec.layers, spec.axes, {**spec.base, **fixed}, spec.engine)

@@ -10,7 +10,9 @@ activation read/write unit; the codebook lookup belongs to the arithmetic unit.
 Per-PE shares: "equal" where every PE does the same (every PE pops and reads pointers for
 every broadcast column; write-back is split evenly), "real" in proportion to the PE's real
 entries (exact for MACs), "busy" in proportion to its busy cycles (entries issued plus
-pointer-only cycles: the best per-PE proxy of issued entries among the per-PE counters).
+pointer-only cycles: the best per-PE proxy of issued entries among the per-PE counters),
+"none" for a unit outside the PEs (such as the CCU's LNZD): its energy counts in the total
+and its module, in no PE's share.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ MODULES: dict[str, str] = {
     "arithmetic": "arithmetic unit",
     "act_rw": "activation read/write",
 }
-PER_PE_SHARES = ("equal", "real", "busy")
+PER_PE_SHARES = ("equal", "real", "busy", "none")  # "none": a unit outside the PEs
+FIG4 = "EIE (ISCA 2016) §IV, Fig. 4: "  # the events' source: the unit of the PE that causes each
 
 
 # The datapath width (ArchConfig.datapath_bits) as a function of the config, like the widths below.
@@ -70,6 +73,12 @@ class EventSpec:
     count_rule: str
     per_pe: str  # one of PER_PE_SHARES
     energy: Callable[[EnergyTable, ArchConfig], Derived]
+    citation: str  # where the event comes from: the unit of EIE's PE that causes it
+
+
+def _pointer_banks(config: ArchConfig) -> int:
+    """Banks the pointer SRAM is split into (the ``pointer_banks`` timing rule)."""
+    return 2 if config.rules.pointer_banks == "two" else 1
 
 
 # The two prices shared by several events, bound with partial below: worked out when asked
@@ -87,66 +96,79 @@ EVENTS: tuple[EventSpec, ...] = (
         "queue_push", "queue", "a broadcast (value, column index) written into a PE's activation queue",
         lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE queues every broadcast)",
         "equal", partial(_register_file, queue_entry_bits),
+        FIG4 + "activation queue",
     ),
     EventSpec(
         "queue_pop", "queue", "the head of a PE's activation queue read when the PE starts a column",
         lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE pops every broadcast)",
         "equal", partial(_register_file, queue_entry_bits),
+        FIG4 + "activation queue",
     ),
     EventSpec(
-        "pointer_read", "pointer_read", "one column pointer read from one of the two pointer SRAM banks",
-        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)",
-        "equal", lambda table, cfg: rules.sram_access(table, cfg.ptr_sram_kb / 2, cfg.ptr_bits),
+        "pointer_read", "pointer_read", "one column pointer read from a pointer SRAM bank",
+        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)", "equal",
+        lambda table, cfg: rules.sram_access(table, cfg.ptr_sram_kb / _pointer_banks(cfg), cfg.ptr_bits),
+        FIG4 + "pointer read unit, even/odd banks",
     ),
     EventSpec(
         "spmat_row_read", "spmat_read", "one row of the sparse-matrix SRAM",
         lambda c, cfg: c.spmat_row_reads, "spmat_row_reads",
         "busy", lambda table, cfg: rules.sram_access(table, cfg.spmat_sram_kb, cfg.spmat_width_bits),
+        FIG4 + "sparse matrix read unit",
     ),
     EventSpec(
         "codebook_read", "arithmetic", "the weight code of an issued entry looked up in the codebook",
         lambda c, cfg: c.codebook_reads, "codebook_reads (real + filler entries)",
         "busy", partial(_register_file, datapath_bits),
+        FIG4 + "arithmetic unit, codebook",
     ),
     EventSpec(
         "row_address_add", "arithmetic", "z + 1 added to the local row address of an issued entry",
         lambda c, cfg: c.codebook_reads, "codebook_reads (every issued entry, fillers too)",
         "busy", lambda table, cfg: rules.int_op(table, "add", row_address_bits(cfg)),
+        FIG4 + "arithmetic unit, address accumulate",
     ),
     EventSpec(
         "multiply", "arithmetic", "weight x activation",
         lambda c, cfg: c.macs, "macs (real entries)",
         "real", partial(_datapath, "mult"),
+        FIG4 + "arithmetic unit",
     ),
     EventSpec(
         "accumulate_add", "arithmetic", "product added to the accumulator",
         lambda c, cfg: c.macs, "macs (real entries)",
         "real", partial(_datapath, "add"),
+        FIG4 + "arithmetic unit",
     ),
     EventSpec(
         "accumulator_read", "act_rw", "an accumulator (destination register) read for an add",
         lambda c, cfg: c.macs - c.bypass_hits, "macs - bypass_hits (a bypassed add reuses the sum)",
         "real", partial(_register_file, datapath_bits),
+        FIG4 + "activation read/write, destination registers",
     ),
     EventSpec(
         "accumulator_write", "act_rw", "an accumulator (destination register) written after an add",
         lambda c, cfg: c.accumulator_writes, "accumulator_writes",
         "real", partial(_register_file, datapath_bits),
+        FIG4 + "activation read/write, destination registers",
     ),
     EventSpec(
         "source_act_read", "act_rw", "a non-zero input read from the source registers to broadcast it",
         lambda c, cfg: c.broadcasts, "broadcasts",
         "equal", partial(_register_file, datapath_bits),
+        FIG4 + "activation read/write, source registers",
     ),
     EventSpec(
         "writeback_read", "act_rw", "an accumulator read to write it back between row blocks",
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
         "equal", partial(_register_file, datapath_bits),
+        FIG4 + "activation read/write, write-back",
     ),
     EventSpec(
         "act_sram_write", "act_rw", "an output value written to the activation SRAM between row blocks",
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
         "equal", lambda table, cfg: rules.sram_access(table, cfg.act_sram_kb, datapath_bits(cfg)),
+        FIG4 + "activation read/write, activation SRAM",
     ),
 )
 
@@ -191,7 +213,7 @@ class EventModel:
             per_module[line.module] += line.pj
             per_share[line.per_pe] += line.pj
         proxies = {"equal": np.ones(cfg.n_pe), "real": activity.per_pe.real, "busy": activity.per_pe.busy}
-        per_pe = sum(share(per_share[k], proxies[k]) for k in PER_PE_SHARES)
+        per_pe = sum(share(per_share[k], proxies[k]) for k in proxies)
         return ModelEnergy(
             self.name, f"{self.table.name} ({self.table.source})", sum(per_module.values()),
             per_module, per_pe, activity.time_us, lines,

@@ -9,13 +9,15 @@ They compute SPEC §5 / §5.1 (timing, counters, under the rules of ``eiesim.tim
   side by side. Column K of the tables is an empty column: the ``own-pack`` bias of a
   layer without one.
   :func:`sram_rows` (once per layer and SRAM width) gives the SRAM rows each column's
-  entries occupy.
+  entries occupy; :func:`drain_table` (once per layer, under the ``drained`` end) each
+  column's drain.
 * :func:`broadcast_columns` picks the broadcast columns J_1 < ... < J_K' and the LNZD
   delay before each.
 * :func:`layer_timing` runs, block by block, the recurrence b_k, s_p(k) over the
   broadcast columns with all N PEs per column, O(N) per column, asking for the tables
-  of the columns a few broadcasts ahead (``_prefetch``). Rule choices arrive as
-  numbers, except the ``drained`` block end and the schedule recording, whose arrays
+  of the columns a few broadcasts ahead (``_prefetch``). Its input is one
+  :class:`TimingPlan` (tables and rule choices as numbers, built by
+  ``fast.timing_plan``); the ``drained`` block end's table and the schedule recording
   are None when unused: numba then compiles the branches away, so the plain ``spec``
   run pays nothing for them.
 * :func:`layer_output` does one multiply-accumulate per real entry of a broadcast
@@ -25,13 +27,22 @@ They compute SPEC §5 / §5.1 (timing, counters, under the rules of ``eiesim.tim
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from eiecore.numba_options import JIT
 from eiesim.engines._prefetch import prefetch_slice
+from eiesim import timing
 from eiesim.timing import FILLER_TAIL, ISSUE_OFFSET, PIPELINE_DRAIN, POP_TAIL, REAL_TAIL
+
+# The schedule quantities of eiesim.timing, compiled for the kernels (LLVM inlines them).
+pop_interval = njit(**JIT)(timing.pop_interval)
+issue_cycle = njit(**JIT)(timing.issue_cycle)
+pop_tail = njit(**JIT)(timing.pop_tail)
+entry_tail = njit(**JIT)(timing.entry_tail)
 
 # The counters layer_timing returns, in the order of its array; fast.py maps them to
 # eiesim.counters.Counters by name (and checks that the names are exactly Counters').
@@ -62,6 +73,26 @@ TAIL = 3  # local row of the column's last entry if it is real, else NO_TAIL
 FIELDS = 4
 NO_HEAD = -1
 NO_TAIL = -2  # never equal to a head, so an empty column never bypasses
+
+
+class TimingPlan(NamedTuple):
+    """Everything :func:`layer_timing` needs for one run, built by ``fast.timing_plan``: the
+    layer's tables and the rules as numbers (numba passes it as one typed tuple)."""
+
+    rows: np.ndarray  # (T, K+1, 2, N) from sram_rows, for the config's SRAM width
+    table: np.ndarray  # (T, K+1, FIELDS, N) from prepare_layer
+    drain: np.ndarray | None  # (T, K+1, N) from drain_table under the drained end, else None
+    cols: np.ndarray  # broadcast columns J_1 .. J_K' (int64)
+    gaps: np.ndarray  # LNZD gap before each (int64; 0 under the tree)
+    first: int  # added to gap_1: L under the tree LNZD, else 0
+    idle: int  # the cycle of a first broadcast when there is none
+    usable: int  # U: usable queue slots
+    refill: int  # cycles before a freed slot takes a broadcast
+    pointer_cycles: int  # cycles a pop reads pointers in (TimingRules.pointer_cycles)
+    rows_per_block: int  # N x R
+    n_rows: int  # M
+
+
 # Fields of the SRAM row table (sram_rows), one row of N values each:
 FIRST_ROW = 0  # SRAM row of the column's first entry
 LAST_ROW = 1  # SRAM row of its last entry, -1 when it has none
@@ -71,37 +102,55 @@ LAST_ROW = 1  # SRAM row of its last entry, -1 when it has none
 def prepare_layer(ptr, start, code, local):
     """Column tables of a valid layer (what the timing needs).
 
-    ``local``: every entry's local row (``EncodedLayer.entry_local_rows``). Returns (addr, table, drain), every table with K + 1 columns (column K
-    empty): addr (T, K+1, N) int32, addr[t, j, p] = ptr[t, p, j], the address of the
-    column's first entry in PE p's list; table (T, K+1, FIELDS, N) int32 holds, for each
-    block and column, one row of N values per field (COUNT ... TAIL), so the timing kernel
-    reads contiguous memory per broadcast column (the caller may narrow it to int16);
-    drain (T, K+1, N) int32: cycles from the column's pop to the end of its last event
-    under the ``drained`` block end (POP_TAIL, last real issue + REAL_TAIL, last filler
-    issue + FILLER_TAIL).
+    ``local``: every entry's local row (``EncodedLayer.entry_local_rows``). Returns (addr,
+    table), both with K + 1 columns (column K empty): addr (T, K+1, N) int32, addr[t, j, p]
+    = ptr[t, p, j], the address of the column's first entry in PE p's list; table (T, K+1,
+    FIELDS, N) int32 holds, for each block and column, one row of N values per field
+    (COUNT ... TAIL), so the timing kernel reads contiguous memory per broadcast column (the
+    caller may narrow it to int16).
     """
     n_blocks, n_pe, k1 = ptr.shape
     addr = np.empty((n_blocks, k1, n_pe), np.int32)
     table = np.empty((n_blocks, k1, FIELDS, n_pe), np.int32)
-    drain = np.empty((n_blocks, k1, n_pe), np.int32)
     for t in range(n_blocks):
         for j in range(k1):
             column = table[t, j]
             for p in range(n_pe):
-                lo = start[t * n_pe + p] + ptr[t, p, j]
-                hi = start[t * n_pe + p] + ptr[t, p, j + 1] if j < k1 - 1 else lo
+                lo, hi = _column_range(ptr, start, t, p, j)
                 real = 0
-                tail = POP_TAIL
                 for a in range(lo, hi):
                     real += code[a] != 0
-                    tail = max(tail, a - lo + ISSUE_OFFSET + (REAL_TAIL if code[a] != 0 else FILLER_TAIL))
                 addr[t, j, p] = ptr[t, p, j]
-                drain[t, j, p] = tail
                 column[COUNT, p] = hi - lo
                 column[REAL, p] = real
                 column[HEAD, p] = local[lo] if hi > lo and code[lo] != 0 else NO_HEAD
                 column[TAIL, p] = local[hi - 1] if hi > lo and code[hi - 1] != 0 else NO_TAIL
-    return addr, table, drain
+    return addr, table
+
+
+@njit(**JIT)
+def _column_range(ptr, start, t, p, j):
+    """Addresses [lo, hi) of column j's entries in PE p's list of block t (column K: empty)."""
+    n_pe, k1 = ptr.shape[1], ptr.shape[2]
+    lo = start[t * n_pe + p] + ptr[t, p, j]
+    return lo, (start[t * n_pe + p] + ptr[t, p, j + 1] if j < k1 - 1 else lo)
+
+
+@njit(**JIT)
+def drain_table(ptr, start, code, pointer_cycles):
+    """Under the ``drained`` block end: cycles from each column's pop to the end of its last
+    event (pop_tail, each entry's entry_tail), (T, K+1, N) int32, for the tables' columns."""
+    n_blocks, n_pe, k1 = ptr.shape
+    drain = np.empty((n_blocks, k1, n_pe), np.int32)
+    for t in range(n_blocks):
+        for j in range(k1):
+            for p in range(n_pe):
+                lo, hi = _column_range(ptr, start, t, p, j)
+                tail = pop_tail(0, pointer_cycles)  # cycles after the column's pop
+                for a in range(lo, hi):
+                    tail = max(tail, entry_tail(issue_cycle(0, a - lo, pointer_cycles), code[a] != 0))
+                drain[t, j, p] = tail
+    return drain
 
 
 @njit(**JIT)
@@ -164,24 +213,26 @@ def sram_rows(addr, table, entries_per_row):
 
 
 @njit(**JIT)
-def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, busy, starved, real, b_out, s_out):
-    """One row block (SPEC §5 / §5.1), columns in broadcast order, all N PEs each.
+def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
+    """Row block t of ``plan`` (SPEC §5 / §5.1), columns in broadcast order, all N PEs each.
 
     b_1 = first + gap_1, b_k = max(b_{k-1} + 1 + gap_k, max_p s_p(k - U) + refill) for
     k > U usable slots; s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1)), c_p(k) = max(1, n_p(k)).
-    rows, table, drain: this block's (K+1, 2, N) from :func:`sram_rows`, (K+1, FIELDS, N)
-    and (K+1, N) or None (the ``pipeline`` end). Adds busy, starved and real entries per
-    PE; fills b_out (K',) and s_out (N, K') unless they are None. ``idle``: the cycle a
-    first broadcast would have had (the block's start of drain when nothing is broadcast).
+    drain: this block's (K+1, N) drain table, or None (the ``pipeline`` end). Adds busy,
+    starved and real entries per PE; fills b_out (K',) and s_out (N, K') unless they are
+    None. ``plan.idle``: the cycle a first broadcast would have had (the block's start of
+    drain when nothing is broadcast).
     Returns (T_block, entries, empty columns, SRAM row reads, stall cycles, bypass hits,
     LNZD scan cycles). The PE loop is branch-free, so it runs on SIMD lanes: empty
     columns are unpredictable.
     """
+    rows, table, cols, gaps = plan.rows[t], plan.table[t], plan.cols, plan.gaps
+    usable, refill, pointer_cycles = plan.usable, plan.refill, plan.pointer_cycles
     n_pe = table.shape[2]
     k_count = cols.size
     if k_count == 0:
-        return idle + (PIPELINE_DRAIN if drain is None else 0), 0, 0, 0, 0, 0, 0
-    b = first + gaps[0]
+        return plan.idle + (PIPELINE_DRAIN if drain is None else 0), 0, 0, 0, 0, 0, 0
+    b = plan.first + gaps[0]
     # finish[p] = s_p(k-1) + c_p(k-1); starting it at b_1 + 1 makes s_p(1) = b_1 + 1
     # with no wait, so column 1 needs no special case. A PE waits (starves) exactly the
     # cycles its finish runs ahead of its work: starved = finish - (b_1 + 1) - busy.
@@ -216,11 +267,11 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
             n = np.int64(count[p])  # n_p(k)
             s = max(b + 1, finish[p])
             # Bypass: the first entry issues the cycle after the previous column's last
-            # and writes the same accumulator.
-            hits += (s == finish[p]) & (head[p] == previous_tail[p])
-            c = max(1, n)
+            # (issued in finish) and writes the same accumulator.
+            hits += (issue_cycle(s, 0, pointer_cycles) == finish[p] + 1) & (head[p] == previous_tail[p])
+            c = pop_interval(n, pointer_cycles)
             block_busy[p] += c
-            finish[p] = s + c
+            finish[p] = s + c  # timing.next_pop
             top = max(top, s)
             empty += n == 0
             entries += n
@@ -233,12 +284,14 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
                 s_out[p, k] = s
         if drain is not None and k >= tail_from:
             for p in range(n_pe):  # s_p(k) = finish - c
-                s = finish[p] - max(1, np.int64(count[p]))
+                s = finish[p] - pop_interval(np.int64(count[p]), pointer_cycles)
                 end = max(end, s + np.int64(drain[cols[k], p]))
         s_max[k] = top
         previous_tail = column[TAIL]
+    # A pop's pointer cycles beyond ISSUE_OFFSET (one pointer bank) are neither busy nor starved.
+    unbusy = (pointer_cycles - ISSUE_OFFSET) * k_count
     for p in range(n_pe):
-        busy[p] += block_busy[p]
+        busy[p] += block_busy[p] - unbusy
         starved[p] += finish[p] - start - block_busy[p]
     if drain is None:
         end = finish.max() + PIPELINE_DRAIN
@@ -246,16 +299,23 @@ def _block_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, b
 
 
 @njit(**JIT)
-def layer_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, rows_per_block, n_rows, b_out, s_out):
-    """Cycles and counters of a whole layer from its column tables (SPEC §5 / §5.1).
+def _block_of(tables, t):
+    """Block t of optional per-block tables: None stays None (numba then drops the branches that use it)."""
+    return None if tables is None else tables[t]
 
-    ``rows`` from :func:`sram_rows`; ``drain`` is None for the ``pipeline`` block end;
-    b_out (T, K') and s_out (T, N, K') record the schedule unless None. Returns (counters
+
+@njit(**JIT)
+def layer_timing(plan, b_out, s_out):
+    """Cycles and counters of a whole layer from its timing plan (SPEC §5 / §5.1).
+
+    ``plan``: a :class:`TimingPlan`; b_out (T, K') and s_out (T, N, K') record the schedule
+    unless None. Returns (counters
     int64 in KERNEL_COUNTERS order, busy, starved, real per PE, block_end, block_cycles
     (block_end + write-back)).
     """
-    n_blocks, n_pe = table.shape[0], table.shape[3]
-    k_count = cols.size
+    n_blocks, n_pe = plan.table.shape[0], plan.table.shape[3]
+    k_count = plan.cols.size
+    rows_per_block, n_rows = plan.rows_per_block, plan.n_rows
     busy = np.zeros(n_pe, np.int64)
     starved = np.zeros(n_pe, np.int64)
     real = np.zeros(n_pe, np.int64)
@@ -263,14 +323,8 @@ def layer_timing(rows, table, drain, cols, gaps, first, idle, usable, refill, ro
     block_cycles = np.empty(n_blocks, np.int64)
     counters = np.zeros(len(KERNEL_COUNTERS), np.int64)
     for t in range(n_blocks):
-        block_drain = None if drain is None else drain[t]
-        if b_out is None:
-            cycles, e, m, r, s, h, g = _block_timing(
-                rows[t], table[t], block_drain, cols, gaps, first, idle, usable, refill, busy, starved, real, None, None)
-        else:
-            cycles, e, m, r, s, h, g = _block_timing(
-                rows[t], table[t], block_drain, cols, gaps, first, idle, usable, refill, busy, starved, real,
-                b_out[t], s_out[t])
+        cycles, e, m, r, s, h, g = _block_timing(plan, t, _block_of(plan.drain, t), busy, starved, real,
+                                                 _block_of(b_out, t), _block_of(s_out, t))
         counters[CODEBOOK_READS] += e
         counters[EMPTY_COLUMNS] += m
         counters[SPMAT_ROW_READS] += r

@@ -27,10 +27,11 @@ from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.engines import BlockSchedule, EngineRun, Observer
 from eiesim.engines._kernels import (
-    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, broadcast_columns, layer_output, layer_timing, prepare_layer, sram_rows,
+    ADDRESS_BITS, COUNT, KERNEL_COUNTERS, TimingPlan, broadcast_columns, drain_table, layer_output, layer_timing,
+    prepare_layer, sram_rows,
 )
 from eiesim.numerics import codebook_table, convert_activations, to_real, value_range
-from eiesim.timing import ISSUE_OFFSET
+from eiesim.timing import issue_cycle
 
 name = "fast"
 
@@ -43,7 +44,6 @@ class Tables(NamedTuple):
 
     addr: np.ndarray
     table: np.ndarray  # narrowed to int8 or int16 when every value fits
-    drain: np.ndarray  # narrowed to int16 when every value fits
 
 
 class OutputTables(NamedTuple):
@@ -56,7 +56,8 @@ class OutputTables(NamedTuple):
 
 
 _TABLES = Cache("fast engine layer tables", weak_keys=True)  # EncodedLayer -> Tables
-_ROWS = Cache("fast engine SRAM row tables", weak_keys=True)  # EncodedLayer -> {entries per row: rows}
+# EncodedLayer -> {(table name, the configuration values it depends on): table}
+_DERIVED = Cache("fast engine derived tables", weak_keys=True)
 _OUTPUT_TABLES = Cache("fast engine output tables", weak_keys=True)  # EncodedLayer -> OutputTables
 
 
@@ -93,19 +94,15 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     if config.rules.row_blocks == "one-pass" and layer.n_blocks > 1:
         raise EieError(f"layer {layer.name!r} has {layer.n_blocks} row blocks but the timing rules run one pass: "
                        "simulate() re-encodes it (eiesim.simulation.one_pass)")
-    tables = layer_tables(layer)
-    bc = broadcasts(layer, acts, config)
-    rules, m = config.rules, layer.shape[0]
-    n_blocks, k_count = layer.n_blocks, bc.cols.size
+    plan = timing_plan(layer, acts, config)
+    m, n_blocks, k_count = layer.shape[0], layer.n_blocks, plan.cols.size
     record = (np.empty((n_blocks, k_count), np.int64), np.empty((n_blocks, layer.n_pe, k_count), np.int64)) \
         if observer is not None else (None, None)
-    timing_args = (row_table(layer, config.entries_per_row), tables.table,
-                   tables.drain if rules.block_end == "drained" else None, bc.cols, bc.gaps, bc.first, bc.idle,
-                   rules.usable_slots(config.queue_depth), rules.refill_delay, config.rows_per_block, m, *record)
+    timing_args = (plan, *record)
     _compile(layer_timing, timing_args)
     if outputs:
         out_tables = output_tables(layer)
-        out_cols = bc.cols[bc.cols < layer.shape[1]]  # the empty bias column K adds nothing
+        out_cols = plan.cols[plan.cols < layer.shape[1]]  # the empty bias column K adds nothing
         lo, hi = value_range(config)
         f = config.weight_frac_bits
         output_args = (out_tables.col_ptr, out_tables.col_row, out_tables.col_code, out_cols,
@@ -118,7 +115,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     wall = time.perf_counter() - began
 
     if observer is not None:
-        _report_schedule(observer, layer, acts, config, bc, tables, record, block_end, block_cycles)
+        _report_schedule(observer, layer, acts, config, plan, record, block_end, block_cycles)
     output = None
     if acc is not None:
         out = to_real(acc, config)
@@ -133,19 +130,36 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     )
 
 
-def _report_schedule(observer, layer, acts, config, bc, tables, record, block_end, block_cycles) -> None:
+def timing_plan(layer: EncodedLayer, acts: np.ndarray, config: ArchConfig) -> TimingPlan:
+    """What the timing kernel needs for this run: the layer's tables for this config and the
+    rules in force as numbers. The one place a rule becomes a kernel input."""
+    rules = config.rules
+    bc = broadcasts(layer, acts, config)
+    return TimingPlan(
+        rows=row_table(layer, config.entries_per_row), table=layer_tables(layer).table,
+        drain=drain(layer, rules.pointer_cycles) if rules.block_end == "drained" else None,
+        cols=bc.cols, gaps=bc.gaps, first=bc.first, idle=bc.idle,
+        usable=rules.usable_slots(config.queue_depth), refill=rules.refill_delay,
+        pointer_cycles=rules.pointer_cycles,
+        rows_per_block=config.rows_per_block, n_rows=layer.shape[0],
+    )
+
+
+def _report_schedule(observer, layer, acts, config, plan, record, block_end, block_cycles) -> None:
     """Hand the recorded b_k and s_p(k) of every block, with entry issue cycles, to ``observer``."""
     b_out, s_out = record
     one = convert_activations(np.array([1.0]), config)[0]
-    values = np.array([acts[j] if j < acts.size else one for j in bc.cols], acts.dtype)
+    cols, addr = plan.cols, layer_tables(layer).addr
+    values = np.array([acts[j] if j < acts.size else one for j in cols], acts.dtype)
     for t in range(layer.n_blocks):
-        counts = tables.table[t, bc.cols, COUNT, :].T.astype(np.int64)  # n_p(k), (N, K')
-        first_address = tables.addr[t, bc.cols, :].T.astype(np.int64)
+        counts = plan.table[t, cols, COUNT, :].T.astype(np.int64)  # n_p(k), (N, K')
+        first_address = addr[t, cols, :].T.astype(np.int64)
         pops = s_out[t]
-        issue = [np.concatenate([pops[p, k] + ISSUE_OFFSET + np.arange(counts[p, k]) for k in range(bc.cols.size)]
+        issue = [np.concatenate([issue_cycle(pops[p, k], np.arange(counts[p, k]), plan.pointer_cycles)
+                                 for k in range(cols.size)]
                                 or [np.zeros(0, np.int64)]).astype(np.int64) for p in range(layer.n_pe)]
         observer.block(BlockSchedule(
-            block=t, columns=bc.cols.copy(), activations=values, broadcast=b_out[t].copy(), pop=pops.copy(),
+            block=t, columns=cols.copy(), activations=values, broadcast=b_out[t].copy(), pop=pops.copy(),
             entries=counts, first_address=first_address, issue=issue, end=int(block_end[t]),
             write_back=int(block_cycles[t] - block_end[t]),
         ))
@@ -157,24 +171,44 @@ def layer_tables(layer: EncodedLayer) -> Tables:
     if tables is None:
         args = _layer_arrays(layer)
         _compile(prepare_layer, args)
-        addr, table, drain = prepare_layer(*args)
+        addr, table = prepare_layer(*args)
         # Narrow types move less memory: the timing kernel is bound by cache misses.
-        tables = _TABLES[layer] = Tables(addr, _narrowest(table, np.int8, np.int16), _narrowest(drain, np.int16))
+        tables = _TABLES[layer] = Tables(addr, _narrowest(table, np.int8, np.int16))
     return tables
+
+
+def derived_table(layer: EncodedLayer, key: tuple, build) -> np.ndarray:
+    """A table derived from the layer, keyed on its name and every configuration value it
+    depends on (``key``): built by ``build()`` on first use, then kept with the layer."""
+    by_key = _DERIVED.get(layer)
+    if by_key is None:
+        by_key = _DERIVED[layer] = {}
+    if key not in by_key:
+        by_key[key] = build()
+    return by_key[key]
 
 
 def row_table(layer: EncodedLayer, entries_per_row: int) -> np.ndarray:
     """The SRAM rows of the layer's columns (:func:`eiesim.engines._kernels.sram_rows`) for
-    one SRAM width, built on first use, then kept with the layer."""
-    by_width = _ROWS.get(layer)
-    if by_width is None:
-        by_width = _ROWS[layer] = {}
-    if entries_per_row not in by_width:
+    one SRAM width (entries per row)."""
+    def build():
         tables = layer_tables(layer)
         args = (tables.addr, tables.table, entries_per_row)
         _compile(sram_rows, args)
-        by_width[entries_per_row] = _narrowest(sram_rows(*args), np.int16)
-    return by_width[entries_per_row]
+        return _narrowest(sram_rows(*args), np.int16)
+
+    return derived_table(layer, ("sram_rows", entries_per_row), build)
+
+
+def drain(layer: EncodedLayer, pointer_cycles: int) -> np.ndarray:
+    """The ``drained`` end's per-column drain (:func:`eiesim.engines._kernels.drain_table`)
+    for a pop's pointer cycles."""
+    def build():
+        args = (*_layer_arrays(layer)[:3], pointer_cycles)
+        _compile(drain_table, args)
+        return _narrowest(drain_table(*args), np.int16)
+
+    return derived_table(layer, ("drain", pointer_cycles), build)
 
 
 def output_tables(layer: EncodedLayer) -> OutputTables:
@@ -219,11 +253,20 @@ def _compile(kernel, args) -> None:
     """
     if not hasattr(kernel, "compile"):  # a plain function when NUMBA_DISABLE_JIT=1
         return
-    key = (kernel.__name__, *((a.dtype.str, a.ndim, a.flags.c_contiguous) if isinstance(a, np.ndarray)
-                              else type(a) for a in args))  # type(None) keys the variants without a drain or recording
+    key = (kernel.__name__, *map(_type_key, args))
     if key not in _COMPILED:
         kernel.compile(tuple(numba.typeof(a) for a in args))
         _COMPILED.add(key)
+
+
+def _type_key(arg):
+    """What numba compiles a kernel argument as: an array's dtype, rank and layout, a tuple's
+    members, else the type (type(None) keys the variants without a drain or recording)."""
+    if isinstance(arg, np.ndarray):
+        return arg.dtype.str, arg.ndim, arg.flags.c_contiguous
+    if isinstance(arg, tuple):
+        return type(arg), *map(_type_key, arg)
+    return type(arg)
 
 
 def _checked_acts(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:

@@ -142,7 +142,7 @@ def _run_block(layer, t, rows_in_block, values, config, rules, multiplier, count
         queue = ActQueue(rules.usable_slots(config.queue_depth), rules.queue_refill)
         pes.append(ProcessingElement(
             p, queue,
-            PtrRead(p, pointers, queue, counters, log),
+            PtrRead(p, pointers, queue, counters, log, rules.pointer_cycles),
             SpmatRead(layer.code[entries].tolist(), layer.rel[entries].tolist(), config.entries_per_row, counters,
                       log, p),
             ArithmeticUnit(multiplier, act_rw.destination, counters, config, layer.bias_column),

@@ -197,8 +197,10 @@ class DaskExecutor:
             config["distributed.worker.multiprocessing-method"] = context.get_start_method()
             config["distributed.worker.preload"] = [*dask.config.get("distributed.worker.preload"), __name__]
         with dask.config.set(config):
+            # No dashboard; the scheduler's HTTP server on a free port (its default, 8787, may be taken).
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                   silence_logs=logging.ERROR)
         client = Client(cluster)
         return cls(client, owned=(client, cluster))
 

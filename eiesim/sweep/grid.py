@@ -149,13 +149,14 @@ class Point:
 
     @property
     def config_hash(self) -> str:
-        return _digest(self.config.model_dump())
+        """Of the configuration's non-default fields only: a new field with a default leaves it as it was."""
+        return _digest(self.config.settings())
 
     @property
     def point_hash(self) -> str:
         """Identity of the point in a store: same inputs and code, same hash, on every machine."""
         return _digest({"layer": self.layer, "layer_version": self.source.version, "seed": self.seed,
-                        "engine": self.engine, "config": self.config.model_dump(), "code": self.code})
+                        "engine": self.engine, "config": self.config.settings(), "code": self.code})
 
     @property
     def encoding_key(self) -> tuple:
