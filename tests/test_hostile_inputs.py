@@ -622,7 +622,7 @@ def test_a_bad_layer_cache_entry_is_a_miss_and_is_rebuilt(run_cli, tmp_path, dam
     store, cache = tmp_path / "store", tmp_path / "cache"
     code, _, err = run_cli(*SWEEP, "--out", store, "--cache-dir", cache)
     assert code == 0, err
-    (entry,) = cache.rglob("synth_40x30_0.3_0.5-*s0-b4.npz")
+    (entry,) = cache.rglob("synth_40x30_0.3_0.5-*s0-b4.eiesim-cache.npz")
     good = entry.read_bytes()
     if damage == "truncated":
         entry.write_bytes(good[: len(good) // 2])

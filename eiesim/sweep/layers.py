@@ -6,13 +6,14 @@ stage; :func:`encode` does the second. Shared layers are memoised in each worker
 and, when a cache folder is given, kept there as ``.npz`` files (written atomically);
 :func:`encoded_layer` also keeps the interleaved layer there, for one-off runs.
 :func:`cache_folder` names that folder after the encoding version (``eiesim.sweep.fingerprint``)
-and each file carries its source's version, so a new version never reuses stale weights.
+and each file carries its source's version, so a new version never reuses stale weights. The
+folder is a disk cache of :mod:`eiecore.caches`: marked, size-bounded, least recently used
+entries out, and it never touches a file it did not make.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from compressor.csc import EncodedLayer, SharedMatrix, share_matrix
 from eiecore.atomic import write_atomic
-from eiecore.caches import Cache
+from eiecore.caches import DISK_PREFIX, Cache, disk_entry, disk_evict, disk_folder, disk_used
 from eiesim.config import ArchConfig
 from eiesim.sweep import fingerprint
 from eiesim.sweep.sources import LayerSource, resolve
@@ -57,14 +58,9 @@ def default_cache_dir() -> Path:
 
 
 def cache_folder(root: str | Path) -> Path:
-    """The cache folder for this code under ``root``; folders of older code are removed."""
-    root = Path(root)
-    folder = root / f"code-{fingerprint.generator()}"
-    if not folder.is_dir():
-        for old in root.glob("code-*"):
-            shutil.rmtree(old, ignore_errors=True)  # a run still using one just regenerates
-        folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """The marked cache folder for this code under ``root`` (made if missing); other
+    versions' folders stay, their entries leave only as least recently used ones."""
+    return disk_folder(root, f"code-{fingerprint.generator()}")
 
 
 def default_cache_folder() -> str | None:
@@ -76,16 +72,31 @@ def default_cache_folder() -> str | None:
         return None
 
 
+def _stem(source: LayerSource, seed: int, weight_bits: int) -> str:
+    return f"{source.name}-v{source.version}-s{seed}-b{weight_bits}"
+
+
 def _cache_file(cache_dir: Path, source: LayerSource, seed: int, weight_bits: int) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source.name)
-    return cache_dir / f"{safe}-v{source.version}-s{seed}-b{weight_bits}.npz"
+    return disk_entry(cache_dir, _stem(source, seed, weight_bits))
+
+
+def _store_entry(path: Path, arrays: dict) -> None:
+    """Write a cache entry atomically (its marked folder made again if it is missing),
+    then evict the least recently used entries beyond the budget. An unwritable cache (a
+    remote worker, a full disk) only costs time."""
+    try:
+        if not path.parent.is_dir():  # a worker on another machine, or the folder removed meanwhile
+            disk_folder(path.parent.parent, path.parent.name.removeprefix(DISK_PREFIX))
+        write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
+        disk_evict(path)
+    except OSError:
+        pass
 
 
 def _save(path: Path, layer: SourceLayer) -> None:
     w = layer.weights
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda tmp: np.savez(
-        tmp, rows=w.rows, cols=w.cols, codes=w.codes, codebook=w.codebook, acts=layer.acts,
+    _store_entry(path, dict(
+        rows=w.rows, cols=w.cols, codes=w.codes, codebook=w.codebook, acts=layer.acts,
         bias_codebook=np.zeros(0) if w.bias_codebook is None else w.bias_codebook,
         shape=np.array(w.shape), meta=np.array([layer.name, str(w.has_bias), layer.activation])))
 
@@ -131,10 +142,9 @@ def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_
     if layer is None:
         layer = _generate(source, seed, weight_bits)
         if path is not None:
-            try:
-                _save(path, layer)
-            except OSError:
-                pass  # an unwritable cache (e.g. a remote worker) only costs time
+            _save(path, layer)
+    else:
+        disk_used(path)
     _MEMO[key] = layer
     return layer
 
@@ -151,8 +161,8 @@ def encode(layer: SourceLayer, config: ArchConfig) -> EncodedLayer:
 
 def _encoded_file(cache_dir: Path, source: LayerSource, seed: int, config: ArchConfig) -> Path:
     c = config
-    stem = _cache_file(cache_dir, source, seed, c.weight_bits).stem
-    return cache_dir / f"{stem}-n{c.n_pe}-r{c.accumulators_per_pe}-x{c.index_bits}.npz"
+    return disk_entry(cache_dir, f"{_stem(source, seed, c.weight_bits)}-n{c.n_pe}-r{c.accumulators_per_pe}"
+                                 f"-x{c.index_bits}")
 
 
 def encoded_layer(name: str, seed: int, config: ArchConfig,
@@ -165,6 +175,7 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
     if path is not None and path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
+                disk_used(path)
                 return EncodedLayer(
                     shape=shared.shape, n_pe=config.n_pe, accumulators_per_pe=config.accumulators_per_pe,
                     index_bits=config.index_bits, weight_bits=config.weight_bits, codebook=shared.weights.codebook,
@@ -175,11 +186,7 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
             pass  # unreadable: encode again
     layer = encode(shared, config)
     if path is not None:
-        try:
-            write_atomic(path, lambda tmp: np.savez(tmp, code=layer.code, rel=layer.rel, ptr=layer.ptr,
-                                                    start=layer.start))
-        except OSError:
-            pass
+        _store_entry(path, dict(code=layer.code, rel=layer.rel, ptr=layer.ptr, start=layer.start))
     return layer, shared.acts
 
 
