@@ -6,6 +6,7 @@ subprocess is used only where the case needs a real process (signals, pids).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -552,12 +553,63 @@ def test_a_model_member_that_inflates_hugely_is_streamed_not_held(tmp_path):
     assert path.stat().st_size < 2**20
     tracemalloc.start()
     try:
-        with pytest.raises(EieError, match="checksum mismatch"):
+        with pytest.raises(EieError, match=r"rel has shape \(\d+,\), code has \(67108864,\)"):
             load_model(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 8 * 2**20  # the 64 MiB member was never held
+
+
+def test_a_correctly_signed_small_file_declaring_a_huge_layer_is_refused_before_allocating(tmp_path, monkeypatch):
+    import tracemalloc
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import modelfile
+    from eiesim.config import ArchConfig
+
+    # An empty 1 x 2^18 layer at N = R = 1: its 2 MiB pointer table of zeros deflates ~500x.
+    config = ArchConfig(n_pe=1, accumulators_per_pe=1)
+    layer = compress_layer(sp.coo_matrix((1, 2**18)), config, name="wide")
+    path = tmp_path / "wide.eie"
+    modelfile.save_model(path, modelfile.CompressedModel([layer], config))
+    size = path.stat().st_size
+    assert size < 2**16 and layer.ptr.nbytes == (2**18 + 1) * 8
+    assert modelfile.load_model(path).layers[0].ptr.shape == (1, 1, 2**18 + 1)  # within the default cap
+    monkeypatch.setattr(modelfile, "MAX_INFLATED_FLOOR", 2**20)  # 1 MiB + 64 x the file's size < 2 MiB
+    cap = 2**20 + 64 * size
+    tracemalloc.start()
+    try:
+        with pytest.raises(EieError, match=rf"its arrays would take \d+ bytes, more than the {cap} a {size}-byte "
+                                           r"model file may hold \(1 MiB \+ 64 x its size\)"):
+            modelfile.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # refused before the pointer table was read
+
+
+@pytest.mark.parametrize("member, shape, needle", [
+    ("layer0.ptr.npy", (1, 2, 3), "ptr has shape (1, 2, 3), expected"),
+    ("layer0.start.npy", (7,), "start has shape (7,), expected"),
+    ("layer0.rel.npy", (1,), "rel has shape (1,), code has"),
+])
+def test_member_shapes_must_match_what_the_manifest_declares(tmp_path, member, shape, needle):
+    import io
+
+    import numpy as np
+
+    from eiecore.errors import EieError
+    from eiesim.modelfile import load_model
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(shape, np.uint8 if "rel" in member else np.int64))
+    with pytest.raises(EieError, match=re.escape(needle)):
+        load_model(_tampered_model(tmp_path, member, buffer.getvalue()))
 
 
 def test_a_model_member_whose_header_lies_about_its_size(tmp_path):
