@@ -496,6 +496,24 @@ def test_size_options_are_bounded_before_any_allocation(run_cli, args, needle):
     assert_one_line_error(code, err, needle)
 
 
+@pytest.mark.parametrize("command", [
+    ("simulate", "--benchmark", "Alex-8"), ("study", "table4"), ("study", "balance"), ("study", "ppr", "--no-lenet"),
+])
+@pytest.mark.parametrize("value, needle", [
+    ("100000", "--inputs must be at most 4096 (the inputs of a layer are held at once), got 100000"),
+    ("0", "--inputs must be at least 1, got 0"),
+    ("2.5", "--inputs must be a whole number, got '2.5'"),
+])
+def test_every_inputs_count_is_bounded_in_one_place(run_cli, command, value, needle):
+    code, _, err = run_cli(*command, "--inputs", value)
+    assert_one_line_error(code, err, needle)
+
+
+def test_baseline_batch_is_bounded(run_cli):
+    code, _, err = run_cli("baseline", "--batch", "5000")
+    assert_one_line_error(code, err, "--batch must be at most 4096 (a call holds K x batch values), got 5000")
+
+
 def test_a_huge_sparse_layer_runs_with_enough_accumulators(run_cli, tmp_path):
     # With R = 65536 the 1e6 x 1e6 layer is one row block: 64 x (1e6 + 1) pointers fit.
     code, out, err = run_cli("sweep", "--dry-run", "--layers", "synth:1000000x1000000:1e-9:0.5",

@@ -41,6 +41,36 @@ SEED = click.IntRange(0, SEED_MAX)
 MAX_JOBS = 256  # worker processes: more would only exhaust memory and process slots
 
 
+class Count(click.ParamType):
+    """A count of generated work (inputs, frames) in 1..``maximum``: every such option takes
+    one of :data:`INPUTS` or :data:`BATCH`, so each bound is stated once, here."""
+
+    name = "integer"
+
+    def __init__(self, maximum: int, held: str):
+        self.maximum, self.held = maximum, held
+
+    def convert(self, value, param, ctx):
+        label = param.opts[0] if param is not None else "count"
+        try:
+            number = value if type(value) is int else int(str(value).strip(), 10)
+        except ValueError:
+            raise EieError(f"{label} must be a whole number, got {value!r}") from None
+        if number < 1:
+            raise EieError(f"{label} must be at least 1, got {number}")
+        if number > self.maximum:
+            raise EieError(f"{label} must be at most {self.maximum} ({self.held}), got {number}")
+        return number
+
+
+MAX_INPUTS = 4096
+MAX_BATCH = 4096
+# Inputs per layer (simulate --inputs, study --inputs): the frames are held at once, K x inputs.
+INPUTS = Count(MAX_INPUTS, "the inputs of a layer are held at once")
+# Frames per timed call (baseline --batch): a K x batch matrix per call.
+BATCH = Count(MAX_BATCH, "a call holds K x batch values")
+
+
 class FiniteFloatRange(click.FloatRange):
     """A float option in a range that also refuses NaN and infinity (a range alone lets NaN pass)."""
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from eiecore.atomic import check_outputs, json_text, text_writer
 from eiecore.errors import EieError
-from eiesim.cli import SEED
+from eiesim.cli import INPUTS, SEED
 from eiesim.engines import engine_names
 from eiesim.timing import PROFILES
 
@@ -32,7 +32,6 @@ AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to
 TRACE_MAX_PES = 64
 TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: bounds the trace's line count
 PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
-MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (VGG-6: 0.8 GB)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +48,7 @@ MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (V
 @click.option("--col-cv", type=float, help="--workload heterogeneous: CV of non-zeros per column [default: 0.098, AlexNet fc8].")
 @click.option("--act-cv", type=float,
               help="--workload heterogeneous: CV of the input activation density over inputs [default: 0.044, LeNet-300-100].")
-@click.option("--inputs", "n_inputs", type=int, default=1, show_default=True,
+@click.option("--inputs", "n_inputs", type=INPUTS, default=1, show_default=True,
               help="--benchmark: run this many inputs (seeded frames) and report latency p50 / p95 / max.")
 @click.option("--pes", type=int, help="Number of PEs N [default: 64, or the --model's].")
 @click.option("--queue-depth", type=int, help="Activation queue depth D [default: 8].")
@@ -205,8 +204,6 @@ def _workload(benchmark, mode, row_cv, col_cv, act_cv, n_inputs):
     """The benchmark workload; its options are errors without --benchmark."""
     from workloads.benchmarks import make_workload
 
-    if not 1 <= n_inputs <= MAX_INPUTS:
-        raise EieError(f"--inputs must be 1..{MAX_INPUTS}, got {n_inputs}")
     if benchmark is None:
         if n_inputs > 1 or mode != "uniform" or any(v is not None for v in (row_cv, col_cv, act_cv)):
             raise EieError("--workload, --row-cv, --col-cv, --act-cv and --inputs go with --benchmark")
