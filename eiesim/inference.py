@@ -43,6 +43,7 @@ import scipy.sparse as sp
 
 from compressor.csc import EncodedLayer
 from eiecore.errors import EieError
+from eiecore.validate import as_array
 from eiesim.config import ArchConfig
 from eiesim.modelfile import CompressedModel
 from eiesim.numerics import frac_bits_for
@@ -358,7 +359,7 @@ def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
-    x = np.asarray(inputs)
+    x = as_array(inputs, what, np.float64)
     want = 3 if network.recurrent else 2
     shape = "inputs x time steps x features" if network.recurrent else "inputs x features"
     if x.ndim != want:
@@ -368,9 +369,6 @@ def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
     if x.shape[-1] != network.n_inputs:
         raise EieError(f"{what} have {x.shape[-1]} features but the first layer "
                        f"({network.stages[0].name}) takes {network.n_inputs}")
-    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-        raise EieError(f"{what} must be real numbers, got dtype {x.dtype}")
-    x = x.astype(np.float64)
     bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if bad.any():
         raise EieError(f"{what} contain NaN or infinity (input {int(np.flatnonzero(bad)[0])})")
@@ -447,16 +445,22 @@ def infer(
     float_outputs = forward(network, x)
     ref = None
     if reference is not None:
-        ref = np.asarray(reference)
-        if ref.shape != outputs.shape or not np.issubdtype(ref.dtype, np.number):
+        ref = as_array(reference, "reference outputs", np.float64)
+        if ref.shape != outputs.shape:
             raise EieError(f"reference outputs have shape {ref.shape}, the chip's have {outputs.shape}")
         if not np.all(np.isfinite(ref)):
             raise EieError("reference outputs contain NaN or infinity")
     lab = None
     if labels is not None:
-        lab = np.asarray(labels)
-        if lab.shape != outputs.shape[:-1] or not np.issubdtype(lab.dtype, np.integer):
+        lab = as_array(labels, "labels", np.int64)
+        if lab.shape != outputs.shape[:-1]:
             raise EieError(f"labels must be integers of shape {outputs.shape[:-1]}, got {lab.dtype} {lab.shape}")
+        classes = outputs.shape[-1]
+        if classes < 2:
+            raise EieError("labels need a network with at least 2 outputs (a class is the largest output)")
+        if lab.min() < 0 or lab.max() >= classes:
+            raise EieError(f"labels must be classes 0..{classes - 1} (the network has {classes} outputs), "
+                           f"got {int(lab.min())}..{int(lab.max())}")
     return InferenceResult(names, cycles, energy, calls, density / np.maximum(calls, 1), outputs, float_outputs,
                            formats, base, engine, ref, lab)
 

@@ -302,8 +302,11 @@ def _members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, 
 
 
 def _read_member(archive: zipfile.ZipFile, member: tuple) -> np.ndarray:
+    """The member's array, read-only (the layer made of it then keeps it without a copy)."""
     with archive.open(member[2]) as f:
-        return np.lib.format.read_array(f, allow_pickle=False)
+        array = np.lib.format.read_array(f, allow_pickle=False)
+    array.flags.writeable = False
+    return array
 
 
 def _parse_manifest(text: bytes, where: str) -> dict:

@@ -15,6 +15,7 @@ from compressor.csc import EncodedLayer, interleave, validate_layer
 from eiecore.caches import Cache
 from eiecore.encoding import check_same
 from eiecore.errors import EieError
+from eiecore.validate import as_array
 from eiesim.config import ArchConfig
 from eiesim.energy import energy_report
 from eiesim.engines import Observer, get_engine
@@ -25,16 +26,13 @@ from eiesim.result import SimResult
 
 def prepare_activations(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:
     """Validate user activations (length K less bias) and convert them, bias appended."""
-    a = np.asarray(acts)
-    if a.ndim != 1:
-        raise EieError(f"activations must be a vector, got shape {a.shape}")
+    if np.ndim(acts) != 1:
+        raise EieError(f"activations must be a vector, got shape {np.shape(acts)}")
+    a = as_array(acts, "activations", np.float64, 1)
     if a.size != layer.n_inputs:
         raise EieError(
             f"activations have length {a.size} but layer {layer.name or ''} has {layer.n_inputs} inputs"
         )
-    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise EieError(f"activations must be real numbers, got dtype {a.dtype}")
-    a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):
         raise EieError("activations contain NaN or infinity")
     if layer.has_bias:

@@ -56,7 +56,7 @@ def test_encoded_arrays_are_read_only():
     for name in ARRAY_FIELDS:
         with pytest.raises(ValueError, match="read-only"):
             getattr(layer, name)[0] = 1
-    # A caller's writable view is copied, not frozen, so the caller's array stays writable.
+    # A caller's writable array is copied, not frozen, so the caller's array stays writable.
     code = np.array([1, 2], np.uint8)
     again = type(layer)(**{**layer.__dict__, "code": code[:2]})
     assert code.flags.writeable and not again.code.flags.writeable
