@@ -50,7 +50,7 @@ def as_array(value, what: str, dtype, ndim: int | None = None) -> np.ndarray:
     if ndim is not None and arr.ndim != ndim:
         raise EieError(f"{what} must have {ndim} dimension(s), got shape {arr.shape}")
     if target.kind in "ui" and arr.dtype != target:
-        if kind == "f":
+        if kind == "f" and arr.size:  # an empty list is float64 to numpy
             raise EieError(f"{what} must be integers, got dtype {arr.dtype}")
         info = np.iinfo(target)
         if arr.size and (int(arr.min()) < info.min or int(arr.max()) > info.max):
