@@ -1,14 +1,15 @@
 """The project's one output policy: outputs checked before any work, then all published or none.
 
-Every command that writes files follows these rules (issue 17):
+Every command that writes files follows these rules:
 
 - :func:`check_outputs` runs before any work. An output must be a non-empty name; its folder
   must exist and be writable; it must not be an existing folder, a read-only file, one of the
   command's inputs or another of its outputs (the same file after following symlinks, hard
   links included). Messages name the option and the path as the user wrote them.
 - A regular file (or a new name) is replaced atomically: the writer fills a temporary file in
-  the same folder, which is flushed to disk, given the mode a plain ``open(path, "w")`` would
-  (``0o666`` less the umask) and renamed into place.
+  the same folder, which is flushed to disk, given the mode of the file it replaces (and its
+  owner and group, where the writer may give them) or, for a new file, the mode a plain
+  ``open(path, "w")`` would (``0o666`` less the umask), and renamed into place.
 - A symlink is followed: its target is replaced (atomically, in the target's folder) and the
   link itself is kept.
 - A character or block device, a FIFO and ``-`` (standard output) are written directly, never
@@ -102,7 +103,7 @@ class Outputs:
                     else:
                         tmp = _temporary(out.target)
                     staged.append((out, tmp))
-                    _run_writer(write, tmp)
+                    _run_writer(write, tmp, None if out.direct else out.target)
                 except OSError as exc:
                     raise EieError(f"cannot write {out}: {exc.strerror or exc}") from None
             for out, tmp in staged:  # devices and streams first: a full disk or closed pipe stops here
@@ -176,7 +177,7 @@ def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True,
     tmp = None
     try:
         tmp = _temporary(out.target, tmp_suffix)
-        _run_writer(write, tmp)
+        _run_writer(write, tmp, out.target)
         _place(tmp, out.target, overwrite)
     except OSError as exc:  # name the user's path, not the temporary file
         raise OSError(exc.errno, exc.strerror, str(path)) if exc.errno else exc from None
@@ -311,15 +312,30 @@ def _temporary(target: Path, suffix: str = "") -> Path:
     return tmp
 
 
-def _run_writer(write: Writer, tmp: Path) -> None:
-    """``write(tmp)``, then flush it to disk and give it back the mode it was created with."""
+def _run_writer(write: Writer, tmp: Path, replaces: Path | None = None) -> None:
+    """``write(tmp)``, then flush it to disk and give it its final mode: that of the file it
+    replaces (owner and group too where allowed), else the mode it was created with."""
     mode = stat.S_IMODE(os.stat(tmp).st_mode)
+    owner = None
+    if replaces is not None:
+        try:
+            st = os.stat(replaces)
+        except OSError:
+            pass  # a new file
+        else:
+            mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
     os.chmod(tmp, mode | stat.S_IRUSR | stat.S_IWUSR)  # the writer reopens it by name
     write(tmp)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
-        os.fchmod(fd, mode)
+        now = os.fstat(fd)
+        if owner is not None and owner != (now.st_uid, now.st_gid):
+            try:
+                os.fchown(fd, *owner)
+            except OSError:
+                pass  # only root may give a file away: it stays the writer's
+        os.fchmod(fd, mode)  # after fchown, which clears set-user-id bits
     finally:
         os.close(fd)
 
