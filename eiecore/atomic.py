@@ -28,6 +28,7 @@ name not ending ``.npy``) should write to ``open(tmp, "wb")``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -144,7 +145,10 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
 
 
 def check_output_folder(label: str, path: str | os.PathLike) -> Path:
-    """Check a folder a command fills (created if missing): a name, not a file, its parent exists."""
+    """Check a folder a command fills (created if missing) before any work: a name, not a
+    file, its parent exists, and a file can be made in it (or, for a new folder, in its
+    parent): a probe file is created and removed, so a read-only mount or a full disk is
+    found now, not after the work."""
     text = os.fspath(path)
     if not text:
         raise EieError(f"{label}: give a folder name (got an empty string)")
@@ -154,7 +158,30 @@ def check_output_folder(label: str, path: str | os.PathLike) -> Path:
     parent = Path(os.path.realpath(folder)).parent
     if not folder.exists() and not parent.is_dir():
         raise EieError(f"{label} {text}: folder {parent} does not exist")
+    where = Path(os.path.realpath(folder)) if folder.exists() else parent
+    try:
+        _temporary(where / "probe").unlink()
+    except OSError as exc:
+        raise EieError(f"cannot write {label} {text}: {exc.strerror or exc} in {where}") from None
     return folder
+
+
+@contextlib.contextmanager
+def filled_folder(folder: Path | None):
+    """Make ``folder`` (if missing) for the block that fills it; should the block fail, a
+    folder made here and still empty is removed again. ``None``: nothing to do."""
+    made = folder is not None and not folder.exists()
+    if made:
+        folder.mkdir()
+    try:
+        yield folder
+    except BaseException:
+        if made:
+            try:
+                folder.rmdir()  # only if still empty
+            except OSError:
+                pass
+        raise
 
 
 def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True, tmp_suffix: str = "") -> Path:

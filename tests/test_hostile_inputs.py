@@ -264,6 +264,68 @@ def test_energy_plot_and_json_publish_together(run_cli, small, monkeypatch):
     assert os.listdir("plots") == []
 
 
+def _read_only_mount(monkeypatch, folder):
+    """Make every file creation under ``folder`` fail as on a read-only mount."""
+    import errno
+    import os
+
+    import eiecore.atomic
+
+    real = eiecore.atomic._temporary
+    root = os.path.realpath(folder)
+
+    def refuse(target, suffix=""):
+        if os.path.realpath(target).startswith(root + os.sep):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(target, suffix)
+
+    monkeypatch.setattr(eiecore.atomic, "_temporary", refuse)
+
+
+@pytest.mark.parametrize("args, work", [
+    (("study", "table4", "--layers", "Alex-8", "--inputs", "1", "--out", "ro/t4"), "eiesim.paper.table4:validation"),
+    (("study", "balance", "--layers", "Alex-8", "--inputs", "1", "--out", "ro/b"),
+     "eiesim.paper.pruning:balance_study"),
+    (("lenet", "--export", "ro/lenet"), "workloads.lenet:run_lenet"),
+    (("energy", "--sram-width-study", "--benchmark", "NT-We", "--plot-dir", "ro/plots"),
+     "eiesim.paper.studies:sram_width_study"),
+    (("sweep", "--layers", "NT-We", "--grid", "n_pe=2", "--out", "ro"), "eiesim.sweep:run_sweep"),
+])
+def test_an_unwritable_output_folder_is_found_before_any_work(run_cli, small, monkeypatch, args, work):
+    import importlib
+
+    (small / "ro").mkdir()
+    _read_only_mount(monkeypatch, small / "ro")
+    module, name = work.split(":")
+    monkeypatch.setattr(importlib.import_module(module), name, _explode)
+    code, out, err = run_cli(*args)
+    assert_one_line_error(code, err, "Read-only file system")
+    assert "planted bug" not in err and list((small / "ro").iterdir()) == []
+
+
+def test_a_plot_folder_made_for_figures_that_fail_is_removed(run_cli, small, monkeypatch):
+    import errno
+
+    from eiesim.paper import figures
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(figures, "sram_width", full_disk)
+    code, _, err = run_cli("energy", "--sram-width-study", "--benchmark", "NT-We", "--plot-dir", "plots")
+    assert_one_line_error(code, err, "No space left on device")
+    assert not (small / "plots").exists()
+
+
+def test_a_study_that_fails_leaves_no_output_folder(run_cli, small, monkeypatch):
+    import eiesim.paper.table4
+
+    monkeypatch.setattr(eiesim.paper.table4, "validation", _explode)
+    code, _, err = run_cli("study", "table4", "--layers", "Alex-8", "--inputs", "1", "--out", "t4")
+    assert_one_line_error(code, err, "planted bug")
+    assert not (small / "t4").exists()
+
+
 def test_stale_temporaries_of_gone_processes_are_removed(small):
     import os
     import subprocess

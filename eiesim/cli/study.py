@@ -76,15 +76,14 @@ def _out_folder(out):
 
     if out is None:
         return None
-    folder = check_output_folder("--out", out)
-    folder.mkdir(exist_ok=True)
-    return folder
+    return check_output_folder("--out", out)  # made by the first _save: a failed study leaves none
 
 
 def _save(folder, name: str, df) -> None:
     from eiecore.atomic import write_atomic
 
     if folder is not None:
+        folder.mkdir(exist_ok=True)
         write_atomic(folder / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
 
 
