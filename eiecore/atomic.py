@@ -71,13 +71,17 @@ class Output:
 class Outputs:
     """The checked outputs of one command; :meth:`publish` writes them all or none.
 
-    An output named ``-`` goes to standard output as it was when the outputs were checked,
-    so a command may then send its human-readable text elsewhere (:attr:`to_stdout`).
+    An output named ``-`` goes to standard output as it was when the outputs were checked;
+    from then on ``sys.stdout`` is standard error, so everything else the command prints
+    goes there and standard output carries that one output alone (the command line
+    restores ``sys.stdout`` when the command ends).
     """
 
     def __init__(self, outputs: list[Output]):
         self._outputs = {o.label: o for o in outputs}
         self._stdout = sys.stdout
+        if self.to_stdout:  # the output alone on standard output: the command's other text to stderr
+            sys.stdout = sys.stderr
 
     @property
     def to_stdout(self) -> bool:
@@ -136,7 +140,7 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
         if path is None:
             continue
         out = _check_one(label, os.fspath(path))
-        key = STDOUT if out.target is None else _identity(out.target)
+        key = _stdout_identity() if out.target is None else _identity(Path(out.path))
         if key in seen:
             raise EieError(f"{out} is also {seen[key]}")
         seen[key] = f"{out}: give each output its own file"
@@ -303,18 +307,26 @@ def _resolve(label: str, path: str) -> Output:
     """Where ``path`` really writes: standard output, a device or FIFO, or a (new) regular file."""
     if path == STDOUT:
         return Output(label, path, None, True)
-    target = Path(os.path.realpath(path))  # follows every symlink; a dangling one names its target
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return Output(label, path, target, False)
+    try:  # the name as given, following every link (``/dev/stdout`` reaches a pipe too)
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:  # a new file; a dangling symlink names its target
+        return Output(label, path, Path(os.path.realpath(path)), False)
     except OSError as exc:  # a symlink loop, a name too long, ...
         raise EieError(f"cannot write {label} {path}: {exc.strerror}") from None
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
-        return Output(label, path, target, True)
+        return Output(label, path, Path(path), True)
     if stat.S_ISSOCK(mode):
         raise EieError(f"cannot write {label} {path}: it is a socket")
-    return Output(label, path, target, False)
+    return Output(label, path, Path(os.path.realpath(path)), False)
+
+
+def _stdout_identity() -> object:
+    """The file standard output writes to (so ``-`` and ``/dev/stdout`` are one stream)."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+        return (st.st_dev, st.st_ino)
+    except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream
+        return STDOUT
 
 
 def _identity(path: Path) -> object:

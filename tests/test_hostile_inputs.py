@@ -220,16 +220,50 @@ def test_a_fifo_is_written_into_not_replaced(run_cli, small):
     assert json.loads(got[0])["n_pe"] == 4
 
 
-def test_dash_writes_to_standard_output(run_cli, small):
+@pytest.mark.parametrize("args", [
+    ("info", "m.npz", "--json", "-"),
+    ("compress", "--weights", "W.npy", "--pes", "4", "--accumulators", "4", "--out", "m2.npz", "--json", "-"),
+    ("infer", "--model", "net.npz", "--inputs", "x.npy", "--json", "-"),
+    ("energy", "--benchmark", "NT-We", "--json", "-"),
+    ("simulate", "--weights", "W.npy", "--acts", "a.npy", "--pes", "4", "--json", "-"),
+])
+def test_dash_carries_only_its_one_output(run_cli, small, args):
     import json
 
-    code, _, err = run_cli(*COMPRESS, "--out", "m.npz")
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiesim.config import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    assert run_cli(*COMPRESS, "--out", "m.npz")[0] == 0
+    config = ArchConfig(n_pe=2)
+    save_model("net.npz", CompressedModel([compress_layer(np.eye(3), config, name="fc")], config))
+    np.save("x.npy", np.ones((2, 3)))
+    code, out, err = run_cli(*args)
     assert code == 0, err
-    code, out, err = run_cli("info", "m.npz", "--json", "-")
-    assert code == 0, err
-    doc = json.loads(out[out.index("\n{") + 1:])
-    assert doc["layers"][0]["shape"] == [12, 8]
-    assert not (small / "-").exists()
+    json.loads(out)  # standard output is the one JSON document, nothing else
+    assert err.strip() and not (small / "-").exists()  # the human text went to stderr
+
+
+def test_dash_carries_a_binary_output_alone_and_two_outputs_on_one_stream_are_refused(small):
+    import io
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = [sys.executable, "-m", "eiesim"]
+    assert subprocess.run([*run, *COMPRESS, "--out", "m.npz"], env=env, capture_output=True).returncode == 0
+    proc = subprocess.run([*run, "decompress", "--model", "m.npz", "--out", "-"], env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(io.BytesIO(proc.stdout)).shape == (12, 8) and b"wrote" not in proc.stdout
+    proc = subprocess.run([*run, *SIM, "--json", "-", "--perfetto", "/dev/stdout"], env=env, capture_output=True,
+                          text=True)
+    assert_one_line_error(proc.returncode, proc.stderr, "--perfetto /dev/stdout is also --json -")
+    assert proc.stdout == ""
 
 
 def test_a_failing_writer_publishes_nothing(run_cli, small, monkeypatch):

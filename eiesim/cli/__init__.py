@@ -9,6 +9,7 @@ Errors from bad input print as one line on stderr with a non-zero exit, never a 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import sys
@@ -144,8 +145,8 @@ def cli(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning every failure into one line on stderr."""
     args = sys.argv[1:] if argv is None else list(argv)
-    try:
-        with warnings.catch_warnings():
+    try:  # restoring sys.stdout, which an output named "-" sends to stderr (eiecore.atomic.Outputs)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stdout):
             warnings.showwarning = _show_warning
             cli.main(args=args, prog_name="eiesim", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -12,11 +12,9 @@ writes a Chrome/Perfetto trace (both from the schedule of the engine that ran).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -77,8 +75,6 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         raise EieError("--trace and --perfetto record one input; drop --inputs")
     outputs = check_outputs({"--json": json_out, "--perfetto": perfetto},
                             inputs={"--weights": weights, "--acts": acts, "--model": model})
-    if outputs.to_stdout:  # standard output holds the JSON alone; the human summary goes to stderr
-        click.get_current_context().with_resource(contextlib.redirect_stdout(sys.stderr))
     if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
         raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
     fields = {k: v for k, v in dict(
