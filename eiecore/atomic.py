@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from eiecore.errors import EieError
+from eiecore.terminal import EscapedStream
 
 Writer = Callable[[Path], object]
 STDOUT = "-"
@@ -81,7 +82,7 @@ class Outputs:
         self._outputs = {o.label: o for o in outputs}
         self._stdout = sys.stdout
         if self.to_stdout:  # the output alone on standard output: the command's other text to stderr
-            sys.stdout = sys.stderr
+            sys.stdout = EscapedStream(sys.stderr)
 
     @property
     def to_stdout(self) -> bool:

@@ -813,3 +813,42 @@ def test_a_bad_layer_cache_entry_is_a_miss_and_is_rebuilt(run_cli, tmp_path, dam
 def test_a_scheduler_that_is_not_an_address_is_named(run_cli, tmp_path):
     code, _, err = run_cli("sweep", "--layers", "NT-We", "--scheduler", "not a url", "--out", tmp_path / "s")
     assert_one_line_error(code, err, "cannot reach dask scheduler not a url")
+
+
+# --- terminal escaping -----------------------------------------------------------------------
+
+EVIL = "\x1b]0;owned\x07fc\x1b[2J\r\u202e"
+
+
+def test_strings_from_files_and_users_reach_the_terminal_escaped(run_cli, small):
+    import json
+
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiesim.config import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    config = ArchConfig(n_pe=2)
+    save_model("evil.npz", CompressedModel([compress_layer(np.eye(3), config, name=EVIL)], config, source=EVIL))
+    np.save("x.npy", np.ones((2, 3)))
+    np.save("a3.npy", np.ones(3))
+    runs = [run_cli("info", "evil.npz"), run_cli("simulate", "--model", "evil.npz", "--acts", "a3.npy"),
+            run_cli("infer", "--model", "evil.npz", "--inputs", "x.npy"),
+            run_cli("simulate", "--model", "evil.npz", "--acts", "a3.npy", "--layer", EVIL + "x"),
+            run_cli("simulate", "--benchmark", EVIL)]
+    for code, out, err in runs:
+        for text in (out, err):
+            assert not any(c in text for c in "\x1b\x07\r\u202e"), text
+    assert "\\x1b]0;owned\\x07fc" in runs[0][1] and runs[3][0] != 0 and "\\x1b" in runs[3][2]
+    # Machine outputs keep the name exactly (JSON escapes it its own way).
+    code, out, err = run_cli("info", "evil.npz", "--json", "-")
+    assert code == 0 and json.loads(out)["layers"][0]["name"] == EVIL
+
+
+def test_printable_escapes_controls_and_keeps_what_it_is_told():
+    from eiecore.terminal import printable
+
+    assert printable("a\x1b[31mb\x07c\r\n\td\x9b\u200fe") == "a\\x1b[31mb\\x07c\\r\\n\\td\\x9b\\u200fe"
+    assert printable("line\n\tnext\x1b", keep="\n\t") == "line\n\tnext\\x1b"
+    assert printable("Ünïcode ok €") == "Ünïcode ok €"

@@ -18,6 +18,7 @@ import warnings
 import click
 
 from eiecore.errors import EieError
+from eiecore.terminal import EscapedStream, printable
 from eiecore.validate import SEED_MAX
 
 # name -> "module:attribute" of a click command; keep this list sorted.
@@ -145,8 +146,10 @@ def cli(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning every failure into one line on stderr."""
     args = sys.argv[1:] if argv is None else list(argv)
-    try:  # restoring sys.stdout, which an output named "-" sends to stderr (eiecore.atomic.Outputs)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stdout):
+    # Everything printed is escaped for the terminal (eiecore.terminal); sys.stdout is restored
+    # at the end, also when an output named "-" sent it to stderr (eiecore.atomic.Outputs).
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(EscapedStream(sys.stdout)):
             warnings.showwarning = _show_warning
             cli.main(args=args, prog_name="eiesim", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -155,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("eiesim: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        click.echo(f"eiesim: error: {exc.format_message()}", err=True)
+        click.echo(f"eiesim: error: {printable(exc.format_message())}", err=True)
         sys.exit(exc.exit_code or 2)
     except (EieError, OSError) as exc:
         click.echo(f"eiesim: error: {_one_line(exc)}", err=True)
@@ -180,11 +183,12 @@ _EXPECTED = (click.exceptions.Exit, click.exceptions.Abort, click.ClickException
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line on stderr, without the source line Python would add."""
-    click.echo(f"eiesim: warning: {' '.join(str(message).split())}", err=True)
+    click.echo(f"eiesim: warning: {printable(' '.join(str(message).split()))}", err=True)
 
 
 def _one_line(exc: BaseException) -> str:
+    """The exception as one line, escaped for the terminal."""
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.strerror or exc}: {exc.filename}"
-    text = " ".join(str(exc).split())
+        return printable(f"{exc.strerror or exc}: {exc.filename}")
+    text = printable(" ".join(str(exc).split()))
     return text[:300] + " ..." if len(text) > 300 else text
