@@ -852,3 +852,38 @@ def test_printable_escapes_controls_and_keeps_what_it_is_told():
     assert printable("a\x1b[31mb\x07c\r\n\td\x9b\u200fe") == "a\\x1b[31mb\\x07c\\r\\n\\td\\x9b\\u200fe"
     assert printable("line\n\tnext\x1b", keep="\n\t") == "line\n\tnext\\x1b"
     assert printable("Ünïcode ok €") == "Ünïcode ok €"
+
+
+# --- biases and --density ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("prune_bias", [False, True])
+def test_density_prunes_weights_not_biases_unless_asked(run_cli, small, prune_bias):
+    import numpy as np
+
+    # Weights of magnitude 1..10 in a 8 x 10 block; the 8 biases are the smallest values (0.01..0.08).
+    w = np.arange(1, 81, dtype=float).reshape(8, 10) / 8
+    bias = np.arange(1, 9) / 100
+    np.save("wb.npy", np.hstack([w, bias[:, None]]))
+    extra = ("--prune-bias",) if prune_bias else ()
+    code, _, err = run_cli("compress", "--weights", "wb.npy", "--bias", "--density", "0.2", "--pes", "2",
+                           *extra, "--out", "wb.npz")
+    assert code == 0, err
+    assert run_cli("decompress", "--model", "wb.npz", "--out", "back.npy")[0] == 0
+    back = np.load("back.npy")
+    if prune_bias:  # 0.2 x 88 = 17.6 -> 18 largest values over weights and biases: no bias among them
+        assert np.count_nonzero(back[:, -1]) == 0 and np.count_nonzero(back) == 18
+    else:  # 0.2 x 80 weights = 16 kept, every bias kept
+        assert np.count_nonzero(back[:, -1]) == 8 and np.count_nonzero(back[:, :-1]) == 16
+
+
+def test_a_benchmark_bias_survives_density(run_cli, small):
+    import numpy as np
+
+    code, _, err = run_cli("compress", "--benchmark", "NT-LSTM", "--density", "0.01", "--out", "lstm.npz")
+    assert code == 0, err
+    assert run_cli("decompress", "--model", "lstm.npz", "--out", "lstm.npy")[0] == 0
+    bias = np.load("lstm.npy")[:, -1]
+    from workloads.benchmarks import benchmark_weights
+
+    original = benchmark_weights("NT-LSTM", 0).tocsc()[:, -1].toarray().ravel()
+    assert np.count_nonzero(bias) == np.count_nonzero(original) > 0
