@@ -771,7 +771,7 @@ def test_a_bad_store_part_is_quarantined_and_its_points_recomputed(run_cli, tmp_
     assert code == 0, err
     assert len(err.strip().splitlines()) == 1 and f"part {victim.name} is unreadable" in err, err
     assert "1 points computed, 1 already done" in out
-    assert (store / "quarantine" / victim.name).exists() and not victim.exists()
+    assert (store / "_quarantine" / victim.name).exists() and not victim.exists()
     code, out, err = run_cli(*args)  # healed: nothing to do, no warning
     assert code == 0 and err == "" and "0 points computed, 2 already done" in out, (out, err)
 
