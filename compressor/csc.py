@@ -73,6 +73,8 @@ class EncodedLayer:
         # it does not hold such values) and read-only, so a cache keyed on this layer object
         # can never hold a stale entry. The caller's arrays are never touched: one already
         # read-only that owns its data is kept, a conversion is frozen, anything else copied.
+        if self.activation not in ("relu", "none"):
+            raise EieError(f"activation must be 'relu' or 'none', got {self.activation!r}")
         for name, (dtype, ndim) in ARRAY_TYPES.items():
             value = getattr(self, name)
             if value is None:

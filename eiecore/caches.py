@@ -200,6 +200,8 @@ def disk_evict(entry: Path, budget: int | None = None) -> list[Path]:
     """After writing ``entry``: remove the least recently used entries under its root (its
     folder's parent) until all fit ``budget`` bytes (default :func:`disk_budget`). Returns
     what was removed."""
+    if not _is_marked(Path(entry).parent):
+        return []  # an entry outside a marked folder (a library caller's own folder): nothing to evict
     budget = disk_budget() if budget is None else budget
     entries = sorted(disk_entries(Path(entry).parent.parent))
     total = sum(size for _, size, _ in entries)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from eiecore.encoding import Encoding
@@ -27,18 +28,26 @@ from eiesim.timing import (
 _CHIP = Encoding()  # the paper's chip: the encoding defaults live in one place
 # Size limits that keep a simulation's memory bounded (the paper's chip: 64 x 64 rows).
 MAX_ROWS_PER_BLOCK = 2**24
+MAX_ACCUMULATORS = 2**20
 
 
 class ArchConfig(BaseModel):
-    """An EIE PE array. Unknown keys and out-of-range values raise :class:`EieError`."""
+    """An EIE PE array. Unknown keys, out-of-range values and values of another type (a
+    boolean for a number, 8.7 bits) raise :class:`EieError`, from the constructor too."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise EieError(_one_line(exc)) from None
 
     n_pe: int = Field(_CHIP.n_pe, ge=1, le=65536, description="number of processing elements N")
     queue_depth: int = Field(8, ge=1, le=65536, description="usable activation-queue slots D")
     clock_mhz: float = Field(800.0, gt=0, description="clock frequency in MHz")
     accumulators_per_pe: int = Field(
-        _CHIP.accumulators_per_pe, ge=1, le=2**20, description="accumulators R per PE (rows per PE per block)"
+        _CHIP.accumulators_per_pe, ge=1, le=MAX_ACCUMULATORS, description="accumulators R per PE (rows per PE per block)"
     )
     index_bits: int = Field(_CHIP.index_bits, ge=1, le=8, description="bits x of a relative row index")
     weight_bits: int = Field(_CHIP.weight_bits, ge=1, le=8, description="bits b of a weight code (codebook of 2^b entries)")
@@ -60,6 +69,17 @@ class ArchConfig(BaseModel):
         None, description="override: a freed queue slot refills in the 'same-cycle' or 'next-cycle' (None: the profile's)")
     block_end: BlockEnd | None = Field(
         None, description="override: a block ends after the 'pipeline' drain or when 'drained' (None: the profile's)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, fields: Any) -> Any:
+        """``n_pe=True`` is not 1 PE: a boolean is refused for every field that is not one."""
+        if isinstance(fields, dict):
+            for name, value in fields.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, (bool, np.bool_)) and field is not None and field.annotation is not bool:
+                    raise ValueError(f"{name}: a boolean ({value}) is not a valid value")
+        return fields
 
     @model_validator(mode="after")
     def _consistent(self) -> "ArchConfig":
@@ -117,11 +137,8 @@ class ArchConfig(BaseModel):
 
     @classmethod
     def make(cls, **fields: Any) -> "ArchConfig":
-        """Build a config, turning pydantic's report into one clear line naming the field."""
-        try:
-            return cls(**fields)
-        except ValidationError as exc:
-            raise EieError(_one_line(exc)) from None
+        """Build a config (as ``ArchConfig(**fields)``: a bad field is one :class:`EieError` line)."""
+        return cls(**fields)
 
     def replace(self, **fields: Any) -> "ArchConfig":
         """A copy with some fields changed, validated like a new config."""
@@ -131,9 +148,9 @@ class ArchConfig(BaseModel):
 def _one_line(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        field = ".".join(str(x) for x in err["loc"]) or "config"
+        field = ".".join(str(x) for x in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown configuration key"
-        parts.append(f"{field}: {msg}")
+        parts.append(f"{field}: {msg}" if field else msg)
     return "invalid configuration: " + "; ".join(parts)

@@ -133,7 +133,9 @@ def parse_frac_bits(value: str | int | None, option: str) -> int | str | None:
     """A fraction-bit setting: an integer >= 0, ``"auto"``, or None (the default)."""
     if value is None or value == AUTO:
         return value
-    try:
+    try:  # a whole number (8, "8"): never 8.7 truncated, nor True taken for 1
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, str)):
+            raise TypeError
         bits = int(value)
     except (TypeError, ValueError):
         raise EieError(f"{option} takes a number of bits or 'auto', got {value!r}") from None
@@ -396,6 +398,9 @@ def infer(
     docstring). ``calibration`` (default: ``inputs``) sets the ``"auto"`` activation formats;
     ``reference`` (outputs of the original model, same shape as the chip's) and ``labels``
     (class per input) add agreement and accuracy statistics."""
+    if not isinstance(model, CompressedModel):
+        raise EieError(f"model must be a CompressedModel (load a file with eiesim.modelfile.load_model), "
+                       f"got {type(model).__name__}")
     network = Network(model)
     x = _check_inputs(network, inputs)
     fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,

@@ -16,7 +16,7 @@ from eiecore.caches import Cache
 from eiecore.encoding import check_same
 from eiecore.errors import EieError
 from eiecore.validate import as_array
-from eiesim.config import ArchConfig
+from eiesim.config import MAX_ACCUMULATORS, MAX_ROWS_PER_BLOCK, ArchConfig
 from eiesim.energy import energy_report
 from eiesim.engines import Observer, get_engine
 from eiesim.fit import check_fit
@@ -40,6 +40,15 @@ def prepare_activations(layer: EncodedLayer, acts, config: ArchConfig) -> np.nda
     return convert_activations(a, config)
 
 
+def check_types(layer, config) -> None:
+    """A clear error for a layer or config of another type (a dict config, a file name)."""
+    if not isinstance(layer, EncodedLayer):
+        raise EieError(f"layer must be an EncodedLayer (from compressor.compress_layer or a model's layers), "
+                       f"got {type(layer).__name__}")
+    if not isinstance(config, ArchConfig):
+        raise EieError(f"config must be an ArchConfig (e.g. ArchConfig(**fields)), got {type(config).__name__}")
+
+
 def check_layer_matches(layer: EncodedLayer, config: ArchConfig) -> None:
     """The layer must be a valid encoding (once per layer object), made for this array's
     N, R and bit widths."""
@@ -60,6 +69,11 @@ def one_pass(layer: EncodedLayer, config: ArchConfig) -> tuple[EncodedLayer, Arc
     if config.rules.row_blocks != "one-pass" or layer.n_blocks == 1:
         return layer, config
     rows = max(1, math.ceil(layer.shape[0] / config.n_pe))
+    most = min(MAX_ACCUMULATORS, MAX_ROWS_PER_BLOCK // config.n_pe)
+    if rows > most:  # name what the user chose (the timing, N, the layer), not a field they never set
+        raise EieError(f"timing {config.timing!r} runs a layer in one pass: layer {layer.name or ''} has "
+                       f"{layer.shape[0]} rows, so each of the {config.n_pe} PEs would hold {rows} rows, more "
+                       f"than the {most} a simulation holds; use more PEs or a timing that splits row blocks")
     wide = config.replace(accumulators_per_pe=rows)
     single = _ONE_PASS.get(layer)
     if single is None:
@@ -81,6 +95,7 @@ def simulate(
     ``outputs=False``: timing only; every cycle, counter, metric and energy as with outputs,
     the output is None (sweeps, which store no outputs, run this way).
     """
+    check_types(layer, config)
     check_layer_matches(layer, config)
     fit = check_fit(layer, config)
     converted = prepare_activations(layer, acts, config)

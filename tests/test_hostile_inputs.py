@@ -887,3 +887,91 @@ def test_a_benchmark_bias_survives_density(run_cli, small):
 
     original = benchmark_weights("NT-LSTM", 0).tocsc()[:, -1].toarray().ravel()
     assert np.count_nonzero(bias) == np.count_nonzero(original) > 0
+
+
+# --- the Python API's types --------------------------------------------------------------------
+
+@pytest.mark.parametrize("fields, needle", [
+    ({"n_pe": True}, "n_pe: a boolean (True) is not a valid value"),
+    ({"queue_depth": False}, "queue_depth: a boolean (False) is not a valid value"),
+    ({"act_frac_bits": 8.7}, "act_frac_bits: Input should be a valid integer, got a number with a fractional part"),
+    ({"n_pe": 0}, "n_pe: Input should be greater than or equal to 1"),
+    ({"bogus": 1}, "bogus: unknown configuration key"),
+])
+def test_arch_config_raises_the_documented_eie_error(fields, needle):
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig
+
+    with pytest.raises(EieError) as raised:
+        ArchConfig(**fields)  # the constructor itself, not only ArchConfig.make
+    assert needle in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_api_type_mistakes_are_clear_errors(tmp_path):
+    import numpy as np
+
+    from compressor.csc import EncodedLayer, compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig, simulate
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel, save_model
+
+    config = ArchConfig(n_pe=2)
+    layer = compress_layer(np.eye(3), config, name="fc")
+    with pytest.raises(EieError, match="config must be an ArchConfig .* got dict"):
+        simulate(layer, np.ones(3), {"n_pe": 2})
+    with pytest.raises(EieError, match="layer must be an EncodedLayer .* got ndarray"):
+        simulate(np.eye(3), np.ones(3), config)
+    save_model(tmp_path / "m.eie", CompressedModel([layer], config))
+    with pytest.raises(EieError, match="model must be a CompressedModel .*load_model.* got PosixPath"):
+        infer(tmp_path / "m.eie", np.ones((1, 3)))
+    with pytest.raises(EieError, match="activation must be 'relu' or 'none', got 'tanh'"):
+        EncodedLayer(**{**layer.__dict__, "activation": "tanh"})
+    with pytest.raises(EieError, match="activation must be 'relu' or 'none', got 'tanh'"):
+        compress_layer(np.eye(3), config, activation="tanh")
+    model = CompressedModel([layer], config)
+    for bad in (8.7, True, "8.5"):
+        with pytest.raises(EieError, match="act_frac_bits takes a number of bits or 'auto'"):
+            infer(model, np.ones((1, 3)), act_frac_bits=bad)
+    with pytest.raises(EieError, match="masked array"):
+        simulate(layer, np.ma.masked_array(np.ones(3), mask=[0, 1, 0]), config)
+
+
+def test_labels_are_checked_against_the_outputs_and_accuracy_counts_them():
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    config = ArchConfig(n_pe=2)
+    model = CompressedModel([compress_layer(np.array([[1.0, 0.0], [0.0, 1.0]]), config, name="fc",
+                                            activation="none")], config)
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # argmax: 0, 1, 1
+    result = infer(model, x, labels=np.array([0, 1, 0]))
+    assert result.to_dict()["accuracy"]["chip"] == pytest.approx(2 / 3)
+    with pytest.raises(EieError, match=r"labels must be classes 0..1 \(the network has 2 outputs\), got 0..2"):
+        infer(model, x, labels=np.array([0, 1, 2]))
+    with pytest.raises(EieError, match="labels must be real numbers, got dtype bool"):
+        infer(model, x, labels=np.array([True, False, True]))
+
+
+def test_one_pass_timing_that_cannot_hold_a_layer_names_what_the_user_chose():
+    import scipy.sparse as sp
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig, simulate
+
+    import numpy as np
+
+    rows = 2**20 + 1
+    config = ArchConfig(n_pe=1, timing="eie-cpp")
+    layer = compress_layer(sp.coo_matrix(([1.0], ([rows - 1], [0])), shape=(rows, 1)), config, name="tall")
+    with pytest.raises(EieError) as raised:
+        simulate(layer, np.ones(1), config)
+    message = str(raised.value)
+    assert "timing 'eie-cpp' runs a layer in one pass: layer tall has 1048577 rows" in message
+    assert "accumulators_per_pe" not in message
