@@ -975,3 +975,23 @@ def test_one_pass_timing_that_cannot_hold_a_layer_names_what_the_user_chose():
     message = str(raised.value)
     assert "timing 'eie-cpp' runs a layer in one pass: layer tall has 1048577 rows" in message
     assert "accumulators_per_pe" not in message
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("simulate", "--benchmark", "Alex-8", "--workload", "heterogeneous", "--row-cv", "1e300"),
+     "workload row_cv must be a number in 0..0.5, got 1e+300"),
+    (("simulate", "--benchmark", "Alex-8", "--workload", "heterogeneous", "--col-cv", "1e6"),
+     "workload col_cv must be a number in 0..0.5, got 1000000.0"),
+    (("study", "balance", "--layers", "none"), "--layers none leaves nothing to compare"),
+])
+def test_study_and_workload_options_are_checked(run_cli, args, needle):
+    code, _, err = run_cli(*args)
+    assert_one_line_error(code, err, needle)
+
+
+def test_a_density_that_keeps_no_weight_is_a_noted_row_not_a_crash():
+    from eiesim.paper.pruning import ppr_study
+
+    df = ppr_study(["NT-We"], [1e-9], n_pe=4, inputs=1, schemes=("unstructured",), progress=False)
+    row = df[df["scheme"] == "unstructured"].iloc[0]
+    assert row["note"] == "density 1e-09 keeps no weight of the 600 x 4096 layer"

@@ -107,9 +107,12 @@ def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
 
     if group < 0 or pes < 1:
         raise EieError("--pes must be at least 1 and --group at least 0")
+    names = _layers(layers)
+    if not names:
+        raise EieError("--layers none leaves nothing to compare")
     folder = _out_folder(out)
     chosen = ("uniform", "heterogeneous") if modes == "both" else (modes,)
-    df = balance_study(_layers(layers), chosen, pes, inputs, seed, (None, group) if group else (None,),
+    df = balance_study(names, chosen, pes, inputs, seed, (None, group) if group else (None,),
                        progress=not no_progress)
     _save(folder, "balance", df)
     click.echo(markdown_table(df[BALANCE_COLUMNS], ".4g"))
