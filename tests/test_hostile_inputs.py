@@ -995,3 +995,54 @@ def test_a_density_that_keeps_no_weight_is_a_noted_row_not_a_crash():
     df = ppr_study(["NT-We"], [1e-9], n_pe=4, inputs=1, schemes=("unstructured",), progress=False)
     row = df[df["scheme"] == "unstructured"].iloc[0]
     assert row["note"] == "density 1e-09 keeps no weight of the 600 x 4096 layer"
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+def _sweep_process(tmp_path, jobs: int):
+    import os
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "eiesim", "sweep", "--layers", "synth:1024x256:0.1:0.6", "--engine", "fast",
+            "--grid", "n_pe=1,2,4,8", "--grid", "queue_depth=1..16", "--chunk", "1", "--no-progress",
+            "--jobs", str(jobs), "--out", str(tmp_path / "store"), "--cache-dir", str(tmp_path / "cache")]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_ctrl_c_while_the_workers_start_prints_one_line(tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    proc = _sweep_process(tmp_path, jobs=2)
+    deadline = time.monotonic() + 60
+    while not psutil.Process(proc.pid).children():  # the fork server exists, still importing
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines() == ["eiesim: interrupted"], err
+
+
+def test_sigterm_stops_a_sweep_with_one_line_and_no_leaked_worker(tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    proc = _sweep_process(tmp_path, jobs=2)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "store").glob("part-*.parquet"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive and proc.returncode == 143
+    assert err.strip().splitlines() == ["eiesim: terminated"], err  # no leaked-semaphore warning either

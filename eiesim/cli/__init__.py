@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
+import signal
 import sys
 import warnings
 
@@ -148,24 +149,24 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     # Everything printed is escaped for the terminal (eiecore.terminal); sys.stdout is restored
     # at the end, also when an output named "-" sent it to stderr (eiecore.atomic.Outputs).
+    # SIGTERM stops a command as Ctrl-C does (its clean-up runs: no worker or semaphore left).
+    terminated = []
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(EscapedStream(sys.stdout)):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(EscapedStream(sys.stdout)), \
+                _on_sigterm(terminated):
             warnings.showwarning = _show_warning
             cli.main(args=args, prog_name="eiesim", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("eiesim: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(f"eiesim: {'terminated' if terminated else 'interrupted'}", err=True)
+        sys.exit(143 if terminated else 130)
     except click.ClickException as exc:
         click.echo(f"eiesim: error: {printable(exc.format_message())}", err=True)
         sys.exit(exc.exit_code or 2)
     except (EieError, OSError) as exc:
         click.echo(f"eiesim: error: {_one_line(exc)}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("eiesim: interrupted", err=True)
-        sys.exit(130)
     except UnexpectedError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -179,6 +180,24 @@ def main(argv: list[str] | None = None) -> None:
 
 # Failures main() already reports as one clear line; everything else is unexpected.
 _EXPECTED = (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, EieError, OSError)
+
+
+@contextlib.contextmanager
+def _on_sigterm(terminated: list):
+    """While the command runs, SIGTERM raises KeyboardInterrupt (noted in ``terminated``)."""
+    def stop(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
