@@ -157,6 +157,7 @@ def check_output_folder(label: str, path: str | os.PathLike) -> Path:
     text = os.fspath(path)
     if not text:
         raise EieError(f"{label}: give a folder name (got an empty string)")
+    _check_utf8(label, text)
     folder = Path(text)
     if folder.exists() and not folder.is_dir():
         raise EieError(f"{label} {text} exists and is not a folder")
@@ -279,9 +280,19 @@ def remove_stale_temporaries(folder: Path) -> None:
                 pass  # another run removed it first, or it is not ours to remove
 
 
+def _check_utf8(label: str, path: str) -> None:
+    """Names the libraries writing outputs (pyarrow, matplotlib) can take: valid UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EieError(f"{label} {path.encode('utf-8', 'backslashreplace').decode()}: the name is not valid "
+                       "UTF-8; give a name in UTF-8") from None
+
+
 def _check_one(label: str, path: str) -> Output:
     if not path.strip():
         raise EieError(f"{label}: give a file name (got an empty string)")
+    _check_utf8(label, path)
     out = _resolve(label, path)
     if out.target is None:
         return out

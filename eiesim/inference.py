@@ -347,9 +347,12 @@ def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
     output values, and top-1 agreement (argmax over the last axis) when outputs have more
     than one value."""
     chip, ref = np.asarray(chip, np.float64), np.asarray(ref, np.float64)
-    err = float(np.max(np.abs(chip - ref)))
+    # Computed on values scaled to at most 1, so large finite outputs cannot overflow.
+    unit = max(float(np.max(np.abs(chip))), float(np.max(np.abs(ref))), np.finfo(np.float64).tiny)
+    a, b = chip.ravel() / unit, ref.ravel() / unit
+    with np.errstate(over="ignore"):
+        err = float(np.max(np.abs(a - b))) * unit
     scale = float(np.max(np.abs(ref)))
-    a, b = chip.ravel(), ref.ravel()
     corr = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
     top1 = float(np.mean(chip.argmax(axis=-1) == ref.argmax(axis=-1))) if chip.shape[-1] > 1 else None
     return {"max_abs_error": err, "max_rel_error": err / scale if scale > 0 else None,
@@ -411,6 +414,8 @@ def infer(
     if "value_bits" in fields:  # the model's own fraction bits may not fit a narrower word
         base = base.replace(act_frac_bits=0, weight_frac_bits=0)
     base = base.replace(**fields)
+    if calibration is not None:  # checked even where no 'auto' format reads it
+        calibration = _check_inputs(network, calibration, "calibration inputs")
     formats = choose_formats(network, base, x if calibration is None else calibration, act_frac_bits,
                              weight_frac_bits)
     configs = {name: base.replace(**f) for name, f in formats.items()}

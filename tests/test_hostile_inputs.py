@@ -1046,3 +1046,55 @@ def test_sigterm_stops_a_sweep_with_one_line_and_no_leaked_worker(tmp_path):
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive and proc.returncode == 143
     assert err.strip().splitlines() == ["eiesim: terminated"], err  # no leaked-semaphore warning either
+
+
+@pytest.mark.parametrize("option", ["sweep", "file"])
+def test_a_name_that_is_not_utf8_is_refused_before_any_work(run_cli, small, monkeypatch, option):
+    import os
+
+    import eiesim.sweep
+
+    monkeypatch.setattr(eiesim.sweep, "run_sweep", _explode)
+    bad = os.fsdecode(b"out-\xff")  # a byte that is not UTF-8: a surrogate escape in Python
+    if option == "sweep":
+        code, _, err = run_cli("sweep", "--layers", "NT-We", "--grid", "n_pe=2", "--out", bad)
+    else:
+        code, _, err = run_cli(*SIM, "--json", bad)
+    assert_one_line_error(code, err, "out-\\udcff: the name is not valid UTF-8")
+    assert not os.path.lexists(bad)
+
+
+def test_agreement_of_large_finite_outputs_does_not_overflow():
+    import warnings
+
+    import numpy as np
+
+    from eiesim.inference import agreement
+
+    big = 1e308
+    chip, ref = np.array([[big, -big], [0.5 * big, big]]), np.array([[big, -big], [big, big]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        stats = agreement(chip, ref)
+    assert stats["max_abs_error"] == pytest.approx(0.5 * big)
+    assert stats["max_rel_error"] == pytest.approx(0.5)
+    # Pearson by hand: a = [1, -1, .5, 1], b = [1, -1, 1, 1] (scaled): means .375 and .5.
+    a, b = np.array([1, -1, 0.5, 1]), np.array([1, -1, 1, 1])
+    expected = np.sum((a - a.mean()) * (b - b.mean())) / np.sqrt(np.sum((a - a.mean()) ** 2) * np.sum((b - b.mean()) ** 2))
+    assert stats["correlation"] == pytest.approx(expected)
+    assert stats["top1_agreement"] == 0.5  # row 2: chip picks 1, the reference's tie picks 0
+
+
+def test_calibration_inputs_are_checked_even_when_unused():
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    config = ArchConfig(n_pe=2)
+    model = CompressedModel([compress_layer(np.eye(3), config, name="fc")], config)
+    with pytest.raises(EieError, match="calibration inputs have 2 features"):
+        infer(model, np.ones((1, 3)), act_frac_bits=8, calibration=np.ones((4, 2)))
