@@ -1020,12 +1020,15 @@ def test_ctrl_c_while_the_workers_start_prints_one_line(tmp_path):
 
     proc = _sweep_process(tmp_path, jobs=2)
     deadline = time.monotonic() + 60
-    while not psutil.Process(proc.pid).children():  # the fork server exists, still importing
+    while not psutil.Process(proc.pid).children():  # the fork server exists
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
+    time.sleep(0.3)  # and is importing the sweep's modules
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip().splitlines() == ["eiesim: interrupted"], err
+    assert err.strip().splitlines() == ["eiesim: interrupted"], err  # no traceback of the fork server
+    # 130, or (rarely, when Ctrl-C lands while the pool starts) ended by SIGINT itself after that line.
+    assert proc.returncode in (130, -signal.SIGINT)
 
 
 def test_sigterm_stops_a_sweep_with_one_line_and_no_leaked_worker(tmp_path):

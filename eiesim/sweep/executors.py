@@ -100,14 +100,9 @@ def worker_context(*preload: str) -> multiprocessing.context.BaseContext:
     # and faults in again (1.25x the page faults). Read by glibc when the server starts.
     saved = os.environ.get("MALLOC_ARENA_MAX")
     os.environ["MALLOC_ARENA_MAX"] = "1"
-    # The server (and the workers it forks) start with Ctrl-C blocked: a Ctrl-C while it
-    # still imports would otherwise print its KeyboardInterrupt traceback. Here it is
-    # blocked only while the server starts, then delivered.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if saved is None:
             del os.environ["MALLOC_ARENA_MAX"]
         else:
