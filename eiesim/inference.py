@@ -34,6 +34,7 @@ the original model's outputs (e.g. torch's) through ``reference``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -42,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from compressor.csc import EncodedLayer
-from eiecore.errors import EieError
+from eiecore.errors import EieError, EieWarning
 from eiecore.validate import as_array
 from eiesim.config import ArchConfig
 from eiesim.modelfile import CompressedModel
@@ -342,21 +343,30 @@ def _percentiles(values: np.ndarray) -> dict[str, float]:
             "max": float(np.max(values)), "mean": float(np.mean(values))}
 
 
-def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
+def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | int | None]:
     """Max absolute error, the same relative to max |ref|, Pearson correlation over all
     output values, and top-1 agreement (argmax over the last axis) when outputs have more
-    than one value."""
+    than one value. Outputs that are not finite (float32 arithmetic that overflowed) are
+    counted in ``not_finite`` and left out (top-1: the inputs with all outputs finite);
+    None where nothing is left."""
     chip, ref = np.asarray(chip, np.float64), np.asarray(ref, np.float64)
-    # Computed on values scaled to at most 1, so large finite outputs cannot overflow.
-    unit = max(float(np.max(np.abs(chip))), float(np.max(np.abs(ref))), np.finfo(np.float64).tiny)
-    a, b = chip.ravel() / unit, ref.ravel() / unit
-    with np.errstate(over="ignore"):
-        err = float(np.max(np.abs(a - b))) * unit
-    scale = float(np.max(np.abs(ref)))
-    corr = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
-    top1 = float(np.mean(chip.argmax(axis=-1) == ref.argmax(axis=-1))) if chip.shape[-1] > 1 else None
-    return {"max_abs_error": err, "max_rel_error": err / scale if scale > 0 else None,
-            "correlation": corr, "top1_agreement": top1}
+    finite = np.isfinite(chip) & np.isfinite(ref)
+    a, b = chip[finite], ref[finite]
+    out: dict[str, float | int | None] = {"max_abs_error": None, "max_rel_error": None, "correlation": None,
+                                          "top1_agreement": None, "not_finite": int(finite.size - finite.sum())}
+    if a.size:
+        # Computed on values scaled to at most 1, so large finite outputs cannot overflow.
+        unit = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
+        a, b = a / unit, b / unit
+        with np.errstate(over="ignore"):
+            err = float(np.max(np.abs(a - b))) * unit
+        scale = float(np.max(np.abs(ref[finite])))
+        out["max_abs_error"], out["max_rel_error"] = err, (err / scale if scale > 0 else None)
+        out["correlation"] = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
+    rows = finite.all(axis=-1)
+    if chip.shape[-1] > 1 and rows.any():
+        out["top1_agreement"] = float(np.mean(chip[rows].argmax(axis=-1) == ref[rows].argmax(axis=-1)))
+    return out
 
 
 def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -453,6 +463,11 @@ def infer(
         if bar is not None:
             bar.close()
     float_outputs = forward(network, x)
+    overflowed = int(np.count_nonzero(~np.isfinite(outputs)))
+    if overflowed:  # a result of the chip's arithmetic, not bad input: say so, and go on
+        warnings.warn(EieWarning(f"{base.precision} arithmetic overflowed: {overflowed} of the chip's "
+                                 f"{outputs.size} outputs are infinite or NaN; the statistics leave them out"),
+                      stacklevel=2)
     ref = None
     if reference is not None:
         ref = as_array(reference, "reference outputs", np.float64)

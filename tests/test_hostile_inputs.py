@@ -1101,3 +1101,23 @@ def test_calibration_inputs_are_checked_even_when_unused():
     model = CompressedModel([compress_layer(np.eye(3), config, name="fc")], config)
     with pytest.raises(EieError, match="calibration inputs have 2 features"):
         infer(model, np.ones((1, 3)), act_frac_bits=8, calibration=np.ones((4, 2)))
+
+
+def test_float32_overflow_on_the_chip_is_a_warning_not_bad_input(run_cli, small):
+    import json
+
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiesim import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    config = ArchConfig(n_pe=2, precision="float32")
+    w = np.array([[1e20, 0.0], [0.0, 1.0]])
+    save_model("big.eie", CompressedModel([compress_layer(w, config, name="fc", activation="none")], config))
+    np.save("x.npy", np.array([[1e20, 1.0], [1.0, 2.0]]))  # first input: 1e40 overflows float32
+    code, out, err = run_cli("infer", "--model", "big.eie", "--inputs", "x.npy", "--json", "r.json")
+    assert code == 0, err
+    assert "eiesim: warning: float32 arithmetic overflowed: 1 of the chip's 4 outputs" in err
+    vs_float = json.loads((small / "r.json").read_text())["vs_float"]
+    assert vs_float["not_finite"] == 1 and vs_float["top1_agreement"] == 1.0  # input 2: [1e20, 2] both ways
