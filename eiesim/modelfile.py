@@ -131,7 +131,7 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
     with _archive(path) as archive:
         try:
             file_size = os.path.getsize(path)
-            members = _members(archive, file_size, where)
+            members = npz_members(archive, file_size, where)
             if "manifest" not in members:
                 raise EieError(f"{where} has no manifest: not an eiesim model file")
             if members["manifest"][2].file_size > MAX_MANIFEST_BYTES:
@@ -280,8 +280,10 @@ def _archive(path):
         yield archive
 
 
-def _members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, tuple]:
-    """name -> (dtype, shape, zip info, header length) of every ``.npy`` member, sizes checked."""
+def npz_members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, tuple]:
+    """name -> (dtype, shape, zip info, header length) of every ``.npy`` member of an
+    ``.npz`` archive, read from the headers alone: each member's size must match its
+    header, and all must fit the file's size and :func:`max_inflated_bytes`."""
     infos = archive.infolist()
     if sum(info.compress_size for info in infos) > file_size:
         raise EieError(f"{where}: its members claim more compressed bytes than the file's {file_size}")
@@ -298,6 +300,10 @@ def _members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, 
             raise EieError(f"{where}: member {info.filename} declares shape {shape} but holds "
                            f"{info.file_size - header} bytes of data")
         members[info.filename.removesuffix(".npy")] = (dtype, tuple(shape), info, header)
+    inflated = sum(info.file_size for info in infos)
+    if inflated > max_inflated_bytes(file_size):
+        raise EieError(f"{where}: its arrays would take {inflated} bytes, more than the {max_inflated_bytes(file_size)} "
+                       f"a {file_size}-byte file may hold ({MAX_INFLATED_FLOOR // 2**20} MiB + {MAX_INFLATION} x its size)")
     return members
 
 

@@ -1121,3 +1121,26 @@ def test_float32_overflow_on_the_chip_is_a_warning_not_bad_input(run_cli, small)
     assert "eiesim: warning: float32 arithmetic overflowed: 1 of the chip's 4 outputs" in err
     vs_float = json.loads((small / "r.json").read_text())["vs_float"]
     assert vs_float["not_finite"] == 1 and vs_float["top1_agreement"] == 1.0  # input 2: [1e20, 2] both ways
+
+
+def test_a_planted_cache_entry_that_inflates_is_a_miss_not_an_allocation(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from eiesim import modelfile
+    from eiesim.sweep import layers
+
+    monkeypatch.setattr(modelfile, "MAX_INFLATED_FLOOR", 2**20)
+    folder = layers.cache_folder(tmp_path)
+    entry = layers._cache_file(folder, layers.resolve("synth:40x30:0.3:0.5"), 0, 4)
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(8 * 2**20, np.uint8))  # 8 MiB of zeros: a few KiB deflated
+    with zipfile.ZipFile(entry, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("rows.npy", buffer.getvalue())
+    assert entry.stat().st_size < 2**16
+    loaded = []
+    monkeypatch.setattr(layers.np, "load", lambda *a, **k: loaded.append(a))
+    assert layers._load(entry, "synth:40x30:0.3:0.5", 4) is None  # a cache miss...
+    assert loaded == []  # ...refused from the headers, before any array was read

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from compressor.csc import EncodedLayer, SharedMatrix, share_matrix
 from eiecore.atomic import write_atomic
 from eiecore.caches import DISK_PREFIX, Cache, disk_entry, disk_evict, disk_folder, disk_used
 from eiesim.config import ArchConfig
+from eiesim.modelfile import npz_members
 from eiesim.sweep import fingerprint
 from eiesim.sweep.sources import LayerSource, resolve
 
@@ -108,6 +110,7 @@ def _load(path: Path, name: str, weight_bits: int) -> SourceLayer | None:
     not this layer (another name, mismatched arrays, codes outside the codebook).
     """
     try:
+        _check_size(path)
         with np.load(path, allow_pickle=False) as z:
             stored, bias, act = (str(v) for v in z["meta"])
             has_bias = bias == "True"
@@ -127,6 +130,14 @@ def _load(path: Path, name: str, weight_bits: int) -> SourceLayer | None:
         and (w.bias_codebook is None or w.bias_codebook.shape == (2**weight_bits,))
     )
     return layer if consistent else None
+
+
+def _check_size(path: Path) -> None:
+    """An :class:`EieError` unless the entry's arrays are as large as their headers say and
+    within the model file's cap (:func:`eiesim.modelfile.npz_members`): a damaged or
+    planted entry cannot make a load allocate gigabytes."""
+    with zipfile.ZipFile(path) as archive:
+        npz_members(archive, path.stat().st_size, f"cache entry {path.name}")
 
 
 def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> SourceLayer:
@@ -174,6 +185,7 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
     path = _encoded_file(Path(cache_dir), resolve(name), seed, config) if cache_dir else None
     if path is not None and path.exists():
         try:
+            _check_size(path)
             with np.load(path, allow_pickle=False) as z:
                 disk_used(path)
                 return EncodedLayer(
@@ -182,7 +194,7 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
                     code=z["code"], rel=z["rel"], ptr=z["ptr"], start=z["start"], name=shared.name,
                     has_bias=shared.weights.has_bias, activation=shared.activation,
                     bias_codebook=shared.weights.bias_codebook), shared.acts
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             pass  # unreadable: encode again
     layer = encode(shared, config)
     if path is not None:
