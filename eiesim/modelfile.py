@@ -130,8 +130,7 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
     where = f"model file {path}"
     with _archive(path) as archive:
         try:
-            file_size = os.path.getsize(path)
-            members = npz_members(archive, file_size, where)
+            members = npz_members(archive, os.path.getsize(path), where)
             if "manifest" not in members:
                 raise EieError(f"{where} has no manifest: not an eiesim model file")
             if members["manifest"][2].file_size > MAX_MANIFEST_BYTES:
@@ -148,7 +147,7 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
             if unexpected:
                 raise EieError(f"{where} has an unexpected array {unexpected[0]}")
             config = _config(manifest, where)
-            _check_sizes(layer_specs, members, config, file_size, where)
+            _check_sizes(layer_specs, members, config, where)
             stored = manifest.pop("sha256", None)
             if stored != _streamed_checksum(manifest, archive, {n: members[n] for n in names}):
                 raise EieError(f"{where}: checksum mismatch, the file is corrupt or was modified")
@@ -195,11 +194,9 @@ def _dims(spec: Any, config: ArchConfig, where: str) -> list[int]:
     return ints
 
 
-def _check_sizes(specs: list, members: dict[str, tuple], config: ArchConfig, file_size: int, where: str) -> None:
+def _check_sizes(specs: list, members: dict[str, tuple], config: ArchConfig, where: str) -> None:
     """Before anything is decompressed: each layer's arrays have the shapes its manifest
-    entry implies (code and rel at most one entry per local row of each column), and all
-    arrays together fit :func:`max_inflated_bytes`."""
-    total = 0
+    entry implies (code and rel at most one entry per local row of each column)."""
     for i, spec in enumerate(specs):
         m, k, n, r = _dims(spec, config, f"{where}, layer {i}")[:4]
         blocks = -(-m // (n * r))
@@ -215,12 +212,6 @@ def _check_sizes(specs: list, members: dict[str, tuple], config: ArchConfig, fil
         if len(entries) != 1 or entries[0] > blocks * n * r * k:
             raise EieError(f"{where}, layer {i}: code has shape {entries}, not at most {blocks * n * r * k} "
                            f"entries (one per local row of each column)")
-        total += sum(math.prod(members[f"layer{i}.{name}"][1]) * members[f"layer{i}.{name}"][0].itemsize
-                     for name in ARRAYS)
-    if total > max_inflated_bytes(file_size):
-        raise EieError(f"{where}: its arrays would take {total} bytes, more than the {max_inflated_bytes(file_size)} "
-                       f"a {file_size}-byte model file may hold ({MAX_INFLATED_FLOOR // 2**20} MiB + "
-                       f"{MAX_INFLATION} x its size)")
 
 
 def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: str) -> EncodedLayer:

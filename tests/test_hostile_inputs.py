@@ -699,7 +699,7 @@ def test_a_correctly_signed_small_file_declaring_a_huge_layer_is_refused_before_
     tracemalloc.start()
     try:
         with pytest.raises(EieError, match=rf"its arrays would take \d+ bytes, more than the {cap} a {size}-byte "
-                                           r"model file may hold \(1 MiB \+ 64 x its size\)"):
+                                           r"file may hold \(1 MiB \+ 64 x its size\)"):
             modelfile.load_model(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
