@@ -935,6 +935,10 @@ def test_api_type_mistakes_are_clear_errors(tmp_path):
             infer(model, np.ones((1, 3)), act_frac_bits=bad)
     with pytest.raises(EieError, match="masked array"):
         simulate(layer, np.ma.masked_array(np.ones(3), mask=[0, 1, 0]), config)
+    with pytest.raises(EieError, match="reference outputs must be real numbers, got dtype complex128"):
+        infer(model, np.ones((1, 3)), reference=np.ones((1, 3)) + 1j)
+    with pytest.raises(EieError, match="inputs must be real numbers, got dtype bool"):
+        infer(model, np.ones((1, 3), bool))
 
 
 def test_labels_are_checked_against_the_outputs_and_accuracy_counts_them():
