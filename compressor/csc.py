@@ -26,10 +26,14 @@ from eiecore.caches import Cache
 from eiecore.encoding import Encoding
 from eiecore.errors import EieError
 from eiecore.numba_options import JIT
+from eiecore.validate import as_array
 
 Activation = Literal["relu", "none"]
-# Read-only once in an EncodedLayer (bias_codebook too, when there is one).
-ARRAY_FIELDS = ("codebook", "code", "rel", "ptr", "start", "bias_codebook")
+# Each array of an EncodedLayer, its dtype and dimensions: converted once (native byte order,
+# C order) and read-only in the layer (bias_codebook too, when there is one).
+ARRAY_TYPES = {"codebook": (np.float64, 1), "code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3),
+               "start": (np.int64, 1), "bias_codebook": (np.float64, 1)}
+ARRAY_FIELDS = tuple(ARRAY_TYPES)
 # Version of weight sharing + interleaving (SPEC §3): bump when an encoded layer can change
 # for the same input (stored sweep points and cached layers then recompute).
 ENCODING_VERSION = 2  # 2: the bias column has its own codebook
@@ -65,14 +69,18 @@ class EncodedLayer:
     bias_codebook: np.ndarray | None = None  # float64, 2^weight_bits entries, entry 0 == 0
 
     def __post_init__(self) -> None:
-        # The arrays are read-only, so a cache keyed on this layer object can never hold a
-        # stale entry. An array the layer alone holds is frozen in place; a view of a
-        # writable array, and the (small) codebooks, are copied first.
-        for name in ARRAY_FIELDS:
-            if getattr(self, name) is None:
+        # Each array is converted once to its dtype (native byte order, C order; refused if
+        # it does not hold such values) and read-only, so a cache keyed on this layer object
+        # can never hold a stale entry. The caller's arrays are never touched: one already
+        # read-only that owns its data is kept, a conversion is frozen, anything else copied.
+        if self.activation not in ("relu", "none"):
+            raise EieError(f"activation must be 'relu' or 'none', got {self.activation!r}")
+        for name, (dtype, ndim) in ARRAY_TYPES.items():
+            value = getattr(self, name)
+            if value is None:
                 continue
-            arr = np.asarray(getattr(self, name))
-            if arr.flags.writeable and (name in ("codebook", "bias_codebook") or arr.base is not None):
+            arr = as_array(value, f"encoded layer array {name}", dtype, ndim)
+            if isinstance(value, np.ndarray) and np.may_share_memory(arr, value) and not _read_only(arr):
                 arr = arr.copy()
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -158,6 +166,15 @@ class EncodedLayer:
         return self.to_coo().toarray()
 
 
+def _read_only(arr: np.ndarray) -> bool:
+    """Whether no writable numpy array reaches ``arr``'s memory (it and every base read-only)."""
+    while isinstance(arr, np.ndarray):
+        if arr.flags.writeable:
+            return False
+        arr = arr.base
+    return True
+
+
 def as_coo(weights) -> sp.coo_matrix:
     """A dense array or scipy sparse matrix as COO with its explicit zeros removed."""
     if sp.issparse(weights):
@@ -165,12 +182,9 @@ def as_coo(weights) -> sp.coo_matrix:
             raise EieError(f"weights must be real numbers, got dtype {weights.dtype}")
         coo = sp.coo_matrix(weights, dtype=np.float64)
     else:
-        arr = np.asarray(weights)
-        if arr.ndim != 2:
-            raise EieError(f"weights must be a 2-D matrix, got shape {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-            raise EieError(f"weights must be real numbers, got dtype {arr.dtype}")
-        coo = sp.coo_matrix(arr.astype(np.float64, copy=False))
+        if np.ndim(weights) != 2:
+            raise EieError(f"weights must be a 2-D matrix, got shape {np.shape(weights)}")
+        coo = sp.coo_matrix(as_array(weights, "weights", np.float64, 2))
     if coo.shape[0] == 0 or coo.shape[1] == 0:
         raise EieError(f"weights must have at least one row and one column, got shape {coo.shape}")
     if not np.all(np.isfinite(coo.data)):
@@ -343,6 +357,8 @@ def interleave(
     ptr = np.zeros((t_count, n, k + 1), np.int64)
     np.cumsum(per_group.reshape(t_count, n, k), axis=2, out=ptr[:, :, 1:])
     start = np.concatenate(([0], np.cumsum(ptr[:, :, k].ravel())))
+    for arr in (code, rel, ptr, start):  # made here: frozen in place, not copied
+        arr.flags.writeable = False
     layer = EncodedLayer(
         shape=(m, k), n_pe=n, accumulators_per_pe=r, index_bits=x, weight_bits=b, codebook=codebook,
         code=code, rel=rel, ptr=ptr, start=start,

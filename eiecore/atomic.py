@@ -1,14 +1,15 @@
 """The project's one output policy: outputs checked before any work, then all published or none.
 
-Every command that writes files follows these rules (issue 17):
+Every command that writes files follows these rules:
 
 - :func:`check_outputs` runs before any work. An output must be a non-empty name; its folder
   must exist and be writable; it must not be an existing folder, a read-only file, one of the
   command's inputs or another of its outputs (the same file after following symlinks, hard
   links included). Messages name the option and the path as the user wrote them.
 - A regular file (or a new name) is replaced atomically: the writer fills a temporary file in
-  the same folder, which is flushed to disk, given the mode a plain ``open(path, "w")`` would
-  (``0o666`` less the umask) and renamed into place.
+  the same folder, which is flushed to disk, given the mode of the file it replaces (and its
+  owner and group, where the writer may give them) or, for a new file, the mode a plain
+  ``open(path, "w")`` would (``0o666`` less the umask), and renamed into place.
 - A symlink is followed: its target is replaced (atomically, in the target's folder) and the
   link itself is kept.
 - A character or block device, a FIFO and ``-`` (standard output) are written directly, never
@@ -27,6 +28,7 @@ name not ending ``.npy``) should write to ``open(tmp, "wb")``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from eiecore.errors import EieError
+from eiecore.terminal import EscapedStream
 
 Writer = Callable[[Path], object]
 STDOUT = "-"
@@ -69,13 +72,17 @@ class Output:
 class Outputs:
     """The checked outputs of one command; :meth:`publish` writes them all or none.
 
-    An output named ``-`` goes to standard output as it was when the outputs were checked,
-    so a command may then send its human-readable text elsewhere (:attr:`to_stdout`).
+    An output named ``-`` goes to standard output as it was when the outputs were checked;
+    from then on ``sys.stdout`` is standard error, so everything else the command prints
+    goes there and standard output carries that one output alone (the command line
+    restores ``sys.stdout`` when the command ends).
     """
 
     def __init__(self, outputs: list[Output]):
         self._outputs = {o.label: o for o in outputs}
         self._stdout = sys.stdout
+        if self.to_stdout:  # the output alone on standard output: the command's other text to stderr
+            sys.stdout = EscapedStream(sys.stderr)
 
     @property
     def to_stdout(self) -> bool:
@@ -102,7 +109,7 @@ class Outputs:
                     else:
                         tmp = _temporary(out.target)
                     staged.append((out, tmp))
-                    _run_writer(write, tmp)
+                    _run_writer(write, tmp, None if out.direct else out.target)
                 except OSError as exc:
                     raise EieError(f"cannot write {out}: {exc.strerror or exc}") from None
             for out, tmp in staged:  # devices and streams first: a full disk or closed pipe stops here
@@ -134,7 +141,7 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
         if path is None:
             continue
         out = _check_one(label, os.fspath(path))
-        key = STDOUT if out.target is None else _identity(out.target)
+        key = _stdout_identity() if out.target is None else _identity(Path(out.path))
         if key in seen:
             raise EieError(f"{out} is also {seen[key]}")
         seen[key] = f"{out}: give each output its own file"
@@ -143,17 +150,44 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None],
 
 
 def check_output_folder(label: str, path: str | os.PathLike) -> Path:
-    """Check a folder a command fills (created if missing): a name, not a file, its parent exists."""
+    """Check a folder a command fills (created if missing) before any work: a name, not a
+    file, its parent exists, and a file can be made in it (or, for a new folder, in its
+    parent): a probe file is created and removed, so a read-only mount or a full disk is
+    found now, not after the work."""
     text = os.fspath(path)
     if not text:
         raise EieError(f"{label}: give a folder name (got an empty string)")
+    _check_utf8(label, text)
     folder = Path(text)
     if folder.exists() and not folder.is_dir():
         raise EieError(f"{label} {text} exists and is not a folder")
     parent = Path(os.path.realpath(folder)).parent
     if not folder.exists() and not parent.is_dir():
         raise EieError(f"{label} {text}: folder {parent} does not exist")
+    where = Path(os.path.realpath(folder)) if folder.exists() else parent
+    try:
+        _temporary(where / "probe").unlink()
+    except OSError as exc:
+        raise EieError(f"cannot write {label} {text}: {exc.strerror or exc} in {where}") from None
     return folder
+
+
+@contextlib.contextmanager
+def filled_folder(folder: Path | None):
+    """Make ``folder`` (if missing) for the block that fills it; should the block fail, a
+    folder made here and still empty is removed again. ``None``: nothing to do."""
+    made = folder is not None and not folder.exists()
+    if made:
+        folder.mkdir()
+    try:
+        yield folder
+    except BaseException:
+        if made:
+            try:
+                folder.rmdir()  # only if still empty
+            except OSError:
+                pass
+        raise
 
 
 def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True, tmp_suffix: str = "") -> Path:
@@ -176,7 +210,7 @@ def write_atomic(path: str | os.PathLike, write: Writer, overwrite: bool = True,
     tmp = None
     try:
         tmp = _temporary(out.target, tmp_suffix)
-        _run_writer(write, tmp)
+        _run_writer(write, tmp, out.target)
         _place(tmp, out.target, overwrite)
     except OSError as exc:  # name the user's path, not the temporary file
         raise OSError(exc.errno, exc.strerror, str(path)) if exc.errno else exc from None
@@ -246,9 +280,19 @@ def remove_stale_temporaries(folder: Path) -> None:
                 pass  # another run removed it first, or it is not ours to remove
 
 
+def _check_utf8(label: str, path: str) -> None:
+    """Names the libraries writing outputs (pyarrow, matplotlib) can take: valid UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EieError(f"{label} {path.encode('utf-8', 'backslashreplace').decode()}: the name is not valid "
+                       "UTF-8; give a name in UTF-8") from None
+
+
 def _check_one(label: str, path: str) -> Output:
     if not path.strip():
         raise EieError(f"{label}: give a file name (got an empty string)")
+    _check_utf8(label, path)
     out = _resolve(label, path)
     if out.target is None:
         return out
@@ -275,18 +319,26 @@ def _resolve(label: str, path: str) -> Output:
     """Where ``path`` really writes: standard output, a device or FIFO, or a (new) regular file."""
     if path == STDOUT:
         return Output(label, path, None, True)
-    target = Path(os.path.realpath(path))  # follows every symlink; a dangling one names its target
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return Output(label, path, target, False)
+    try:  # the name as given, following every link (``/dev/stdout`` reaches a pipe too)
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:  # a new file; a dangling symlink names its target
+        return Output(label, path, Path(os.path.realpath(path)), False)
     except OSError as exc:  # a symlink loop, a name too long, ...
         raise EieError(f"cannot write {label} {path}: {exc.strerror}") from None
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
-        return Output(label, path, target, True)
+        return Output(label, path, Path(path), True)
     if stat.S_ISSOCK(mode):
         raise EieError(f"cannot write {label} {path}: it is a socket")
-    return Output(label, path, target, False)
+    return Output(label, path, Path(os.path.realpath(path)), False)
+
+
+def _stdout_identity() -> object:
+    """The file standard output writes to (so ``-`` and ``/dev/stdout`` are one stream)."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+        return (st.st_dev, st.st_ino)
+    except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream
+        return STDOUT
 
 
 def _identity(path: Path) -> object:
@@ -311,15 +363,30 @@ def _temporary(target: Path, suffix: str = "") -> Path:
     return tmp
 
 
-def _run_writer(write: Writer, tmp: Path) -> None:
-    """``write(tmp)``, then flush it to disk and give it back the mode it was created with."""
+def _run_writer(write: Writer, tmp: Path, replaces: Path | None = None) -> None:
+    """``write(tmp)``, then flush it to disk and give it its final mode: that of the file it
+    replaces (owner and group too where allowed), else the mode it was created with."""
     mode = stat.S_IMODE(os.stat(tmp).st_mode)
+    owner = None
+    if replaces is not None:
+        try:
+            st = os.stat(replaces)
+        except OSError:
+            pass  # a new file
+        else:
+            mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
     os.chmod(tmp, mode | stat.S_IRUSR | stat.S_IWUSR)  # the writer reopens it by name
     write(tmp)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
-        os.fchmod(fd, mode)
+        now = os.fstat(fd)
+        if owner is not None and owner != (now.st_uid, now.st_gid):
+            try:
+                os.fchown(fd, *owner)
+            except OSError:
+                pass  # only root may give a file away: it stays the writer's
+        os.fchmod(fd, mode)  # after fchown, which clears set-user-id bits
     finally:
         os.close(fd)
 

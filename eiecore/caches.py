@@ -8,11 +8,33 @@ long-running programs can then drop everything at once (``eiesim.clear_caches()`
 
 Caches keyed on an encoded layer use the layer object itself (weakly, so a dropped layer
 frees its entry); that is safe because an encoded layer's arrays are read-only.
+
+On disk (:func:`disk_folder`, :func:`disk_entry`, :func:`disk_used`, :func:`disk_evict`) a
+cache owns only what it made, even in a folder it shares with the user or with other
+versions of this code:
+
+- each version's folder is ``ROOT/_eiesim-cache-VERSION`` and holds the marker file
+  ``.eiesim-cache`` (JSON naming this project, the cache format and the version); a folder
+  without that marker is never written into nor emptied, whatever its name;
+- every entry is a file named ``*.eiesim-cache.npz`` inside a marked folder; nothing else
+  there (a user's file) is ever removed;
+- a hit refreshes the entry's modification time; after each write the least recently used
+  entries of every marked folder under ``ROOT`` (other versions' included) are removed until
+  all of them together fit the budget (:data:`DISK_BUDGET_BYTES`, or the environment
+  variable ``EIESIM_CACHE_BYTES``). The entry just written is never removed, and an entry
+  another checkout is using stays recent, so versions sharing a root evict only what none
+  of them used lately. Folders are never removed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import weakref
+from pathlib import Path
+
+from eiecore.atomic import TMP_PREFIX, write_text
+from eiecore.errors import EieError
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
@@ -85,3 +107,116 @@ def clear_caches() -> None:
 def cache_sizes() -> dict[str, int | None]:
     """Entries held per registered cache (None where a cache cannot say)."""
     return {name: (_SIZES[name]() if name in _SIZES else None) for name in _CLEARERS}
+
+
+DISK_MARKER = ".eiesim-cache"
+DISK_FORMAT = 1
+DISK_PREFIX = "_eiesim-cache-"  # "_": readers of a Parquet dataset skip it if a root is inside one
+DISK_SUFFIX = ".eiesim-cache.npz"
+DISK_BUDGET_BYTES = 2 * 2**30
+BUDGET_ENV = "EIESIM_CACHE_BYTES"
+
+
+def disk_budget() -> int:
+    """The disk cache's size budget in bytes: ``$EIESIM_CACHE_BYTES`` or :data:`DISK_BUDGET_BYTES`."""
+    text = os.environ.get(BUDGET_ENV, "").strip()
+    if not text:
+        return DISK_BUDGET_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise EieError(f"{BUDGET_ENV} must be a whole number of bytes >= 0, got {text!r}")
+    return value
+
+
+def _marker(version: str) -> dict:
+    return {"made_by": "eiesim", "format": DISK_FORMAT, "version": version}
+
+
+def _is_marked(folder: Path) -> bool:
+    try:
+        with open(folder / DISK_MARKER, encoding="utf-8") as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return (isinstance(marker, dict) and marker.get("made_by") == "eiesim" and marker.get("format") == DISK_FORMAT
+            and folder.name == f"{DISK_PREFIX}{marker.get('version')}")
+
+
+def disk_folder(root: str | os.PathLike, version: str) -> Path:
+    """This version's marked folder under ``root``, made (with its marker) if missing.
+
+    Raises :class:`OSError` when it cannot be made, and when a folder of that name exists
+    without the marker (not this cache's: it is left alone)."""
+    folder = Path(root) / f"{DISK_PREFIX}{version}"
+    if _is_marked(folder):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / DISK_MARKER
+    if not marker.exists() and any(not e.name.startswith(TMP_PREFIX) for e in os.scandir(folder)):
+        raise FileExistsError(17, "a folder not made by the eiesim cache is in the way", str(folder))
+    write_text(marker, json.dumps(_marker(version)))
+    return folder
+
+
+def disk_entry(folder: str | os.PathLike, stem: str) -> Path:
+    """The path of the entry ``stem`` in a marked folder (``stem`` made safe for a file name)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+    return Path(folder) / f"{safe}{DISK_SUFFIX}"
+
+
+def disk_used(entry: Path) -> None:
+    """Mark a cache hit: the entry becomes the most recently used."""
+    try:
+        os.utime(entry)
+    except OSError:
+        pass  # a read-only cache still serves hits
+
+
+def disk_entries(root: str | os.PathLike) -> list[tuple[int, int, Path]]:
+    """(modification time in ns, size, path) of every entry of every marked folder under ``root``."""
+    found = []
+    try:
+        folders = [Path(e.path) for e in os.scandir(root)
+                   if e.name.startswith(DISK_PREFIX) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return found
+    for folder in folders:
+        if not _is_marked(folder):
+            continue
+        try:
+            for e in os.scandir(folder):
+                if e.name.endswith(DISK_SUFFIX) and e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    found.append((st.st_mtime_ns, st.st_size, Path(e.path)))
+        except OSError:
+            continue  # removed meanwhile by another process
+    return found
+
+
+def disk_evict(entry: Path, budget: int | None = None) -> list[Path]:
+    """After writing ``entry``: remove the least recently used entries under its root (its
+    folder's parent) until all fit ``budget`` bytes (default :func:`disk_budget`). Returns
+    what was removed."""
+    if not _is_marked(Path(entry).parent):
+        return []  # an entry outside a marked folder (a library caller's own folder): nothing to evict
+    budget = disk_budget() if budget is None else budget
+    entries = sorted(disk_entries(Path(entry).parent.parent))
+    total = sum(size for _, size, _ in entries)
+    removed = []
+    for _, size, path in entries:
+        if total <= budget:
+            break
+        if path == Path(entry):
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass  # another process evicted it first
+        except OSError:
+            continue
+        total -= size
+        removed.append(path)
+    return removed

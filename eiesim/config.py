@@ -22,6 +22,7 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any, Literal, Optional
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from eiecore.encoding import Encoding
@@ -31,6 +32,7 @@ from eiesim.timing import OVERRIDABLE, PROFILES, RULES, TimingRules, lnzd_tree_l
 
 # Size limits that keep a simulation's memory bounded (the paper's chip: 64 x 64 rows).
 MAX_ROWS_PER_BLOCK = 2**24
+MAX_ACCUMULATORS = dict(next(p for p in PARAMETERS if p.name == "accumulators_per_pe").bounds)["le"]
 
 
 def _parameter_field(p: Parameter) -> tuple[Any, Any]:
@@ -43,12 +45,30 @@ def _rule_field(rule) -> tuple[Any, Any]:
 
 
 class _ArchConfigBase(BaseModel):
-    """An EIE PE array. Unknown keys and out-of-range values raise :class:`EieError`.
+    """An EIE PE array. Unknown keys, out-of-range values and values of another type (a
+    boolean for a number, 8.7 bits) raise :class:`EieError`, from the constructor too.
 
     Its fields are ``eiesim.declarations.PARAMETERS`` and the overridable timing rules (``eiesim.timing.RULES``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise EieError(_one_line(exc)) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, fields: Any) -> Any:
+        """``n_pe=True`` is not 1 PE: a boolean is refused for every field that is not one."""
+        if isinstance(fields, dict):
+            for name, value in fields.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, (bool, np.bool_)) and field is not None and field.annotation is not bool:
+                    raise ValueError(f"{name}: a boolean ({value}) is not a valid value")
+        return fields
 
     @model_validator(mode="after")
     def _consistent(self) -> "_ArchConfigBase":
@@ -106,11 +126,8 @@ class _ArchConfigBase(BaseModel):
 
     @classmethod
     def make(cls, **fields: Any) -> "ArchConfig":
-        """Build a config, turning pydantic's report into one clear line naming the field."""
-        try:
-            return cls(**fields)
-        except ValidationError as exc:
-            raise EieError(_one_line(exc)) from None
+        """Build a config (as ``ArchConfig(**fields)``: a bad field is one :class:`EieError` line)."""
+        return cls(**fields)
 
     def replace(self, **fields: Any) -> "ArchConfig":
         """A copy with some fields changed, validated like a new config."""
@@ -138,9 +155,9 @@ ArchConfig = create_model(
 def _one_line(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        field = ".".join(str(x) for x in err["loc"]) or "config"
+        field = ".".join(str(x) for x in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown configuration key"
-        parts.append(f"{field}: {msg}")
+        parts.append(f"{field}: {msg}" if field else msg)
     return "invalid configuration: " + "; ".join(parts)

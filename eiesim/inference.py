@@ -37,6 +37,7 @@ the original model's outputs (e.g. torch's) through ``reference``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -45,7 +46,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from compressor.csc import EncodedLayer
-from eiecore.errors import EieError
+from eiecore.errors import EieError, EieWarning
+from eiecore.validate import as_array
 from eiesim.config import ArchConfig
 from eiesim.graph import resolve, run_host_op, sigmoid
 from eiesim.modelfile import CompressedModel
@@ -177,7 +179,9 @@ def parse_frac_bits(value: str | int | None, option: str) -> int | str | None:
     """A fraction-bit setting: an integer >= 0, ``"auto"``, or None (the default)."""
     if value is None or value == AUTO:
         return value
-    try:
+    try:  # a whole number (8, "8"): never 8.7 truncated, nor True taken for 1
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, str)):
+            raise TypeError
         bits = int(value)
     except (TypeError, ValueError):
         raise EieError(f"{option} takes a number of bits or 'auto', got {value!r}") from None
@@ -447,18 +451,30 @@ def _percentiles(values: np.ndarray) -> dict[str, float]:
             "max": float(np.max(values)), "mean": float(np.mean(values))}
 
 
-def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
+def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | int | None]:
     """Max absolute error, the same relative to max |ref|, Pearson correlation over all
     output values, and top-1 agreement (argmax over the last axis) when outputs have more
-    than one value."""
+    than one value. Outputs that are not finite (float32 arithmetic that overflowed) are
+    counted in ``not_finite`` and left out (top-1: the inputs with all outputs finite);
+    None where nothing is left."""
     chip, ref = np.asarray(chip, np.float64), np.asarray(ref, np.float64)
-    err = float(np.max(np.abs(chip - ref)))
-    scale = float(np.max(np.abs(ref)))
-    a, b = chip.ravel(), ref.ravel()
-    corr = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
-    top1 = float(np.mean(chip.argmax(axis=-1) == ref.argmax(axis=-1))) if chip.shape[-1] > 1 else None
-    return {"max_abs_error": err, "max_rel_error": err / scale if scale > 0 else None,
-            "correlation": corr, "top1_agreement": top1}
+    finite = np.isfinite(chip) & np.isfinite(ref)
+    a, b = chip[finite], ref[finite]
+    out: dict[str, float | int | None] = {"max_abs_error": None, "max_rel_error": None, "correlation": None,
+                                          "top1_agreement": None, "not_finite": int(finite.size - finite.sum())}
+    if a.size:
+        # Computed on values scaled to at most 1, so large finite outputs cannot overflow.
+        unit = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
+        a, b = a / unit, b / unit
+        with np.errstate(over="ignore"):
+            err = float(np.max(np.abs(a - b))) * unit
+        scale = float(np.max(np.abs(ref[finite])))
+        out["max_abs_error"], out["max_rel_error"] = err, (err / scale if scale > 0 else None)
+        out["correlation"] = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
+    rows = finite.all(axis=-1)
+    if chip.shape[-1] > 1 and rows.any():
+        out["top1_agreement"] = float(np.mean(chip[rows].argmax(axis=-1) == ref[rows].argmax(axis=-1)))
+    return out
 
 
 def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -468,7 +484,7 @@ def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
 def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
     if network.graph is not None:
         return _check_graph_inputs(network.graph["inputs"][0], inputs, what)
-    x = np.asarray(inputs)
+    x = as_array(inputs, what, np.float64)
     want = 3 if network.recurrent else 2
     shape = "inputs x time steps x features" if network.recurrent else "inputs x features"
     if x.ndim != want:
@@ -478,9 +494,6 @@ def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
     if x.shape[-1] != network.n_inputs:
         raise EieError(f"{what} have {x.shape[-1]} features but the first layer "
                        f"({network.stages[0].name}) takes {network.n_inputs}")
-    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-        raise EieError(f"{what} must be real numbers, got dtype {x.dtype}")
-    x = x.astype(np.float64)
     bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if bad.any():
         raise EieError(f"{what} contain NaN or infinity (input {int(np.flatnonzero(bad)[0])})")
@@ -489,18 +502,13 @@ def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
 
 def _check_graph_inputs(spec: dict, inputs, what: str) -> np.ndarray:
     """Inputs of a captured graph: inputs x (the captured input's shape less its batch axis)."""
-    x = np.asarray(inputs)
+    x = as_array(inputs, what, np.int64 if spec["dtype"] == "int" else np.float64)
     want = tuple(spec["shape"][1:])
     if x.ndim != 1 + len(want) or x.shape[1:] != want or x.shape[0] == 0:
         raise EieError(f"{what} must have shape (inputs, {', '.join(map(str, want))}) like the example input "
                        f"the model was captured with, got {x.shape}")
-    if x.dtype == np.bool_ or np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
-        raise EieError(f"{what} must be real numbers, got dtype {x.dtype}")
-    if spec["dtype"] == "int":
-        if not np.issubdtype(x.dtype, np.integer):
-            raise EieError(f"{what} must be integers (token ids), like the example input, got dtype {x.dtype}")
-        return x.astype(np.int64)
-    x = x.astype(np.float64)
+    if spec["dtype"] == "int":  # token ids: as_array refused floats and out-of-range values
+        return x
     bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if bad.any():
         raise EieError(f"{what} contain NaN or infinity (input {int(np.flatnonzero(bad)[0])})")
@@ -534,6 +542,9 @@ def infer(
     positive activations, the fraction of each layer's inputs that are negative (and so
     dropped) is reported in ``dropped_negative``. ``config``: further ArchConfig fields to
     set on the model's configuration (``eiesim infer --set``)."""
+    if not isinstance(model, CompressedModel):
+        raise EieError(f"model must be a CompressedModel (load a file with eiesim.modelfile.load_model), "
+                       f"got {type(model).__name__}")
     network = Network(model)
     x = _check_inputs(network, inputs)
     fields = {k: v for k, v in dict(precision=precision, value_bits=value_bits, queue_depth=queue_depth,
@@ -544,6 +555,8 @@ def infer(
     if "value_bits" in fields:  # the model's own fraction bits may not fit a narrower word
         base = base.replace(act_frac_bits=0, weight_frac_bits=0)
     base = base.replace(**fields)
+    if calibration is not None:  # checked even where no 'auto' format reads it
+        calibration = _check_inputs(network, calibration, "calibration inputs")
     formats = choose_formats(network, base, x if calibration is None else calibration, act_frac_bits,
                              weight_frac_bits)
     configs = {name: base.replace(**f) for name, f in formats.items()}
@@ -585,18 +598,29 @@ def infer(
         if bar is not None:
             bar.close()
     float_outputs = forward(network, x)
+    overflowed = int(np.count_nonzero(~np.isfinite(outputs)))
+    if overflowed:  # a result of the chip's arithmetic, not bad input: say so, and go on
+        warnings.warn(EieWarning(f"{base.precision} arithmetic overflowed: {overflowed} of the chip's "
+                                 f"{outputs.size} outputs are infinite or NaN; the statistics leave them out"),
+                      stacklevel=2)
     ref = None
     if reference is not None:
-        ref = np.asarray(reference)
-        if ref.shape != outputs.shape or not np.issubdtype(ref.dtype, np.number):
+        ref = as_array(reference, "reference outputs", np.float64)
+        if ref.shape != outputs.shape:
             raise EieError(f"reference outputs have shape {ref.shape}, the chip's have {outputs.shape}")
         if not np.all(np.isfinite(ref)):
             raise EieError("reference outputs contain NaN or infinity")
     lab = None
     if labels is not None:
-        lab = np.asarray(labels)
-        if lab.shape != outputs.shape[:-1] or not np.issubdtype(lab.dtype, np.integer):
+        lab = as_array(labels, "labels", np.int64)
+        if lab.shape != outputs.shape[:-1]:
             raise EieError(f"labels must be integers of shape {outputs.shape[:-1]}, got {lab.dtype} {lab.shape}")
+        classes = outputs.shape[-1]
+        if classes < 2:
+            raise EieError("labels need a network with at least 2 outputs (a class is the largest output)")
+        if lab.min() < 0 or lab.max() >= classes:
+            raise EieError(f"labels must be classes 0..{classes - 1} (the network has {classes} outputs), "
+                           f"got {int(lab.min())}..{int(lab.max())}")
     dropped = {name: float(negative[0, j] / negative[1, j]) for j, name in enumerate(names) if negative[0, j]}
     return InferenceResult(names, cycles, energy, calls, density / np.maximum(calls, 1), outputs, float_outputs,
                            formats, base, engine, ref, lab, reference_name,

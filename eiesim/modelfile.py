@@ -42,6 +42,12 @@ FORMAT = "eiesim-compressed-model"
 VERSION = 3  # 3 added host arrays; 2 the per-layer "bias_codebook" (version 1: bias in the codebook)
 READABLE_VERSIONS = (1, 2, 3)
 MAX_MANIFEST_BYTES = 64 * 2**20
+# The arrays a file may inflate to: every member's size must match the shapes its manifest
+# declares, and all of them together may not exceed this floor plus this many times the
+# file's own size, so a small file cannot claim gigabytes (a real model compresses its
+# pointers far less; a mostly empty layer's pointer table fits the floor).
+MAX_INFLATED_FLOOR = 64 * 2**20
+MAX_INFLATION = 64
 CHUNK_BYTES = 2**20
 ARRAYS = {"code": (np.uint8, 1), "rel": (np.uint8, 1), "ptr": (np.int64, 3), "start": (np.int64, 1)}
 
@@ -132,14 +138,15 @@ def model_writer(model: CompressedModel):
 def load_model(path: str | os.PathLike) -> CompressedModel:
     """Read and fully validate a model file written by :func:`save_model`.
 
-    Memory stays bounded by what the file really holds: every member's declared size is
-    checked against its ``.npy`` header and the file's size, the checksum is computed by
-    streaming the members, and arrays are read only once it matches.
+    Memory stays bounded by what the file really holds: every member's size is checked
+    against its ``.npy`` header, the file's size, the shapes the manifest declares and
+    :func:`max_inflated_bytes`; the checksum is computed by streaming the members, and
+    arrays are read only once it matches.
     """
     where = f"model file {path}"
     with _archive(path) as archive:
         try:
-            members = _members(archive, os.path.getsize(path), where)
+            members = npz_members(archive, os.path.getsize(path), where)
             if "manifest" not in members:
                 raise EieError(f"{where} has no manifest: not an eiesim model file")
             if members["manifest"][2].file_size > MAX_MANIFEST_BYTES:
@@ -159,6 +166,8 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
                 raise EieError(f"{where} is missing array {missing[0]}")
             if unexpected:
                 raise EieError(f"{where} has an unexpected array {unexpected[0]}")
+            config = _config(manifest, where)
+            _check_sizes(layer_specs, members, config, where)
             stored = manifest.pop("sha256", None)
             if stored != _streamed_checksum(manifest, archive, {n: members[n] for n in names}):
                 raise EieError(f"{where}: checksum mismatch, the file is corrupt or was modified")
@@ -167,11 +176,6 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
             raise
         except Exception as exc:  # zipfile, zlib and numpy each have their own ways to fail
             raise EieError(f"{where} is corrupt or truncated ({' '.join(str(exc).split())})") from None
-    config_fields = _get(manifest, "config", dict, where)
-    try:
-        config = ArchConfig.make(**config_fields)
-    except EieError as exc:
-        raise EieError(f"{where}: {exc}") from None
     layers = [
         _layer(spec, {name: arrays[f"layer{i}.{name}"] for name in ARRAYS}, config, f"{where}, layer {i}")
         for i, spec in enumerate(layer_specs)
@@ -185,7 +189,20 @@ def load_model(path: str | os.PathLike) -> CompressedModel:
         raise EieError(f"{where}: {exc}") from None
 
 
-def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: str) -> EncodedLayer:
+def max_inflated_bytes(file_size: int) -> int:
+    """The most bytes a model file of ``file_size`` bytes may hold once decompressed."""
+    return MAX_INFLATED_FLOOR + MAX_INFLATION * file_size
+
+
+def _config(manifest: dict, where: str) -> ArchConfig:
+    try:
+        return ArchConfig.make(**_get(manifest, "config", dict, where))
+    except EieError as exc:
+        raise EieError(f"{where}: {exc}") from None
+
+
+def _dims(spec: Any, config: ArchConfig, where: str) -> list[int]:
+    """The layer's M, K and encoding fields: positive integers, the encoding the config's."""
     if not isinstance(spec, dict):
         raise EieError(f"{where}: the layer description is not an object")
     shape = _get(spec, "shape", list, where)
@@ -196,6 +213,31 @@ def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: 
     for name in ENCODING_FIELDS:
         if spec[name] != getattr(config, name):
             raise EieError(f"{where}: encoded with {name}={spec[name]}, the model's config has {getattr(config, name)}")
+    return ints
+
+
+def _check_sizes(specs: list, members: dict[str, tuple], config: ArchConfig, where: str) -> None:
+    """Before anything is decompressed: each layer's arrays have the shapes its manifest
+    entry implies (code and rel at most one entry per local row of each column)."""
+    for i, spec in enumerate(specs):
+        m, k, n, r = _dims(spec, config, f"{where}, layer {i}")[:4]
+        blocks = -(-m // (n * r))
+        shapes = {name: members[f"layer{i}.{name}"][1] for name in ARRAYS}
+        expected = {"ptr": (blocks, n, k + 1), "start": (blocks * n + 1,)}
+        for name, shape in expected.items():
+            if shapes[name] != shape:
+                raise EieError(f"{where}, layer {i}: {name} has shape {shapes[name]}, expected {shape} for the "
+                               f"{m} x {k} layer its manifest declares ({n} PEs x {r} accumulators)")
+        entries = shapes["code"]
+        if shapes["rel"] != entries:
+            raise EieError(f"{where}, layer {i}: rel has shape {shapes['rel']}, code has {entries}")
+        if len(entries) != 1 or entries[0] > blocks * n * r * k:
+            raise EieError(f"{where}, layer {i}: code has shape {entries}, not at most {blocks * n * r * k} "
+                           f"entries (one per local row of each column)")
+
+
+def _layer(spec: Any, arrays: dict[str, np.ndarray], config: ArchConfig, where: str) -> EncodedLayer:
+    shape = _dims(spec, config, where)[:2]
     codebook = _numbers(_get(spec, "codebook", list, where), "codebook", where)
     bias_codebook = spec.get("bias_codebook")
     if bias_codebook is not None:
@@ -251,8 +293,10 @@ def _archive(path):
         yield archive
 
 
-def _members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, tuple]:
-    """name -> (dtype, shape, zip info, header length) of every ``.npy`` member, sizes checked."""
+def npz_members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, tuple]:
+    """name -> (dtype, shape, zip info, header length) of every ``.npy`` member of an
+    ``.npz`` archive, read from the headers alone: each member's size must match its
+    header, and all must fit the file's size and :func:`max_inflated_bytes`."""
     infos = archive.infolist()
     if sum(info.compress_size for info in infos) > file_size:
         raise EieError(f"{where}: its members claim more compressed bytes than the file's {file_size}")
@@ -269,12 +313,19 @@ def _members(archive: zipfile.ZipFile, file_size: int, where: str) -> dict[str, 
             raise EieError(f"{where}: member {info.filename} declares shape {shape} but holds "
                            f"{info.file_size - header} bytes of data")
         members[info.filename.removesuffix(".npy")] = (dtype, tuple(shape), info, header)
+    inflated = sum(info.file_size for info in infos)
+    if inflated > max_inflated_bytes(file_size):
+        raise EieError(f"{where}: its arrays would take {inflated} bytes, more than the {max_inflated_bytes(file_size)} "
+                       f"a {file_size}-byte file may hold ({MAX_INFLATED_FLOOR // 2**20} MiB + {MAX_INFLATION} x its size)")
     return members
 
 
 def _read_member(archive: zipfile.ZipFile, member: tuple) -> np.ndarray:
+    """The member's array, read-only (the layer made of it then keeps it without a copy)."""
     with archive.open(member[2]) as f:
-        return np.lib.format.read_array(f, allow_pickle=False)
+        array = np.lib.format.read_array(f, allow_pickle=False)
+    array.flags.writeable = False
+    return array
 
 
 def _parse_manifest(text: bytes, where: str) -> dict:

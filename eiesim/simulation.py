@@ -15,7 +15,8 @@ from compressor.csc import EncodedLayer, interleave, validate_layer
 from eiecore.caches import Cache
 from eiecore.encoding import check_same
 from eiecore.errors import EieError
-from eiesim.config import ArchConfig
+from eiecore.validate import as_array
+from eiesim.config import MAX_ACCUMULATORS, MAX_ROWS_PER_BLOCK, ArchConfig
 from eiesim.energy import energy_report
 from eiesim.engines import Observer, get_engine
 from eiesim.fit import check_fit
@@ -25,21 +26,27 @@ from eiesim.result import SimResult
 
 def prepare_activations(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:
     """Validate user activations (length K less bias) and convert them, bias appended."""
-    a = np.asarray(acts)
-    if a.ndim != 1:
-        raise EieError(f"activations must be a vector, got shape {a.shape}")
+    if np.ndim(acts) != 1:
+        raise EieError(f"activations must be a vector, got shape {np.shape(acts)}")
+    a = as_array(acts, "activations", np.float64, 1)
     if a.size != layer.n_inputs:
         raise EieError(
             f"activations have length {a.size} but layer {layer.name or ''} has {layer.n_inputs} inputs"
         )
-    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise EieError(f"activations must be real numbers, got dtype {a.dtype}")
-    a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):
         raise EieError("activations contain NaN or infinity")
     if layer.has_bias:
         a = np.append(a, 1.0)
     return convert_activations(a, config)
+
+
+def check_types(layer, config) -> None:
+    """A clear error for a layer or config of another type (a dict config, a file name)."""
+    if not isinstance(layer, EncodedLayer):
+        raise EieError(f"layer must be an EncodedLayer (from compressor.compress_layer or a model's layers), "
+                       f"got {type(layer).__name__}")
+    if not isinstance(config, ArchConfig):
+        raise EieError(f"config must be an ArchConfig (e.g. ArchConfig(**fields)), got {type(config).__name__}")
 
 
 def check_layer_matches(layer: EncodedLayer, config: ArchConfig) -> None:
@@ -62,6 +69,11 @@ def one_pass(layer: EncodedLayer, config: ArchConfig) -> tuple[EncodedLayer, Arc
     if config.rules.row_blocks != "one-pass" or layer.n_blocks == 1:
         return layer, config
     rows = max(1, math.ceil(layer.shape[0] / config.n_pe))
+    most = min(MAX_ACCUMULATORS, MAX_ROWS_PER_BLOCK // config.n_pe)
+    if rows > most:  # name what the user chose (the timing, N, the layer), not a field they never set
+        raise EieError(f"timing {config.timing!r} runs a layer in one pass: layer {layer.name or ''} has "
+                       f"{layer.shape[0]} rows, so each of the {config.n_pe} PEs would hold {rows} rows, more "
+                       f"than the {most} a simulation holds; use more PEs or a timing that splits row blocks")
     wide = config.replace(accumulators_per_pe=rows)
     single = _ONE_PASS.get(layer)
     if single is None:
@@ -83,6 +95,7 @@ def simulate(
     ``outputs=False``: timing only; every cycle, counter, metric and energy as with outputs,
     the output is None (sweeps, which store no outputs, run this way).
     """
+    check_types(layer, config)
     check_layer_matches(layer, config)
     fit = check_fit(layer, config)
     converted = prepare_activations(layer, acts, config)

@@ -129,3 +129,38 @@ def test_write_json(tmp_path):
         write_json(path, {"a": float("nan")})
     assert json.loads(path.read_text()) == {"a": 1}  # the old file survives a failed write
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444 | 0o200, 0o755])
+def test_a_replaced_file_keeps_its_permissions(tmp_path, mode):
+    from eiecore.atomic import check_outputs, text_writer
+
+    for how in ("write_atomic", "publish"):
+        path = tmp_path / f"{how}.json"
+        path.write_text("old")
+        os.chmod(path, mode)
+        if how == "write_atomic":
+            write_text(path, "new")
+        else:
+            check_outputs({"--json": path}).publish({"--json": text_writer("new")})
+        assert path.read_text() == "new" and stat.S_IMODE(path.stat().st_mode) == mode, how
+
+
+def test_a_new_file_gets_the_umask_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_text(tmp_path / "new.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o640
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="only root may give a file to another owner")
+def test_a_replaced_file_keeps_its_owner_where_allowed(tmp_path):
+    path = tmp_path / "owned.txt"
+    path.write_text("old")
+    os.chown(path, 12345, 23456)
+    write_text(path, "new")
+    st = path.stat()
+    assert (st.st_uid, st.st_gid) == (12345, 23456) and path.read_text() == "new"

@@ -72,7 +72,7 @@ def test_shared_matrix_interleaves_like_compress_layer():
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
-def test_arrays_are_frozen_owned_ones_in_place_views_and_codebooks_copied():
+def test_arrays_are_read_only_and_the_callers_arrays_untouched():
     enc = Encoding(n_pe=1, accumulators_per_pe=4, index_bits=2, weight_bits=1)
     code, rel = np.array([1], np.uint8), np.array([0], np.uint8)
     ptr_all = np.array([[[0, 1, 1]]])
@@ -81,10 +81,13 @@ def test_arrays_are_frozen_owned_ones_in_place_views_and_codebooks_copied():
     layer = EncodedLayer(shape=(4, 2), n_pe=1, accumulators_per_pe=4, index_bits=2, weight_bits=1,
                          codebook=book, code=code, rel=rel, ptr=ptr, start=np.array([0, 1]))
     assert all(not getattr(layer, f).flags.writeable for f in ("codebook", "code", "rel", "ptr", "start"))
-    assert layer.code is code and not code.flags.writeable  # owned: frozen in place
-    assert layer.ptr is not ptr and ptr.flags.writeable  # a view: copied, the caller's stays writable
-    book[1] = 5.0  # the codebook was copied
-    assert layer.codebook.tolist() == [0.0, 3.0] and layer.encoding == enc
+    assert all(a.flags.writeable for a in (code, rel, ptr, ptr_all, book))  # the caller's stay writable
+    code[0], ptr_all[0, 0, 1], book[1] = 0, 5, 5.0  # and are copies: the layer does not change
+    assert (layer.code.tolist(), layer.ptr.tolist(), layer.codebook.tolist()) == ([1], [[[0, 1, 1]]], [0.0, 3.0])
+    assert layer.encoding == enc
+    frozen = np.array([1], np.uint8)
+    frozen.flags.writeable = False  # read-only and its own: shared, not copied
+    assert np.shares_memory(EncodedLayer(**{**layer.__dict__, "code": frozen}).code, frozen)
 
 
 def test_defaults_and_a_bias_that_shares_the_weights_codebook():
@@ -133,7 +136,6 @@ def _set(index, to):
 
 
 @pytest.mark.parametrize("layer, message", [
-    (_with("code", lambda a: a.astype(np.float64)), "code holds float64 values, not integers"),
     (_with("codebook", _set(1, np.nan)), "the codebook holds NaN or infinity"),
     (_with("codebook", _set(0, 1.0)), "codebook entry 0 is not 0"),
     (dataclasses.replace(GOOD, has_bias=False), "a layer without a bias column has a bias codebook"),
@@ -157,8 +159,13 @@ def test_each_problem_is_named_exactly(layer, message):
 
 def test_a_named_layer_is_named_in_the_problem():
     with pytest.raises(EieError) as raised:
-        validate_layer(dataclasses.replace(GOOD, name="fc6", code=GOOD.code.astype(np.float64)))
-    assert str(raised.value) == "layer 'fc6': code holds float64 values, not integers"
+        validate_layer(dataclasses.replace(GOOD, name="fc6", start=GOOD.start[:-1]))
+    assert str(raised.value) == "layer 'fc6': start has 2 entries, expected 3"
+
+
+def test_float_codes_are_refused_when_the_layer_is_made():
+    with pytest.raises(EieError, match="^encoded layer array code must be integers, got dtype float64$"):
+        dataclasses.replace(GOOD, code=GOOD.code.astype(np.float64))
 
 
 def test_three_bit_indices_fillers_and_their_problems():

@@ -368,11 +368,11 @@ def test_rejects_inconsistent_layer_arrays(small):
         run(_bad(layer, code=layer.code[:-1]), acts, config)
     with pytest.raises(EieError, match="weight code lies outside"):
         run(_bad(layer, code=layer.code + 16), acts, config)
-    with pytest.raises(EieError, match="weight code lies outside"):
+    with pytest.raises(EieError, match="code holds values outside 0..255"):  # never wrapped to uint8
         run(_bad(layer, code=layer.code.astype(np.int8) - 2), acts, config)
     with pytest.raises(EieError, match="relative index lies outside"):
         run(_bad(layer, rel=layer.rel + 16), acts, config)
-    with pytest.raises(EieError, match="code holds float64 values"):
+    with pytest.raises(EieError, match="code must be integers, got dtype float64"):
         run(_bad(layer, code=layer.code.astype(np.float64)), acts, config)
     with pytest.raises(EieError, match="codebook"):
         run(_bad(layer, codebook=layer.codebook[:4]), acts, config)

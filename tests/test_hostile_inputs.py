@@ -1,4 +1,4 @@
-"""Hostile inputs (issue 17): every case fails with one clear line, no traceback, nothing lost.
+"""Hostile inputs: every case fails with one clear line, no traceback, nothing lost.
 
 The CLI runs in-process (``run_cli``, see conftest) so each case costs milliseconds; a
 subprocess is used only where the case needs a real process (signals, pids).
@@ -6,6 +6,7 @@ subprocess is used only where the case needs a real process (signals, pids).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -219,16 +220,50 @@ def test_a_fifo_is_written_into_not_replaced(run_cli, small):
     assert json.loads(got[0])["n_pe"] == 4
 
 
-def test_dash_writes_to_standard_output(run_cli, small):
+@pytest.mark.parametrize("args", [
+    ("info", "m.npz", "--json", "-"),
+    ("compress", "--weights", "W.npy", "--pes", "4", "--accumulators", "4", "--out", "m2.npz", "--json", "-"),
+    ("infer", "--model", "net.npz", "--inputs", "x.npy", "--json", "-"),
+    ("energy", "--benchmark", "NT-We", "--json", "-"),
+    ("simulate", "--weights", "W.npy", "--acts", "a.npy", "--pes", "4", "--json", "-"),
+])
+def test_dash_carries_only_its_one_output(run_cli, small, args):
     import json
 
-    code, _, err = run_cli(*COMPRESS, "--out", "m.npz")
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiesim.config import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    assert run_cli(*COMPRESS, "--out", "m.npz")[0] == 0
+    config = ArchConfig(n_pe=2)
+    save_model("net.npz", CompressedModel([compress_layer(np.eye(3), config, name="fc")], config))
+    np.save("x.npy", np.ones((2, 3)))
+    code, out, err = run_cli(*args)
     assert code == 0, err
-    code, out, err = run_cli("info", "m.npz", "--json", "-")
-    assert code == 0, err
-    doc = json.loads(out[out.index("\n{") + 1:])
-    assert doc["layers"][0]["shape"] == [12, 8]
-    assert not (small / "-").exists()
+    json.loads(out)  # standard output is the one JSON document, nothing else
+    assert err.strip() and not (small / "-").exists()  # the human text went to stderr
+
+
+def test_dash_carries_a_binary_output_alone_and_two_outputs_on_one_stream_are_refused(small):
+    import io
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = [sys.executable, "-m", "eiesim"]
+    assert subprocess.run([*run, *COMPRESS, "--out", "m.npz"], env=env, capture_output=True).returncode == 0
+    proc = subprocess.run([*run, "decompress", "--model", "m.npz", "--out", "-"], env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(io.BytesIO(proc.stdout)).shape == (12, 8) and b"wrote" not in proc.stdout
+    proc = subprocess.run([*run, *SIM, "--json", "-", "--perfetto", "/dev/stdout"], env=env, capture_output=True,
+                          text=True)
+    assert_one_line_error(proc.returncode, proc.stderr, "--perfetto /dev/stdout is also --json -")
+    assert proc.stdout == ""
 
 
 def test_a_failing_writer_publishes_nothing(run_cli, small, monkeypatch):
@@ -261,6 +296,68 @@ def test_energy_plot_and_json_publish_together(run_cli, small, monkeypatch):
                            "--json", "/dev/full")
     assert_one_line_error(code, err, "/dev/full")
     assert os.listdir("plots") == []
+
+
+def _read_only_mount(monkeypatch, folder):
+    """Make every file creation under ``folder`` fail as on a read-only mount."""
+    import errno
+    import os
+
+    import eiecore.atomic
+
+    real = eiecore.atomic._temporary
+    root = os.path.realpath(folder)
+
+    def refuse(target, suffix=""):
+        if os.path.realpath(target).startswith(root + os.sep):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(target, suffix)
+
+    monkeypatch.setattr(eiecore.atomic, "_temporary", refuse)
+
+
+@pytest.mark.parametrize("args, work", [
+    (("study", "table4", "--layers", "Alex-8", "--inputs", "1", "--out", "ro/t4"), "eiesim.paper.table4:validation"),
+    (("study", "balance", "--layers", "Alex-8", "--inputs", "1", "--out", "ro/b"),
+     "eiesim.paper.pruning:balance_study"),
+    (("lenet", "--export", "ro/lenet"), "workloads.lenet:run_lenet"),
+    (("energy", "--sram-width-study", "--benchmark", "NT-We", "--plot-dir", "ro/plots"),
+     "eiesim.paper.studies:sram_width_study"),
+    (("sweep", "--layers", "NT-We", "--grid", "n_pe=2", "--out", "ro"), "eiesim.sweep:run_sweep"),
+])
+def test_an_unwritable_output_folder_is_found_before_any_work(run_cli, small, monkeypatch, args, work):
+    import importlib
+
+    (small / "ro").mkdir()
+    _read_only_mount(monkeypatch, small / "ro")
+    module, name = work.split(":")
+    monkeypatch.setattr(importlib.import_module(module), name, _explode)
+    code, out, err = run_cli(*args)
+    assert_one_line_error(code, err, "Read-only file system")
+    assert "planted bug" not in err and list((small / "ro").iterdir()) == []
+
+
+def test_a_plot_folder_made_for_figures_that_fail_is_removed(run_cli, small, monkeypatch):
+    import errno
+
+    from eiesim.paper import figures
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(figures, "sram_width", full_disk)
+    code, _, err = run_cli("energy", "--sram-width-study", "--benchmark", "NT-We", "--plot-dir", "plots")
+    assert_one_line_error(code, err, "No space left on device")
+    assert not (small / "plots").exists()
+
+
+def test_a_study_that_fails_leaves_no_output_folder(run_cli, small, monkeypatch):
+    import eiesim.paper.table4
+
+    monkeypatch.setattr(eiesim.paper.table4, "validation", _explode)
+    code, _, err = run_cli("study", "table4", "--layers", "Alex-8", "--inputs", "1", "--out", "t4")
+    assert_one_line_error(code, err, "planted bug")
+    assert not (small / "t4").exists()
 
 
 def test_stale_temporaries_of_gone_processes_are_removed(small):
@@ -495,6 +592,24 @@ def test_size_options_are_bounded_before_any_allocation(run_cli, args, needle):
     assert_one_line_error(code, err, needle)
 
 
+@pytest.mark.parametrize("command", [
+    ("simulate", "--benchmark", "Alex-8"), ("study", "table4"), ("study", "balance"), ("study", "ppr", "--no-lenet"),
+])
+@pytest.mark.parametrize("value, needle", [
+    ("100000", "--inputs must be at most 4096 (the inputs of a layer are held at once), got 100000"),
+    ("0", "--inputs must be at least 1, got 0"),
+    ("2.5", "--inputs must be a whole number, got '2.5'"),
+])
+def test_every_inputs_count_is_bounded_in_one_place(run_cli, command, value, needle):
+    code, _, err = run_cli(*command, "--inputs", value)
+    assert_one_line_error(code, err, needle)
+
+
+def test_baseline_batch_is_bounded(run_cli):
+    code, _, err = run_cli("baseline", "--batch", "5000")
+    assert_one_line_error(code, err, "--batch must be at most 4096 (a call holds K x batch values), got 5000")
+
+
 def test_a_huge_sparse_layer_runs_with_enough_accumulators(run_cli, tmp_path):
     # With R = 65536 the 1e6 x 1e6 layer is one row block: 64 x (1e6 + 1) pointers fit.
     code, out, err = run_cli("sweep", "--dry-run", "--layers", "synth:1000000x1000000:1e-9:0.5",
@@ -552,12 +667,63 @@ def test_a_model_member_that_inflates_hugely_is_streamed_not_held(tmp_path):
     assert path.stat().st_size < 2**20
     tracemalloc.start()
     try:
-        with pytest.raises(EieError, match="checksum mismatch"):
+        with pytest.raises(EieError, match=r"rel has shape \(\d+,\), code has \(67108864,\)"):
             load_model(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 8 * 2**20  # the 64 MiB member was never held
+
+
+def test_a_correctly_signed_small_file_declaring_a_huge_layer_is_refused_before_allocating(tmp_path, monkeypatch):
+    import tracemalloc
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import modelfile
+    from eiesim.config import ArchConfig
+
+    # An empty 1 x 2^18 layer at N = R = 1: its 2 MiB pointer table of zeros deflates ~500x.
+    config = ArchConfig(n_pe=1, accumulators_per_pe=1)
+    layer = compress_layer(sp.coo_matrix((1, 2**18)), config, name="wide")
+    path = tmp_path / "wide.eie"
+    modelfile.save_model(path, modelfile.CompressedModel([layer], config))
+    size = path.stat().st_size
+    assert size < 2**16 and layer.ptr.nbytes == (2**18 + 1) * 8
+    assert modelfile.load_model(path).layers[0].ptr.shape == (1, 1, 2**18 + 1)  # within the default cap
+    monkeypatch.setattr(modelfile, "MAX_INFLATED_FLOOR", 2**20)  # 1 MiB + 64 x the file's size < 2 MiB
+    cap = 2**20 + 64 * size
+    tracemalloc.start()
+    try:
+        with pytest.raises(EieError, match=rf"its arrays would take \d+ bytes, more than the {cap} a {size}-byte "
+                                           r"file may hold \(1 MiB \+ 64 x its size\)"):
+            modelfile.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # refused before the pointer table was read
+
+
+@pytest.mark.parametrize("member, shape, needle", [
+    ("layer0.ptr.npy", (1, 2, 3), "ptr has shape (1, 2, 3), expected"),
+    ("layer0.start.npy", (7,), "start has shape (7,), expected"),
+    ("layer0.rel.npy", (1,), "rel has shape (1,), code has"),
+])
+def test_member_shapes_must_match_what_the_manifest_declares(tmp_path, member, shape, needle):
+    import io
+
+    import numpy as np
+
+    from eiecore.errors import EieError
+    from eiesim.modelfile import load_model
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(shape, np.uint8 if "rel" in member else np.int64))
+    with pytest.raises(EieError, match=re.escape(needle)):
+        load_model(_tampered_model(tmp_path, member, buffer.getvalue()))
 
 
 def test_a_model_member_whose_header_lies_about_its_size(tmp_path):
@@ -605,7 +771,7 @@ def test_a_bad_store_part_is_quarantined_and_its_points_recomputed(run_cli, tmp_
     assert code == 0, err
     assert len(err.strip().splitlines()) == 1 and f"part {victim.name} is unreadable" in err, err
     assert "1 points computed, 1 already done" in out
-    assert (store / "quarantine" / victim.name).exists() and not victim.exists()
+    assert (store / "_quarantine" / victim.name).exists() and not victim.exists()
     code, out, err = run_cli(*args)  # healed: nothing to do, no warning
     assert code == 0 and err == "" and "0 points computed, 2 already done" in out, (out, err)
 
@@ -622,7 +788,7 @@ def test_a_bad_layer_cache_entry_is_a_miss_and_is_rebuilt(run_cli, tmp_path, dam
     store, cache = tmp_path / "store", tmp_path / "cache"
     code, _, err = run_cli(*SWEEP, "--out", store, "--cache-dir", cache)
     assert code == 0, err
-    (entry,) = cache.rglob("synth_40x30_0.3_0.5-*s0-b4.npz")
+    (entry,) = cache.rglob("synth_40x30_0.3_0.5-*s0-b4.eiesim-cache.npz")
     good = entry.read_bytes()
     if damage == "truncated":
         entry.write_bytes(good[: len(good) // 2])
@@ -647,3 +813,338 @@ def test_a_bad_layer_cache_entry_is_a_miss_and_is_rebuilt(run_cli, tmp_path, dam
 def test_a_scheduler_that_is_not_an_address_is_named(run_cli, tmp_path):
     code, _, err = run_cli("sweep", "--layers", "NT-We", "--scheduler", "not a url", "--out", tmp_path / "s")
     assert_one_line_error(code, err, "cannot reach dask scheduler not a url")
+
+
+# --- terminal escaping -----------------------------------------------------------------------
+
+EVIL = "\x1b]0;owned\x07fc\x1b[2J\r\u202e"
+
+
+def test_strings_from_files_and_users_reach_the_terminal_escaped(run_cli, small):
+    import json
+
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiesim.config import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    config = ArchConfig(n_pe=2)
+    save_model("evil.npz", CompressedModel([compress_layer(np.eye(3), config, name=EVIL)], config, source=EVIL))
+    np.save("x.npy", np.ones((2, 3)))
+    np.save("a3.npy", np.ones(3))
+    runs = [run_cli("info", "evil.npz"), run_cli("simulate", "--model", "evil.npz", "--acts", "a3.npy"),
+            run_cli("infer", "--model", "evil.npz", "--inputs", "x.npy"),
+            run_cli("simulate", "--model", "evil.npz", "--acts", "a3.npy", "--layer", EVIL + "x"),
+            run_cli("simulate", "--benchmark", EVIL)]
+    for code, out, err in runs:
+        for text in (out, err):
+            assert not any(c in text for c in "\x1b\x07\r\u202e"), text
+    assert "\\x1b]0;owned\\x07fc" in runs[0][1] and runs[3][0] != 0 and "\\x1b" in runs[3][2]
+    # Machine outputs keep the name exactly (JSON escapes it its own way).
+    code, out, err = run_cli("info", "evil.npz", "--json", "-")
+    assert code == 0 and json.loads(out)["layers"][0]["name"] == EVIL
+
+
+def test_printable_escapes_controls_and_keeps_what_it_is_told():
+    from eiecore.terminal import printable
+
+    assert printable("a\x1b[31mb\x07c\r\n\td\x9b\u200fe") == "a\\x1b[31mb\\x07c\\r\\n\\td\\x9b\\u200fe"
+    assert printable("line\n\tnext\x1b", keep="\n\t") == "line\n\tnext\\x1b"
+    assert printable("Ünïcode ok €") == "Ünïcode ok €"
+
+
+# --- biases and --density ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("prune_bias", [False, True])
+def test_density_prunes_weights_not_biases_unless_asked(run_cli, small, prune_bias):
+    import numpy as np
+
+    # Weights of magnitude 1..10 in a 8 x 10 block; the 8 biases are the smallest values (0.01..0.08).
+    w = np.arange(1, 81, dtype=float).reshape(8, 10) / 8
+    bias = np.arange(1, 9) / 100
+    np.save("wb.npy", np.hstack([w, bias[:, None]]))
+    extra = ("--prune-bias",) if prune_bias else ()
+    code, _, err = run_cli("compress", "--weights", "wb.npy", "--bias", "--density", "0.2", "--pes", "2",
+                           *extra, "--out", "wb.npz")
+    assert code == 0, err
+    assert run_cli("decompress", "--model", "wb.npz", "--out", "back.npy")[0] == 0
+    back = np.load("back.npy")
+    if prune_bias:  # 0.2 x 88 = 17.6 -> 18 largest values over weights and biases: no bias among them
+        assert np.count_nonzero(back[:, -1]) == 0 and np.count_nonzero(back) == 18
+    else:  # 0.2 x 80 weights = 16 kept, every bias kept
+        assert np.count_nonzero(back[:, -1]) == 8 and np.count_nonzero(back[:, :-1]) == 16
+
+
+def test_a_benchmark_bias_survives_density(run_cli, small):
+    import numpy as np
+
+    code, _, err = run_cli("compress", "--benchmark", "NT-LSTM", "--density", "0.01", "--out", "lstm.npz")
+    assert code == 0, err
+    assert run_cli("decompress", "--model", "lstm.npz", "--out", "lstm.npy")[0] == 0
+    bias = np.load("lstm.npy")[:, -1]
+    from workloads.benchmarks import benchmark_weights
+
+    original = benchmark_weights("NT-LSTM", 0).tocsc()[:, -1].toarray().ravel()
+    assert np.count_nonzero(bias) == np.count_nonzero(original) > 0
+
+
+# --- the Python API's types --------------------------------------------------------------------
+
+@pytest.mark.parametrize("fields, needle", [
+    ({"n_pe": True}, "n_pe: a boolean (True) is not a valid value"),
+    ({"queue_depth": False}, "queue_depth: a boolean (False) is not a valid value"),
+    ({"act_frac_bits": 8.7}, "act_frac_bits: Input should be a valid integer, got a number with a fractional part"),
+    ({"n_pe": 0}, "n_pe: Input should be greater than or equal to 1"),
+    ({"bogus": 1}, "bogus: unknown configuration key"),
+])
+def test_arch_config_raises_the_documented_eie_error(fields, needle):
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig
+
+    with pytest.raises(EieError) as raised:
+        ArchConfig(**fields)  # the constructor itself, not only ArchConfig.make
+    assert needle in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_api_type_mistakes_are_clear_errors(tmp_path):
+    import numpy as np
+
+    from compressor.csc import EncodedLayer, compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig, simulate
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel, save_model
+
+    config = ArchConfig(n_pe=2)
+    layer = compress_layer(np.eye(3), config, name="fc")
+    with pytest.raises(EieError, match="config must be an ArchConfig .* got dict"):
+        simulate(layer, np.ones(3), {"n_pe": 2})
+    with pytest.raises(EieError, match="layer must be an EncodedLayer .* got ndarray"):
+        simulate(np.eye(3), np.ones(3), config)
+    save_model(tmp_path / "m.eie", CompressedModel([layer], config))
+    with pytest.raises(EieError, match="model must be a CompressedModel .*load_model.* got PosixPath"):
+        infer(tmp_path / "m.eie", np.ones((1, 3)))
+    with pytest.raises(EieError, match="activation must be 'relu' or 'none', got 'tanh'"):
+        EncodedLayer(**{**layer.__dict__, "activation": "tanh"})
+    with pytest.raises(EieError, match="activation must be 'relu' or 'none', got 'tanh'"):
+        compress_layer(np.eye(3), config, activation="tanh")
+    model = CompressedModel([layer], config)
+    for bad in (8.7, True, "8.5"):
+        with pytest.raises(EieError, match="act_frac_bits takes a number of bits or 'auto'"):
+            infer(model, np.ones((1, 3)), act_frac_bits=bad)
+    with pytest.raises(EieError, match="masked array"):
+        simulate(layer, np.ma.masked_array(np.ones(3), mask=[0, 1, 0]), config)
+    with pytest.raises(EieError, match="reference outputs must be real numbers, got dtype complex128"):
+        infer(model, np.ones((1, 3)), reference=np.ones((1, 3)) + 1j)
+    with pytest.raises(EieError, match="inputs must be real numbers, got dtype bool"):
+        infer(model, np.ones((1, 3), bool))
+
+
+def test_labels_are_checked_against_the_outputs_and_accuracy_counts_them():
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    config = ArchConfig(n_pe=2)
+    model = CompressedModel([compress_layer(np.array([[1.0, 0.0], [0.0, 1.0]]), config, name="fc",
+                                            activation="none")], config)
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # argmax: 0, 1, 1
+    result = infer(model, x, labels=np.array([0, 1, 0]))
+    assert result.to_dict()["accuracy"]["chip"] == pytest.approx(2 / 3)
+    with pytest.raises(EieError, match=r"labels must be classes 0..1 \(the network has 2 outputs\), got 0..2"):
+        infer(model, x, labels=np.array([0, 1, 2]))
+    with pytest.raises(EieError, match="labels must be real numbers, got dtype bool"):
+        infer(model, x, labels=np.array([True, False, True]))
+
+
+def test_one_pass_timing_that_cannot_hold_a_layer_names_what_the_user_chose():
+    import scipy.sparse as sp
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig, simulate
+
+    import numpy as np
+
+    rows = 2**20 + 1
+    config = ArchConfig(n_pe=1, timing="eie-cpp")
+    layer = compress_layer(sp.coo_matrix(([1.0], ([rows - 1], [0])), shape=(rows, 1)), config, name="tall")
+    with pytest.raises(EieError) as raised:
+        simulate(layer, np.ones(1), config)
+    message = str(raised.value)
+    assert "timing 'eie-cpp' runs a layer in one pass: layer tall has 1048577 rows" in message
+    assert "accumulators_per_pe" not in message
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("simulate", "--benchmark", "Alex-8", "--workload", "heterogeneous", "--row-cv", "1e300"),
+     "workload row_cv must be a number in 0..0.5, got 1e+300"),
+    (("simulate", "--benchmark", "Alex-8", "--workload", "heterogeneous", "--col-cv", "1e6"),
+     "workload col_cv must be a number in 0..0.5, got 1000000.0"),
+    (("study", "balance", "--layers", "none"), "--layers none leaves nothing to compare"),
+])
+def test_study_and_workload_options_are_checked(run_cli, args, needle):
+    code, _, err = run_cli(*args)
+    assert_one_line_error(code, err, needle)
+
+
+def test_a_density_that_keeps_no_weight_is_a_noted_row_not_a_crash():
+    from eiesim.paper.pruning import ppr_study
+
+    df = ppr_study(["NT-We"], [1e-9], n_pe=4, inputs=1, schemes=("unstructured",), progress=False)
+    row = df[df["scheme"] == "unstructured"].iloc[0]
+    assert row["note"] == "density 1e-09 keeps no weight of the 600 x 4096 layer"
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+def _sweep_process(tmp_path, jobs: int):
+    import os
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "eiesim", "sweep", "--layers", "synth:1024x256:0.1:0.6", "--engine", "fast",
+            "--grid", "n_pe=1,2,4,8", "--grid", "queue_depth=1..16", "--chunk", "1", "--no-progress",
+            "--jobs", str(jobs), "--out", str(tmp_path / "store"), "--cache-dir", str(tmp_path / "cache")]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_ctrl_c_while_the_workers_start_prints_one_line(tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    proc = _sweep_process(tmp_path, jobs=2)
+    deadline = time.monotonic() + 60
+    while not psutil.Process(proc.pid).children():  # the fork server exists
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)  # and is importing the sweep's modules
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert err.strip().splitlines() == ["eiesim: interrupted"], err  # no traceback of the fork server
+    # 130, or (rarely, when Ctrl-C lands while the pool starts) ended by SIGINT itself after that line.
+    assert proc.returncode in (130, -signal.SIGINT)
+
+
+def test_sigterm_stops_a_sweep_with_one_line_and_no_leaked_worker(tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    proc = _sweep_process(tmp_path, jobs=2)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "store").glob("part-*.parquet"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive and proc.returncode == 143
+    assert err.strip().splitlines() == ["eiesim: terminated"], err  # no leaked-semaphore warning either
+
+
+@pytest.mark.parametrize("option", ["sweep", "file"])
+def test_a_name_that_is_not_utf8_is_refused_before_any_work(run_cli, small, monkeypatch, option):
+    import os
+
+    import eiesim.sweep
+
+    monkeypatch.setattr(eiesim.sweep, "run_sweep", _explode)
+    bad = os.fsdecode(b"out-\xff")  # a byte that is not UTF-8: a surrogate escape in Python
+    if option == "sweep":
+        code, _, err = run_cli("sweep", "--layers", "NT-We", "--grid", "n_pe=2", "--out", bad)
+    else:
+        code, _, err = run_cli(*SIM, "--json", bad)
+    assert_one_line_error(code, err, "out-\\udcff: the name is not valid UTF-8")
+    assert not os.path.lexists(bad)
+
+
+def test_agreement_of_large_finite_outputs_does_not_overflow():
+    import warnings
+
+    import numpy as np
+
+    from eiesim.inference import agreement
+
+    big = 1e308
+    chip, ref = np.array([[big, -big], [0.5 * big, big]]), np.array([[big, -big], [big, big]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        stats = agreement(chip, ref)
+    assert stats["max_abs_error"] == pytest.approx(0.5 * big)
+    assert stats["max_rel_error"] == pytest.approx(0.5)
+    # Pearson by hand: a = [1, -1, .5, 1], b = [1, -1, 1, 1] (scaled): means .375 and .5.
+    a, b = np.array([1, -1, 0.5, 1]), np.array([1, -1, 1, 1])
+    expected = np.sum((a - a.mean()) * (b - b.mean())) / np.sqrt(np.sum((a - a.mean()) ** 2) * np.sum((b - b.mean()) ** 2))
+    assert stats["correlation"] == pytest.approx(expected)
+    assert stats["top1_agreement"] == 0.5  # row 2: chip picks 1, the reference's tie picks 0
+
+
+def test_calibration_inputs_are_checked_even_when_unused():
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieError
+    from eiesim import ArchConfig
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    config = ArchConfig(n_pe=2)
+    model = CompressedModel([compress_layer(np.eye(3), config, name="fc")], config)
+    with pytest.raises(EieError, match="calibration inputs have 2 features"):
+        infer(model, np.ones((1, 3)), act_frac_bits=8, calibration=np.ones((4, 2)))
+
+
+def test_float32_overflow_on_the_chip_is_a_warning_not_bad_input(run_cli, small):
+    import json
+
+    import numpy as np
+
+    from compressor.csc import compress_layer
+    from eiesim import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    config = ArchConfig(n_pe=2, precision="float32")
+    w = np.array([[1e20, 0.0], [0.0, 1.0]])
+    save_model("big.eie", CompressedModel([compress_layer(w, config, name="fc", activation="none")], config))
+    np.save("x.npy", np.array([[1e20, 1.0], [1.0, 2.0]]))  # first input: 1e40 overflows float32
+    code, out, err = run_cli("infer", "--model", "big.eie", "--inputs", "x.npy", "--json", "r.json")
+    assert code == 0, err
+    assert "eiesim: warning: float32 arithmetic overflowed: 1 of the chip's 4 outputs" in err
+    vs_float = json.loads((small / "r.json").read_text())["vs_float"]
+    assert vs_float["not_finite"] == 1 and vs_float["top1_agreement"] == 1.0  # input 2: [1e20, 2] both ways
+
+
+def test_a_planted_cache_entry_that_inflates_is_a_miss_not_an_allocation(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from eiesim import modelfile
+    from eiesim.sweep import layers
+
+    monkeypatch.setattr(modelfile, "MAX_INFLATED_FLOOR", 2**20)
+    folder = layers.cache_folder(tmp_path)
+    entry = layers._cache_file(folder, layers.resolve("synth:40x30:0.3:0.5"), 0, 4)
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(8 * 2**20, np.uint8))  # 8 MiB of zeros: a few KiB deflated
+    with zipfile.ZipFile(entry, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("rows.npy", buffer.getvalue())
+    assert entry.stat().st_size < 2**16
+    loaded = []
+    monkeypatch.setattr(layers.np, "load", lambda *a, **k: loaded.append(a))
+    assert layers._load(entry, "synth:40x30:0.3:0.5", 4) is None  # a cache miss...
+    assert loaded == []  # ...refused from the headers, before any array was read

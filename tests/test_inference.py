@@ -174,8 +174,12 @@ def test_bad_inputs_are_one_line_errors():
     x = np.ones((2, 2))
     with pytest.raises(EieError, match="reference outputs have shape \\(3, 1\\), the chip's have \\(2, 1\\)"):
         infer(model, x, reference=np.ones((3, 1)))
-    with pytest.raises(EieError, match="labels must be integers of shape \\(2,\\)"):
+    with pytest.raises(EieError, match="labels must be integers, got dtype float64"):
         infer(model, x, labels=np.ones(2))
+    with pytest.raises(EieError, match="labels must be integers of shape \\(2,\\)"):
+        infer(model, x, labels=np.ones(3, int))
+    with pytest.raises(EieError, match="labels need a network with at least 2 outputs"):
+        infer(model, x, labels=np.ones(2, int))
     with pytest.raises(EieError, match="calibration inputs have 1 features"):
         infer(model, x, calibration=np.ones((4, 1)))
     with pytest.raises(EieError, match="act_frac_bits takes a number of bits or 'auto'"):
@@ -201,9 +205,8 @@ def test_network_descriptions_that_do_not_fit_the_layers():
 def test_cli_infer_writes_json_outputs_and_plot(run_cli, tmp_path):
     save_model(tmp_path / "m.eie", chain())
     np.save(tmp_path / "x.npy", np.array([[0.25, 0.5], [1.0, -1.0], [0.5, 0.5]]))
-    np.save(tmp_path / "y.npy", np.array([0, 0, 0]))
     code, stdout, stderr = run_cli("infer", "--model", tmp_path / "m.eie", "--inputs", tmp_path / "x.npy",
-                                   "--labels", tmp_path / "y.npy", "--json", tmp_path / "r.json",
+                                   "--json", tmp_path / "r.json",
                                    "--outputs", tmp_path / "out.npy", "--plot", tmp_path / "lat.png",
                                    "--act-frac-bits", "8", "--weight-frac-bits", "12")
     assert code == 0, stderr
@@ -211,9 +214,9 @@ def test_cli_infer_writes_json_outputs_and_plot(run_cli, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), [[1.25], [0.5], [1.25]])
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["layers"]["a"]["act_frac_bits"] == 8 and doc["layers"]["b"]["weight_frac_bits"] == 12
-    assert len(doc["per_input"]["cycles"]) == 3 and doc["accuracy"] == {"chip": 1.0, "float": 1.0}
+    assert len(doc["per_input"]["cycles"]) == 3 and "accuracy" not in doc  # one output: no classes
     assert (tmp_path / "lat.png").read_bytes()[:4] == b"\x89PNG"
-    assert "network" in stdout and "accuracy: chip 100.00%, float 100.00%" in stdout
+    assert "network" in stdout and "accuracy" not in stdout
 
 
 @pytest.mark.parametrize("args, message", [
@@ -225,12 +228,14 @@ def test_cli_infer_writes_json_outputs_and_plot(run_cli, tmp_path):
     (["--json", "{d}/no/such/r.json"], "does not exist"),
     (["--plot", "{d}/lat.gif"], "--plot {d}/lat.gif: give a file ending in .png, .pdf, .svg"),
     (["--json", "{d}/x.npy"], "refusing to overwrite an input"),
+    (["--labels", "{d}/y.npy"], "labels need a network with at least 2 outputs"),
 ])
 def test_cli_infer_bad_input(run_cli, tmp_path, args, message):
     save_model(tmp_path / "m.eie", chain())
     np.save(tmp_path / "x.npy", np.ones((2, 2)))
     np.save(tmp_path / "bad.npy", np.ones((2, 3)))
     np.save(tmp_path / "nan.npy", np.array([[np.nan, 1.0]]))
+    np.save(tmp_path / "y.npy", np.array([0, 0]))
     argv = ["infer", "--model", tmp_path / "m.eie", "--inputs", tmp_path / "x.npy"]
     argv += [a.format(d=tmp_path) for a in args]
     code, _, stderr = run_cli(*argv)

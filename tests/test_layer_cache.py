@@ -35,7 +35,7 @@ def test_cached_benchmark_layer_is_the_compressed_layer_cold_and_warm(cold_cache
     cold, acts = benchmark_layer("NT-LSTM", config, seed=3)
     same_layer(cold, fresh)
     np.testing.assert_array_equal(acts, benchmark_activations("NT-LSTM", 3))
-    assert len(list(cold_cache.glob("code-*/*.npz"))) == 2  # the shared layer and its encoding
+    assert len(list(cold_cache.glob("_eiesim-cache-code-*/*.eiesim-cache.npz"))) == 2  # the shared layer and its encoding
 
     # Warm, in a new process (empty memo): neither k-means nor interleaving may run.
     layers._MEMO.clear()
@@ -56,7 +56,7 @@ def test_each_array_gets_its_own_encoding_and_a_corrupt_one_is_rebuilt(cold_cach
     a, _ = benchmark_layer("NT-We", small)
     b, _ = benchmark_layer("NT-We", big)
     assert (a.n_pe, b.n_pe) == (4, 16) and a.ptr.shape != b.ptr.shape
-    encoded = sorted(cold_cache.glob("code-*/NT-We-v1-s0-b4-n*.npz"))
+    encoded = sorted(cold_cache.glob("_eiesim-cache-code-*/NT-We-v1-s0-b4-n*.npz"))
     assert len(encoded) == 2
     encoded[0].write_bytes(b"not an npz")  # n16 sorts first
     again, _ = benchmark_layer("NT-We", big)

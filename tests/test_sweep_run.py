@@ -24,7 +24,7 @@ def test_shared_layer_encodes_like_the_benchmark_and_caches(tmp_path):
     ours = encode(shared_layer("NT-We", 1, 4, str(tmp_path)), config)
     sweep_layers._MEMO.clear()
     cached = shared_layer("NT-We", 1, 4, str(tmp_path))  # now read from the cache file
-    assert len(list(tmp_path.glob("NT-We-v1-s1-b4.npz"))) == 1
+    assert len(list(tmp_path.glob("NT-We-v1-s1-b4.eiesim-cache.npz"))) == 1
     np.testing.assert_array_equal(cached.acts, acts)
     for layer in (ours, encode(cached, config)):
         for name in ("code", "rel", "ptr", "start", "codebook"):

@@ -100,3 +100,53 @@ def test_rows_carry_the_layer_shape_and_densities(store):
     # TINY = synth:96x40:0.2:0.5: exactly round(0.2 x 96 x 40) = 768 of 3840 weights and
     # round(0.5 x 40) = 20 of 40 activations are non-zero.
     assert rows == [(96, 40, pytest.approx(768 / 3840), pytest.approx(20 / 40))]
+
+
+def test_a_store_mixing_every_kind_of_part_reads_as_one_dataset(tmp_path, run_cli):
+    """Parts with and without a rule override, a quarantined part, a layer cache inside the
+    store (--cache-dir = --out) and a writer's temporary: DuckDB's glob and
+    pandas.read_parquet(store) both read every point once, with typed columns."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    store = tmp_path / "store"
+    base = ("sweep", "--layers", "synth:40x30:0.3:0.5", "--engine", "fast", "--no-progress", "--jobs", "1",
+            "--out", store, "--cache-dir", store)
+    assert run_cli(*base, "--grid", "n_pe=2,4")[0] == 0  # no override: lnzd unset in every row
+    assert run_cli(*base, "--grid", "n_pe=2", "--grid", "lnzd=tree,pack-scan")[0] == 0  # lnzd set
+    (store / "part-0000damaged.parquet").write_bytes(b"PAR1 not really")
+    code, _, err = run_cli(*base, "--grid", "n_pe=8", "--grid", "queue_slots=ring")  # quarantines it
+    assert code == 0 and "moved to _quarantine/" in err, err
+    (store / ".eiesim-tmp-1-0123456789ab-00000000-part-x.parquet.tmp").write_bytes(b"PAR1 half")
+    assert (store / "_quarantine" / "part-0000damaged.parquet").exists()
+    assert any(p.name.startswith("_eiesim-cache-") for p in store.iterdir())
+    for part in store.glob("part-*.parquet"):
+        schema = pq.read_schema(part)
+        assert not [f.name for f in schema if str(f.type) == "null"], part
+        assert str(schema.field("lnzd").type) == "string" and str(schema.field("queue_slots").type) == "string"
+
+    expected = {(2, None, None), (4, None, None), (2, "tree", None), (2, "pack-scan", None), (8, None, "ring")}
+    by_pandas = pd.read_parquet(store)
+    by_duckdb = query(f"SELECT n_pe, lnzd, queue_slots FROM read_parquet('{store}/*.parquet')").fetchall()
+    assert len(by_pandas) == len(by_duckdb) == 5
+    unset = by_pandas[["lnzd", "queue_slots"]].astype(object).where(by_pandas[["lnzd", "queue_slots"]].notna(), None)
+    assert set(zip(by_pandas["n_pe"].astype(int), unset["lnzd"], unset["queue_slots"])) == expected
+    assert set(by_duckdb) == expected
+
+
+def test_no_part_gets_a_null_typed_column(tmp_path):
+    import pyarrow as pa
+
+    from eiecore.errors import EieError
+    from eiesim.sweep.store import rows_table
+    from eiesim.sweep.tasks import config_types
+
+    types = config_types()
+    assert types["lnzd"] == pa.string() and types["n_pe"] == pa.int64() and types["strict_fit"] == pa.bool_()
+    assert types["clock_mhz"] == pa.float64()
+    table = rows_table([{"point_hash": "a", "lnzd": None}], {"lnzd": pa.string()})
+    assert table.schema.field("lnzd").type == pa.string()
+    with pytest.raises(EieError, match="column 'lnzd' holds only nulls and has no declared type"):
+        rows_table([{"point_hash": "a", "lnzd": None}])
+    with pytest.raises(EieError, match="column 'x' has no type"):
+        ResultStore(tmp_path).write(pa.table({"point_hash": ["a"], "x": pa.array([None])}))

@@ -9,14 +9,17 @@ Errors from bad input print as one line on stderr with a non-zero exit, never a 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
+import signal
 import sys
 import warnings
 
 import click
 
 from eiecore.errors import EieError
+from eiecore.terminal import EscapedStream, printable
 from eiecore.validate import SEED_MAX
 
 # name -> "module:attribute" of a click command; keep this list sorted.
@@ -71,6 +74,36 @@ def config_fields(settings: tuple[str, ...], allow_seed: bool = False, **named) 
         fields[name] = values[0]
         set_here.add(name)
     return fields
+
+
+class Count(click.ParamType):
+    """A count of generated work (inputs, frames) in 1..``maximum``: every such option takes
+    one of :data:`INPUTS` or :data:`BATCH`, so each bound is stated once, here."""
+
+    name = "integer"
+
+    def __init__(self, maximum: int, held: str):
+        self.maximum, self.held = maximum, held
+
+    def convert(self, value, param, ctx):
+        label = param.opts[0] if param is not None else "count"
+        try:
+            number = value if type(value) is int else int(str(value).strip(), 10)
+        except ValueError:
+            raise EieError(f"{label} must be a whole number, got {value!r}") from None
+        if number < 1:
+            raise EieError(f"{label} must be at least 1, got {number}")
+        if number > self.maximum:
+            raise EieError(f"{label} must be at most {self.maximum} ({self.held}), got {number}")
+        return number
+
+
+MAX_INPUTS = 4096
+MAX_BATCH = 4096
+# Inputs per layer (simulate --inputs, study --inputs): the frames are held at once, K x inputs.
+INPUTS = Count(MAX_INPUTS, "the inputs of a layer are held at once")
+# Frames per timed call (baseline --batch): a K x batch matrix per call.
+BATCH = Count(MAX_BATCH, "a call holds K x batch values")
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -146,24 +179,26 @@ def cli(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning every failure into one line on stderr."""
     args = sys.argv[1:] if argv is None else list(argv)
+    # Everything printed is escaped for the terminal (eiecore.terminal); sys.stdout is restored
+    # at the end, also when an output named "-" sent it to stderr (eiecore.atomic.Outputs).
+    # SIGTERM stops a command as Ctrl-C does (its clean-up runs: no worker or semaphore left).
+    terminated = []
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(EscapedStream(sys.stdout)), \
+                _on_sigterm(terminated):
             warnings.showwarning = _show_warning
             cli.main(args=args, prog_name="eiesim", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("eiesim: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(f"eiesim: {'terminated' if terminated else 'interrupted'}", err=True)
+        sys.exit(143 if terminated else 130)
     except click.ClickException as exc:
-        click.echo(f"eiesim: error: {exc.format_message()}", err=True)
+        click.echo(f"eiesim: error: {printable(exc.format_message())}", err=True)
         sys.exit(exc.exit_code or 2)
     except (EieError, OSError) as exc:
         click.echo(f"eiesim: error: {_one_line(exc)}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("eiesim: interrupted", err=True)
-        sys.exit(130)
     except UnexpectedError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -179,13 +214,32 @@ def main(argv: list[str] | None = None) -> None:
 _EXPECTED = (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, EieError, OSError)
 
 
+@contextlib.contextmanager
+def _on_sigterm(terminated: list):
+    """While the command runs, SIGTERM raises KeyboardInterrupt (noted in ``terminated``)."""
+    def stop(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line on stderr, without the source line Python would add."""
-    click.echo(f"eiesim: warning: {' '.join(str(message).split())}", err=True)
+    click.echo(f"eiesim: warning: {printable(' '.join(str(message).split()))}", err=True)
 
 
 def _one_line(exc: BaseException) -> str:
+    """The exception as one line, escaped for the terminal."""
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.strerror or exc}: {exc.filename}"
-    text = " ".join(str(exc).split())
+        return printable(f"{exc.strerror or exc}: {exc.filename}")
+    text = printable(" ".join(str(exc).split()))
     return text[:300] + " ..." if len(text) > 300 else text

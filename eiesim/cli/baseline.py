@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from eiecore.atomic import check_outputs, json_text, text_writer
-from eiesim.cli import SEED, FiniteFloatRange
+from eiesim.cli import BATCH, SEED, FiniteFloatRange
 from eiesim.engines import engine_names
 from workloads.sampling import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
 
@@ -15,7 +15,7 @@ from workloads.sampling import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
               help="One of the nine layers (e.g. VGG-6), or all.")
 @click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
               help="Repeatable. [default: cpu, plus cuda when torch sees a GPU]")
-@click.option("--batch", "batches", multiple=True, type=click.IntRange(1, 4096), default=(1, 64),
+@click.option("--batch", "batches", multiple=True, type=BATCH, default=(1, 64),
               show_default=True, help="Frames per call, repeatable; above 1 a matrix-matrix product, reported per frame.")
 @click.option("--repeats", default=10, show_default=True, type=click.IntRange(min=1),
               help=f"Least timed samples per timing (each of enough calls to last {MIN_SAMPLE_S * 1e3:g} ms); up "

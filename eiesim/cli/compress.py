@@ -75,10 +75,13 @@ SETTINGS = {"help_option_names": ["-h", "--help"]}
                    "LSTM/GRU gate layers must stay none].")
 @click.option("--out", required=True, metavar="FILE", help="Compressed model file to write (.eie by convention).")
 @click.option("--json", "json_out", metavar="REPORT", help="Also write the storage report as JSON to REPORT.")
+@click.option("--prune-bias", is_flag=True,
+              help="--density also prunes bias columns, like weights [default: biases are kept whole, and the "
+                   "density counts the weights alone].")
 @config_option
 def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_input, input_shape, seed, density, method,
              block, group, pes, accumulators, index_bits, weight_bits, name, has_bias, activation, out, json_out,
-             settings) -> None:
+             prune_bias, settings) -> None:
     """Prune, weight-share and encode layers for EIE; write a model file and a storage report."""
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
@@ -89,8 +92,8 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
         raise EieError("--name and --bias describe a --weights matrix")
     if seed is not None and source != "benchmark":
         raise EieError("--seed is for --benchmark layers")
-    if density is None and (method is not None or block is not None):
-        raise EieError("--prune and --block need --density")
+    if density is None and (method is not None or block is not None or prune_bias):
+        raise EieError("--prune, --block and --prune-bias need --density")
     if block is not None and method != "block":
         raise EieError("--block goes with --prune block")
     if group is not None and method != "balanced":
@@ -129,7 +132,7 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
     layers = []
     for (layer_name, w, bias, default), act in zip(raw, acts):
         if pruning is not None:
-            w = pruning(w)
+            w = _prune_layer(pruning, w, bias and not prune_bias)
         layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=act or default))
     metadata: dict = {"pruning": None}
     if network is not None and network.graph is not None:
@@ -142,7 +145,7 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
     elif network is not None:
         metadata["network"] = {"stages": list(network.stages), "skipped": list(network.skipped)}
     if density is not None:
-        metadata["pruning"] = {"density": density, "method": method or "magnitude",
+        metadata["pruning"] = {"density": density, "method": method or "magnitude", "bias_pruned": prune_bias,
                                "block": (block or "4x4") if method == "block" else None,
                                "group": group if method == "balanced" else None}
     if source == "benchmark":
@@ -339,6 +342,21 @@ def _pruner(density: float, method: str, block: str, n_pe: int, group: int | Non
         raise EieError(f"--group must be a positive number of columns, got {group}")
     tile = _block_shape(block) if method == "block" else (4, 4)
     return lambda w: prune(w, scheme_mask(w, method, density, n_pe=n_pe, group=group, block=tile))
+
+
+def _prune_layer(pruning, w, keep_bias: bool):
+    """``w`` pruned; with ``keep_bias`` its last column (the bias) is kept whole and the
+    density applies to the weights alone."""
+    if not keep_bias:
+        return pruning(w)
+    if w.shape[1] < 2:
+        return w  # the bias alone
+    import scipy.sparse as sp
+
+    if sp.issparse(w):
+        w = sp.csr_matrix(w)
+        return sp.hstack([sp.csr_matrix(pruning(w[:, :-1])), w[:, -1:]], format="csr")
+    return np.hstack([pruning(w[:, :-1]), w[:, -1:]])
 
 
 def _block_shape(text: str) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from eiecore.atomic import check_output_folder, check_outputs, json_text, text_writer
+from eiecore.atomic import check_output_folder, check_outputs, filled_folder, json_text, text_writer
 from eiesim.cli import SEED, config_fields, config_option
 from eiesim.engines import engine_names
 from eiesim.timing import PROFILES
@@ -95,9 +95,9 @@ def energy(explain, table_path, table2_path, pes, queue_depth, timing, benchmark
     for label in writers:
         click.echo(f"wrote {json_out if label == '--json' else label}")
     if plot_folder is not None and figures_to_draw:
-        plot_folder.mkdir(exist_ok=True)
-        for draw in figures_to_draw:
-            click.echo("wrote " + ", ".join(str(p) for p in draw(plot_folder)))
+        with filled_folder(plot_folder):
+            for draw in figures_to_draw:
+                click.echo("wrote " + ", ".join(str(p) for p in draw(plot_folder)))
 
 
 def _layers(names: tuple[str, ...]) -> list[str]:

@@ -142,13 +142,13 @@ def _print(result, model_path: str) -> None:
                        ("float_vs_reference", f"float model of the compressed weights vs {ref}")):
         if key in s:
             a = s[key]
-            parts = [f"max |error| {a['max_abs_error']:.4g}"]
+            parts = [] if a["max_abs_error"] is None else [f"max |error| {a['max_abs_error']:.4g}"]
             if a["max_rel_error"] is not None:
                 parts.append(f"({100 * a['max_rel_error']:.2f}% of max |y|)")
             if a["correlation"] is not None:
                 parts.append(f"correlation {a['correlation']:.5f}")
             if a["top1_agreement"] is not None:
                 parts.append(f"top-1 agreement {100 * a['top1_agreement']:.1f}%")
-            click.echo(f"{label}: " + ", ".join(parts))
+            click.echo(f"{label}: " + (", ".join(parts) or "no finite output to compare"))
     if "accuracy" in s:
         click.echo("accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in s["accuracy"].items()))

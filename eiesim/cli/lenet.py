@@ -23,7 +23,7 @@ def lenet(full, seed, pes, engine, json_out, export_dir):
     """LeNet-300-100 end to end: accuracy per stage, storage, EIE cycles and energy."""
     from dataclasses import replace
 
-    from eiecore.atomic import check_output_folder, check_outputs, json_text, text_writer
+    from eiecore.atomic import check_output_folder, check_outputs, filled_folder, json_text, text_writer
     from workloads.lenet import LeNetSettings, export_lenet, run_lenet
 
     outputs = check_outputs({"--json": json_out})
@@ -35,6 +35,6 @@ def lenet(full, seed, pes, engine, json_out, export_dir):
         outputs.publish({"--json": text_writer(json_text(result.to_dict()))})
         click.echo(f"wrote {json_out}")
     if folder is not None:
-        folder.mkdir(exist_ok=True)
-        for path in export_lenet(result, folder):
-            click.echo(f"wrote {path}")
+        with filled_folder(folder):
+            for path in export_lenet(result, folder):
+                click.echo(f"wrote {path}")

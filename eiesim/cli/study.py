@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from eiesim.cli import SEED
+from eiesim.cli import INPUTS, SEED
 
 SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -76,15 +76,14 @@ def _out_folder(out):
 
     if out is None:
         return None
-    folder = check_output_folder("--out", out)
-    folder.mkdir(exist_ok=True)
-    return folder
+    return check_output_folder("--out", out)  # made by the first _save: a failed study leaves none
 
 
 def _save(folder, name: str, df) -> None:
     from eiecore.atomic import write_atomic
 
     if folder is not None:
+        folder.mkdir(exist_ok=True)
         write_atomic(folder / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
 
 
@@ -92,7 +91,7 @@ def _save(folder, name: str, df) -> None:
 @click.option("--layers", default="all", show_default=True, help="benchmark layers: 'all' or names separated by commas")
 @click.option("--workload", "modes", type=click.Choice(["both", "uniform", "heterogeneous"]), default="both",
               show_default=True, help="workload mode(s) of the layers and inputs")
-@click.option("--inputs", type=int, default=3, show_default=True, help="inputs per layer (cycles are their mean)")
+@click.option("--inputs", type=INPUTS, default=3, show_default=True, help="inputs per layer (cycles are their mean)")
 @click.option("--group", type=int, default=1, show_default=True,
               help="besides whole-layer balancing, balance every G columns (G divides K; 0: whole layer only)")
 @click.option("--pes", type=int, default=64, show_default=True, help="number of PEs N (the shares of balanced pruning)")
@@ -106,11 +105,14 @@ def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
     from eiesim.paper.pruning import BALANCE_COLUMNS, balance_study
     from eiesim.paper.report import markdown_table
 
-    if inputs < 1 or group < 0 or pes < 1:
-        raise EieError("--inputs and --pes must be at least 1 and --group at least 0")
+    if group < 0 or pes < 1:
+        raise EieError("--pes must be at least 1 and --group at least 0")
+    names = _layers(layers)
+    if not names:
+        raise EieError("--layers none leaves nothing to compare")
     folder = _out_folder(out)
     chosen = ("uniform", "heterogeneous") if modes == "both" else (modes,)
-    df = balance_study(_layers(layers), chosen, pes, inputs, seed, (None, group) if group else (None,),
+    df = balance_study(names, chosen, pes, inputs, seed, (None, group) if group else (None,),
                        progress=not no_progress)
     _save(folder, "balance", df)
     click.echo(markdown_table(df[BALANCE_COLUMNS], ".4g"))
@@ -121,7 +123,7 @@ def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
               help="benchmark layers: 'all', 'none' (LeNet only) or names separated by commas [--full: all]")
 @click.option("--densities", default="0.5,0.2,0.1,0.05", show_default=True,
               help="kept fractions to sweep [--full: 0.7,0.5,0.35,0.2,0.1,0.07,0.04,0.02]")
-@click.option("--inputs", type=int, default=2, show_default=True, help="inputs per layer (cycles are their mean)")
+@click.option("--inputs", type=INPUTS, default=2, show_default=True, help="inputs per layer (cycles are their mean)")
 @click.option("--lenet/--no-lenet", default=True, show_default=True,
               help="also LeNet-300-100 at equal accuracy (pruned fc1 + fc2, retrained)")
 @click.option("--margin", type=float, default=0.01, show_default=True,
@@ -148,8 +150,8 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         layers = "all"
     if full and ctx.get_parameter_source("densities") == ParameterSource.DEFAULT:
         densities = "0.7,0.5,0.35,0.2,0.1,0.07,0.04,0.02"
-    if inputs < 1 or pes < 1:
-        raise EieError("--inputs and --pes must be at least 1")
+    if pes < 1:
+        raise EieError("--pes must be at least 1")
     if not 0.0 <= margin < 1.0:
         raise EieError(f"--margin must lie in [0, 1), got {margin}")
     names, rates = _layers(layers), _floats(densities, "--densities")
@@ -180,7 +182,7 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
 
 @study.command(context_settings=SETTINGS)
 @click.option("--layers", default="all", show_default=True, help="benchmark layers: 'all' or names separated by commas")
-@click.option("--inputs", type=int, default=5, show_default=True, help="inputs per layer (times are their mean)")
+@click.option("--inputs", type=INPUTS, default=5, show_default=True, help="inputs per layer (times are their mean)")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
 @click.option("--out", metavar="DIR", help="write table4_validation.parquet (and table4_real_fc8.parquet) there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
@@ -191,8 +193,6 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
     from eiecore.errors import EieError
     from eiesim.paper.table4 import markdown, real_fc8, validation
 
-    if inputs < 1:
-        raise EieError(f"--inputs must be at least 1, got {inputs}")
     names = _layers(layers)
     if not names:
         raise EieError("--layers none leaves nothing to validate")

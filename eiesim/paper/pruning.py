@@ -185,6 +185,8 @@ def ppr_study(layers, densities, n_pe: int = 64, inputs: int = 2, seed: int = 0,
                 bar.set_postfix_str(f"{name} {scheme} {d:g}")
                 try:
                     mask = _mask(dense, scheme, d, n_pe)
+                    if not mask.any():
+                        raise EieError(f"density {d:g} keeps no weight of the {bench.outputs} x {bench.inputs} layer")
                 except EieError as exc:  # e.g. balanced asks more than a PE's share holds
                     rows.append({"layer": name, "scheme": scheme, "target_density": d, "note": str(exc)})
                     bar.update(1)

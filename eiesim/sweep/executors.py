@@ -100,9 +100,19 @@ def worker_context(*preload: str) -> multiprocessing.context.BaseContext:
     # and faults in again (1.25x the page faults). Read by glibc when the server starts.
     saved = os.environ.get("MALLOC_ARENA_MAX")
     os.environ["MALLOC_ARENA_MAX"] = "1"
+    # Started from the main thread, the server (and the workers it forks) start with Ctrl-C
+    # ignored: a Ctrl-C while it still imports would otherwise print its KeyboardInterrupt
+    # traceback. Here Ctrl-C is blocked meanwhile, so one pressed then is delivered right after.
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
+        if main:
+            signal.signal(signal.SIGINT, handler)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if saved is None:
             del os.environ["MALLOC_ARENA_MAX"]
         else:

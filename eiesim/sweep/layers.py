@@ -6,14 +6,16 @@ stage; :func:`encode` does the second. Shared layers are memoised in each worker
 and, when a cache folder is given, kept there as ``.npz`` files (written atomically);
 :func:`encoded_layer` also keeps the interleaved layer there, for one-off runs.
 :func:`cache_folder` names that folder after the encoding version (``eiesim.sweep.fingerprint``)
-and each file carries its source's version, so a new version never reuses stale weights.
+and each file carries its source's version, so a new version never reuses stale weights. The
+folder is a disk cache of :mod:`eiecore.caches`: marked, size-bounded, least recently used
+entries out, and it never touches a file it did not make.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +23,9 @@ import numpy as np
 
 from compressor.csc import EncodedLayer, SharedMatrix, share_matrix
 from eiecore.atomic import write_atomic
-from eiecore.caches import Cache
+from eiecore.caches import DISK_PREFIX, Cache, disk_entry, disk_evict, disk_folder, disk_used
 from eiesim.config import ArchConfig
+from eiesim.modelfile import npz_members
 from eiesim.sweep import fingerprint
 from eiesim.sweep.sources import LayerSource, resolve
 
@@ -57,14 +60,9 @@ def default_cache_dir() -> Path:
 
 
 def cache_folder(root: str | Path) -> Path:
-    """The cache folder for this code under ``root``; folders of older code are removed."""
-    root = Path(root)
-    folder = root / f"code-{fingerprint.generator()}"
-    if not folder.is_dir():
-        for old in root.glob("code-*"):
-            shutil.rmtree(old, ignore_errors=True)  # a run still using one just regenerates
-        folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """The marked cache folder for this code under ``root`` (made if missing); other
+    versions' folders stay, their entries leave only as least recently used ones."""
+    return disk_folder(root, f"code-{fingerprint.generator()}")
 
 
 def default_cache_folder() -> str | None:
@@ -76,16 +74,31 @@ def default_cache_folder() -> str | None:
         return None
 
 
+def _stem(source: LayerSource, seed: int, weight_bits: int) -> str:
+    return f"{source.name}-v{source.version}-s{seed}-b{weight_bits}"
+
+
 def _cache_file(cache_dir: Path, source: LayerSource, seed: int, weight_bits: int) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source.name)
-    return cache_dir / f"{safe}-v{source.version}-s{seed}-b{weight_bits}.npz"
+    return disk_entry(cache_dir, _stem(source, seed, weight_bits))
+
+
+def _store_entry(path: Path, arrays: dict) -> None:
+    """Write a cache entry atomically (its marked folder made again if it is missing),
+    then evict the least recently used entries beyond the budget. An unwritable cache (a
+    remote worker, a full disk) only costs time."""
+    try:
+        if not path.parent.is_dir():  # a worker on another machine, or the folder removed meanwhile
+            disk_folder(path.parent.parent, path.parent.name.removeprefix(DISK_PREFIX))
+        write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
+        disk_evict(path)
+    except OSError:
+        pass
 
 
 def _save(path: Path, layer: SourceLayer) -> None:
     w = layer.weights
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda tmp: np.savez(
-        tmp, rows=w.rows, cols=w.cols, codes=w.codes, codebook=w.codebook, acts=layer.acts,
+    _store_entry(path, dict(
+        rows=w.rows, cols=w.cols, codes=w.codes, codebook=w.codebook, acts=layer.acts,
         bias_codebook=np.zeros(0) if w.bias_codebook is None else w.bias_codebook,
         shape=np.array(w.shape), meta=np.array([layer.name, str(w.has_bias), layer.activation])))
 
@@ -97,6 +110,7 @@ def _load(path: Path, name: str, weight_bits: int) -> SourceLayer | None:
     not this layer (another name, mismatched arrays, codes outside the codebook).
     """
     try:
+        _check_size(path)
         with np.load(path, allow_pickle=False) as z:
             stored, bias, act = (str(v) for v in z["meta"])
             has_bias = bias == "True"
@@ -118,6 +132,14 @@ def _load(path: Path, name: str, weight_bits: int) -> SourceLayer | None:
     return layer if consistent else None
 
 
+def _check_size(path: Path) -> None:
+    """An :class:`EieError` unless the entry's arrays are as large as their headers say and
+    within the model file's cap (:func:`eiesim.modelfile.npz_members`): a damaged or
+    planted entry cannot make a load allocate gigabytes."""
+    with zipfile.ZipFile(path) as archive:
+        npz_members(archive, path.stat().st_size, f"cache entry {path.name}")
+
+
 def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_dir: str | None = None) -> SourceLayer:
     """The weight-shared layer (a name or a source), from this process's memo, the cache
     folder or generated."""
@@ -131,10 +153,9 @@ def shared_layer(layer: "str | LayerSource", seed: int, weight_bits: int, cache_
     if layer is None:
         layer = _generate(source, seed, weight_bits)
         if path is not None:
-            try:
-                _save(path, layer)
-            except OSError:
-                pass  # an unwritable cache (e.g. a remote worker) only costs time
+            _save(path, layer)
+    else:
+        disk_used(path)
     _MEMO[key] = layer
     return layer
 
@@ -151,8 +172,8 @@ def encode(layer: SourceLayer, config: ArchConfig) -> EncodedLayer:
 
 def _encoded_file(cache_dir: Path, source: LayerSource, seed: int, config: ArchConfig) -> Path:
     c = config
-    stem = _cache_file(cache_dir, source, seed, c.weight_bits).stem
-    return cache_dir / f"{stem}-n{c.n_pe}-r{c.accumulators_per_pe}-x{c.index_bits}.npz"
+    return disk_entry(cache_dir, f"{_stem(source, seed, c.weight_bits)}-n{c.n_pe}-r{c.accumulators_per_pe}"
+                                 f"-x{c.index_bits}")
 
 
 def encoded_layer(name: str, seed: int, config: ArchConfig,
@@ -164,22 +185,20 @@ def encoded_layer(name: str, seed: int, config: ArchConfig,
     path = _encoded_file(Path(cache_dir), resolve(name), seed, config) if cache_dir else None
     if path is not None and path.exists():
         try:
+            _check_size(path)
             with np.load(path, allow_pickle=False) as z:
+                disk_used(path)
                 return EncodedLayer(
                     shape=shared.shape, n_pe=config.n_pe, accumulators_per_pe=config.accumulators_per_pe,
                     index_bits=config.index_bits, weight_bits=config.weight_bits, codebook=shared.weights.codebook,
                     code=z["code"], rel=z["rel"], ptr=z["ptr"], start=z["start"], name=shared.name,
                     has_bias=shared.weights.has_bias, activation=shared.activation,
                     bias_codebook=shared.weights.bias_codebook), shared.acts
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             pass  # unreadable: encode again
     layer = encode(shared, config)
     if path is not None:
-        try:
-            write_atomic(path, lambda tmp: np.savez(tmp, code=layer.code, rel=layer.rel, ptr=layer.ptr,
-                                                    start=layer.start))
-        except OSError:
-            pass
+        _store_entry(path, dict(code=layer.code, rel=layer.rel, ptr=layer.ptr, start=layer.start))
     return layer, shared.acts
 
 

@@ -5,9 +5,16 @@ crash or Ctrl-C at any moment leaves only whole parts; temporaries end in ``.tmp
 readers can take every ``*.parquet`` of the folder (``duckdb``: ``read_parquet('store/*.parquet')``);
 stray temporaries are ignored and removed by a later open once the process that wrote them is
 gone. A part that cannot be read (truncated, empty, garbage, or without ``point_hash``) is moved
-to ``quarantine/`` with one warning, and its points count as not done, so the next run computes
+to ``_quarantine/`` with one warning, and its points count as not done, so the next run computes
 them again. Every row carries ``point_hash``; readers keep the first row of
 each hash, so even two runs racing on one store never show a point twice.
+
+The folder stays one dataset for outside readers (``pandas.read_parquet(store)``, DuckDB's
+``read_parquet('store/*.parquet')``): the quarantine, temporaries and a layer cache put
+inside it (``--cache-dir`` = ``--out``) all start with ``_`` or ``.``, which Parquet dataset
+readers skip, and no part has a column of Arrow's ``null`` type: a column every row of a
+part leaves empty has its declared type (:func:`rows_table`'s ``types``; a sweep declares
+the configuration's), so parts with and without a value in it read as one schema.
 """
 
 from __future__ import annotations
@@ -27,14 +34,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PART_GLOB = "part-*.parquet"
-QUARANTINE = "quarantine"
+QUARANTINE = "_quarantine"
 
 
-def rows_table(rows: list[dict]) -> pa.Table:
+def rows_table(rows: list[dict], types: dict[str, pa.DataType] | None = None) -> pa.Table:
     """Rows as one Arrow table: a column per key any row has, in first-seen order, null in
-    the rows without it (built column by column, without pandas: 10x faster)."""
+    the rows without it (built column by column, without pandas: 10x faster). ``types``
+    gives columns their Arrow type; a column of nulls alone needs one (else
+    :class:`EieError`), so no part holds an untyped column."""
+    types = types or {}
     columns = dict.fromkeys(key for row in rows for key in row)
-    return pa.table({key: [row.get(key) for row in rows] for key in columns})
+    table = pa.table({key: pa.array([row.get(key) for row in rows], type=types.get(key)) for key in columns})
+    untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+    if untyped:
+        raise EieError(f"result rows: column {untyped[0]!r} holds only nulls and has no declared type")
+    return table
 
 
 class ResultStore:
@@ -63,7 +77,7 @@ class ResultStore:
         return healthy
 
     def _quarantine(self, part: Path, exc: Exception) -> None:
-        """Move a bad part into ``quarantine/`` (kept for inspection) so its points run again."""
+        """Move a bad part into ``_quarantine/`` (kept for inspection) so its points run again."""
         folder = self.path / QUARANTINE
         folder.mkdir(exist_ok=True)
         try:
@@ -80,6 +94,9 @@ class ResultStore:
         table = rows if isinstance(rows, pa.Table) else rows_table(rows)
         if table.num_rows == 0:
             return None
+        untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+        if untyped:
+            raise EieError(f"result store {self.path}: column {untyped[0]!r} has no type (only nulls)")
         final = self.path / f"part-{uuid.uuid4().hex}.parquet"
         return write_atomic(final, lambda tmp: pq.write_table(table, tmp), tmp_suffix=".tmp")
 

@@ -9,7 +9,10 @@ each point and returns an Arrow table of one flat row per point.
 from __future__ import annotations
 
 import time
+import types
+import typing
 from collections import Counter
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -70,6 +73,22 @@ def energy_columns(report) -> dict[str, Any]:
     return row
 
 
+@cache
+def config_types() -> dict[str, pa.DataType]:
+    """The Arrow type of every configuration column, from :class:`ArchConfig`'s fields: an
+    optional field (a rule override) is typed even in a part where no point sets it."""
+    plain = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+    found = {}
+    for name, field in ArchConfig.model_fields.items():
+        annotation = field.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        if typing.get_origin(annotation) is typing.Literal:
+            annotation = type(typing.get_args(annotation)[0])
+        found[name] = plain[annotation]
+    return found
+
+
 def result_row(point: Point, result, shared) -> dict[str, Any]:
     """One store row: identity, the layer's shape and densities, the full config, counters,
     metrics, per-PE arrays, energy (:func:`energy_columns`)."""
@@ -120,4 +139,4 @@ def run_chunk(points: list[Point], cache_dir: str | None = None) -> pa.Table:
     for row in rows:  # the chunk's load and encode time, shared evenly by its points
         row["load_s"] = (t1 - t0) / len(rows)
         row["encode_s"] = (t2 - t1) / len(rows)
-    return rows_table(rows)
+    return rows_table(rows, config_types())
