@@ -502,12 +502,13 @@ def _check_inputs(network: Network, inputs, what: str = "inputs") -> np.ndarray:
 
 def _check_graph_inputs(spec: dict, inputs, what: str) -> np.ndarray:
     """Inputs of a captured graph: inputs x (the captured input's shape less its batch axis)."""
-    x = as_array(inputs, what, np.int64 if spec["dtype"] == "int" else np.float64)
+    ids = spec["dtype"] == "int"
+    x = as_array(inputs, f"{what} (token ids, like the example input)" if ids else what, np.int64 if ids else np.float64)
     want = tuple(spec["shape"][1:])
     if x.ndim != 1 + len(want) or x.shape[1:] != want or x.shape[0] == 0:
         raise EieError(f"{what} must have shape (inputs, {', '.join(map(str, want))}) like the example input "
                        f"the model was captured with, got {x.shape}")
-    if spec["dtype"] == "int":  # token ids: as_array refused floats and out-of-range values
+    if ids:  # as_array refused floats and out-of-range values
         return x
     bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if bad.any():
