@@ -1,4 +1,4 @@
-"""Peak memory of huge sparse layers (issue 17): bounded by the input, not by M x K.
+"""Peak memory of huge sparse layers: bounded by the input, not by M x K.
 
 ``synth:1000000x1000000:1e-9`` has 1000 non-zeros in a 10^12-entry matrix. At the paper's
 chip (N = R = 64) its pointer table would be 245 x 64 x 10^6 pointers (117 GiB): the sweep

@@ -1,6 +1,6 @@
 """The project's one output policy: outputs checked before any work, then all published or none.
 
-Every command that writes files follows these rules (issue 17):
+Every command that writes files follows these rules:
 
 - :func:`check_outputs` runs before any work. An output must be a non-empty name; its folder
   must exist and be writable; it must not be an existing folder, a read-only file, one of the

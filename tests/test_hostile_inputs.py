@@ -1,4 +1,4 @@
-"""Hostile inputs (issue 17): every case fails with one clear line, no traceback, nothing lost.
+"""Hostile inputs: every case fails with one clear line, no traceback, nothing lost.
 
 The CLI runs in-process (``run_cli``, see conftest) so each case costs milliseconds; a
 subprocess is used only where the case needs a real process (signals, pids).

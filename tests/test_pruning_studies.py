@@ -1,4 +1,4 @@
-"""Pruning studies (issue 16): balanced vs magnitude, PPR sweeps, LeNet at equal accuracy."""
+"""Pruning studies: balanced vs magnitude, PPR sweeps, LeNet at equal accuracy."""
 
 import numpy as np
 import pandas as pd

@@ -266,7 +266,7 @@ def _resolve_engine(choice: str, layer, config) -> str:
     if choice == "auto":
         from eiesim.timing import PROFILES
 
-        # The reference engine implements only the spec rules so far (issue 12).
+        # The reference engine implements only the spec rules so far.
         small = layer.n_entries <= AUTO_REFERENCE_MAX_ENTRIES and config.rules == PROFILES["spec"]
         return "reference" if small else "fast"
     return choice

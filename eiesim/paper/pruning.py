@@ -1,4 +1,4 @@
-"""Co-design studies of pruning on EIE (issue 16): load-balance-aware pruning, and the
+"""Co-design studies of pruning on EIE: load-balance-aware pruning, and the
 pruning-to-performance ratio (PPR) of each pruning scheme, measured on the simulator.
 
 - :func:`balance_study`: balanced (ESE) against magnitude pruning at equal density on the
