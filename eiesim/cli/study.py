@@ -180,7 +180,8 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
 
 @study.command(context_settings=SETTINGS)
 @click.option("--layers", default="all", show_default=True, help="benchmark layers: 'all' or names separated by commas")
-@click.option("--inputs", type=int, default=5, show_default=True, help="inputs per layer (times are their mean)")
+@click.option("--inputs", type=int, default=100, show_default=True,
+              help="inputs per layer (times are their mean, given with its standard error)")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
 @click.option("--out", metavar="DIR", help="write table4_validation.parquet (and table4_real_fc8.parquet) there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")

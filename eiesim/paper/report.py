@@ -249,7 +249,7 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
                   "EIE Table IV's theoretical and actual times (Han et al., ISCA 2016, Table IV, 64 PEs) beside ours "
                   "under both timing profiles (SPEC §5 `spec`, §5.1 `eie-cpp`) and both workload modes (uniform; "
                   "heterogeneous with the measured spreads of docs/workloads.md), with ratio = ours / paper actual, "
-                  f"mean over {s.validation_inputs} input(s). No simulator constant is tuned to the table. Data: "
+                  f"mean over {s.validation_inputs} input(s) per layer. No simulator constant is tuned to the table. Data: "
                   "`data/table4_validation.parquet`, `data/table4_real_fc8.parquet`.", "", sections["table4"][0], ""]
     if "pruning" in sections:
         parts += ["## Pruning co-design: load-balance-aware pruning and the PPR on EIE", "",
