@@ -173,7 +173,7 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         click.echo(markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"))
         click.echo("\nEqual accuracy:\n")
         click.echo(markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"))
-        click.echo("\n" + lenet_answer(chosen))
+        click.echo("\n" + lenet_answer(chosen, settings, seed))
         if folder is not None:
             storage_accuracy_figure(lenet_points, folder / "ppr_lenet_storage_accuracy")
 

@@ -364,8 +364,9 @@ LENET_COLUMNS = ["scheme", "target_density", "pruning_rate", "accuracy", "cycles
                  "storage_huffman_bits"]
 
 
-def lenet_answer(chosen: pd.DataFrame) -> str:
-    """EIE's answer to ADMM-NN-S's question at equal accuracy, from the chosen points."""
+def lenet_answer(chosen: pd.DataFrame, settings: LeNetPruning | None = None, seed: int = 0) -> str:
+    """EIE's answer to ADMM-NN-S's question at equal accuracy, from the chosen points,
+    naming the workload it comes from (``settings``: the study's)."""
     by = chosen.set_index("scheme")
     if "unstructured" not in by.index:
         return "No unstructured point: no answer."
@@ -380,7 +381,12 @@ def lenet_answer(chosen: pd.DataFrame) -> str:
                      f"unstructured reaches {u['pruning_rate'] / s['pruning_rate']:.2f}x its rate and "
                      f"{u['speedup'] / s['speedup']:.2f}x its speedup")
     target = float(chosen["target_accuracy"].iloc[0])
-    return (f"At equal accuracy (test accuracy >= {target:.3f}), unstructured pruning reaches {u['pruning_rate']:.1f}x "
+    workload = ("LeNet-300-100 on the 8 x 8 digits, fc1 and fc2 pruned and retrained (tiny layers: a few rows "
+                "per PE, and every PE pays a pointer-read cycle per column)")
+    if settings is not None:
+        workload += (f"; {settings.n_pe} PEs, {settings.dense_epochs} dense and {settings.retrain_epochs} retraining epochs, seed {seed}, "
+                     f"cycles over {settings.images} test images, accuracy over the whole test split")
+    return (f"On {workload}: at equal accuracy (test accuracy >= {target:.3f}), unstructured pruning reaches {u['pruning_rate']:.1f}x "
             f"with EIE speedup {u['speedup']:.2f}x: EIE's measured PPR is {u['ppr']:.2f}, against the "
             f"{ADMM_NN_S_PPR} that ADMM-NN-S takes from published accelerators. " + "; ".join(parts) + ". "
             "On EIE, unstructured pruning is worth it against a scheme when it is faster at equal accuracy "
@@ -409,6 +415,6 @@ def stage(settings, progress: bool = True):
         markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"), "",
         "Equal accuracy (largest rate per scheme within the margin of the dense accuracy):", "",
         markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"), "",
-        lenet_answer(chosen)])
+        lenet_answer(chosen, settings.ppr_lenet, settings.seed)])
     return StageResult({"balance": balance, "ppr": points, "ppr_lenet": lenet_points,
                         "ppr_lenet_equal_accuracy": chosen}, md)
