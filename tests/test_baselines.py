@@ -3,6 +3,7 @@
 import json
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -331,3 +332,18 @@ def test_cli_baseline_bad_input_is_one_line(run_cli):
     if not torch.cuda.is_available():
         code, _, err = run_cli("baseline", "--benchmark", "NT-We", "--device", "cuda")
         assert code == 1 and "torch.cuda.is_available() is False" in err
+
+
+def test_cold_copies_fill_the_cold_bytes(monkeypatch):
+    monkeypatch.setattr(baselines, "COLD_BYTES", 1000)
+    dense = torch.ones(10, 10)  # 400 bytes: itself and two copies make 1,200 >= 1,000
+    ring = baselines.cold_copies(dense)
+    assert len(ring) == 3 and ring[0] is dense and len({t.data_ptr() for t in ring}) == 3
+    assert all(torch.equal(t, dense) for t in ring)
+    # CSR: 10 values (40 bytes) + 10 column indices + 11 row pointers (int64: 168 bytes) = 208.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: sparse CSR support is in beta
+        sparse = torch.eye(10).to_sparse_csr()
+    assert baselines._nbytes(sparse) == 208 and len(baselines.cold_copies(sparse)) == 5
+    monkeypatch.setattr(baselines, "MAX_COPIES", 2)
+    assert len(baselines.cold_copies(dense)) == 2

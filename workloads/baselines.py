@@ -28,6 +28,7 @@ imported only inside functions.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import platform
@@ -57,6 +58,13 @@ from workloads.torch_import import require_torch
 REFERENCE = "cpu-dense-b1"
 KINDS = ("dense", "sparse")
 THREAD_CPU, WALL = "thread CPU time", "wall time"  # the clocks a timing can be measured with
+# CPU timings cycle through copies of the weights that together hold this many bytes, more
+# than a server's last-level cache (hundreds of MB): every call reads its weights from DRAM,
+# as a layer of a real network does once the other layers have run. Without it a layer
+# small enough to stay cached runs from the cache on a quiet machine and from DRAM on a
+# busy one (other processes evict it), and its time follows the load.
+COLD_BYTES = 1 << 30
+MAX_COPIES = 256
 
 
 def _thread_cpu_s() -> float:
@@ -447,7 +455,9 @@ def measure_layer(
 
     ``weights`` is M x K (bias column included), ``frames`` K x max(batches) inputs (the
     bias input 1.0 included). Batch 1 is a matrix-vector product, larger batches a
-    matrix-matrix product over the first ``batch`` frames.
+    matrix-matrix product over the first ``batch`` frames. On the CPU each call reads the
+    next of :func:`cold_copies` of the weights, so the weights come from DRAM, not from a
+    cache they happened to stay in (see :data:`COLD_BYTES`).
     """
     torch = require_torch()
     csr = sp.csr_matrix(weights, dtype=np.float32)
@@ -460,15 +470,15 @@ def measure_layer(
         clock = THREAD_CPU if device == "cpu" and torch.get_num_threads() == 1 else WALL
         meter, note = meter_for(device)
         matrices = _torch_matrices(csr, device)
-        for batch in batches:
-            x = torch.from_numpy(np.ascontiguousarray(frames[:, :batch], np.float32)).to(device)
-            if batch == 1:
-                x = x[:, 0].contiguous()
-            for kind in KINDS:
-                w = matrices[kind]
+        for kind in KINDS:
+            ring = cold_copies(matrices.pop(kind)) if device == "cpu" else [matrices.pop(kind)]
+            for batch in batches:
+                x = torch.from_numpy(np.ascontiguousarray(frames[:, :batch], np.float32)).to(device)
+                if batch == 1:
+                    x = x[:, 0].contiguous()
 
-                def op(w=w, x=x):
-                    return w @ x
+                def op(following=itertools.cycle(ring).__next__, x=x):
+                    return following() @ x
 
                 stats, wall = time_call(op, repeats, warmup, sync, max_spread, clock)
                 energy, energy_note = None, note
@@ -479,7 +489,25 @@ def measure_layer(
                         energy_note = str(exc)
                 out.append(Measurement(name, device, kind, batch, stats, energy, energy_note, max_spread, clock,
                                        wall if clock == THREAD_CPU else None))
-    return out
+            del ring
+    order = {(d, b, k): i for i, (d, b, k) in enumerate(
+        (d, b, k) for d in devices for b in batches for k in KINDS)}
+    return sorted(out, key=lambda m: order[(m.device, m.batch, m.kind)])
+
+
+def _nbytes(tensor) -> int:
+    if tensor.layout == require_torch().sparse_csr:
+        parts = (tensor.values(), tensor.col_indices(), tensor.crow_indices())
+        return sum(p.numel() * p.element_size() for p in parts)
+    return tensor.numel() * tensor.element_size()
+
+
+def cold_copies(tensor) -> list:
+    """The tensor and enough copies of it to fill :data:`COLD_BYTES` (at most
+    :data:`MAX_COPIES`): read in turn, each is gone from the caches by the time it is read
+    again."""
+    copies = max(1, min(MAX_COPIES, math.ceil(COLD_BYTES / max(1, _nbytes(tensor)))))
+    return [tensor] + [tensor.clone() for _ in range(copies - 1)]
 
 
 def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:
