@@ -6,7 +6,10 @@ on CUDA when present, with one torch thread unless asked otherwise (a shared mac
 other work then disturbs a timing least). A single-threaded CPU timing is measured in the
 calling thread's CPU time (``time.thread_time_ns``, CLOCK_THREAD_CPUTIME_ID), which counts
 only the time the thread ran, so other processes competing for the CPU do not inflate it;
-its wall time is kept beside it. Multi-threaded and GPU timings use wall time. Each timing
+its wall time is kept beside it. Multi-threaded and GPU timings use wall time. On the CPU
+each call reads the next of several copies of the weights that together exceed the
+last-level cache (:data:`COLD_BYTES`), so the weights come from DRAM on a quiet machine as
+on a busy one. Each timing
 has warm-up calls, then timed
 samples, each of enough calls to last at least :data:`MIN_SAMPLE_S`; sampling continues
 past ``repeats`` (up to :data:`MAX_REPEATS_FACTOR` x ``repeats`` or :data:`BUDGET_S`

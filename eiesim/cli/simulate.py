@@ -126,10 +126,11 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
             from eiesim.trace import perfetto_trace
 
             writers["--perfetto"] = text_writer(json.dumps(perfetto_trace(recorder, cfg, layer.name), allow_nan=False))
+    dropped = [_dropped_fraction(a, cfg) for _, a, cfg in jobs]
     if len(results) == 1:
-        _summary(*results[0])
+        _summary(*results[0], dropped[0])
     else:
-        _table(results)
+        _table(results, dropped)
     if json_out is not None:
         docs = [r.to_dict() for _, r, _ in results]
         writers["--json"] = text_writer(json_text(docs[0] if len(docs) == 1 else docs))
@@ -296,7 +297,21 @@ def _recorder(engine: str):
     return ScheduleRecorder()
 
 
-def _summary(layer, result, config) -> None:
+def _dropped_fraction(acts, config) -> float | None:
+    """Under eie-cpp, the fraction of non-zero inputs the profile drops (it broadcasts only
+    a > 0, SPEC §5.1); None under the other profiles."""
+    if config.timing != "eie-cpp":
+        return None
+    a = np.asarray(acts, np.float64)
+    nonzero = np.count_nonzero(a)
+    return float(np.count_nonzero(a < 0) / nonzero) if nonzero else 0.0
+
+
+DROPPED_NOTE = ("eie-cpp broadcasts only positive inputs (SPEC §5.1): 'dropped' is the fraction of the non-zero "
+                "inputs it skips, work that the spec profile does")
+
+
+def _summary(layer, result, config, dropped: float | None = None) -> None:
     m, k = layer.shape
     metrics = result.metrics
     click.echo(
@@ -310,23 +325,34 @@ def _summary(layer, result, config) -> None:
         ("load efficiency", f"{metrics['load_efficiency']:.3f}"),
         ("imbalance", f"{metrics['imbalance']:.3f}"),
         ("real work fraction", f"{metrics['real_work_fraction']:.3f}"),
-        ("sim wall (s)", f"{result.sim_wall_s:.3f}"),
+        *[(f"energy ({m.model})", f"{m.total / 1e6:.4g} uJ") for m in result.energy.estimates],
+        ("fits SRAM", "yes" if result.fit.fits else "no: " + "; ".join(result.fit.problems())),
+        ("engine run (s)", f"{result.sim_wall_s:.3g} (the simulation alone: not loading, encoding or compiling)"),
     ]
-    if not result.fit.fits:
-        rows.append(("fits SRAM", "no: " + "; ".join(result.fit.problems())))
+    if dropped is not None:
+        rows.append(("dropped inputs", f"{dropped:.3f} ({DROPPED_NOTE})"))
     for name, value in rows:
         click.echo(f"  {name:<20}{value}")
 
 
-def _table(results) -> None:
-    header = f"{'layer':<9}{'cycles':>9}{'time_us':>10}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}  {'engine':<10}{'wall_s':>8}"
-    click.echo(header)
-    for layer, r, _ in results:
+def _table(results, dropped) -> None:
+    show_dropped = any(d is not None for d in dropped)
+    extra = f"{'dropped':>9}" if show_dropped else ""
+    click.echo(f"{'layer':<9}{'cycles':>9}{'time_us':>10}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}"
+               f"{'energy_uJ':>11}{extra}  {'fits':<5}{'engine':<10}{'wall_s':>8}")
+    for (layer, r, _), d in zip(results, dropped):
         m = r.metrics
+        extra = f"{d:>9.3f}" if show_dropped else ""
         click.echo(
             f"{layer.name:<9}{r.cycles:>9}{r.time_us:>10.2f}{m['load_efficiency']:>10.3f}"
-            f"{m['real_work_fraction']:>11.3f}{m['imbalance']:>11.3f}  {r.engine:<10}{r.sim_wall_s:>8.2f}"
+            f"{m['real_work_fraction']:>11.3f}{m['imbalance']:>11.3f}{r.energy.total / 1e6:>11.3f}{extra}  "
+            f"{'yes' if r.fit.fits else 'NO':<5}"
+            f"{r.engine:<10}{r.sim_wall_s:>8.3f}"
         )
     cycles = sum(r.cycles for _, r, _ in results)
     wall = sum(r.sim_wall_s for _, r, _ in results)
-    click.echo(f"{'total':<9}{cycles:>9}{sum(r.time_us for _, r, _ in results):>10.2f}{'':>44}{wall:>8.2f}")
+    energy = sum(r.energy.total for _, r, _ in results) / 1e6
+    click.echo(f"{'total':<9}{cycles:>9}{sum(r.time_us for _, r, _ in results):>10.2f}{'':>32}{energy:>11.3f}"
+               f"{'':>{9 * show_dropped + 17}}{wall:>8.3f}")
+    click.echo(f"energy_uJ: event model; fits: the layer fits every PE SRAM (NO: see --json 'fit', or simulate the "
+               f"layer alone); wall_s: the engine's run alone" + (f"; {DROPPED_NOTE}" if show_dropped else ""))
