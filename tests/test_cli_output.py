@@ -94,3 +94,16 @@ def test_compress_prints_the_fit_of_every_layer(small, run_cli):
     assert "SRAM use of the fullest PE (N = 4;" in out
     row = next(line for line in out.splitlines() if line.startswith("W ") and line.rstrip().endswith("yes"))
     assert len(row.split()) == 5
+
+
+def test_wrong_length_activations_are_refused_before_encoding(small, run_cli, monkeypatch):
+    import compressor.csc
+
+    def never(*args, **kwargs):
+        raise AssertionError("the layer was encoded before the activations were checked")
+
+    monkeypatch.setattr(compressor.csc, "compress_layer", never)
+    np.save(small / "short.npy", np.ones(5))
+    code, _, err = run_cli("simulate", "--weights", small / "W.npy", "--acts", small / "short.npy", "--pes", "4")
+    assert code == 1 and "activations have length 5 but layer W has 16 inputs" in err
+    assert len(err.strip().splitlines()) == 1

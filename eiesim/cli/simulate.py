@@ -183,8 +183,12 @@ def _load_npy(path: str, what: str) -> np.ndarray:
 def _weights_job(weights: str, acts: str, config):
     from compressor.csc import compress_layer
 
-    layer = compress_layer(_load_npy(weights, "weights"), config, name=Path(weights).stem)
-    return layer, _load_npy(acts, "activations"), config
+    a, w = _load_npy(acts, "activations"), _load_npy(weights, "weights")
+    name = Path(weights).stem
+    if a.ndim == 1 and w.ndim == 2 and a.size != w.shape[1]:  # before the encoding, which can take long
+        raise EieError(f"activations have length {a.size} but layer {name} has {w.shape[1]} inputs")
+    layer = compress_layer(w, config, name=name)
+    return layer, a, config
 
 
 def _model_layer(path: str, name: str | None):
