@@ -107,3 +107,51 @@ def test_wrong_length_activations_are_refused_before_encoding(small, run_cli, mo
     code, _, err = run_cli("simulate", "--weights", small / "W.npy", "--acts", small / "short.npy", "--pes", "4")
     assert code == 1 and "activations have length 5 but layer W has 16 inputs" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_trace_shows_chosen_pes_and_cycles(run_cli):
+    code, out, err = run_cli("simulate", "--benchmark", "NT-We", "--trace", "--trace-pes", "3,63",
+                             "--trace-cycles", "100:103")
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("cycle"))
+    assert [c.strip() for c in lines[header].split(" | ")] == ["cycle", "broadcast", "PE3", "PE63"]
+    assert [int(line.split(" | ")[0]) for line in lines[header + 1: header + 4]] == [100, 101, 102]
+    assert not lines[header + 4].strip()[:1].isdigit()  # the summary follows the window
+    assert err == ""  # nothing cut by a default
+
+
+def test_trace_of_a_large_layer_shows_a_window_and_says_so(run_cli):
+    code, out, err = run_cli("simulate", "--benchmark", "VGG-8", "--trace")  # 64 PEs, > 20,000 entries
+    assert code == 0, err
+    assert "the trace shows PEs 0-7 of 64 (--trace-pes) and cycles 0-999 of each row block" in err
+    rows = [line for line in out.splitlines() if line.split(" | ")[0].strip().isdigit()]
+    assert len(rows) == 1000 and max(len(line) for line in out.splitlines()) < 400
+
+
+def test_reference_trace_window(small, run_cli):
+    args = ("simulate", "--weights", small / "W.npy", "--acts", small / "a.npy", "--pes", "4", "--engine", "reference",
+            "--trace")
+    code, full, _ = run_cli(*args)
+    code2, cut, err = run_cli(*args, "--trace-pes", "1", "--trace-cycles", "2:4")
+    assert code == code2 == 0, err
+    head = next(line for line in cut.splitlines() if line.startswith("cycle"))
+    assert [c.strip() for c in head.split(" | ")][-1] == "PE1" and "PE0" not in head and "PE2" not in head
+    rows = [line for line in cut.splitlines() if line.split(" | ")[0].strip().isdigit()]
+    assert [int(r.split(" | ")[0]) for r in rows] == [2, 3]
+    full_row = next(line for line in full.splitlines() if line.split(" | ")[0].strip() == "2").split(" | ")
+    assert rows[0].split(" | ")[-1].strip() == full_row[-3].strip()  # PE1's cell, of PE0..PE3
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--trace-pes", "0-99"), "PEs are numbered 0..3"),
+    (("--trace-pes", "two"), "--trace-pes takes PE numbers"),
+    (("--trace-cycles", "5:5"), "--trace-cycles takes FIRST:STOP"),
+    (("--trace-cycles", "7"), "--trace-cycles takes FIRST:STOP"),
+])
+def test_bad_trace_windows(small, run_cli, extra, message):
+    code, _, err = run_cli("simulate", "--weights", small / "W.npy", "--acts", small / "a.npy", "--pes", "4",
+                           "--trace", *extra)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("simulate", "--weights", small / "W.npy", "--acts", small / "a.npy", *extra)
+    assert code == 1 and "go with --trace" in err

@@ -30,7 +30,10 @@ from eiesim.timing import PROFILES
 
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
 TRACE_MAX_PES = 64
-TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: bounds the trace's line count
+TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: above it --trace shows a window of cycles by default
+TRACE_ALL_PES = 16  # --trace shows every PE up to this many, else the first TRACE_DEFAULT_PES
+TRACE_DEFAULT_PES = 8
+TRACE_DEFAULT_CYCLES = 1000
 PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (VGG-6: 0.8 GB)
 
@@ -62,11 +65,19 @@ MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (V
               help=f"Simulation engine; auto = reference up to {AUTO_REFERENCE_MAX_ENTRIES} entries, else fast.")
 @click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically; - for standard output).")
 @click.option("--trace", "line_trace", is_flag=True,
-              help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's schedule (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
+              help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's "
+                   f"schedule (N <= {TRACE_MAX_PES}; see --trace-pes and --trace-cycles).")
+@click.option("--trace-pes", metavar="LIST",
+              help=f"--trace: the PEs to show, e.g. 0-7 or 0,5,63, or all [default: all up to {TRACE_ALL_PES} PEs, "
+                   f"else 0-{TRACE_DEFAULT_PES - 1}].")
+@click.option("--trace-cycles", metavar="FIRST:STOP",
+              help=f"--trace: the cycles to show of each row block, FIRST up to STOP [default: all, or "
+                   f"0:{TRACE_DEFAULT_CYCLES} when row blocks x K + entries > {TRACE_MAX_SIZE}].")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
 def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
-             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit) -> None:
+             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, trace_pes, trace_cycles,
+             perfetto, strict_fit) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
     from eiesim.simulation import one_pass
@@ -82,6 +93,8 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         click.get_current_context().with_resource(contextlib.redirect_stdout(sys.stderr))
     if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
         raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
+    if (trace_pes or trace_cycles) and not line_trace:
+        raise EieError("--trace-pes and --trace-cycles go with --trace")
     fields = {k: v for k, v in dict(
         n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators, precision=precision, timing=timing,
     ).items() if v is not None}
@@ -107,7 +120,7 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
     for layer, a, cfg in jobs:
         chosen = _resolve_engine(engine, layer, cfg)
         if traced:
-            _check_trace_size(layer, a, cfg, line_trace)
+            view = _check_trace_size(layer, a, cfg, line_trace, trace_pes, trace_cycles)
             recorder = _recorder(chosen)
         results.append((layer, run_simulation(layer, a, cfg, engine=chosen, observer=recorder), cfg))
 
@@ -116,11 +129,12 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         layer, a, cfg = jobs[0]
         if line_trace:
             from eiesim.trace import line_trace as render
+            from eiesim.trace import window
 
             # The reference engine's blocks describe every cycle themselves; the fast
-            # engine's schedule is drawn.
-            lines = getattr(recorder, "lines", None) or render(recorder, *one_pass(layer, cfg))
-            for line in lines:
+            # engine's schedule is drawn (for the PEs shown only).
+            lines = getattr(recorder, "lines", None) or render(recorder, *one_pass(layer, cfg), pes=view[0])
+            for line in window(lines, *view):
                 click.echo(line)
         if perfetto:
             from eiesim.trace import perfetto_trace
@@ -277,17 +291,56 @@ def _resolve_engine(choice: str, layer, config) -> str:
     return choice
 
 
-def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
-    if line_trace:
-        size = layer.n_blocks * layer.shape[1] + layer.n_entries
-        if config.n_pe > TRACE_MAX_PES or size > TRACE_MAX_SIZE:
-            raise EieError(
-                f"--trace is for small layers (N <= {TRACE_MAX_PES}, row blocks x K + entries <= "
-                f"{TRACE_MAX_SIZE}); {layer.name or 'this layer'} has N = {config.n_pe}, size {size}"
-            )
+def _check_trace_size(layer, acts, config, line_trace: bool, trace_pes, trace_cycles):
+    """The PEs and cycles --trace shows (None: all), checked, with a note on stderr when the
+    defaults cut the trace."""
     slices = layer.n_blocks * int(np.count_nonzero(acts)) * config.n_pe
     if slices > PERFETTO_MAX_SLICES:
         raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
+    if not line_trace:
+        return None, None
+    n, size = config.n_pe, layer.n_blocks * layer.shape[1] + layer.n_entries
+    if n > TRACE_MAX_PES and trace_pes is None:
+        raise EieError(f"--trace is for small layers (N <= {TRACE_MAX_PES}); {layer.name or 'this layer'} has "
+                       f"N = {n}: pick PEs with --trace-pes")
+    pes = _pe_list(trace_pes, n) if trace_pes else (None if n <= TRACE_ALL_PES else list(range(TRACE_DEFAULT_PES)))
+    cycles = _cycle_range(trace_cycles) if trace_cycles else (
+        None if size <= TRACE_MAX_SIZE else (0, TRACE_DEFAULT_CYCLES))
+    cut = []
+    if pes is not None and not trace_pes:
+        cut.append(f"PEs 0-{TRACE_DEFAULT_PES - 1} of {n} (--trace-pes)")
+    if cycles is not None and not trace_cycles:
+        cut.append(f"cycles 0-{TRACE_DEFAULT_CYCLES - 1} of each row block (--trace-cycles)")
+    if cut:
+        click.echo(f"eiesim: the trace shows {' and '.join(cut)}", err=True)
+    return pes, cycles
+
+
+def _pe_list(text: str, n: int) -> list[int] | None:
+    """``all``, or PE numbers and ranges: ``0-7,12``."""
+    if text.strip().lower() == "all":
+        return None
+    pes: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            pes += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise EieError(f"--trace-pes takes PE numbers and ranges like 0-7,12, got {text!r}") from None
+    if not pes or min(pes) < 0 or max(pes) >= n:
+        raise EieError(f"--trace-pes {text}: PEs are numbered 0..{n - 1}")
+    return sorted(set(pes))
+
+
+def _cycle_range(text: str) -> tuple[int, int]:
+    first, sep, stop = text.partition(":")
+    try:
+        bounds = int(first), int(stop)
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or not 0 <= bounds[0] < bounds[1]:
+        raise EieError(f"--trace-cycles takes FIRST:STOP with 0 <= FIRST < STOP, got {text!r}")
+    return bounds
 
 
 def _recorder(engine: str):
