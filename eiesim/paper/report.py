@@ -18,10 +18,18 @@ EIE_TABLE4_US = {"Alex-6": 30.3, "Alex-7": 12.2, "Alex-8": 9.9, "VGG-6": 34.4, "
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    """A DataFrame as a Markdown table."""
+    """A DataFrame as a Markdown table. Floats take ``floatfmt``, except those too large for
+    its significant digits, which are rounded to whole numbers (45650, not 4.565e+04), so a
+    column of counts reads alike whether its values are integers or means."""
+    digits = int(floatfmt.strip(".g")) if floatfmt.endswith("g") else None
+
     def cell(v) -> str:
         if isinstance(v, (float, np.floating)):
-            return "n/a" if not np.isfinite(v) else format(float(v), floatfmt)
+            if not np.isfinite(v):
+                return "n/a"
+            if digits is not None and abs(v) >= 10**digits:
+                return f"{float(v):.0f}"
+            return format(float(v), floatfmt)
         return "n/a" if v is None else str(v)
 
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
