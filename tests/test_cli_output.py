@@ -155,3 +155,22 @@ def test_bad_trace_windows(small, run_cli, extra, message):
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli("simulate", "--weights", small / "W.npy", "--acts", small / "a.npy", *extra)
     assert code == 1 and "go with --trace" in err
+
+
+def test_latency_figure_shares_one_y_axis(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from eiesim.config import ArchConfig
+    from eiesim.inference import InferenceResult, plot_latency
+
+    cycles = np.array([[800, 80], [1600, 160], [2400, 240]])  # fc1 1-3 us, fc2 0.1-0.3 us at 800 MHz
+    result = InferenceResult(["fc1", "fc2"], cycles, np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)),
+                             np.zeros((3, 1)), np.zeros((3, 1)), {}, ArchConfig(), "fast")
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    plot_latency(result, tmp_path / "lat.png")
+    (fig,) = figures
+    axes = fig.axes
+    assert len(axes) == 3 and all(ax.get_ylim() == axes[0].get_ylim() for ax in axes)
+    assert axes[0].get_ylim()[1] >= 3.3  # the network's 3.3 us fits every panel's scale
+    assert (tmp_path / "lat.png").stat().st_size > 0
