@@ -68,6 +68,7 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
     from eiesim.config import ArchConfig
+    from eiesim.progress import over_layers
 
     source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict)
     if source != "weights" and (name is not None or has_bias is not None):
@@ -102,7 +103,7 @@ def compress(weights, benchmark, torch_module, state_dict, seed, density, method
 
     acts = _activations(activation, [r[0] for r in raw], network)
     layers = []
-    for (layer_name, w, bias, default), act in _progress(zip(raw, acts), len(raw), "compressing"):
+    for (layer_name, w, bias, default), act in over_layers(zip(raw, acts), len(raw), "compressing"):
         if pruning is not None:
             w = pruning(w)
         layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=act or default))
@@ -267,18 +268,12 @@ def _block_shape(text: str) -> tuple[int, int]:
 
 
 def _benchmark_layers(benchmark: str, seed: int):
+    from eiesim.progress import over_layers
     from workloads.benchmarks import BENCHMARKS, benchmark_names, benchmark_weights
 
     names = benchmark_names(benchmark)
     return [(n, benchmark_weights(n, seed), BENCHMARKS[n].has_bias, BENCHMARKS[n].activation)
-            for n in _progress(names, len(names), "generating")]
-
-
-def _progress(items, total: int, what: str):
-    """A progress bar on stderr over several layers (none for one)."""
-    from eiesim.progress import progress_bar
-
-    return progress_bar(items, total=total, desc=what, unit="layer", disable=total < 2, leave=False)
+            for n in over_layers(names, len(names), "generating")]
 
 
 def _fit_table(model) -> str:

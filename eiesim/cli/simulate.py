@@ -117,7 +117,9 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
     traced = line_trace or perfetto
     recorder = None
     results = []
-    for layer, a, cfg in jobs:
+    from eiesim.progress import over_layers
+
+    for layer, a, cfg in over_layers(jobs, len(jobs), "simulating"):
         chosen = _resolve_engine(engine, layer, cfg)
         if traced:
             view = _check_trace_size(layer, a, cfg, line_trace, trace_pes, trace_cycles)
@@ -240,9 +242,11 @@ def _benchmark_names(benchmark: str) -> list[str]:
 
 
 def _benchmark_jobs(benchmark: str, seed: int, config, load):
+    from eiesim.progress import over_layers
     from workloads.benchmarks import benchmark_layer
 
-    return [(*benchmark_layer(name, config, seed, load), config) for name in _benchmark_names(benchmark)]
+    names = _benchmark_names(benchmark)
+    return [(*benchmark_layer(name, config, seed, load), config) for name in over_layers(names, len(names), "layers")]
 
 
 def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outputs, json_out) -> None:
