@@ -174,3 +174,13 @@ def test_latency_figure_shares_one_y_axis(tmp_path, monkeypatch):
     assert len(axes) == 3 and all(ax.get_ylim() == axes[0].get_ylim() for ax in axes)
     assert axes[0].get_ylim()[1] >= 3.3  # the network's 3.3 us fits every panel's scale
     assert (tmp_path / "lat.png").stat().st_size > 0
+
+
+def test_progress_over_several_layers_only(capsys):
+    from eiesim.progress import over_layers
+
+    assert list(over_layers(iter([1]), 1, "one")) == [1]
+    assert capsys.readouterr().err == ""  # a single layer: no bar
+    assert list(over_layers(iter([1, 2, 3]), 3, "compressing")) == [1, 2, 3]
+    err = capsys.readouterr().err
+    assert "compressing" in err and "3/3" in err
