@@ -183,4 +183,4 @@ def test_progress_over_several_layers_only(capsys):
     assert capsys.readouterr().err == ""  # a single layer: no bar
     assert list(over_layers(iter([1, 2, 3]), 3, "compressing")) == [1, 2, 3]
     err = capsys.readouterr().err
-    assert "compressing" in err and "3/3" in err
+    assert "compressing:" in err and "0/3" in err
