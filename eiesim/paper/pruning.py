@@ -404,11 +404,13 @@ def stage(settings, progress: bool = True):
     lenet_points, chosen = lenet_study(settings.ppr_lenet, settings.seed, progress=progress)
     md = "\n".join([
         "Balanced (ESE load-balance-aware) against magnitude pruning at the same kept count, both workload modes "
-        "(`group` = columns per balanced share; K = whole layer). Data: `data/balance.parquet`.", "",
+        f"(`group` = columns per balanced share; K = whole layer); cycles are means over {settings.ppr_inputs} "
+        f"input(s) per layer, seed {settings.seed}. Data: `data/balance.parquet`.", "",
         markdown_table(balance[BALANCE_COLUMNS], ".4g"), "",
         "Pruning rate sweep on dense parents (normal weights): EIE cycles, energy, storage (weights + indices + "
         "fillers + pointers + codebook, fixed width and Huffman), speedup over the dense layer on the same inputs, "
-        "PPR = rate / speedup. Data: `data/ppr.parquet`.", "",
+        f"PPR = rate / speedup; {settings.ppr_inputs} input(s) per layer, seed {settings.seed}. Data: "
+        "`data/ppr.parquet`.", "",
         markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"), "",
         "LeNet-300-100 on the digits, fc1 and fc2 pruned by each scheme and retrained (fc3 dense); cycles and "
         "storage of fc1 + fc2 on EIE. Data: `data/ppr_lenet.parquet`, `data/ppr_lenet_equal_accuracy.parquet`.", "",
