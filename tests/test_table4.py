@@ -32,6 +32,7 @@ def test_standard_error_by_hand():
     # 1, 2, 3, 4: sample variance ((1.5^2 + 0.5^2) x 2) / 3 = 5/3; / sqrt(4) inputs.
     assert table4.standard_error(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(np.sqrt(5 / 3) / 2)
     assert np.isnan(table4.standard_error(np.array([7.0])))
+    assert table4.standard_error(np.full(100, 6.72)) == 0.0  # not a rounding residue of 1e-16
 
 
 def test_heterogeneous_means_carry_their_standard_error_and_input_count():

@@ -65,8 +65,11 @@ def _mean_time_us(layer, frames: np.ndarray, config: ArchConfig) -> float:
 
 
 def standard_error(values: np.ndarray) -> float:
-    """Standard error of the mean (sample standard deviation / sqrt(n)); NaN for one value."""
-    return float(np.std(values, ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
+    """Standard error of the mean (sample standard deviation / sqrt(n)); NaN for one value,
+    exactly 0 for equal values."""
+    if values.size < 2:
+        return float("nan")
+    return 0.0 if np.ptp(values) == 0 else float(np.std(values, ddof=1) / np.sqrt(values.size))
 
 
 INPUTS = 100  # inputs per layer: the heterogeneous means' standard error stays below the steps compared
@@ -193,12 +196,15 @@ def markdown(df: pd.DataFrame, real: pd.DataFrame) -> str:
     inputs = int(df["inputs"].iloc[0])
     last = df["decomposition_profile"].iloc[0]
     se = df[f"{last}_heterogeneous_se_us"]
-    below = int((se < df["step_row_heterogeneity_us"].abs()).sum())
+    resolved = se < df["step_row_heterogeneity_us"].abs()
+    below = int(resolved.sum())
+    unresolved = ", ".join(df.loc[~resolved, "layer"])
     parts = [f"Times are means over {inputs} input(s) per layer (seed {df.attrs.get('seed', 0)}), "
              + ("± the standard error of the mean (sample standard deviation / sqrt(inputs)). The heterogeneous "
                 "columns draw each input's activation density, so they vary most from input to input; under "
                 f"{last} their standard error is below the row-heterogeneity step of the decomposition on {below} "
-                f"of {len(df)} layers." if inputs > 1 else "so no standard error is given: one input per layer."),
+                f"of {len(df)} layers" + (f" (not on {unresolved}: there the step is within the heterogeneous "
+                                          "column's noise)." if unresolved else ".") if inputs > 1 else "so no standard error is given: one input per layer."),
              "", markdown_table(shown, ".3g"), "",
              f"Gap decomposition (each step switches one cause on; timing profile of the steps: {last}; the "
              f"row-heterogeneity step runs the uniform and the heterogeneous layer on the same {inputs} input(s), "
