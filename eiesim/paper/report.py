@@ -209,7 +209,8 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
               "PyTorch dense (`W @ a`) and CSR matrix-vector products measured on this machine "
               "(`workloads.baselines`); EIE columns are the simulated chip above. Data: "
               "`data/baselines.parquet`, `data/baseline_measurements.parquet`.", "", md, "",
-              figure_md("fig06_speedup", "Speedup over CPU dense, batch 1").replace(
+              figure_md("fig06_speedup", "Speedup over CPU dense, batch 1 (medians, as the table and the "
+                                         "headline; hatched bars are left out of the geometric mean)").replace(
                   "data/fig06_speedup.parquet", "data/baselines.parquet"), ""]
     if any(p.name == "fig07_energy.png" for p in run.files):
         parts += [figure_md("fig07_energy", "Energy efficiency over CPU dense").replace(
