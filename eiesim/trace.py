@@ -24,11 +24,15 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from compressor.csc import EncodedLayer
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, ScheduleRecorder
 from eiesim.numerics import to_real
 
 BIAS_LABEL = "bias"  # how the empty own-pack bias column (index K) is named
+ALL_PES = 16  # a line trace shows every PE up to this many by default, else the first DEFAULT_PES
+DEFAULT_PES = 8
+DEFAULT_CYCLES = 1000  # of each row block, by default, for a large layer
 
 
 def _free(block: BlockSchedule, p: int, k: int) -> int:
@@ -79,6 +83,47 @@ def window(lines: Iterable[str], pes: Sequence[int] | None = None,
         elif cycles is not None and not cycles[0] <= int(head) < cycles[1]:
             continue
         yield " | ".join(cols[i] for i in (keep or range(len(cols))) if i < len(cols)).rstrip()
+
+
+def choose_window(n_pe: int, large: bool, pes_text: str | None = None, cycles_text: str | None = None):
+    """The PEs and cycles a line trace shows (:func:`window`'s arguments) from the command
+    line's ``--trace-pes`` (``all``, or numbers and ranges: ``0-7,12``) and ``--trace-cycles``
+    (``FIRST:STOP``), or by default every PE up to :data:`ALL_PES` and every cycle unless the
+    layer is ``large``; and a note saying what the defaults left out (empty if nothing)."""
+    pes = _pe_list(pes_text, n_pe) if pes_text else (None if n_pe <= ALL_PES else list(range(DEFAULT_PES)))
+    cycles = _cycle_range(cycles_text) if cycles_text else ((0, DEFAULT_CYCLES) if large else None)
+    cut = []
+    if pes is not None and not pes_text:
+        cut.append(f"PEs 0-{DEFAULT_PES - 1} of {n_pe} (--trace-pes)")
+    if cycles is not None and not cycles_text:
+        cut.append(f"cycles 0-{DEFAULT_CYCLES - 1} of each row block (--trace-cycles)")
+    return pes, cycles, f"the trace shows {' and '.join(cut)}" if cut else ""
+
+
+def _pe_list(text: str, n: int) -> list[int] | None:
+    if text.strip().lower() == "all":
+        return None
+    pes: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            pes += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise EieError(f"--trace-pes takes PE numbers and ranges like 0-7,12, got {text!r}") from None
+    if not pes or min(pes) < 0 or max(pes) >= n:
+        raise EieError(f"--trace-pes {text}: PEs are numbered 0..{n - 1}")
+    return sorted(set(pes))
+
+
+def _cycle_range(text: str) -> tuple[int, int]:
+    first, sep, stop = text.partition(":")
+    try:
+        bounds = int(first), int(stop)
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or not 0 <= bounds[0] < bounds[1]:
+        raise EieError(f"--trace-cycles takes FIRST:STOP with 0 <= FIRST < STOP, got {text!r}")
+    return bounds
 
 
 def _name(j, layer: EncodedLayer) -> str:

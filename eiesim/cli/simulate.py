@@ -31,9 +31,6 @@ from eiesim.timing import PROFILES
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
 TRACE_MAX_PES = 64
 TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: above it --trace shows a window of cycles by default
-TRACE_ALL_PES = 16  # --trace shows every PE up to this many, else the first TRACE_DEFAULT_PES
-TRACE_DEFAULT_PES = 8
-TRACE_DEFAULT_CYCLES = 1000
 PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (VGG-6: 0.8 GB)
 
@@ -68,11 +65,10 @@ MAX_INPUTS = 4096  # --inputs frames are held at once: K x inputs activations (V
               help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's "
                    f"schedule (N <= {TRACE_MAX_PES}; see --trace-pes and --trace-cycles).")
 @click.option("--trace-pes", metavar="LIST",
-              help=f"--trace: the PEs to show, e.g. 0-7 or 0,5,63, or all [default: all up to {TRACE_ALL_PES} PEs, "
-                   f"else 0-{TRACE_DEFAULT_PES - 1}].")
+              help="--trace: the PEs to show, e.g. 0-7 or 0,5,63, or all [default: all up to 16 PEs, else 0-7].")
 @click.option("--trace-cycles", metavar="FIRST:STOP",
-              help=f"--trace: the cycles to show of each row block, FIRST up to STOP [default: all, or "
-                   f"0:{TRACE_DEFAULT_CYCLES} when row blocks x K + entries > {TRACE_MAX_SIZE}].")
+              help=f"--trace: the cycles to show of each row block, FIRST up to STOP [default: all, or 0:1000 "
+                   f"when row blocks x K + entries > {TRACE_MAX_SIZE}].")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
 def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
@@ -296,55 +292,22 @@ def _resolve_engine(choice: str, layer, config) -> str:
 
 
 def _check_trace_size(layer, acts, config, line_trace: bool, trace_pes, trace_cycles):
-    """The PEs and cycles --trace shows (None: all), checked, with a note on stderr when the
-    defaults cut the trace."""
+    """The PEs and cycles --trace shows (None: all); a note on stderr when the defaults cut it."""
+    from eiesim.trace import choose_window
+
     slices = layer.n_blocks * int(np.count_nonzero(acts)) * config.n_pe
     if slices > PERFETTO_MAX_SLICES:
         raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
     if not line_trace:
         return None, None
-    n, size = config.n_pe, layer.n_blocks * layer.shape[1] + layer.n_entries
-    if n > TRACE_MAX_PES and trace_pes is None:
+    if config.n_pe > TRACE_MAX_PES and trace_pes is None:
         raise EieError(f"--trace is for small layers (N <= {TRACE_MAX_PES}); {layer.name or 'this layer'} has "
-                       f"N = {n}: pick PEs with --trace-pes")
-    pes = _pe_list(trace_pes, n) if trace_pes else (None if n <= TRACE_ALL_PES else list(range(TRACE_DEFAULT_PES)))
-    cycles = _cycle_range(trace_cycles) if trace_cycles else (
-        None if size <= TRACE_MAX_SIZE else (0, TRACE_DEFAULT_CYCLES))
-    cut = []
-    if pes is not None and not trace_pes:
-        cut.append(f"PEs 0-{TRACE_DEFAULT_PES - 1} of {n} (--trace-pes)")
-    if cycles is not None and not trace_cycles:
-        cut.append(f"cycles 0-{TRACE_DEFAULT_CYCLES - 1} of each row block (--trace-cycles)")
-    if cut:
-        click.echo(f"eiesim: the trace shows {' and '.join(cut)}", err=True)
+                       f"N = {config.n_pe}: pick PEs with --trace-pes")
+    large = layer.n_blocks * layer.shape[1] + layer.n_entries > TRACE_MAX_SIZE
+    pes, cycles, note = choose_window(config.n_pe, large, trace_pes, trace_cycles)
+    if note:
+        click.echo(f"eiesim: {note}", err=True)
     return pes, cycles
-
-
-def _pe_list(text: str, n: int) -> list[int] | None:
-    """``all``, or PE numbers and ranges: ``0-7,12``."""
-    if text.strip().lower() == "all":
-        return None
-    pes: list[int] = []
-    try:
-        for part in text.split(","):
-            first, _, last = part.strip().partition("-")
-            pes += range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise EieError(f"--trace-pes takes PE numbers and ranges like 0-7,12, got {text!r}") from None
-    if not pes or min(pes) < 0 or max(pes) >= n:
-        raise EieError(f"--trace-pes {text}: PEs are numbered 0..{n - 1}")
-    return sorted(set(pes))
-
-
-def _cycle_range(text: str) -> tuple[int, int]:
-    first, sep, stop = text.partition(":")
-    try:
-        bounds = int(first), int(stop)
-    except ValueError:
-        bounds = None
-    if not sep or bounds is None or not 0 <= bounds[0] < bounds[1]:
-        raise EieError(f"--trace-cycles takes FIRST:STOP with 0 <= FIRST < STOP, got {text!r}")
-    return bounds
 
 
 def _recorder(engine: str):
