@@ -184,3 +184,11 @@ def test_progress_over_several_layers_only(capsys):
     assert list(over_layers(iter([1, 2, 3]), 3, "compressing")) == [1, 2, 3]
     err = capsys.readouterr().err
     assert "compressing:" in err and "0/3" in err
+
+
+def test_energy_layer_table_has_a_fit_column(run_cli):
+    code, out, err = run_cli("energy", "--benchmark", "VGG-6")
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["layer", "cycles"])
+    assert lines[header].split()[-1] == "fits" and lines[header + 1].split()[-1] == "NO"  # VGG-6's pointers
