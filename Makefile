@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@echo "torch 2.13.0 from: $(or $(TORCH_SOURCE),the configured package index)"
-	$(BIN)/python -m pip install -q $(TORCH_SOURCE) torch==2.13.0
+	# numpy with torch: importing torch below without numpy would warn "Failed to initialize NumPy".
+	$(BIN)/python -m pip install -q $(TORCH_SOURCE) torch==2.13.0 "numpy>=1.26"
 	# torch stays pinned while the rest installs (nothing may swap it for another build).
 	echo "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
 	$(BIN)/python -m pip install -q -c $(VENV)/torch-pin.txt -e ".[dev,torch,onnx]"

@@ -34,8 +34,8 @@ from eiesim.simulation import one_pass, prepare_activations
 from workloads.benchmarks import BENCHMARKS, benchmark_layer
 
 TARGET_TOTAL_S = 0.020  # nine layers, 64 PEs, one core (SPEC §10)
-TARGET_TIMING_ONLY_S = 0.004  # the same without outputs (issue 15)
-EIE_CPP_RATIO = 1.5  # eie-cpp may cost at most this much more than spec (issue 12)
+TARGET_TIMING_ONLY_S = 0.004  # the same without outputs
+EIE_CPP_RATIO = 1.5  # eie-cpp may cost at most this much more than spec
 CHIP = ArchConfig()  # 64 PEs, D = 8, 800 MHz, timing "spec"
 
 

@@ -25,8 +25,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 AXES = ["n_pe=1..256:pow2", "queue_depth=1..256:pow2"]
 POINTS = 729
-TARGET_S = 12.0  # the cold sweep (issue 15)
-DASK_RATIO = 1.2  # --dask-local against the process pool, warm (issue 15)
+TARGET_S = 12.0  # the cold sweep
+DASK_RATIO = 1.2  # --dask-local against the process pool, warm
 
 
 def sweep(root: Path, store: str, *options: str) -> dict[str, object]:

@@ -19,13 +19,12 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
 
 from compressor.quantize import share_weights
 from eiecore.caches import Cache
 from eiecore.encoding import Encoding
 from eiecore.errors import EieError
-from eiecore.numba_options import JIT
+from eiecore.numba_options import lazy_njit
 from eiecore.validate import as_array
 
 Activation = Literal["relu", "none"]
@@ -368,7 +367,7 @@ def interleave(
     return layer
 
 
-@njit(**JIT)
+@lazy_njit
 def _interleave(row_start, cols, codes, n, r, k, t_count, x):
     """Entries (v, z) of every (block, PE, column) list in storage order, with fillers.
 
@@ -437,22 +436,20 @@ def _interleave(row_start, cols, codes, n, r, k, t_count, x):
     return code, rel, per_group, -1
 
 
-@njit(**JIT)
 def _local_rows(rel, start, ptr):
     """Decode the relative indices: an entry's local row is the previous one's + z + 1,
     from -1 at the start of each column of each (block, PE) list (SPEC §3). int64, so no
-    sum of a hostile file's indices can wrap; ``start`` and ``ptr`` must be consistent."""
+    sum of a hostile file's indices can wrap; ``start`` and ``ptr`` must be consistent
+    (the lists, column by column, are the entries in storage order)."""
+    if rel.size == 0:
+        return np.empty(0, np.int64)
     n_blocks, n_pe, k1 = ptr.shape
-    local = np.empty(rel.size, np.int64)
-    for t in range(n_blocks):
-        for p in range(n_pe):
-            base = start[t * n_pe + p]
-            for j in range(k1 - 1):
-                row = -1
-                for a in range(base + ptr[t, p, j], base + ptr[t, p, j + 1]):
-                    row += np.int64(rel[a]) + 1
-                    local[a] = row
-    return local
+    lists = ptr.reshape(n_blocks * n_pe, k1).astype(np.int64)
+    first = (start[:-1, None].astype(np.int64) + lists[:, :-1]).ravel()  # each column's first entry
+    length = np.diff(lists, axis=1).ravel()
+    total = np.cumsum(rel.astype(np.int64) + 1)  # z + 1 summed from the first entry
+    before = np.where(first > 0, total[np.maximum(first, 1) - 1], 0)  # the sum before each column
+    return total - np.repeat(before, length) - 1
 
 
 _VALID = Cache("layers known valid", weak_keys=True)  # EncodedLayer -> True

@@ -15,10 +15,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from eiecore.errors import EieError, EieWarning
-from eiecore.numba_options import JIT
+from eiecore.numba_options import lazy_njit
 
 # Lloyd's stopping rule, scikit-learn's KMeans defaults: stop when the summed squared
 # centroid shift is at most TOL times the variance of the weights, or after MAX_ITER.
@@ -146,7 +145,7 @@ def kmeans_1d(ordered: np.ndarray, n_clusters: int) -> tuple[np.ndarray, int]:
     return np.sort(centres), iteration
 
 
-@njit(**JIT)
+@lazy_njit
 def _prefix_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prefix sums of ``x`` as hi + lo (hi[i] + lo[i] = x[0] + ... + x[i-1], hi[0] = 0).
 
@@ -169,7 +168,7 @@ def _prefix_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hi, lo
 
 
-@njit(**JIT)
+@lazy_njit
 def _variance(x: np.ndarray, mean: float) -> float:
     """Mean squared deviation from ``mean`` (numpy's ``var`` without its temporaries)."""
     total = 0.0
@@ -196,7 +195,7 @@ def _intervals(x: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return start, stop
 
 
-@njit(**JIT)
+@lazy_njit
 def _boundaries(x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """For each pair of neighbouring centroids, the first sorted value nearer the upper one.
 
@@ -277,7 +276,7 @@ def _nearest(values: np.ndarray, ordered: np.ndarray, centroids: np.ndarray) -> 
     return _count_reached(values, ordered[first_up[first_up < ordered.size]])
 
 
-@njit(**JIT)
+@lazy_njit
 def _count_reached(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """For each value, how many of the ascending ``thresholds`` are at most it (uint8)."""
     out = np.empty(values.size, np.uint8)

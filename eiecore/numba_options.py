@@ -11,4 +11,24 @@ the division-by-zero checks of integer ``//`` (every divisor is validated positi
 ``numba.njit`` (always nopython). ``NUMBA_DISABLE_JIT=1`` runs them as plain Python.
 """
 
+import functools
+
 JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+
+def lazy_njit(fn):
+    """``numba.njit(**JIT)(fn)`` made at the first call: the module holding the kernel imports
+    without numba (0.5 s), so commands that never run one (``eiesim info``) never load it.
+    For kernels called from Python, not from other kernels."""
+    compiled = None
+
+    @functools.wraps(fn)
+    def call(*args):
+        nonlocal compiled
+        if compiled is None:
+            from numba import njit
+
+            compiled = njit(**JIT)(fn)
+        return compiled(*args)
+
+    return call

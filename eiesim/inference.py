@@ -629,7 +629,8 @@ def infer(
 
 
 def plot_latency(result: InferenceResult, path) -> None:
-    """Box plots of the latency per layer and of the whole network over the inputs."""
+    """Box plots of the latency per layer and of the whole network over the inputs, on one
+    shared y axis so the panels compare at a glance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -637,9 +638,10 @@ def plot_latency(result: InferenceResult, path) -> None:
 
     data = [result.cycles[:, i] / result.clock_mhz for i in range(len(result.layer_names))]
     labels = [*result.layer_names, "network"]
-    fig, axes = plt.subplots(1, len(labels), figsize=(max(4.0, 1.6 * len(labels) + 1.0), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(labels), figsize=(max(4.0, 1.6 * len(labels) + 1.0), 3.4), squeeze=False,
+                             sharey=True)
     for ax, values, label in zip(axes[0], [*data, result.latency_us], labels):
-        ax.boxplot(values, whis=(5, 95), showfliers=True, widths=0.6)  # each its own scale
+        ax.boxplot(values, whis=(5, 95), showfliers=True, widths=0.6)
         ax.set_xticks([1], [label], rotation=20, ha="right")
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("latency per input (us)")

@@ -18,3 +18,8 @@ def progress_bar(*args, **kwargs):
         except ImportError:
             pass
     return tqdm(*args, **kwargs)
+
+
+def over_layers(items, total: int, what: str):
+    """A command's progress over several layers, on stderr; none for a single layer."""
+    return progress_bar(items, total=total, desc=what, unit="layer", disable=total < 2, leave=False)

@@ -9,7 +9,8 @@ is the number of columns k broadcast in or before t (b_k <= t) and not yet poppe
 ``line_trace`` renders one line per cycle of each row block: the broadcast of that
 cycle, then per PE its queue occupancy and what it does (``ptr jJ``: pops column J and
 reads its pointers; ``jJ:rR`` issues the real entry of column J for local row R;
-``jJ:fill`` issues a filler; ``wait``: starved between two columns).
+``jJ:fill`` issues a filler; ``wait``: starved between two columns). ``window`` keeps
+some PEs and a range of cycles of either engine's line trace.
 ``perfetto_trace`` builds the JSON object of the Chrome trace-event format (open it at
 ui.perfetto.dev): one track for the CCU and one per PE. One trace microsecond stands
 for one clock cycle (the metadata states the clock), so every timestamp is an integer
@@ -18,17 +19,21 @@ and survives Perfetto's rounding to whole nanoseconds.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from compressor.csc import EncodedLayer
+from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, ScheduleRecorder
 from eiesim.numerics import to_real
 from eiesim.timing import next_pop
 
 BIAS_LABEL = "bias"  # how the empty own-pack bias column (index K) is named
+ALL_PES = 16  # a line trace shows every PE up to this many by default, else the first DEFAULT_PES
+DEFAULT_PES = 8
+DEFAULT_CYCLES = 1000  # of each row block, by default, for a large layer
 
 
 def _free(block: BlockSchedule, p: int, k: int, config: ArchConfig) -> int:
@@ -36,25 +41,90 @@ def _free(block: BlockSchedule, p: int, k: int, config: ArchConfig) -> int:
     return next_pop(int(block.pop[p, k]), int(block.entries[p, k]), config.rules.pointer_cycles)
 
 
-def line_trace(trace: ScheduleRecorder, layer: EncodedLayer, config: ArchConfig) -> Iterator[str]:
-    """One line per cycle of every row block (see the module docstring)."""
+def line_trace(trace: ScheduleRecorder, layer: EncodedLayer, config: ArchConfig,
+               pes: Sequence[int] | None = None) -> Iterator[str]:
+    """One line per cycle of every row block (see the module docstring); only the PEs
+    ``pes`` when given."""
     local_rows = layer.entry_local_rows()
     for block in trace.blocks:
-        n = block.n_pe
+        shown = range(block.n_pe) if pes is None else [p for p in pes if p < block.n_pe]
         yield (
             f"row block {block.block}: T_block = {block.end} cycles"
             f" + {block.write_back} write-back cycles"
         )
-        cells = [_pe_cells(block, p, layer, local_rows, config) for p in range(n)]
+        cells = {p: _pe_cells(block, p, layer, local_rows, config) for p in shown}
         bcast = {int(b): f"{_name(j, layer)} a={_real(a, config):g}"
                  for b, j, a in zip(block.broadcast, block.columns, block.activations)}
-        widths = [max([len(f"PE{p}")] + [len(c) for c in cells[p]]) for p in range(n)]
+        widths = {p: max([len(f"PE{p}")] + [len(c) for c in cells[p]]) for p in shown}
         bwidth = max([len("broadcast")] + [len(s) for s in bcast.values()])
-        yield " | ".join(["cycle", "broadcast".ljust(bwidth)] + [f"PE{p}".ljust(w) for p, w in enumerate(widths)]).rstrip()
+        yield " | ".join(["cycle", "broadcast".ljust(bwidth)] + [f"PE{p}".ljust(widths[p]) for p in shown]).rstrip()
         for t in range(block.end):
             row = [f"{t:5d}", bcast.get(t, "").ljust(bwidth)]
-            row += [cells[p][t].ljust(widths[p]) for p in range(n)]
+            row += [cells[p][t].ljust(widths[p]) for p in shown]
             yield " | ".join(row).rstrip()
+
+
+def window(lines: Iterable[str], pes: Sequence[int] | None = None,
+           cycles: tuple[int, int] | None = None) -> Iterator[str]:
+    """A line trace (either engine's: columns separated by `` | ``, a header line naming
+    them, ``PE0``, ``PE1``, ...) cut to the columns of the PEs ``pes`` and to the cycles
+    ``cycles`` = [first, stop) of each row block; other lines pass unchanged."""
+    keep: list[int] | None = None
+    for line in lines:
+        cols = line.split(" | ")
+        head = cols[0].strip()
+        if head == "cycle":  # a block's header: which column is which PE
+            names = [c.strip() for c in cols]
+            first_pe = next((i for i, c in enumerate(names) if c.startswith("PE")), len(names))
+            wanted = set(range(len(names))) if pes is None else {f"PE{p}" for p in pes}
+            keep = [i for i, c in enumerate(names) if i < first_pe or pes is None or c in wanted]
+        elif not head.isdigit():
+            yield line
+            continue
+        elif cycles is not None and not cycles[0] <= int(head) < cycles[1]:
+            continue
+        yield " | ".join(cols[i] for i in (keep or range(len(cols))) if i < len(cols)).rstrip()
+
+
+def choose_window(n_pe: int, large: bool, pes_text: str | None = None, cycles_text: str | None = None):
+    """The PEs and cycles a line trace shows (:func:`window`'s arguments) from the command
+    line's ``--trace-pes`` (``all``, or numbers and ranges: ``0-7,12``) and ``--trace-cycles``
+    (``FIRST:STOP``), or by default every PE up to :data:`ALL_PES` and every cycle unless the
+    layer is ``large``; and a note saying what the defaults left out (empty if nothing)."""
+    pes = _pe_list(pes_text, n_pe) if pes_text else (None if n_pe <= ALL_PES else list(range(DEFAULT_PES)))
+    cycles = _cycle_range(cycles_text) if cycles_text else ((0, DEFAULT_CYCLES) if large else None)
+    cut = []
+    if pes is not None and not pes_text:
+        cut.append(f"PEs 0-{DEFAULT_PES - 1} of {n_pe} (--trace-pes)")
+    if cycles is not None and not cycles_text:
+        cut.append(f"cycles 0-{DEFAULT_CYCLES - 1} of each row block (--trace-cycles)")
+    return pes, cycles, f"the trace shows {' and '.join(cut)}" if cut else ""
+
+
+def _pe_list(text: str, n: int) -> list[int] | None:
+    if text.strip().lower() == "all":
+        return None
+    pes: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            pes += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise EieError(f"--trace-pes takes PE numbers and ranges like 0-7,12, got {text!r}") from None
+    if not pes or min(pes) < 0 or max(pes) >= n:
+        raise EieError(f"--trace-pes {text}: PEs are numbered 0..{n - 1}")
+    return sorted(set(pes))
+
+
+def _cycle_range(text: str) -> tuple[int, int]:
+    first, sep, stop = text.partition(":")
+    try:
+        bounds = int(first), int(stop)
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or not 0 <= bounds[0] < bounds[1]:
+        raise EieError(f"--trace-cycles takes FIRST:STOP with 0 <= FIRST < STOP, got {text!r}")
+    return bounds
 
 
 def _name(j, layer: EncodedLayer) -> str:

@@ -3,6 +3,7 @@
 import json
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -221,15 +222,19 @@ def test_unstable_timings_are_marked_and_left_out_of_the_headline():
     comp = report.comparison()
     assert comp["geomean_layers"]["eie-64pe"] == ["A", "C"]
     assert comp["geomean"]["speedup"]["eie-64pe"] == pytest.approx(np.sqrt(8.0 * 2.0))  # not B's 1.0
-    # Fastest samples: A 8.0 x (1 - 0.1) = 7.2, C 2.0 x (1 - 0.25) = 1.5 (EIE 1.0 s each).
-    assert report.headline_speedups() == pytest.approx({"fastest": np.sqrt(7.2 * 1.5), "median": 4.0})
+    # One statistic everywhere: the medians, A 8.0 and C 2.0 (EIE 1.0 s each); not the fastest samples.
+    assert report.headline_speedup() == pytest.approx(4.0)
     headline = report.headline()
-    assert "3.29x faster than cpu-dense-b1" in headline and "over 2 of 3 layers" in headline
-    assert "fastest cpu-dense-b1 sample per frame" in headline and "from the medians instead: 4.00x" in headline
-    assert "left out: B" in headline
+    assert "4.00x faster than cpu-dense-b1" in headline and "over 2 of 3 layers" in headline
+    assert "median cpu-dense-b1 wall time per frame" in headline and "left out: B" in headline
+    assert "benchmark layers" in headline and "batch 1" in headline
     assert "torch 1 thread(s); load average (1 min) 1.50 before and 2.25 after the timings, on 2 CPUs" in headline
     md = report.to_markdown()
-    assert "| B | 1000000.0 (1.00x) unstable | 1000000.0 (1.00x) unstable |" in md
+    # B's reference timing is unstable: marked, and the layer starred as left out; the
+    # simulated column is never marked unstable.
+    assert "| B * | 1000000.0 (1.00x) unstable | 1000000.0 (1.00x) |" in md
+    assert "left out of every geometric mean: the cpu-dense-b1 timing is unstable" in md
+    assert "| A | 8000000.0 (1.00x) | 1000000.0 (8.00x) |" in md
     assert "No GPU found" in md and headline in md
 
 
@@ -237,18 +242,32 @@ def test_time_call_samples_until_the_spread_is_small_or_the_cap(monkeypatch):
     clock = iter(range(10**6))
     monkeypatch.setattr(baselines.time, "perf_counter", lambda: next(clock) * 1.0)  # every read 1 s later
     calls = []
-    stats = baselines.time_call(lambda: calls.append(1), repeats=3, warmup=2, sync=lambda: None)
-    # A constant 1 s per sample has no spread: stop at the minimum of 3 samples, one call each
+    stats, wall = baselines.time_call(lambda: calls.append(1), repeats=3, warmup=2, sync=lambda: None)
+    # A constant per-sample time has no spread: stop at the minimum of 3 samples, one call each
     # (2 warm-up calls + 1 call to size the sample, then 3 samples).
     assert (stats.repeats, stats.calls_per_sample, stats.spread, len(calls)) == (3, 1, 0.0, 6)
+    assert wall.repeats == 3
 
     durations = iter([0.0, 1e-4] + [0.0, 1e-4, 0.0, 9e-4] * 1000)  # samples alternate 1 and 9 ms
-    monkeypatch.setattr(baselines.time, "perf_counter", lambda: next(durations))
+    monkeypatch.setattr(baselines, "_thread_cpu_s", lambda: next(durations))
+    monkeypatch.setattr(baselines.time, "perf_counter", lambda: 0.0)
     monkeypatch.setattr(baselines, "BUDGET_S", 1e9)
-    stats = baselines.time_call(lambda: None, repeats=4, warmup=0, sync=lambda: None)
+    stats, _ = baselines.time_call(lambda: None, repeats=4, warmup=0, sync=lambda: None, clock=baselines.THREAD_CPU)
     # 1e-4 s per call -> 10 calls make a 1 ms sample; the spread stays ~1.6 > 0.25, so
     # sampling goes on to the cap of 5 x 4 samples.
     assert stats.calls_per_sample == 10 and stats.repeats == 20 and stats.spread > 0.25
+    with pytest.raises(EieError, match="unknown clock 'cycles'"):
+        baselines.time_call(lambda: None, 1, 0, lambda: None, clock="cycles")
+
+
+def test_thread_cpu_time_ignores_time_spent_waiting():
+    """A call that sleeps 20 ms uses almost no CPU: thread CPU time sees the work, the wall
+    time the wait (as another process holding the CPU would add)."""
+    import time
+
+    stats, wall = baselines.time_call(lambda: time.sleep(0.02), repeats=2, warmup=0, sync=lambda: None,
+                                      clock=baselines.THREAD_CPU)
+    assert wall.median >= 0.02 and stats.median < 0.005
 
 
 def test_run_baselines_small_benchmark_end_to_end(monkeypatch):
@@ -259,6 +278,10 @@ def test_run_baselines_small_benchmark_end_to_end(monkeypatch):
     assert report.settings["batches"] == [1, 2] and report.settings["benchmarks"] == ["NT-We"]
     assert report.environment["threads"] == 1 and report.environment["torch_version"] == torch.__version__
     assert len(report.measurements) == 4
+    # One CPU thread: timed in thread CPU time, the wall time of the same samples beside it.
+    assert all(m.clock == baselines.THREAD_CPU and m.wall.repeats == m.call.repeats for m in report.measurements)
+    assert "median cpu-dense-b1 thread CPU time per frame" in report.headline()
+    assert "Wall time per frame, us" in report.to_markdown()
     comp = report.comparison()
     (row,) = report.eie
     assert row.cycles > 0 and row.seconds == pytest.approx(row.cycles / 800e6)  # 800 MHz clock
@@ -309,3 +332,18 @@ def test_cli_baseline_bad_input_is_one_line(run_cli):
     if not torch.cuda.is_available():
         code, _, err = run_cli("baseline", "--benchmark", "NT-We", "--device", "cuda")
         assert code == 1 and "torch.cuda.is_available() is False" in err
+
+
+def test_cold_copies_fill_the_cold_bytes(monkeypatch):
+    monkeypatch.setattr(baselines, "COLD_BYTES", 1000)
+    dense = torch.ones(10, 10)  # 400 bytes: itself and two copies make 1,200 >= 1,000
+    ring = baselines.cold_copies(dense)
+    assert len(ring) == 3 and ring[0] is dense and len({t.data_ptr() for t in ring}) == 3
+    assert all(torch.equal(t, dense) for t in ring)
+    # CSR: 10 values (40 bytes) + 10 column indices + 11 row pointers (int64: 168 bytes) = 208.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: sparse CSR support is in beta
+        sparse = torch.eye(10).to_sparse_csr()
+    assert baselines._nbytes(sparse) == 208 and len(baselines.cold_copies(sparse)) == 5
+    monkeypatch.setattr(baselines, "MAX_COPIES", 2)
+    assert len(baselines.cold_copies(dense)) == 2

@@ -9,8 +9,6 @@ counter definitions written independently of both engines.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +19,7 @@ from eiecore.errors import EieError
 from eiesim.config import ArchConfig
 from eiesim.engines import ScheduleRecorder
 from eiesim.functional import functional_output
+from eiesim.paper.heterogeneity import fc8_available, load_fc8
 from eiesim.simulation import simulate
 from eiesim.timing import PIPELINE_DRAIN, RULES
 from tests.strategies import activations, codes_for, masks
@@ -430,15 +429,12 @@ def test_drained_end_counts_pops_of_empty_columns(engine):
     check(layer, np.zeros(1), config.replace(timing="spec", block_end="drained"), engine, cycles=1)
 
 
-FC8 = Path("/work/shared/data/eie_alexnet_fc8/fc8.npz")
-
-
-@pytest.mark.skipif(not FC8.exists(), reason="the authors' AlexNet fc8 data is not in ../shared")
+@pytest.mark.skipif(not fc8_available(), reason="the authors' AlexNet fc8 data is absent (EIESIM_FC8_DIR)")
 def test_alexnet_fc8_of_the_authors():
     # EIE Table IV's Alex-8: the authors' simulator reports 7926 cycles at 64 PEs, buffer
     # size 8, and 7896 at 9; SPEC §5 gives 7891 at D = 8 (SPEC §5.1, and
     # ../shared/data/eie_alexnet_fc8/README.md), with the same work done.
-    data = np.load(FC8)
+    data = load_fc8()
     codes = np.concatenate([data["codes"], data["bias"][:, None]], axis=1).astype(np.int64)
     rows, cols = np.nonzero(codes)
     acts = data["acts"].astype(np.float64)

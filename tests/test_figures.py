@@ -109,3 +109,24 @@ def test_the_collision_check_finds_overlapping_texts():
         hits = style.text_collisions(fig)
     assert ("here", "there") in hits
     assert any("title" in a and "label" in b or "label" in a and "title" in b for a, b in hits)
+
+
+def test_fig6_marks_the_layers_left_out_of_the_geometric_mean(tmp_path, checked):
+    """VGG-6's reference timing is unstable (every bar of it left out), NT-We's CPU CSR
+    timing alone: their bars are hatched, VGG-6's label says it is left out, and the
+    geometric mean's label gives the layers it covers."""
+    rows = []
+    for layer in LAYERS:
+        for p, v in (("cpu-dense-b1", 1.0), ("cpu-sparse-b1", 0.8), ("eie-64pe", 900.0)):
+            rows.append({"layer": layer, "platform": p, "speedup": v,
+                         "stable": layer != "VGG-6" and not (layer == "NT-We" and p == "cpu-sparse-b1")})
+    rows += [{"layer": "geomean", "platform": p, "speedup": v, "stable": True, "layers_in_geomean": n}
+             for p, v, n in (("cpu-dense-b1", 1.0, 8), ("cpu-sparse-b1", 0.8, 7), ("eie-64pe", 900.0, 8))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figures.speedup_bars(pd.DataFrame(rows), "speedup", tmp_path / "fig06", "speedup", "Speedup")
+    svg = (tmp_path / "fig06.svg").read_text()
+    assert "VGG-6" in svg and "(left out)" in svg and svg.count("(left out)") == 1  # NT-We keeps two bars
+    assert "(7/8 of 9)" in svg and "hatched: unstable timing" in svg
+    assert svg.count('id="h') >= 1  # a hatch pattern is defined
+    assert {stem: hits for stem, hits in checked.items() if hits} == {}

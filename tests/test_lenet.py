@@ -26,7 +26,14 @@ def reduced():
 def test_reduced_run_reports_every_stage(reduced):
     names = [s.name for s in reduced.stages]
     assert names == ["dense", "pruned, before retraining", "pruned + retrained", "4-bit weight sharing",
-                     "centroids fine-tuned", "EIE fixed point"]
+                     "centroids fine-tuned", "centroids fine-tuned, EIE's images", "EIE fixed point"]
+    # Like with like: the chip's accuracy on its 20 images sits under the float model's on
+    # the same 20, and every row says how many test images it counts.
+    assert [s.images for s in reduced.stages][-2:] == [20, 20] and reduced.test_images == 360
+    assert reduced.stages[-2].accuracy == pytest.approx(reduced.float_accuracy_eie_images)
+    md = reduced.to_markdown()
+    assert "| stage | test images | test accuracy | note |" in md and "| dense | 360 |" in md
+    assert "| EIE fixed point | 20 |" in md
     acc = {s.name: s.accuracy for s in reduced.stages}
     assert acc["dense"] > 0.85  # ten classes: chance is 0.1
     assert acc["pruned + retrained"] > 0.8 and acc["centroids fine-tuned"] > 0.8

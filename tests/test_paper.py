@@ -75,3 +75,12 @@ def test_full_grid_map_is_drawn(tmp_path):
                        for layer in ("a", "b") for n in (1, 4) for d in (1, 2, 8)])
     paths = figures.pe_queue_map(df, tmp_path / "map")
     assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_markdown_table_has_one_number_format_for_counts():
+    # .4g would print 45650.0 as 4.565e+04 beside plain 812: large floats are rounded instead.
+    text = markdown_table(pd.DataFrame({"cycles": [45650.0, 812.0, 12345.6], "x": [0.000123, 2.5, 1e5]}))
+    assert "| 45650 | 0.000123 |" in text and "| 812 | 2.5 |" in text and "| 12346 | 100000 |" in text
+    assert "e+0" not in text
+    assert "| 1.23e+04 |" not in markdown_table(pd.DataFrame({"t": [12345.6]}), ".3g")
+    assert "| 12346 |" in markdown_table(pd.DataFrame({"t": [12345.6]}), ".3g")

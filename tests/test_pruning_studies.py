@@ -1,4 +1,4 @@
-"""Pruning studies (issue 16): balanced vs magnitude, PPR sweeps, LeNet at equal accuracy."""
+"""Pruning studies: balanced vs magnitude, PPR sweeps, LeNet at equal accuracy."""
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ def test_equal_accuracy_picks_the_largest_rate_reaching_the_target():
     assert chosen.loc["row", "pruning_rate"] == 2.0 and not chosen.loc["row", "reaches_target"]
     assert chosen.loc["row", "unstructured_rate_over_this"] == 5.0
     text = pruning.lenet_answer(chosen.reset_index())
+    assert text.startswith("On LeNet-300-100 on the 8 x 8 digits, fc1 and fc2 pruned and retrained (tiny layers")
+    named = pruning.lenet_answer(chosen.reset_index(), pruning.LeNetPruning.quick(), seed=3)
+    assert "64 PEs, 20 dense and 4 retraining epochs, seed 3, cycles over 8 test images" in named
     assert "PPR is 4.00" in text and "never reaches" in text and "2.08x its speedup" in text  # 2.5 / 1.2
 
 

@@ -114,7 +114,7 @@ def test_codes_and_codebook_invariants(values, bits):
     assert shared.codes.shape == values.shape and shared.codes.dtype == np.uint8
     # Every kept weight keeps a non-zero code, so the pattern cannot change.
     assert np.all((shared.codes >= 1) & (shared.codes <= 2**bits - 1))
-    assert np.all(shared.values() != 0)  # ... and a non-zero value (issue 17)
+    assert np.all(shared.values() != 0)  # ... and a non-zero value
     book = shared.codebook
     assert book.shape == (2**bits,) and book[0] == 0
     used = book[1 : 1 + min(np.unique(values).size, 2**bits - 1)]

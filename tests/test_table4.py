@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from eiesim.paper import table4
-from eiesim.paper.heterogeneity import FC8_DIR
+from eiesim.paper.heterogeneity import fc8_available
 from eiesim.paper.report import EIE_TABLE4_US
 
 
@@ -24,11 +24,42 @@ def test_decomposition_adds_up():
     assert row["spec_uniform_ratio"] == pytest.approx(row["spec_uniform_us"] / 7.5)
     # NT-LSTM's inputs are dense: no per-input density spread, so that step is exactly 0.
     assert row["step_input_density_us"] == 0.0 and np.isnan(row["density_to_close_gap"])
-    assert "Gap decomposition" in table4.markdown(df, table4.real_fc8())
+    md = table4.markdown(df, table4.real_fc8())
+    assert "Gap decomposition" in md and "one input per layer" in md
+
+
+def test_standard_error_by_hand():
+    # 1, 2, 3, 4: sample variance ((1.5^2 + 0.5^2) x 2) / 3 = 5/3; / sqrt(4) inputs.
+    assert table4.standard_error(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(np.sqrt(5 / 3) / 2)
+    assert np.isnan(table4.standard_error(np.array([7.0])))
+    assert table4.standard_error(np.full(100, 6.72)) == 0.0  # not a rounding residue of 1e-16
+
+
+def test_heterogeneous_means_carry_their_standard_error_and_input_count():
+    df = table4.validation(["Alex-8"], inputs=4, progress=False)
+    row = df.iloc[0]
+    assert row["inputs"] == 4
+    for profile in table4.PROFILES:
+        for mode in ("uniform", "heterogeneous"):
+            assert row[f"{profile}_{mode}_se_us"] >= 0
+    # Alex-8's heterogeneous inputs differ in density, so their times spread; the mean's
+    # error is stated in the table beside it.
+    assert row["spec_heterogeneous_se_us"] > 0
+    md = table4.markdown(df, table4.real_fc8())
+    assert "Times are means over 4 input(s) per layer (seed 0), ± the standard error" in md
+    assert f"{row['spec_heterogeneous_us']:.3g} ± {row['spec_heterogeneous_se_us']:.1g}" in md
+
+
+def test_the_defaults_run_enough_inputs():
+    from eiesim.cli.study import table4 as command
+    from eiesim.paper.settings import PaperSettings
+
+    default = next(p.default for p in command.params if p.name == "inputs")
+    assert default == table4.INPUTS == PaperSettings.for_mode("default").validation_inputs == 100
 
 
 def test_real_fc8_gives_the_documented_cycles():
-    if not (FC8_DIR / "fc8.npz").is_file():
+    if not fc8_available():
         pytest.skip("the EIE authors' fc8 data is not present")
     real = table4.real_fc8()
     # The data's README: SPEC §5 with D = 8 gives 7891 cycles on this layer and input, and

@@ -150,9 +150,9 @@ def test_simulate_workload_options_fail_cleanly(run_cli, args, message):
 
 
 def test_fc8_measurement_gives_the_documented_figures():
-    from eiesim.paper.heterogeneity import FC8_DIR, measure_fc8
+    from eiesim.paper.heterogeneity import fc8_available, measure_fc8
 
-    if not (FC8_DIR / "fc8.npz").is_file():
+    if not fc8_available():
         pytest.skip("the EIE authors' fc8 data is not present")
     m = measure_fc8()
     # Its README: 1759 of 4096 inputs non-zero, 25.66 % of weights kept; the issue: 528..1435
@@ -166,5 +166,19 @@ def test_fc8_measurement_gives_the_documented_figures():
 def test_fc8_missing_is_a_clear_error(tmp_path):
     from eiesim.paper.heterogeneity import measure_fc8
 
-    with pytest.raises(EieError, match="fc8 data is not at"):
+    with pytest.raises(EieError, match="fc8 data is not at .* \\(set EIESIM_FC8_DIR to its folder\\)"):
         measure_fc8(tmp_path)
+
+
+def test_fc8_folder_from_the_environment_else_beside_the_repository(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from eiesim.paper import heterogeneity
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv("EIESIM_FC8_DIR", raising=False)
+    assert heterogeneity.fc8_dir() == repo.parent / "shared" / "data" / "eie_alexnet_fc8"
+    monkeypatch.setenv("EIESIM_FC8_DIR", str(tmp_path))
+    assert heterogeneity.fc8_dir() == tmp_path and not heterogeneity.fc8_available()
+    with pytest.raises(EieError, match=f"not at {tmp_path}"):
+        heterogeneity.load_fc8()

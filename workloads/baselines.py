@@ -3,7 +3,14 @@
 For each layer, PyTorch computes ``W @ a`` with W dense and with W in CSR, at batch 1
 (matrix-vector) and at larger batches (matrix-matrix, reported per frame), on the CPU and
 on CUDA when present, with one torch thread unless asked otherwise (a shared machine's
-other work then disturbs a timing least). Each timing has warm-up calls, then timed
+other work then disturbs a timing least). A single-threaded CPU timing is measured in the
+calling thread's CPU time (``time.thread_time_ns``, CLOCK_THREAD_CPUTIME_ID), which counts
+only the time the thread ran, so other processes competing for the CPU do not inflate it;
+its wall time is kept beside it. Multi-threaded and GPU timings use wall time. On the CPU
+each call reads the next of several copies of the weights that together exceed the
+last-level cache (:data:`COLD_BYTES`), so the weights come from DRAM on a quiet machine as
+on a busy one. Each timing
+has warm-up calls, then timed
 samples, each of enough calls to last at least :data:`MIN_SAMPLE_S`; sampling continues
 past ``repeats`` (up to :data:`MAX_REPEATS_FACTOR` x ``repeats`` or :data:`BUDGET_S`
 seconds) until the spread, interquartile range / median, is at most ``max_spread``. The
@@ -16,15 +23,15 @@ unavailable with the reason.
 The comparison puts simulated EIE (64 PEs by default, time from the simulator's cycles,
 energy from its energy model) beside the measured columns, with speedup and
 energy-efficiency ratios over the reference column (CPU dense at batch 1, as EIE Figs 6-7)
-and their geometric means over the layers whose timings are stable. The headline is the
-geometric mean of (fastest CPU dense batch-1 sample per frame / simulated EIE time): on a
-machine shared with other work the fastest sample is the least disturbed one, so load
-does not inflate EIE's advantage; the median-based value is given beside it. torch is
+and their geometric means over the layers whose timings are stable. One statistic, the
+median, serves the table, the figures and the headline: the geometric mean over the stable
+layers of (median CPU dense batch-1 time per frame / simulated EIE time). torch is
 imported only inside functions.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import platform
@@ -53,6 +60,18 @@ from workloads.torch_import import require_torch
 
 REFERENCE = "cpu-dense-b1"
 KINDS = ("dense", "sparse")
+THREAD_CPU, WALL = "thread CPU time", "wall time"  # the clocks a timing can be measured with
+# CPU timings cycle through copies of the weights that together hold this many bytes, more
+# than a server's last-level cache (hundreds of MB): every call reads its weights from DRAM,
+# as a layer of a real network does once the other layers have run. Without it a layer
+# small enough to stay cached runs from the cache on a quiet machine and from DRAM on a
+# busy one (other processes evict it), and its time follows the load.
+COLD_BYTES = 1 << 30
+MAX_COPIES = 256
+
+
+def _thread_cpu_s() -> float:
+    return time.thread_time_ns() * 1e-9
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,8 @@ class Measurement:
     energy: EnergyMeasurement | None = None
     energy_note: str = ""
     max_spread: float = MAX_SPREAD
+    clock: str = WALL  # what ``call`` measures
+    wall: Stats | None = None  # wall time of the same samples when ``call`` is thread CPU time
 
     @property
     def label(self) -> str:
@@ -116,7 +137,8 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         return {
             "layer": self.layer, "device": self.device, "kind": self.kind, "batch": self.batch,
-            "label": self.label, "seconds_per_call": self.call.to_dict(), "stable": self.stable,
+            "label": self.label, "clock": self.clock, "seconds_per_call": self.call.to_dict(),
+            "wall_seconds_per_call": (self.wall or self.call).to_dict(), "stable": self.stable,
             "seconds_per_frame": self.seconds_per_frame, "joules_per_frame": self.joules_per_frame,
             "energy": None if self.energy is None else self.energy.to_dict(),
             "energy_note": self.energy_note,
@@ -165,32 +187,30 @@ class BaselineReport:
         cols = self.columns()
         return REFERENCE if REFERENCE in cols else cols[0]
 
-    def _cells(self, statistic: str) -> dict[tuple[str, str], tuple[float, float | None, bool]]:
-        """(layer, column) -> seconds (the ``statistic`` of the samples: median or min) and
-        joules per frame, and whether the timing is stable."""
-        cells = {(m.layer, m.label): (getattr(m.call, statistic) / m.batch, m.joules_per_frame, m.stable)
-                 for m in self.measurements}
-        cells.update({(r.layer, r.label): (r.seconds, r.joules, True) for r in self.eie})  # simulated: exact
+    def _cells(self) -> dict[tuple[str, str], tuple[float, float | None, bool]]:
+        """(layer, column) -> median seconds and joules per frame, and whether the timing is
+        stable (a simulated column always is: it has no timing noise)."""
+        cells = {(m.layer, m.label): (m.seconds_per_frame, m.joules_per_frame, m.stable) for m in self.measurements}
+        cells.update({(r.layer, r.label): (r.seconds, r.joules, True) for r in self.eie})
         return cells
 
-    def comparison(self, statistic: str = "median") -> dict[str, Any]:
-        """Per layer and column: seconds (median, or ``statistic="min"``: the fastest
-        sample) and joules per frame, speedup and energy efficiency over the reference
-        column, stability; geometric means over the layers where both the column's and the
-        reference's timings are stable."""
-        if statistic not in ("median", "min"):
-            raise EieError(f"statistic must be median or min, got {statistic!r}")
-        cells, ref = self._cells(statistic), self.reference()
+    def comparison(self) -> dict[str, Any]:
+        """Per layer and column: median seconds and joules per frame, speedup and energy
+        efficiency over the reference column, whether the cell's own timing is stable
+        (``timing_stable``) and whether the layer counts in the column's geometric mean
+        (``stable``: the cell's and the reference's timings both stable); the geometric means."""
+        cells, ref = self._cells(), self.reference()
         rows = []
         for layer in self.layers():
             ref_s, ref_j, ref_stable = cells[(layer, ref)]
             row = {"layer": layer, "seconds": {}, "joules": {}, "speedup": {}, "energy_efficiency": {},
-                   "stable": {}}
+                   "stable": {}, "timing_stable": {}}
             for col in self.columns():
                 if (layer, col) not in cells:
                     continue
                 s, j, stable = cells[(layer, col)]
                 row["seconds"][col], row["joules"][col] = s, j
+                row["timing_stable"][col] = stable
                 row["stable"][col] = stable and ref_stable
                 row["speedup"][col] = ref_s / s if s > 0 else None
                 row["energy_efficiency"][col] = ref_j / j if ref_j is not None and j else None
@@ -201,22 +221,22 @@ class BaselineReport:
                                for col in self.columns()}
         for col in self.columns():
             layers_used[col] = [r["layer"] for r in rows if r["stable"].get(col) and r["speedup"].get(col)]
-        return {"reference": ref, "statistic": statistic, "columns": self.columns(), "rows": rows,
-                "geomean": geomean, "geomean_layers": layers_used}
+        return {"reference": ref, "statistic": "median", "clock": self.clock(), "columns": self.columns(),
+                "rows": rows, "geomean": geomean, "geomean_layers": layers_used}
 
-    def headline_speedups(self) -> dict[str, float | None]:
-        """EIE's geometric-mean speedup over the reference from the fastest samples (the
-        headline: the least-disturbed CPU timing, so a busy machine does not inflate it)
-        and from the medians."""
+    def clock(self) -> str:
+        """What the reference column's timings measure (thread CPU time or wall time)."""
+        clocks = {m.clock for m in self.measurements if m.label == self.reference()}
+        return clocks.pop() if len(clocks) == 1 else WALL
+
+    def headline_speedup(self) -> float | None:
+        """EIE's geometric-mean speedup over the reference (median per frame), stable layers."""
         eie = [c for c in self.columns() if c.startswith("eie-")]
-        if not eie:
-            return {"fastest": None, "median": None}
-        return {stat_name: self.comparison(stat)["geomean"]["speedup"][eie[0]]
-                for stat_name, stat in (("fastest", "min"), ("median", "median"))}
+        return self.comparison()["geomean"]["speedup"][eie[0]] if eie else None
 
     def headline(self) -> str:
-        """The speedup of simulated EIE over the reference, with the statistic, the
-        layers it covers and the conditions of the measurement."""
+        """The speedup of simulated EIE over the reference, with the workload, the statistic,
+        the layers it covers and the conditions of the measurement."""
         comp, env = self.comparison(), self.environment
         eie = [c for c in comp["columns"] if c.startswith("eie-")]
         conditions = (f"torch {env.get('threads', '?')} thread(s); load average (1 min) "
@@ -227,11 +247,13 @@ class BaselineReport:
         col, total = eie[0], len(comp["rows"])
         used = comp["geomean_layers"][col]
         left_out = [r["layer"] for r in comp["rows"] if r["layer"] not in used]
-        values = self.headline_speedups()
-        what = (f"geometric mean over {len(used)} of {total} layers of (fastest {comp['reference']} sample "
-                f"per frame / simulated EIE time); from the medians instead: {_fmt(values['median'])}")
-        out = (f"Headline: simulated EIE ({col}) is {_fmt(values['fastest'])} faster than {comp['reference']}: "
-               f"{what}" if values["fastest"] is not None
+        value = self.headline_speedup()
+        workload = (f"the benchmark layers (EIE Table III shapes and densities, synthetic, seed "
+                    f"{self.settings.get('seed', '?')}, batch 1, one input frame)")
+        what = (f"geometric mean over {len(used)} of {total} layers of (median {comp['reference']} "
+                f"{comp['clock']} per frame / simulated EIE time)")
+        out = (f"Headline: on {workload}, simulated EIE ({col}) is {_fmt(value)} faster than "
+               f"{comp['reference']}: {what}" if value is not None
                else f"Headline: none, no layer has a stable {comp['reference']} timing")
         if left_out:
             out += (f"; left out: {', '.join(left_out)} (timing spread, interquartile range / median, above "
@@ -247,37 +269,53 @@ class BaselineReport:
             "measurements": [m.to_dict() for m in self.measurements],
             "eie": [r.to_dict() for r in self.eie], "eie_note": self.eie_note,
             "comparison": self.comparison(), "headline": self.headline(),
-            "headline_x": self.headline_speedups(),
+            "headline_x": self.headline_speedup(),
         }
 
     def to_markdown(self, with_headline: bool = True) -> str:
         """Time per frame (us) with speedup per layer and column, unstable timings marked;
-        energy per frame (uJ) for the columns where it was measured or modelled; the
-        geometric means and (unless the caller shows it elsewhere) the headline."""
+        the wall time beside thread-CPU timings; energy per frame (uJ) for the columns where
+        it was measured or modelled; the geometric means and (unless the caller shows it
+        elsewhere) the headline."""
         comp, env = self.comparison(), self.environment
         cols = comp["columns"]
+        ref = comp["reference"]
+        left_out = {r["layer"] for r in comp["rows"] if not r["timing_stable"].get(ref, True)}
 
-        def table(metric: str, columns: list[str], cell) -> list[str]:
+        def table(metric: str | None, columns: list[str], cell) -> list[str]:
             out = ["| layer | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
             for row in comp["rows"]:
                 cells = [cell(row, c) if c in row["seconds"] else "-" for c in columns]
-                out.append(f"| {row['layer']} | " + " | ".join(cells) + " |")
-            out.append(f"| geomean {metric} (stable layers) | "
-                       + " | ".join(_fmt(comp["geomean"][metric][c]) for c in columns) + " |")
+                mark = " *" if row["layer"] in left_out else ""
+                out.append(f"| {row['layer']}{mark} | " + " | ".join(cells) + " |")
+            if metric:
+                out.append(f"| geomean {metric} (stable layers) | "
+                           + " | ".join(_fmt(comp["geomean"][metric][c]) for c in columns) + " |")
             return out
 
         def time_cell(row, c) -> str:
-            mark = "" if row["stable"][c] else " unstable"
+            mark = "" if row["timing_stable"][c] else " unstable"
             return f"{row['seconds'][c] * 1e6:.1f} ({_fmt(row['speedup'][c])}){mark}"
 
         threads = env.get("threads", "?")
-        lines = [f"Reference: {comp['reference']}. torch {env.get('torch_version', '?')}, {threads} "
+        lines = [f"Reference: {ref}. torch {env.get('torch_version', '?')}, {threads} "
                  f"thread{'s' if threads != 1 else ''}, {env.get('cpu', '?')}. Statistic: the median of "
                  f"at least {self.settings.get('repeats', '?')} timed samples after "
-                 f"{self.settings.get('warmup', '?')} warm-up calls; a timing whose interquartile range / "
-                 f"median exceeds {self.max_spread():g} is marked unstable and left out of the geometric means.",
+                 f"{self.settings.get('warmup', '?')} warm-up calls, in {comp['clock']} (single-threaded CPU "
+                 f"timings count only the time the thread ran); a timing whose interquartile range / "
+                 f"median exceeds {self.max_spread():g} is marked unstable and left out of the geometric means. "
+                 f"The simulated EIE column has no timing noise.",
                  "", _gpu_line(env), "", "Time per frame, us (speedup over the reference):", ""]
         lines += table("speedup", cols, time_cell)
+        if left_out:
+            lines += ["", f"\\* left out of every geometric mean: the {ref} timing is unstable."]
+        wall = {(m.layer, m.label): m.wall.median / m.batch for m in self.measurements if m.wall is not None}
+        wall_cols = [c for c in cols if any((r["layer"], c) in wall for r in comp["rows"])]
+        if wall_cols:
+            lines += ["", "Wall time per frame, us (median of the same samples; it also counts the time the "
+                          "thread waited for a CPU, so it grows with the machine's load):", ""]
+            lines += table(None, wall_cols, lambda row, c: (f"{wall[(row['layer'], c)] * 1e6:.1f}"
+                                                            if (row["layer"], c) in wall else "-"))
         energy_cols = [c for c in cols if any(r["joules"].get(c) is not None for r in comp["rows"])]
         measured = [c for c in energy_cols if not c.startswith("eie-")]
         if measured:
@@ -373,29 +411,35 @@ def default_devices() -> list[str]:
 
 
 def time_call(op: Callable[[], Any], repeats: int, warmup: int, sync: Callable[[], None],
-              max_spread: float = MAX_SPREAD) -> Stats:
-    """Median and spread per call: ``warmup`` untimed calls, then at least ``repeats``
+              max_spread: float = MAX_SPREAD, clock: str = WALL) -> tuple[Stats, Stats]:
+    """Median and spread per call in ``clock`` (:data:`THREAD_CPU` or :data:`WALL`), and the
+    wall time of the same samples: ``warmup`` untimed calls, then at least ``repeats``
     timed samples of enough calls to last :data:`MIN_SAMPLE_S` each, more (see
     :data:`MAX_REPEATS_FACTOR`, :data:`BUDGET_S`) while IQR / median exceeds ``max_spread``."""
+    if clock not in (THREAD_CPU, WALL):
+        raise EieError(f"unknown clock {clock!r}")
+    timer = _thread_cpu_s if clock == THREAD_CPU else time.perf_counter
     for _ in range(warmup):
         op()
     sync()
-    t0 = time.perf_counter()
+    t0 = timer()
     op()
     sync()
-    calls = max(1, math.ceil(MIN_SAMPLE_S / max(time.perf_counter() - t0, 1e-9)))
+    calls = max(1, math.ceil(MIN_SAMPLE_S / max(timer() - t0, 1e-9)))
     samples: list[float] = []
+    walls: list[float] = []
     start = time.perf_counter()
     while len(samples) < repeats * MAX_REPEATS_FACTOR:
-        t0 = time.perf_counter()
+        w0, t0 = time.perf_counter(), timer()
         for _ in range(calls):
             op()
         sync()
-        samples.append((time.perf_counter() - t0) / calls)
+        samples.append((timer() - t0) / calls)
+        walls.append((time.perf_counter() - w0) / calls)
         if len(samples) >= repeats and (Stats.of(samples).spread <= max_spread
                                         or time.perf_counter() - start > BUDGET_S):
             break
-    return Stats.of(samples, calls)
+    return Stats.of(samples, calls), Stats.of(walls, calls)
 
 
 def measure_layer(
@@ -409,11 +453,14 @@ def measure_layer(
     energy_seconds: float = 0.5,
     max_spread: float = MAX_SPREAD,
 ) -> list[Measurement]:
-    """Dense and CSR ``W @ a`` timings of one layer.
+    """Dense and CSR ``W @ a`` timings of one layer (in thread CPU time on the CPU with one
+    torch thread, else in wall time).
 
     ``weights`` is M x K (bias column included), ``frames`` K x max(batches) inputs (the
     bias input 1.0 included). Batch 1 is a matrix-vector product, larger batches a
-    matrix-matrix product over the first ``batch`` frames.
+    matrix-matrix product over the first ``batch`` frames. On the CPU each call reads the
+    next of :func:`cold_copies` of the weights, so the weights come from DRAM, not from a
+    cache they happened to stay in (see :data:`COLD_BYTES`).
     """
     torch = require_torch()
     csr = sp.csr_matrix(weights, dtype=np.float32)
@@ -422,27 +469,48 @@ def measure_layer(
     out = []
     for device in devices:
         sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+        # One torch thread runs the product in this thread: its CPU time is the work alone.
+        clock = THREAD_CPU if device == "cpu" and torch.get_num_threads() == 1 else WALL
         meter, note = meter_for(device)
         matrices = _torch_matrices(csr, device)
-        for batch in batches:
-            x = torch.from_numpy(np.ascontiguousarray(frames[:, :batch], np.float32)).to(device)
-            if batch == 1:
-                x = x[:, 0].contiguous()
-            for kind in KINDS:
-                w = matrices[kind]
+        for kind in KINDS:
+            ring = cold_copies(matrices.pop(kind)) if device == "cpu" else [matrices.pop(kind)]
+            for batch in batches:
+                x = torch.from_numpy(np.ascontiguousarray(frames[:, :batch], np.float32)).to(device)
+                if batch == 1:
+                    x = x[:, 0].contiguous()
 
-                def op(w=w, x=x):
-                    return w @ x
+                def op(following=itertools.cycle(ring).__next__, x=x):
+                    return following() @ x
 
-                stats = time_call(op, repeats, warmup, sync, max_spread)
+                stats, wall = time_call(op, repeats, warmup, sync, max_spread, clock)
                 energy, energy_note = None, note
                 if meter is not None:
                     try:
                         energy = measure_energy(meter, op, sync, energy_seconds)
                     except EieError as exc:
                         energy_note = str(exc)
-                out.append(Measurement(name, device, kind, batch, stats, energy, energy_note, max_spread))
-    return out
+                out.append(Measurement(name, device, kind, batch, stats, energy, energy_note, max_spread, clock,
+                                       wall if clock == THREAD_CPU else None))
+            del ring
+    order = {(d, b, k): i for i, (d, b, k) in enumerate(
+        (d, b, k) for d in devices for b in batches for k in KINDS)}
+    return sorted(out, key=lambda m: order[(m.device, m.batch, m.kind)])
+
+
+def _nbytes(tensor) -> int:
+    if tensor.layout == require_torch().sparse_csr:
+        parts = (tensor.values(), tensor.col_indices(), tensor.crow_indices())
+        return sum(p.numel() * p.element_size() for p in parts)
+    return tensor.numel() * tensor.element_size()
+
+
+def cold_copies(tensor) -> list:
+    """The tensor and enough copies of it to fill :data:`COLD_BYTES` (at most
+    :data:`MAX_COPIES`): read in turn, each is gone from the caches by the time it is read
+    again."""
+    copies = max(1, min(MAX_COPIES, math.ceil(COLD_BYTES / max(1, _nbytes(tensor)))))
+    return [tensor] + [tensor.clone() for _ in range(copies - 1)]
 
 
 def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:

@@ -99,8 +99,9 @@ class LeNetSettings:
 @dataclass
 class Stage:
     name: str
-    accuracy: float  # on the test split
+    accuracy: float  # on the test split, or on its first ``images`` images
     note: str = ""
+    images: int | None = None  # test images the accuracy is measured on (None: the whole split)
 
 
 @dataclass
@@ -143,6 +144,7 @@ class LeNetResult:
     engine_matches_functional: bool  # on the first check_images images
     model: CompressedModel | None = None  # the encoded network (eiesim lenet --export writes it)
     float_accuracy_eie_images: float = 0.0  # the float model on the images run on EIE
+    test_images: int = 0  # size of the test split
 
     @property
     def latency_us(self) -> float:
@@ -187,8 +189,10 @@ class LeNetResult:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        lines = ["| stage | test accuracy | note |", "|---|---|---|"]
-        lines += [f"| {s.name} | {100 * s.accuracy:.2f}% | {s.note} |" for s in self.stages]
+        test_images = self.test_images
+        lines = ["| stage | test images | test accuracy | note |", "|---|---|---|---|"]
+        lines += [f"| {s.name} | {test_images if s.images is None else s.images} | {100 * s.accuracy:.2f}% | {s.note} |"
+                  for s in self.stages]
         lines += ["", "| layer | M x K | kept | act. density | mean cycles | time us | energy nJ |",
                   "|---|---|---|---|---|---|---|"]
         for layer in self.layers:
@@ -350,14 +354,17 @@ def run_lenet(
     model = CompressedModel(encoded, config, source=f"eiesim lenet, seed {seed}")
     eie, reports, matches = _run_on_eie(model, imported, data, engine, settings)
     bits = ", ".join(f"{name} Q{f['act_frac_bits']}/Q{f['weight_frac_bits']}" for name, f in eie.formats.items())
+    n_images = len(eie.latency_us)
+    if n_images < len(data.y_test):  # like with like: the float model on the images the chip ran
+        stages.append(Stage("centroids fine-tuned, EIE's images", eie.summary()["accuracy"]["float"],
+                            f"the float model of the row above on the {n_images} test images run on EIE", n_images))
     stages.append(Stage("EIE fixed point", eie.summary()["accuracy"]["chip"],
                         f"{config.value_bits}-bit dynamic fixed point (activation/weight fraction bits {bits}, "
-                        f"from the training images), {len(eie.latency_us)} of {len(data.y_test)} test images; "
-                        f"float model on the same images: {100 * eie.summary()['accuracy']['float']:.2f}%"))
+                        f"from the training images), {n_images} of {len(data.y_test)} test images", n_images))
     storage = {"single stream": storage_of(shared, config.replace(n_pe=1)),
                f"EIE {config.n_pe} PEs": storage_of(shared, config)}
     return LeNetResult(seed, settings, engine, config.clock_mhz, stages, reports, storage, matches, model,
-                       eie.summary()["accuracy"]["float"])
+                       eie.summary()["accuracy"]["float"], len(data.y_test))
 
 
 def _run_on_eie(model: CompressedModel, imported, data: Digits, engine: str, settings):

@@ -41,9 +41,9 @@ def baseline(benchmark, devices, batches, repeats, warmup, max_spread, threads, 
              json_out):
     """Time W @ a (dense and CSR, PyTorch) per layer and compare with simulated EIE.
 
-    The headline is the geometric mean, over the layers with stable timings, of the
-    fastest CPU dense batch-1 sample per frame over the simulated EIE time (the median-based
-    value beside it); it is printed with the thread count and the machine's load average.
+    The headline is the geometric mean, over the layers with stable timings, of the median
+    CPU dense batch-1 time per frame (thread CPU time with one thread) over the simulated
+    EIE time; it is printed with the thread count and the machine's load average.
     """
     from workloads.baselines import run_baselines
 

@@ -86,6 +86,7 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
     from eiesim.config import ArchConfig
+    from eiesim.progress import over_layers
 
     source = _one_source(weights=weights, benchmark=benchmark, torch=torch_module or state_dict, onnx=onnx_path)
     if source != "weights" and (name is not None or has_bias is not None):
@@ -130,7 +131,7 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
 
     acts = _activations(activation, [r[0] for r in raw], network)
     layers = []
-    for (layer_name, w, bias, default), act in zip(raw, acts):
+    for (layer_name, w, bias, default), act in over_layers(zip(raw, acts), len(raw), "compressing"):
         if pruning is not None:
             w = _prune_layer(pruning, w, bias and not prune_bias)
         layers.append(compress_layer(w, config, name=layer_name, has_bias=bias, activation=act or default))
@@ -251,6 +252,8 @@ def info(model_path, json_out) -> None:
     report = storage_report(model)
     click.echo("")
     click.echo(report.format_table())
+    click.echo("")
+    click.echo(_fit_table(model))
     if json_out is not None:
         outputs.publish({"--json": text_writer(json_text({
             "format_version": model.format_version, "source": model.source, "config": cfg.model_dump(),
@@ -367,10 +370,27 @@ def _block_shape(text: str) -> tuple[int, int]:
 
 
 def _benchmark_layers(benchmark: str, seed: int):
+    from eiesim.progress import over_layers
     from workloads.benchmarks import BENCHMARKS, benchmark_names, benchmark_weights
 
     names = benchmark_names(benchmark)
-    return [(n, benchmark_weights(n, seed), BENCHMARKS[n].has_bias, BENCHMARKS[n].activation) for n in names]
+    return [(n, benchmark_weights(n, seed), BENCHMARKS[n].has_bias, BENCHMARKS[n].activation)
+            for n in over_layers(names, len(names), "generating")]
+
+
+def _fit_table(model) -> str:
+    """Per layer, the fullest PE's use of each SRAM and whether the layer fits (eiesim.fit)."""
+    from eiesim.fit import check_fit
+
+    cfg = model.config.replace(strict_fit=False)
+    lines = [f"SRAM use of the fullest PE (N = {cfg.n_pe}; spmat {cfg.spmat_sram_kb:g} KB, ptr {cfg.ptr_sram_kb:g} KB, "
+             f"act {cfg.act_sram_kb:g} KB):", f"{'layer':<16}{'spmat %':>9}{'ptr %':>9}{'act %':>9}  fits"]
+    for layer in model.layers:
+        fit = check_fit(layer, cfg)
+        use = [100 * getattr(fit, f"{s}_bits") / getattr(fit, f"{s}_capacity_bits") for s in ("spmat", "ptr", "act")]
+        lines.append(f"{layer.name:<16}" + "".join(f"{u:>9.1f}" for u in use) + "  "
+                     + ("yes" if fit.fits else "NO: " + "; ".join(fit.problems())))
+    return "\n".join(lines)
 
 
 def _write_outputs(model, outputs, out: str, json_out: str | None) -> None:
@@ -387,5 +407,7 @@ def _write_outputs(model, outputs, out: str, json_out: str | None) -> None:
     click.echo(f"wrote {out}: {len(model.layers)} layer(s) for N = {cfg.n_pe} PEs, R = {cfg.accumulators_per_pe}, "
                f"b = {cfg.weight_bits}, x = {cfg.index_bits}")
     click.echo(report.format_table())
+    click.echo("")
+    click.echo(_fit_table(model))
     if json_out:
         click.echo(f"wrote {json_out}")

@@ -182,6 +182,7 @@ def _show_layers(layers, config, seed, engine, event_model, table2_model) -> lis
             "event/table2": report.ratios()["event/table2"],
             **{f"{m}_uJ": ev.per_module[m] / 1e6 for m in MODULES},
             "event_mW": ev.avg_power_mw, "table2_mW": t2.avg_power_mw,
+            "fits": "yes" if result.fit.fits else "NO",  # an overflowing layer is timed as if it fitted
         })
         dram = dram_counterfactual(layer, config, event_model.table)
         for s in dram:

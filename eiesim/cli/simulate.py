@@ -28,7 +28,7 @@ from eiesim.timing import PROFILES
 
 AUTO_REFERENCE_MAX_ENTRIES = 20_000  # --engine auto: the reference engine up to this size
 TRACE_MAX_PES = 64
-TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: bounds the trace's line count
+TRACE_MAX_SIZE = 20_000  # row blocks x K + entries: above it --trace shows a window of cycles by default
 PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
 
 
@@ -59,13 +59,19 @@ PERFETTO_MAX_SLICES = 2_000_000  # row blocks x broadcast columns x N
               help=f"Simulation engine; auto = reference up to {AUTO_REFERENCE_MAX_ENTRIES} entries, else fast.")
 @click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON to OUT (atomically; - for standard output).")
 @click.option("--trace", "line_trace", is_flag=True,
-              help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's schedule (small layers: N <= {TRACE_MAX_PES}, blocks x K + entries <= {TRACE_MAX_SIZE}).")
+              help=f"Print a per-cycle line trace: what every block of the reference engine did, or the fast engine's "
+                   f"schedule (N <= {TRACE_MAX_PES}; see --trace-pes and --trace-cycles).")
+@click.option("--trace-pes", metavar="LIST",
+              help="--trace: the PEs to show, e.g. 0-7 or 0,5,63, or all [default: all up to 16 PEs, else 0-7].")
+@click.option("--trace-cycles", metavar="FIRST:STOP",
+              help=f"--trace: the cycles to show of each row block, FIRST up to STOP [default: all, or 0:1000 "
+                   f"when row blocks x K + entries > {TRACE_MAX_SIZE}].")
 @click.option("--perfetto", metavar="OUT.json", help="Write a Chrome/Perfetto trace (open at ui.perfetto.dev).")
 @click.option("--strict-fit", is_flag=True, help="Make a layer that does not fit the PE SRAMs an error.")
 @config_option
 def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv, col_cv, act_cv, n_inputs, pes,
-             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, perfetto, strict_fit,
-             settings) -> None:
+             queue_depth, timing, accumulators, precision, engine, json_out, line_trace, trace_pes, trace_cycles,
+             perfetto, strict_fit, settings) -> None:
     """Simulate a layer cycle by cycle on the EIE PE array and summarise the run."""
     from eiesim.config import ArchConfig
     from eiesim.simulation import one_pass
@@ -79,6 +85,8 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
                             inputs={"--weights": weights, "--acts": acts, "--model": model})
     if benchmark is not None and benchmark.lower() == "all" and (line_trace or perfetto):
         raise EieError("--trace and --perfetto take a single layer, not --benchmark all")
+    if (trace_pes or trace_cycles) and not line_trace:
+        raise EieError("--trace-pes and --trace-cycles go with --trace")
     fields = config_fields(settings, n_pe=pes, queue_depth=queue_depth, accumulators_per_pe=accumulators,
                            precision=precision, timing=timing, strict_fit=strict_fit or None)
 
@@ -99,10 +107,12 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
     traced = line_trace or perfetto
     recorder = None
     results = []
-    for layer, a, cfg in jobs:
+    from eiesim.progress import over_layers
+
+    for layer, a, cfg in over_layers(jobs, len(jobs), "simulating"):
         chosen = _resolve_engine(engine, layer, cfg)
         if traced:
-            _check_trace_size(layer, a, cfg, line_trace)
+            view = _check_trace_size(layer, a, cfg, line_trace, trace_pes, trace_cycles)
             recorder = _recorder(chosen)
         results.append((layer, run_simulation(layer, a, cfg, engine=chosen, observer=recorder), cfg))
 
@@ -111,20 +121,22 @@ def simulate(weights, acts, model, layer_name, benchmark, seed, workload, row_cv
         layer, a, cfg = jobs[0]
         if line_trace:
             from eiesim.trace import line_trace as render
+            from eiesim.trace import window
 
             # The reference engine's blocks describe every cycle themselves; the fast
-            # engine's schedule is drawn.
-            lines = getattr(recorder, "lines", None) or render(recorder, *one_pass(layer, cfg))
-            for line in lines:
+            # engine's schedule is drawn (for the PEs shown only).
+            lines = getattr(recorder, "lines", None) or render(recorder, *one_pass(layer, cfg), pes=view[0])
+            for line in window(lines, *view):
                 click.echo(line)
         if perfetto:
             from eiesim.trace import perfetto_trace
 
             writers["--perfetto"] = text_writer(json.dumps(perfetto_trace(recorder, cfg, layer.name), allow_nan=False))
+    dropped = [_dropped_fraction(a, cfg) for _, a, cfg in jobs]
     if len(results) == 1:
-        _summary(*results[0])
+        _summary(*results[0], dropped[0])
     else:
-        _table(results)
+        _table(results, dropped)
     if json_out is not None:
         docs = [r.to_dict() for _, r, _ in results]
         writers["--json"] = text_writer(json_text(docs[0] if len(docs) == 1 else docs))
@@ -177,8 +189,12 @@ def _load_npy(path: str, what: str) -> np.ndarray:
 def _weights_job(weights: str, acts: str, config):
     from compressor.csc import compress_layer
 
-    layer = compress_layer(_load_npy(weights, "weights"), config, name=Path(weights).stem)
-    return layer, _load_npy(acts, "activations"), config
+    a, w = _load_npy(acts, "activations"), _load_npy(weights, "weights")
+    name = Path(weights).stem
+    if a.ndim == 1 and w.ndim == 2 and a.size != w.shape[1]:  # before the encoding, which can take long
+        raise EieError(f"activations have length {a.size} but layer {name} has {w.shape[1]} inputs")
+    layer = compress_layer(w, config, name=name)
+    return layer, a, config
 
 
 def _model_layer(path: str, name: str | None):
@@ -214,9 +230,11 @@ def _benchmark_names(benchmark: str) -> list[str]:
 
 
 def _benchmark_jobs(benchmark: str, seed: int, config, load):
+    from eiesim.progress import over_layers
     from workloads.benchmarks import benchmark_layer
 
-    return [(*benchmark_layer(name, config, seed, load), config) for name in _benchmark_names(benchmark)]
+    names = _benchmark_names(benchmark)
+    return [(*benchmark_layer(name, config, seed, load), config) for name in over_layers(names, len(names), "layers")]
 
 
 def _latency_distribution(benchmark, seed, load, n_inputs, config, engine, outputs, json_out) -> None:
@@ -262,17 +280,23 @@ def _resolve_engine(choice: str, layer, config) -> str:
     return choice
 
 
-def _check_trace_size(layer, acts, config, line_trace: bool) -> None:
-    if line_trace:
-        size = layer.n_blocks * layer.shape[1] + layer.n_entries
-        if config.n_pe > TRACE_MAX_PES or size > TRACE_MAX_SIZE:
-            raise EieError(
-                f"--trace is for small layers (N <= {TRACE_MAX_PES}, row blocks x K + entries <= "
-                f"{TRACE_MAX_SIZE}); {layer.name or 'this layer'} has N = {config.n_pe}, size {size}"
-            )
+def _check_trace_size(layer, acts, config, line_trace: bool, trace_pes, trace_cycles):
+    """The PEs and cycles --trace shows (None: all); a note on stderr when the defaults cut it."""
+    from eiesim.trace import choose_window
+
     slices = layer.n_blocks * int(np.count_nonzero(acts)) * config.n_pe
     if slices > PERFETTO_MAX_SLICES:
         raise EieError(f"the trace would hold {slices} column slices, more than {PERFETTO_MAX_SLICES}")
+    if not line_trace:
+        return None, None
+    if config.n_pe > TRACE_MAX_PES and trace_pes is None:
+        raise EieError(f"--trace is for small layers (N <= {TRACE_MAX_PES}); {layer.name or 'this layer'} has "
+                       f"N = {config.n_pe}: pick PEs with --trace-pes")
+    large = layer.n_blocks * layer.shape[1] + layer.n_entries > TRACE_MAX_SIZE
+    pes, cycles, note = choose_window(config.n_pe, large, trace_pes, trace_cycles)
+    if note:
+        click.echo(f"eiesim: {note}", err=True)
+    return pes, cycles
 
 
 def _recorder(engine: str):
@@ -286,7 +310,21 @@ def _recorder(engine: str):
     return ScheduleRecorder()
 
 
-def _summary(layer, result, config) -> None:
+def _dropped_fraction(acts, config) -> float | None:
+    """Under eie-cpp, the fraction of non-zero inputs the profile drops (it broadcasts only
+    a > 0, SPEC §5.1); None under the other profiles."""
+    if config.timing != "eie-cpp":
+        return None
+    a = np.asarray(acts, np.float64)
+    nonzero = np.count_nonzero(a)
+    return float(np.count_nonzero(a < 0) / nonzero) if nonzero else 0.0
+
+
+DROPPED_NOTE = ("eie-cpp broadcasts only positive inputs (SPEC §5.1): 'dropped' is the fraction of the non-zero "
+                "inputs it skips, work that the spec profile does")
+
+
+def _summary(layer, result, config, dropped: float | None = None) -> None:
     m, k = layer.shape
     metrics = result.metrics
     click.echo(
@@ -299,23 +337,34 @@ def _summary(layer, result, config) -> None:
         ("load efficiency", f"{metrics['load_efficiency']:.3f}"),
         ("imbalance", f"{metrics['imbalance']:.3f}"),
         ("real work fraction", f"{metrics['real_work_fraction']:.3f}"),
-        ("sim wall (s)", f"{result.sim_wall_s:.3f}"),
+        *[(f"energy ({m.model})", f"{m.total / 1e6:.4g} uJ") for m in result.energy.estimates],
+        ("fits SRAM", "yes" if result.fit.fits else "no: " + "; ".join(result.fit.problems())),
+        ("engine run (s)", f"{result.sim_wall_s:.3g} (the simulation alone: not loading, encoding or compiling)"),
     ]
-    if not result.fit.fits:
-        rows.append(("fits SRAM", "no: " + "; ".join(result.fit.problems())))
+    if dropped is not None:
+        rows.append(("dropped inputs", f"{dropped:.3f} ({DROPPED_NOTE})"))
     for name, value in rows:
         click.echo(f"  {name:<20}{value}")
 
 
-def _table(results) -> None:
-    header = f"{'layer':<9}{'cycles':>9}{'time_us':>10}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}  {'engine':<10}{'wall_s':>8}"
-    click.echo(header)
-    for layer, r, _ in results:
+def _table(results, dropped) -> None:
+    show_dropped = any(d is not None for d in dropped)
+    extra = f"{'dropped':>9}" if show_dropped else ""
+    click.echo(f"{'layer':<9}{'cycles':>9}{'time_us':>10}{'load_eff':>10}{'real_work':>11}{'imbalance':>11}"
+               f"{'energy_uJ':>11}{extra}  {'fits':<5}{'engine':<10}{'wall_s':>8}")
+    for (layer, r, _), d in zip(results, dropped):
         m = r.metrics
+        extra = f"{d:>9.3f}" if show_dropped else ""
         click.echo(
             f"{layer.name:<9}{r.cycles:>9}{r.time_us:>10.2f}{m['load_efficiency']:>10.3f}"
-            f"{m['real_work_fraction']:>11.3f}{m['imbalance']:>11.3f}  {r.engine:<10}{r.sim_wall_s:>8.2f}"
+            f"{m['real_work_fraction']:>11.3f}{m['imbalance']:>11.3f}{r.energy.total / 1e6:>11.3f}{extra}  "
+            f"{'yes' if r.fit.fits else 'NO':<5}"
+            f"{r.engine:<10}{r.sim_wall_s:>8.3f}"
         )
     cycles = sum(r.cycles for _, r, _ in results)
     wall = sum(r.sim_wall_s for _, r, _ in results)
-    click.echo(f"{'total':<9}{cycles:>9}{sum(r.time_us for _, r, _ in results):>10.2f}{'':>44}{wall:>8.2f}")
+    energy = sum(r.energy.total for _, r, _ in results) / 1e6
+    click.echo(f"{'total':<9}{cycles:>9}{sum(r.time_us for _, r, _ in results):>10.2f}{'':>32}{energy:>11.3f}"
+               f"{'':>{9 * show_dropped + 17}}{wall:>8.3f}")
+    click.echo(f"energy_uJ: event model; fits: the layer fits every PE SRAM (NO: see --json 'fit', or simulate the "
+               f"layer alone); wall_s: the engine's run alone" + (f"; {DROPPED_NOTE}" if show_dropped else ""))

@@ -175,14 +175,15 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         click.echo(markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"))
         click.echo("\nEqual accuracy:\n")
         click.echo(markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"))
-        click.echo("\n" + lenet_answer(chosen))
+        click.echo("\n" + lenet_answer(chosen, settings, seed))
         if folder is not None:
             storage_accuracy_figure(lenet_points, folder / "ppr_lenet_storage_accuracy")
 
 
 @study.command(context_settings=SETTINGS)
 @click.option("--layers", default="all", show_default=True, help="benchmark layers: 'all' or names separated by commas")
-@click.option("--inputs", type=INPUTS, default=5, show_default=True, help="inputs per layer (times are their mean)")
+@click.option("--inputs", type=INPUTS, default=100, show_default=True,
+              help="inputs per layer (times are their mean, given with its standard error)")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
 @click.option("--out", metavar="DIR", help="write table4_validation.parquet (and table4_real_fc8.parquet) there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")

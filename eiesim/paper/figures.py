@@ -139,26 +139,45 @@ def per_pe(df: pd.DataFrame, stem) -> list:
 
 def speedup_bars(table: pd.DataFrame, value: str, stem, ylabel: str, title: str) -> list:
     """EIE Figs 6-7: per layer, one bar per platform (log scale), geometric mean last;
-    each bar labelled with its value in the figures' one number format."""
+    each bar labelled with its value in the figures' one number format. A bar left out of
+    its geometric mean (an unstable timing, its own or the reference's: ``stable`` false)
+    is hatched and faded; a layer left out entirely (its reference timing unstable) says so
+    in its label; the geometric mean's label says how many layers it covers
+    (``layers_in_geomean``)."""
     pivot = table.pivot(index="layer", columns="platform", values=value)
     pivot = pivot.reindex(index=table["layer"].unique(), columns=table["platform"].unique())
+    stable = table["stable"].astype(bool) if "stable" in table else pd.Series(True, index=table.index)
+    kept = (table.assign(kept=stable).pivot(index="layer", columns="platform", values="kept")
+            .reindex_like(pivot).fillna(True).astype(bool))
+    n_layers = table.loc[table["layer"] != "geomean", "layer"].nunique()
+    labels = []
+    for layer in pivot.index:
+        if layer == "geomean" and "layers_in_geomean" in table:
+            counts = sorted(set(table.loc[table["layer"] == "geomean", "layers_in_geomean"].dropna().astype(int)))
+            labels.append(f"geomean\n({'/'.join(map(str, counts))} of {n_layers})" if counts else "geomean")
+        else:
+            labels.append(layer if kept.loc[layer].any() else f"{layer}\n(left out)")
     with figure(width=9.0, height=4.4) as (fig, ax):
         width = 0.8 / max(1, pivot.shape[1])
         x = np.arange(pivot.shape[0])
         for i, platform in enumerate(pivot.columns):
             values = pivot[platform].astype(float)
             bars = ax.bar(x + i * width, values, width, label=platform)
-            for bar, v in zip(bars, values):
+            for bar, v, ok in zip(bars, values, kept[platform]):
+                if not ok:
+                    bar.set_hatch("///")
+                    bar.set_alpha(0.4)
                 if np.isfinite(v):
                     ax.annotate(number(v), (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
                                 fontsize=5.5, rotation=90, xytext=(0, 2), textcoords="offset points")
-        ax.set_xticks(x + width * (pivot.shape[1] - 1) / 2, pivot.index, rotation=30)
+        ax.set_xticks(x + width * (pivot.shape[1] - 1) / 2, labels, rotation=30)
         ax.set_yscale("log")
         top = np.nanmax(pivot.to_numpy(dtype=float))
         bottom = np.nanmin(pivot.to_numpy(dtype=float))
         ax.set_ylim(min(bottom, 1.0) / 2, top * 20)  # head room for the rotated value labels
         ax.yaxis.set_major_formatter(FuncFormatter(tick))
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set(ylabel=ylabel, title=title)
+        ax.set(ylabel=ylabel, title=title + ("; hatched: unstable timing, left out of the geometric mean"
+                                             if not kept.to_numpy().all() else ""))
         legend_outside(ax, title="platform")
         return save(fig, stem)

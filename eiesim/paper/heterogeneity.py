@@ -3,7 +3,7 @@
 Two measurements, each a function so that ``eiesim study heterogeneity`` repeats them:
 
 - :func:`measure_fc8`: the EIE authors' real pruned AlexNet fc8 and the input behind EIE
-  Table IV's Alex-8 (``/work/shared/data/eie_alexnet_fc8``, read in place, never copied):
+  Table IV's Alex-8 (read in place, never copied, from :func:`fc8_dir`):
   the spread of non-zeros per row and per column, and the input's activation density.
 - :func:`measure_lenet`: LeNet-300-100 trained on the digits and pruned Deep-Compression
   style (``workloads.lenet``): the same spreads per layer, and the spread over the test
@@ -25,19 +25,31 @@ from eiecore.errors import EieError
 from workloads.digits import load_digits_split
 from workloads.lenet import LAYER_NAMES, LeNetSettings, _deterministic_torch, train_and_prune
 
-FC8_DIR = Path(os.environ.get("EIESIM_FC8_DIR", "/work/shared/data/eie_alexnet_fc8"))
+FC8_ENV = "EIESIM_FC8_DIR"
+# Beside the repository: <checkout>/../shared/data/eie_alexnet_fc8.
+FC8_BESIDE_REPO = Path(__file__).resolve().parents[3] / "shared" / "data" / "eie_alexnet_fc8"
 
 
-def load_fc8(folder: Path = FC8_DIR) -> dict[str, np.ndarray]:
+def fc8_dir() -> Path:
+    """Where the EIE authors' fc8 data is read from: ``$EIESIM_FC8_DIR`` when set, else
+    ``../shared/data/eie_alexnet_fc8`` beside the repository."""
+    return Path(os.environ[FC8_ENV]) if os.environ.get(FC8_ENV) else FC8_BESIDE_REPO
+
+
+def fc8_available() -> bool:
+    return (fc8_dir() / "fc8.npz").is_file()
+
+
+def load_fc8(folder: Path | None = None) -> dict[str, np.ndarray]:
     """The authors' fc8 arrays (codes, codebook, acts, bias); a clear error when absent."""
-    path = Path(folder) / "fc8.npz"
+    path = Path(folder if folder is not None else fc8_dir()) / "fc8.npz"
     if not path.is_file():
-        raise EieError(f"the EIE authors' fc8 data is not at {path} (set EIESIM_FC8_DIR)")
+        raise EieError(f"the EIE authors' fc8 data is not at {path} (set {FC8_ENV} to its folder)")
     with np.load(path, allow_pickle=False) as data:
         return {name: data[name] for name in ("codes", "codebook", "acts", "bias")}
 
 
-def measure_fc8(folder: Path = FC8_DIR) -> dict[str, float]:
+def measure_fc8(folder: Path | None = None) -> dict[str, float]:
     """Spread of the real fc8's non-zeros (bias column excluded) and its input's density."""
     data = load_fc8(folder)
     rows, cols = np.nonzero(data["codes"])

@@ -1,4 +1,4 @@
-"""Co-design studies of pruning on EIE (issue 16): load-balance-aware pruning, and the
+"""Co-design studies of pruning on EIE: load-balance-aware pruning, and the
 pruning-to-performance ratio (PPR) of each pruning scheme, measured on the simulator.
 
 - :func:`balance_study`: balanced (ESE) against magnitude pruning at equal density on the
@@ -366,8 +366,9 @@ LENET_COLUMNS = ["scheme", "target_density", "pruning_rate", "accuracy", "cycles
                  "storage_huffman_bits"]
 
 
-def lenet_answer(chosen: pd.DataFrame) -> str:
-    """EIE's answer to ADMM-NN-S's question at equal accuracy, from the chosen points."""
+def lenet_answer(chosen: pd.DataFrame, settings: LeNetPruning | None = None, seed: int = 0) -> str:
+    """EIE's answer to ADMM-NN-S's question at equal accuracy, from the chosen points,
+    naming the workload it comes from (``settings``: the study's)."""
     by = chosen.set_index("scheme")
     if "unstructured" not in by.index:
         return "No unstructured point: no answer."
@@ -382,7 +383,12 @@ def lenet_answer(chosen: pd.DataFrame) -> str:
                      f"unstructured reaches {u['pruning_rate'] / s['pruning_rate']:.2f}x its rate and "
                      f"{u['speedup'] / s['speedup']:.2f}x its speedup")
     target = float(chosen["target_accuracy"].iloc[0])
-    return (f"At equal accuracy (test accuracy >= {target:.3f}), unstructured pruning reaches {u['pruning_rate']:.1f}x "
+    workload = ("LeNet-300-100 on the 8 x 8 digits, fc1 and fc2 pruned and retrained (tiny layers: a few rows "
+                "per PE, and every PE pays a pointer-read cycle per column)")
+    if settings is not None:
+        workload += (f"; {settings.n_pe} PEs, {settings.dense_epochs} dense and {settings.retrain_epochs} retraining epochs, seed {seed}, "
+                     f"cycles over {settings.images} test images, accuracy over the whole test split")
+    return (f"On {workload}: at equal accuracy (test accuracy >= {target:.3f}), unstructured pruning reaches {u['pruning_rate']:.1f}x "
             f"with EIE speedup {u['speedup']:.2f}x: EIE's measured PPR is {u['ppr']:.2f}, against the "
             f"{ADMM_NN_S_PPR} that ADMM-NN-S takes from published accelerators. " + "; ".join(parts) + ". "
             "On EIE, unstructured pruning is worth it against a scheme when it is faster at equal accuracy "
@@ -400,17 +406,19 @@ def stage(settings, progress: bool = True):
     lenet_points, chosen = lenet_study(settings.ppr_lenet, settings.seed, progress=progress)
     md = "\n".join([
         "Balanced (ESE load-balance-aware) against magnitude pruning at the same kept count, both workload modes "
-        "(`group` = columns per balanced share; K = whole layer). Data: `data/balance.parquet`.", "",
+        f"(`group` = columns per balanced share; K = whole layer); cycles are means over {settings.ppr_inputs} "
+        f"input(s) per layer, seed {settings.seed}. Data: `data/balance.parquet`.", "",
         markdown_table(balance[BALANCE_COLUMNS], ".4g"), "",
         "Pruning rate sweep on dense parents (normal weights): EIE cycles, energy, storage (weights + indices + "
         "fillers + pointers + codebook, fixed width and Huffman), speedup over the dense layer on the same inputs, "
-        "PPR = rate / speedup. Data: `data/ppr.parquet`.", "",
+        f"PPR = rate / speedup; {settings.ppr_inputs} input(s) per layer, seed {settings.seed}. Data: "
+        "`data/ppr.parquet`.", "",
         markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"), "",
         "LeNet-300-100 on the digits, fc1 and fc2 pruned by each scheme and retrained (fc3 dense); cycles and "
         "storage of fc1 + fc2 on EIE. Data: `data/ppr_lenet.parquet`, `data/ppr_lenet_equal_accuracy.parquet`.", "",
         markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"), "",
         "Equal accuracy (largest rate per scheme within the margin of the dense accuracy):", "",
         markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"), "",
-        lenet_answer(chosen)])
+        lenet_answer(chosen, settings.ppr_lenet, settings.seed)])
     return StageResult({"balance": balance, "ppr": points, "ppr_lenet": lenet_points,
                         "ppr_lenet_equal_accuracy": chosen}, md)

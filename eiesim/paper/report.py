@@ -18,10 +18,18 @@ EIE_TABLE4_US = {"Alex-6": 30.3, "Alex-7": 12.2, "Alex-8": 9.9, "VGG-6": 34.4, "
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    """A DataFrame as a Markdown table."""
+    """A DataFrame as a Markdown table. Floats take ``floatfmt``, except those too large for
+    its significant digits, which are rounded to whole numbers (45650, not 4.565e+04), so a
+    column of counts reads alike whether its values are integers or means."""
+    digits = int(floatfmt.strip(".g")) if floatfmt.endswith("g") else None
+
     def cell(v) -> str:
         if isinstance(v, (float, np.floating)):
-            return "n/a" if not np.isfinite(v) else format(float(v), floatfmt)
+            if not np.isfinite(v):
+                return "n/a"
+            if digits is not None and abs(v) >= 10**digits:
+                return f"{float(v):.0f}"
+            return format(float(v), floatfmt)
         return "n/a" if v is None else str(v)
 
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
@@ -201,7 +209,8 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
               "PyTorch dense (`W @ a`) and CSR matrix-vector products measured on this machine "
               "(`workloads.baselines`); EIE columns are the simulated chip above. Data: "
               "`data/baselines.parquet`, `data/baseline_measurements.parquet`.", "", md, "",
-              figure_md("fig06_speedup", "Speedup over CPU dense, batch 1").replace(
+              figure_md("fig06_speedup", "Speedup over CPU dense, batch 1 (medians, as the table and the "
+                                         "headline; hatched bars are left out of the geometric mean)").replace(
                   "data/fig06_speedup.parquet", "data/baselines.parquet"), ""]
     if any(p.name == "fig07_energy.png" for p in run.files):
         parts += [figure_md("fig07_energy", "Energy efficiency over CPU dense").replace(
@@ -249,7 +258,7 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
                   "EIE Table IV's theoretical and actual times (Han et al., ISCA 2016, Table IV, 64 PEs) beside ours "
                   "under both timing profiles (SPEC §5 `spec`, §5.1 `eie-cpp`) and both workload modes (uniform; "
                   "heterogeneous with the measured spreads of docs/workloads.md), with ratio = ours / paper actual, "
-                  f"mean over {s.validation_inputs} input(s). No simulator constant is tuned to the table. Data: "
+                  f"mean over {s.validation_inputs} input(s) per layer. No simulator constant is tuned to the table. Data: "
                   "`data/table4_validation.parquet`, `data/table4_real_fc8.parquet`.", "", sections["table4"][0], ""]
     if "pruning" in sections:
         parts += ["## Pruning co-design: load-balance-aware pruning and the PPR on EIE", "",

@@ -70,7 +70,8 @@ def baselines(s: PaperSettings, per_layer: pd.DataFrame, engine: str) -> StageRe
                         for col in comp["columns"]])
     measurements = pd.DataFrame([
         {"layer": m.layer, "device": m.device, "kind": m.kind, "batch": m.batch, "label": m.label,
-         **{f"seconds_{k}": v for k, v in m.call.to_dict().items()}, "stable": m.stable,
+         "clock": m.clock, **{f"seconds_{k}": v for k, v in m.call.to_dict().items()},
+         "wall_seconds_median": (m.wall or m.call).median, "stable": m.stable,
          "seconds_per_frame": m.seconds_per_frame, "joules_per_frame": m.joules_per_frame,
          "energy_note": m.energy_note}
         for m in report.measurements

@@ -46,21 +46,38 @@ def _config(profile: str) -> ArchConfig:
     return ArchConfig.make(timing=profile)
 
 
-def _mean_time_us(layer, frames: np.ndarray, config: ArchConfig) -> float:
-    """Mean time over the frames. Under ``eie-cpp`` signed inputs (NeuralTalk's) are fed as
-    |a|: that profile broadcasts only a > 0 (docs/assumptions.md §13), which would halve the
-    work Table IV's 100 %-dense NeuralTalk rows count; |a| keeps the same work under both."""
+def _times_us(layer, frames: np.ndarray, config: ArchConfig) -> np.ndarray:
+    """Time of each frame (timing only). Under ``eie-cpp`` signed inputs (NeuralTalk's) are
+    fed as |a|: that profile broadcasts only a > 0 (docs/assumptions.md §13), which would
+    halve the work Table IV's 100 %-dense NeuralTalk rows count; |a| keeps the same work
+    under both."""
     from eiesim.simulation import simulate
 
     if config.timing == "eie-cpp":
         frames = np.abs(frames)
+    return np.array([simulate(layer, frames[:, i], config, engine="fast", outputs=False).cycles
+                     for i in range(frames.shape[1])], np.float64) / config.clock_mhz
 
-    return float(np.mean([simulate(layer, frames[:, i], config, engine="fast").cycles
-                          for i in range(frames.shape[1])])) / config.clock_mhz
+
+def _mean_time_us(layer, frames: np.ndarray, config: ArchConfig) -> float:
+    """Mean time over the frames (see :func:`_times_us`)."""
+    return float(_times_us(layer, frames, config).mean())
 
 
-def validation(layers, inputs: int = 5, seed: int = 0, progress: bool = True) -> pd.DataFrame:
-    """One row per layer: paper times, ours per profile x mode, ratios, the decomposition."""
+def standard_error(values: np.ndarray) -> float:
+    """Standard error of the mean (sample standard deviation / sqrt(n)); NaN for one value,
+    exactly 0 for equal values."""
+    if values.size < 2:
+        return float("nan")
+    return 0.0 if np.ptp(values) == 0 else float(np.std(values, ddof=1) / np.sqrt(values.size))
+
+
+INPUTS = 100  # inputs per layer: the heterogeneous means' standard error stays below the steps compared
+
+
+def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """One row per layer: paper times, ours per profile x mode (mean over ``inputs`` inputs
+    and its standard error), ratios, the decomposition."""
     from tqdm.auto import tqdm
 
     from workloads.benchmarks import (
@@ -76,12 +93,14 @@ def validation(layers, inputs: int = 5, seed: int = 0, progress: bool = True) ->
         h_frames = benchmark_activation_batch(name, inputs, seed, HETEROGENEOUS)
         row = {"layer": name, "paper_theoretical_us": EIE_TABLE4_THEORETICAL_US[name],
                "paper_actual_us": EIE_TABLE4_US[name],
-               "ours_ideal_us": np.ceil(uniform.n_real * bench.act_density / 64) / 800}
+               "ours_ideal_us": np.ceil(uniform.n_real * bench.act_density / 64) / 800, "inputs": inputs}
         for profile in PROFILES:
             cfg = _config(profile)
             for mode, layer, frames in (("uniform", uniform, u_frames), ("heterogeneous", hetero, h_frames)):
-                t = _mean_time_us(layer, frames, cfg)
+                times = _times_us(layer, frames, cfg)
+                t = float(times.mean())
                 row[f"{profile}_{mode}_us"] = t
+                row[f"{profile}_{mode}_se_us"] = standard_error(times)
                 row[f"{profile}_{mode}_ratio"] = t / EIE_TABLE4_US[name]
         # The decomposition, one cause at a time (see the module docstring).
         last = PROFILES[-1]
@@ -116,7 +135,9 @@ def validation(layers, inputs: int = 5, seed: int = 0, progress: bool = True) ->
             row["us_per_density_point"] = float("nan")
             row["density_to_close_gap"] = float("nan")
         rows.append(row)
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df.attrs["seed"] = seed
+    return df
 
 
 def _fc8_input_density() -> float | None:
@@ -162,21 +183,42 @@ def markdown(df: pd.DataFrame, real: pd.DataFrame) -> str:
     """The validation table, the decomposition and the notes, as Markdown."""
     from eiesim.paper.report import markdown_table
 
-    times = ["layer", "paper_theoretical_us", "paper_actual_us", "ours_ideal_us"]
+    shown = df[["layer", "paper_theoretical_us", "paper_actual_us", "ours_ideal_us"]].copy()
     for profile in PROFILES:
         for mode in ("uniform", "heterogeneous"):
-            times += [f"{profile}_{mode}_us", f"{profile}_{mode}_ratio"]
+            mean, se = df[f"{profile}_{mode}_us"], df[f"{profile}_{mode}_se_us"]
+            shown[f"{profile}_{mode}_us"] = [f"{m:.3g}" if not np.isfinite(e) else f"{m:.3g} ± {e:.1g}"
+                                             for m, e in zip(mean, se)]
+            shown[f"{profile}_{mode}_ratio"] = df[f"{profile}_{mode}_ratio"]
     steps = ["layer", "paper_actual_us", "base_us", "step_timing_profile_us", "step_row_heterogeneity_us",
              "step_input_density_us", "input_density_source", "explained_us", "remaining_us",
              "density_to_close_gap"]
-    parts = [markdown_table(df[times], ".3g"), "",
-             f"Gap decomposition (each step switches one cause on; timing profile of the steps: "
-             f"{df['decomposition_profile'].iloc[0]}):", "", markdown_table(df[steps], ".3g")]
+    inputs = int(df["inputs"].iloc[0])
+    last = df["decomposition_profile"].iloc[0]
+    se = df[f"{last}_heterogeneous_se_us"]
+    resolved = se < df["step_row_heterogeneity_us"].abs()
+    below = int(resolved.sum())
+    unresolved = ", ".join(df.loc[~resolved, "layer"])
+    parts = [f"Times are means over {inputs} input(s) per layer (seed {df.attrs.get('seed', 0)}), "
+             + ("± the standard error of the mean (sample standard deviation / sqrt(inputs)). The heterogeneous "
+                "columns draw each input's activation density, so they vary most from input to input; under "
+                f"{last} their standard error is below the row-heterogeneity step of the decomposition on {below} "
+                f"of {len(df)} layers" + (f" (not on {unresolved}: there the step is within the heterogeneous "
+                                          "column's noise)." if unresolved else ".") if inputs > 1 else "so no standard error is given: one input per layer."),
+             "", markdown_table(shown, ".3g"), "",
+             f"Gap decomposition (each step switches one cause on; timing profile of the steps: {last}; the "
+             f"row-heterogeneity step runs the uniform and the heterogeneous layer on the same {inputs} input(s), "
+             "so input-to-input spread cancels in it):", "", markdown_table(df[steps], ".3g")]
     parts += ["", "Under `eie-cpp` the signed NeuralTalk inputs are fed as |a| (that profile broadcasts only "
                   "a > 0; docs/assumptions.md §13), so both profiles do the same work."]
     if len(real):
         parts += ["", "The authors' real fc8 with the real input behind Table IV's Alex-8:", "",
-                  markdown_table(real, ".4g")]
+                  markdown_table(real, ".3g")]
+    else:
+        from eiesim.paper.heterogeneity import fc8_dir
+
+        parts += ["", f"The authors' real fc8 is not at {fc8_dir()} (set EIESIM_FC8_DIR): its row and Alex-8's "
+                      "real input density are left out."]
     total = df["paper_actual_us"].sum()
     parts += ["", f"Over the {len(df)} layer(s): paper {total:.1f} us; ours (spec, uniform) "
                   f"{df['spec_uniform_us'].sum():.1f} us; after the measured causes {df['explained_us'].sum():.1f} us; "
