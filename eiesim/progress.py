@@ -21,5 +21,6 @@ def progress_bar(*args, **kwargs):
 
 
 def over_layers(items, total: int, what: str):
-    """A command's progress over several layers, on stderr; none for a single layer."""
-    return progress_bar(items, total=total, desc=what, unit="layer", disable=total < 2, leave=False)
+    """A command's progress over several layers, on stderr when it is a terminal (a log or a
+    pipe gets no bar); none for a single layer."""
+    return progress_bar(items, total=total, desc=what, unit="layer", disable=True if total < 2 else None, leave=False)

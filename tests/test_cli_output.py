@@ -1,5 +1,6 @@
 """What the commands print for a reader: units, fit, the work a rule drops, start-up cost."""
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -176,14 +177,19 @@ def test_latency_figure_shares_one_y_axis(tmp_path, monkeypatch):
     assert (tmp_path / "lat.png").stat().st_size > 0
 
 
-def test_progress_over_several_layers_only(capsys):
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_over_several_layers_on_a_terminal_only(monkeypatch):
     from eiesim.progress import over_layers
 
-    assert list(over_layers(iter([1]), 1, "one")) == [1]
-    assert capsys.readouterr().err == ""  # a single layer: no bar
-    assert list(over_layers(iter([1, 2, 3]), 3, "compressing")) == [1, 2, 3]
-    err = capsys.readouterr().err
-    assert "compressing:" in err and "0/3" in err
+    for stream, total, shown in ((_Terminal(), 1, False), (_Terminal(), 3, True), (io.StringIO(), 3, False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert list(over_layers(iter(range(total)), total, "compressing")) == list(range(total))
+        err = stream.getvalue()
+        assert ("compressing:" in err and f"0/{total}" in err) == shown, (total, err)
 
 
 def test_energy_layer_table_has_a_fit_column(run_cli):
