@@ -110,7 +110,7 @@ def run_module(module: str, jobs: int | None, resume: bool = False) -> dict:
         undecorate(work / module)
         with open(work / "pyproject.toml", "a") as f:
             f.write(mutmut_config(module, tests))
-    env = {**os.environ, "PYTHONPATH": str(work)}
+    env = {**os.environ, "PYTHONPATH": str(work), "HYPOTHESIS_PROFILE": "mutants"}
     if module in KERNEL_MODULES:
         env["NUMBA_DISABLE_JIT"] = "1"
     mutmut = [sys.executable, "-m", "mutmut"]
