@@ -12,6 +12,7 @@ each hash, so even two runs racing on one store never show a point twice.
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -35,6 +36,13 @@ def rows_table(rows: list[dict]) -> pa.Table:
     the rows without it (built column by column, without pandas: 10x faster)."""
     columns = dict.fromkeys(key for row in rows for key in row)
     return pa.table({key: [row.get(key) for row in rows] for key in columns})
+
+
+def _written(part: Path) -> tuple[int, str]:
+    """When a part was written: the time its name starts with, else (a part named before
+    names carried it) its modification time."""
+    stamp = part.name.split("-")[1]
+    return (int(stamp) if len(stamp) == 20 and stamp.isdigit() else part.stat().st_mtime_ns), part.name
 
 
 class ResultStore:
@@ -80,7 +88,9 @@ class ResultStore:
         table = rows if isinstance(rows, pa.Table) else rows_table(rows)
         if table.num_rows == 0:
             return None
-        final = self.path / f"part-{uuid.uuid4().hex}.parquet"
+        # The name starts with the write time, so parts read back in write order even where
+        # two writes share a file-system timestamp, or a copy of the store reset them.
+        final = self.path / f"part-{time.time_ns():020d}-{uuid.uuid4().hex}.parquet"
         return write_atomic(final, lambda tmp: pq.write_table(table, tmp), tmp_suffix=".tmp")
 
     def done_hashes(self) -> set[str]:
@@ -101,7 +111,7 @@ class ResultStore:
         if not parts:
             return pd.DataFrame()
         frames = []
-        for part in sorted(parts, key=lambda p: p.stat().st_mtime_ns):
+        for part in sorted(parts, key=_written):
             try:
                 frames.append(pq.read_table(part).to_pandas())
             except Exception as exc:  # damaged beyond its footer
