@@ -7,6 +7,8 @@ even and half away from zero part, so each tie below fails the other two rules.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,8 @@ from eiesim.functional import functional_output
 from eiesim.inference import Network, choose_formats, infer
 from eiesim.modelfile import CompressedModel
 from eiesim.numerics import (
-    accumulate, codebook_table, convert_activations, convert_codebook, scaled_product, to_fixed, value_range,
+    accumulate, codebook_table, convert_activations, convert_codebook, frac_bits_for, scaled_product, to_fixed, to_real,
+    value_range,
 )
 from eiesim.paper.studies import precision_variants
 from eiesim.simulation import prepare_activations, simulate
@@ -49,6 +52,30 @@ def test_conversions_saturate_at_the_words_ends():
     wide = ArchConfig()
     assert convert_activations(np.array([32767.5 * LSB, -32768.5 * LSB, 200.0]), wide).tolist() == [32767, -32768,
                                                                                                    32767]
+
+
+def test_a_product_past_float64_saturates_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 1e308 x 2^8 overflows float64 to inf, which saturates
+        assert convert_activations(np.array([1e308, -1e308]), ArchConfig()).tolist() == [32767, -32768]
+
+
+@pytest.mark.parametrize("max_abs, bits, expected", [
+    (127 / 64, 8, 6),  # 127 / 64 x 2^6 = 127 exactly: the largest word, it fits
+    (127.5 / 64, 8, 5),  # 127.5 > 127
+    (32767 / 2**14, 16, 14),  # exactly 32767 at 14 bits
+])
+def test_frac_bits_hold_a_value_exactly_at_the_words_end(max_abs, bits, expected):
+    assert frac_bits_for(max_abs, bits) == expected
+
+
+def test_float32_arithmetic_and_readout():
+    f32 = ArchConfig(precision="float32")
+    product = scaled_product(0.5, 3.0, f32)
+    assert product == 1.5 and product.dtype == np.float32  # no shift, no rounding to a word
+    real = to_real(np.array([1.5, -2.25], np.float32), f32)
+    assert real.dtype == np.float64 and real.tolist() == [1.5, -2.25]
+    assert to_real(np.array([384, -64]), ArchConfig()).tolist() == [1.5, -0.25]  # Q8: / 256
 
 
 def test_float32_conversion_rounds_ties_to_even():

@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "mutants"
 
+SWEEP_TESTS = ["tests/test_sweep_differential.py", "tests/test_sweep_values.py", "tests/test_sweep_grid.py",
+               "tests/test_layer_cache.py", "tests/test_sweep_store_schema.py"]
 # Module -> the tests that pin its numbers (run against every mutant of the module).
 MODULES: dict[str, list[str]] = {
     "eiesim/result.py": ["tests/test_metrics_values.py"],
@@ -46,9 +48,7 @@ MODULES: dict[str, list[str]] = {
     "eiesim/energy/table2.py": ["tests/test_table2_values.py", "tests/test_energy_model.py",
                                 "tests/test_energy_tables.py"],
     "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py"],
-    **{f"eiesim/sweep/{name}.py": ["tests/test_sweep_differential.py", "tests/test_sweep_values.py",
-                                   "tests/test_sweep_grid.py", "tests/test_sweep_run.py", "tests/test_layer_cache.py",
-                                   "tests/test_sweep_store_schema.py"]
+    **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *(["tests/test_sweep_run.py"] if name == "store" else [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
     "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py"],
     "workloads/torch_import.py": ["tests/test_torch_import.py"],
