@@ -48,7 +48,8 @@ MODULES: dict[str, list[str]] = {
     "eiesim/energy/table2.py": ["tests/test_table2_values.py", "tests/test_energy_model.py",
                                 "tests/test_energy_tables.py"],
     "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py"],
-    **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *(["tests/test_sweep_run.py"] if name == "store" else [])]
+    **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{"store": ["tests/test_sweep_run.py"],
+                                                   "fingerprint": ["tests/test_caches.py"]}.get(name, [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
     "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py"],
     "workloads/torch_import.py": ["tests/test_torch_import.py"],
