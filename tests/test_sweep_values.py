@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from eiesim.sweep import ResultStore, parse_values
+from eiecore.errors import EieError
+from eiesim.sweep import ResultStore, SweepSpec, parse_axis, parse_values
+from eiesim.sweep.grid import MAX_AXIS_VALUES
+
+from tests.sweep_helpers import TINY
 
 
 @pytest.mark.parametrize("text, values", [
@@ -34,3 +39,47 @@ def test_store_reads_parts_in_write_order_and_keeps_the_first_of_a_duplicate(tmp
     for i, part in enumerate(sorted(store.parts())):
         os.utime(part, ns=(10**9 * (100 - i), 10**9 * (100 - i)))
     assert ResultStore(tmp_path / "s").read()["cycles"].tolist() == [*range(12), 100]
+
+
+def test_an_axis_may_hold_exactly_the_most_values():
+    assert len(parse_values("seed", "0..65535")) == MAX_AXIS_VALUES == 65536
+    with pytest.raises(EieError, match=r"^range '0\.\.65536' for seed has 65537 values, more than 65536$"):
+        parse_values("seed", "0..65536")
+
+
+def test_an_axis_splits_at_its_first_equals_sign():
+    with pytest.raises(EieError, match=r"^bad value 'fixed=x' for sweep field precision: choose one of fixed, float32$"):
+        parse_axis("precision=fixed=x")
+
+
+def test_config_hash_is_the_configs_own():
+    a, b, a_again = (SweepSpec.build(TINY, [f"n_pe={n}"]).points()[0] for n in (1, 2, 1))
+    assert a.config_hash == a_again.config_hash != b.config_hash
+    c = SweepSpec.build(TINY, ["n_pe=1", "seed=5"]).points()[0]  # the seed is not configuration
+    assert c.config_hash == a.config_hash and c.point_hash != a.point_hash
+
+
+@pytest.mark.parametrize("text, message", [
+    ("layers = 3", "layers must be a string or a list of strings, got 3"),
+    (f'layers = "{TINY}"\nengine = 1', "engine must be a string, got 1"),
+    (f'layers = "{TINY}"\ngrid = 1', "grid must be a table, got 1"),
+    (f'layers = "{TINY}"\nbase = "x"', "base must be a table, got 'x'"),
+])
+def test_sweep_file_entries_of_the_wrong_type_are_named(tmp_path, text, message):
+    path = tmp_path / "grid.toml"
+    path.write_text(text)
+    with pytest.raises(EieError, match=f"^bad sweep file {re.escape(str(path))}: {re.escape(message)}$"):
+        SweepSpec.from_toml(path)
+
+
+def test_sweep_file_defaults_and_layers_given_beside_it(tmp_path):
+    import workloads.benchmarks  # noqa: F401  (registers the benchmark layers: "all")
+
+    path = tmp_path / "grid.toml"
+    path.write_text("# no layers, no grid, no base: every benchmark layer, one point each\n")
+    spec = SweepSpec.from_toml(path)
+    assert spec.layers == list(workloads.benchmarks.BENCHMARKS) and spec.axes == {} and spec.base == {}
+    assert spec.engine == "fast"
+    path.write_text('layers = "synth:8x8:0.5:0.5"\n[base]\nn_pe = 2\n')
+    given = SweepSpec.from_toml(path, layers=[TINY])  # layers given beside the file replace its own
+    assert given.layers == [TINY] and given.base == {"n_pe": 2}
