@@ -47,7 +47,8 @@ MODULES: dict[str, list[str]] = {
     "eiesim/numerics.py": ["tests/test_number_formats.py", "tests/test_inference.py::test_frac_bits_for"],
     "eiesim/energy/table2.py": ["tests/test_table2_values.py", "tests/test_energy_model.py",
                                 "tests/test_energy_tables.py"],
-    "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py"],
+    "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py",
+                               "tests/test_engines.py"],
     **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{"store": ["tests/test_sweep_run.py"],
                                                    "fingerprint": ["tests/test_caches.py"]}.get(name, [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
