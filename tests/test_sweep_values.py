@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from fnmatch import fnmatch
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from eiecore.errors import EieError
+from eiecore.errors import EieError, EieWarning
 from eiesim.sweep import ResultStore, SweepSpec, parse_axis, parse_values
 from eiesim.sweep.grid import MAX_AXIS_VALUES
 
@@ -83,3 +87,63 @@ def test_sweep_file_defaults_and_layers_given_beside_it(tmp_path):
     path.write_text('layers = "synth:8x8:0.5:0.5"\n[base]\nn_pe = 2\n')
     given = SweepSpec.from_toml(path, layers=[TINY])  # layers given beside the file replace its own
     assert given.layers == [TINY] and given.base == {"n_pe": 2}
+
+
+def test_parts_named_before_write_times_read_back_in_modification_order(tmp_path):
+    # Parts named part-<random>.parquet (older stores), or with a 20-letter word where the
+    # time goes: ordered by their modification times.
+    store = ResultStore(tmp_path / "s")
+    for i, name in enumerate(["part-0fe.parquet", "part-abcdefghijabcdefghij-x.parquet", "part-07.parquet"]):
+        written = store.write([{"point_hash": f"h{i}", "cycles": i}])
+        written.rename(store.path / name)
+        os.utime(store.path / name, ns=(10**9 * (50 - i), 10**9 * (50 - i)))  # newest name first
+    assert store.read()["cycles"].tolist() == [2, 1, 0]
+
+
+def test_a_store_folder_is_made_with_its_parents(tmp_path):
+    ResultStore(tmp_path / "a" / "b" / "store").write([{"point_hash": "x", "cycles": 1}])
+    assert len(list((tmp_path / "a" / "b" / "store").glob("part-*.parquet"))) == 1
+
+
+def test_a_part_being_written_is_not_a_part(tmp_path, monkeypatch):
+    # Outside readers glob part-*.parquet: the temporary ends in .tmp until it is complete.
+    from eiesim.sweep import store as store_module
+
+    seen = []
+    monkeypatch.setattr(store_module.pq, "write_table", lambda table, tmp: seen.append(Path(tmp).name))
+    ResultStore(tmp_path / "s").write([{"point_hash": "x"}])
+    (name,) = seen
+    assert name.endswith(".parquet.tmp") and not fnmatch(name, store_module.PART_GLOB)
+
+
+def test_done_hashes_read_the_point_hash_column_wherever_it_is(tmp_path):
+    store = ResultStore(tmp_path / "s")
+    store.write([{"cycles": 1, "point_hash": "a"}, {"cycles": 2, "point_hash": "b"}])
+    assert store.done_hashes() == {"a", "b"}
+
+
+def test_a_part_without_point_hash_is_quarantined_with_the_reason(tmp_path):
+    store = ResultStore(tmp_path / "s")
+    good = store.write([{"point_hash": "a", "cycles": 1}])
+    foreign = tmp_path / "s" / "part-foreign.parquet"
+    pq.write_table(pa.table({"cycles": [1]}), foreign)
+    with pytest.warns(EieWarning, match=r"part part-foreign\.parquet is unreadable \(no point_hash column\); "
+                                        r"moved to quarantine/"):
+        assert store.parts() == [good]
+    assert (tmp_path / "s" / "quarantine" / "part-foreign.parquet").exists() and not foreign.exists()
+
+
+@pytest.mark.parametrize("reader", ["done_hashes", "read"])
+def test_a_part_damaged_past_its_footer_is_quarantined_by_its_reader(tmp_path, reader):
+    store = ResultStore(tmp_path / "s")
+    kept = store.write([{"point_hash": "a", "cycles": 1}])
+    damaged = store.write([{"point_hash": f"p{i}", "cycles": i} for i in range(2000)])
+    data = bytearray(damaged.read_bytes())
+    data[4:200] = b"\xff" * 196  # the first page's header and data: the footer still reads
+    damaged.write_bytes(bytes(data))
+    assert len(store.parts()) == 2
+    # The reason is pyarrow's own message (not "None").
+    with pytest.warns(EieWarning, match=rf"part {damaged.name} is unreadable \((?!None\)).+\); moved to quarantine/"):
+        got = getattr(store, reader)()
+    assert (set(got) if reader == "done_hashes" else set(got["point_hash"])) == {"a"}
+    assert store.parts() == [kept] and (tmp_path / "s" / "quarantine" / damaged.name).exists()
