@@ -125,12 +125,15 @@ def test_done_hashes_read_the_point_hash_column_wherever_it_is(tmp_path):
 def test_a_part_without_point_hash_is_quarantined_with_the_reason(tmp_path):
     store = ResultStore(tmp_path / "s")
     good = store.write([{"point_hash": "a", "cycles": 1}])
-    foreign = tmp_path / "s" / "part-foreign.parquet"
-    pq.write_table(pa.table({"cycles": [1]}), foreign)
-    with pytest.warns(EieWarning, match=r"part part-foreign\.parquet is unreadable \(no point_hash column\); "
-                                        r"moved to quarantine/"):
-        assert store.parts() == [good]
-    assert (tmp_path / "s" / "quarantine" / "part-foreign.parquet").exists() and not foreign.exists()
+    for name in ("part-foreign.parquet", "part-other.parquet"):  # the second finds quarantine/ made
+        foreign = tmp_path / "s" / name
+        pq.write_table(pa.table({"cycles": [1]}), foreign)
+        with pytest.warns(EieWarning) as caught:
+            assert store.parts() == [good]
+        assert [str(w.message) for w in caught] == [
+            f"result store {store.path}: part {name} is unreadable (no point_hash column); moved to quarantine/, "
+            "its points will be computed again"]
+        assert (tmp_path / "s" / "quarantine" / name).exists() and not foreign.exists()
 
 
 @pytest.mark.parametrize("reader", ["done_hashes", "read"])
