@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from fnmatch import fnmatch
@@ -12,7 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from eiecore.errors import EieError, EieWarning
-from eiesim.sweep import ResultStore, SweepSpec, parse_axis, parse_values
+from eiesim.config import ArchConfig
+from eiesim.engines import ENGINES
+from eiesim.sweep import ResultStore, SweepSpec, fingerprint, grid, parse_axis, parse_values
 from eiesim.sweep.grid import MAX_AXIS_VALUES
 
 from tests.sweep_helpers import TINY
@@ -150,3 +154,70 @@ def test_a_part_damaged_past_its_footer_is_quarantined_by_its_reader(tmp_path, r
         got = getattr(store, reader)()
     assert (set(got) if reader == "done_hashes" else set(got["point_hash"])) == {"a"}
     assert store.parts() == [kept] and (tmp_path / "s" / "quarantine" / damaged.name).exists()
+
+
+def test_point_hash_is_the_digest_of_its_inputs_and_the_code():
+    # The store's identity of a point: sha256 of the sorted JSON of the layer, its version,
+    # the seed, the engine, the config and the simulator's fingerprint, 20 hex digits.
+    point = SweepSpec.build(TINY, ["n_pe=3"], base={"seed": 5}).points()[0]
+    fields = {"layer": TINY, "layer_version": 1, "seed": 5, "engine": "fast", "config": point.config.model_dump(),
+              "code": fingerprint.simulator()}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    assert point.seed == 5 and point.code == fingerprint.simulator()
+    assert point.point_hash == digest[:20]
+    assert point.config_hash == hashlib.sha256(json.dumps(point.config.model_dump(), sort_keys=True)
+                                               .encode()).hexdigest()[:20]
+
+
+@pytest.mark.parametrize("name, text, values", [
+    ("strict_fit", "true,1,yes,YES", [True]),
+    ("strict_fit", "false,0,no,NO", [False]),
+    ("n_pe", " 4 ,8", [4, 8]),
+    ("seed", "0,4294967295", [0, 4294967295]),
+])
+def test_axis_values_in_every_spelling(name, text, values):
+    assert parse_values(name, text) == values
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("strict_fit", "maybe", "bad value 'maybe' for sweep field strict_fit: expected true or false"),
+    ("n_pe", "abc", "bad value 'abc' for sweep field n_pe: expected int"),
+    ("clock_mhz", "abc", "bad value 'abc' for sweep field clock_mhz: expected float"),
+    ("clock_mhz", "inf", "bad value 'inf' for sweep field clock_mhz: expected a finite number"),
+    ("seed", "-1", "sweep field seed must be in 0..4294967295, got -1"),
+    ("colour", "1", "unknown sweep field 'colour'; choose an ArchConfig field (" + ", ".join(ArchConfig.model_fields)
+     + ") or seed"),
+])
+def test_bad_axis_values_are_named(name, text, message):
+    with pytest.raises(EieError, match=f"^{re.escape(message)}$"):
+        parse_values(name, text)
+
+
+def test_toml_values_that_are_not_integers():
+    with pytest.raises(EieError, match=r"^bad value 2\.5 for sweep field n_pe: expected an integer$"):
+        SweepSpec.build(TINY, {"n_pe": [2.5]})
+    # Only the seed is a seed: other integer fields keep their own checks and messages.
+    with pytest.raises(EieError, match=r"^grid point n_pe=0: invalid configuration: n_pe: "):
+        SweepSpec.build(TINY, ["n_pe=0"])
+
+
+def test_build_takes_a_single_value_and_refuses_none_or_an_unknown_engine():
+    assert SweepSpec.build(TINY, {"n_pe": 4}).axes == {"n_pe": [4]}
+    with pytest.raises(EieError, match=r"^no values for sweep field n_pe$"):
+        SweepSpec.build(TINY, {"n_pe": []})
+    with pytest.raises(EieError, match=rf"^unknown engine 'x'; choose one of {', '.join(ENGINES)}$"):
+        SweepSpec.build(TINY, engine="x")
+
+
+def test_a_grid_may_hold_exactly_the_most_points(monkeypatch):
+    monkeypatch.setattr(grid, "MAX_POINTS", 4)
+    assert len(SweepSpec.build(TINY, ["n_pe=1,2", "seed=0,1"]).points()) == 4
+    with pytest.raises(EieError, match=r"^the grid has 6 points, more than 4; split the sweep$"):
+        SweepSpec.build(TINY, ["n_pe=1,2,3", "seed=0,1"])
+
+
+def test_every_point_is_checked_to_be_encodable_with_the_layers_name():
+    # 2^20 outputs on one PE with one accumulator: 2^20 row blocks x 1 PE x 201 pointers > 2^27.
+    big = "synth:1048576x200:1e-06:0.5"  # the canonical name
+    with pytest.raises(EieError, match=rf"^layer {re.escape(big)}: its pointer table needs 1048576 row blocks"):
+        SweepSpec.build(big, ["n_pe=1", "accumulators_per_pe=1"])
