@@ -197,8 +197,8 @@ def test_toml_values_that_are_not_integers():
     with pytest.raises(EieError, match=r"^bad value 2\.5 for sweep field n_pe: expected an integer$"):
         SweepSpec.build(TINY, {"n_pe": [2.5]})
     # Only the seed is a seed: other integer fields keep their own checks and messages.
-    with pytest.raises(EieError, match=r"^grid point n_pe=0: invalid configuration: n_pe: "):
-        SweepSpec.build(TINY, ["n_pe=0"])
+    with pytest.raises(EieError, match=r"^grid point n_pe=-1: invalid configuration: n_pe: "):
+        SweepSpec.build(TINY, ["n_pe=-1"])
 
 
 def test_build_takes_a_single_value_and_refuses_none_or_an_unknown_engine():
