@@ -18,6 +18,7 @@ from eiesim.config import ArchConfig
 from eiesim.engines import ENGINES
 from eiesim.sweep import ResultStore, SweepSpec, fingerprint, grid, parse_axis, parse_values
 from eiesim.sweep.grid import MAX_AXIS_VALUES
+from eiesim.sweep.store import QUARANTINE
 
 from tests.sweep_helpers import TINY
 
@@ -135,9 +136,9 @@ def test_a_part_without_point_hash_is_quarantined_with_the_reason(tmp_path):
         with pytest.warns(EieWarning) as caught:
             assert store.parts() == [good]
         assert [str(w.message) for w in caught] == [
-            f"result store {store.path}: part {name} is unreadable (no point_hash column); moved to quarantine/, "
+            f"result store {store.path}: part {name} is unreadable (no point_hash column); moved to {QUARANTINE}/, "
             "its points will be computed again"]
-        assert (tmp_path / "s" / "quarantine" / name).exists() and not foreign.exists()
+        assert (tmp_path / "s" / QUARANTINE / name).exists() and not foreign.exists()
 
 
 @pytest.mark.parametrize("reader", ["done_hashes", "read"])
@@ -150,10 +151,10 @@ def test_a_part_damaged_past_its_footer_is_quarantined_by_its_reader(tmp_path, r
     damaged.write_bytes(bytes(data))
     assert len(store.parts()) == 2
     # The reason is pyarrow's own message (not "None").
-    with pytest.warns(EieWarning, match=rf"part {damaged.name} is unreadable \((?!None\)).+\); moved to quarantine/"):
+    with pytest.warns(EieWarning, match=rf"part {damaged.name} is unreadable \((?!None\)).+\); moved to {QUARANTINE}/"):
         got = getattr(store, reader)()
     assert (set(got) if reader == "done_hashes" else set(got["point_hash"])) == {"a"}
-    assert store.parts() == [kept] and (tmp_path / "s" / "quarantine" / damaged.name).exists()
+    assert store.parts() == [kept] and (tmp_path / "s" / QUARANTINE / damaged.name).exists()
 
 
 def test_point_hash_is_the_digest_of_its_inputs_and_the_code():

@@ -54,7 +54,7 @@ def test_the_tables_are_narrowed_only_where_the_values_fit(wide_layer):
     layer, cfg = wide_layer
     tables = fast.layer_tables(layer)
     assert tables.table.dtype == np.int32 and tables.table[0, 0, fast.COUNT, 0] == M  # not int8 nor int16
-    assert tables.drain.dtype == np.int32 and tables.drain[0, 1, 0] == M - 1 + 1 + 6  # last entry + issue + tail
+    # (the drain table is checked through the drained block end above)
     rows = fast.row_table(layer, cfg.entries_per_row)
     assert rows.dtype == np.int32 and rows[0, 1].tolist() == [[M], [2 * M - 1]]
     out = fast.output_tables(layer)
