@@ -9,6 +9,7 @@ import re
 from fnmatch import fnmatch
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -222,3 +223,44 @@ def test_every_point_is_checked_to_be_encodable_with_the_layers_name():
     big = "synth:1048576x200:1e-06:0.5"  # the canonical name
     with pytest.raises(EieError, match=rf"^layer {re.escape(big)}: its pointer table needs 1048576 row blocks"):
         SweepSpec.build(big, ["n_pe=1", "accumulators_per_pe=1"])
+
+
+def _tampered(path: Path, **changes) -> None:
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("change", [
+    lambda z: {"meta": np.array(["other", z["meta"][1], z["meta"][2]])},  # another layer's name
+    lambda z: {"codes": np.where(np.arange(z["codes"].size) == 0, 16, z["codes"]).astype(np.uint8)},  # code 2^b
+    lambda z: {"codes": np.where(np.arange(z["codes"].size) == 0, 0, z["codes"]).astype(np.uint8)},  # code 0
+    lambda z: {"codes": z["codes"].astype(np.int64)},
+    lambda z: {"rows": np.where(np.arange(z["rows"].size) == 0, z["shape"][0], z["rows"])},  # row M
+    lambda z: {"rows": np.where(np.arange(z["rows"].size) == 0, -1, z["rows"])},
+    lambda z: {"cols": np.where(np.arange(z["cols"].size) == 0, z["shape"][1], z["cols"])},  # column K
+    lambda z: {"cols": np.where(np.arange(z["cols"].size) == 0, -1, z["cols"])},
+    lambda z: {"rows": z["rows"][:-1]},
+    lambda z: {"codebook": z["codebook"][:-1]},
+    lambda z: {"codebook": np.where(np.arange(16) == 1, np.nan, z["codebook"])},
+    lambda z: {"bias_codebook": z["bias_codebook"][:-1]},
+    lambda z: {"acts": np.stack([z["acts"], z["acts"]])},
+    lambda z: {"shape": np.array([z["shape"][0], z["shape"][1], 1])},
+])
+def test_a_cached_layer_that_reads_but_is_not_the_layer_is_made_again(tmp_path, change):
+    from eiesim import clear_caches
+    from eiesim.sweep.layers import cache_folder, shared_layer
+
+    name, cache = "mini:40x24:uniform:bias", str(cache_folder(tmp_path))
+    clear_caches()  # not from this process's memo: generated and written
+    fresh = shared_layer(name, 2, 4, cache)
+    (path,) = Path(cache).glob("*.npz")
+    with np.load(path, allow_pickle=False) as z:
+        _tampered(path, **change(z))
+    clear_caches()
+    again = shared_layer(name, 2, 4, cache)
+    for field in ("rows", "cols", "codes", "codebook", "bias_codebook"):
+        np.testing.assert_array_equal(getattr(again.weights, field), getattr(fresh.weights, field))
+    np.testing.assert_array_equal(again.acts, fresh.acts)
+    assert (again.name, again.weights.shape) == (fresh.name, fresh.weights.shape)
