@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from eiesim.engines import ENGINES
 from tests.strategies import DEEP_FACTOR
 
-# Two Hypothesis profiles (HYPOTHESIS_PROFILE or --hypothesis-profile picks one):
+# Hypothesis profiles (HYPOTHESIS_PROFILE or --hypothesis-profile picks one):
 # "ci" (the default) is derandomized, so `make test` draws the same examples every run;
 # "deep" (`make test-deep`) draws fresh random examples, DEEP_FACTOR times as many.
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -18,6 +18,10 @@ settings.register_profile(
     "deep", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False,
     max_examples=100 * DEEP_FACTOR, print_blob=True,
 )
+# "mutants" (set by tools/mutants.py): the ci examples, but a failure is not shrunk, since a
+# mutant only needs to fail, and shrinking a failing sweep takes minutes.
+settings.register_profile("mutants", parent=settings.get_profile("ci"),
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -14,3 +14,19 @@ from eiesim import clear_caches
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     clear_caches()
+
+
+def pytest_configure(config):
+    """mutmut runs each mutant's tests in a process forked from its runner, which may have
+    started multiprocessing's fork server in an earlier test run (the sweep's pools do): the
+    fork inherits that server's pid, not its child, and waiting on it raises
+    ChildProcessError, which would fail every pool test and count each mutant as caught.
+    Forget the inherited server, so the first pool here starts its own."""
+    import threading
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if server._forkserver_pid is not None:
+        server._forkserver_address = server._forkserver_alive_fd = server._forkserver_pid = None
+        server._inherited_fds = None
+        server._lock = threading.Lock()

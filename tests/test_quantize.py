@@ -301,6 +301,15 @@ def test_a_centroid_at_zero_moves_to_the_mean_of_its_larger_side(members, shared
         f"value is now {shared:g}, the mean of the {side} ones, so no kept weight becomes 0")
 
 
+@pytest.mark.parametrize("near_zero", [5e-324, -5e-324, 1e-310, -2.2e-308])
+def test_a_subnormal_centroid_counts_as_zero(near_zero):
+    # A mean that cancels to a subnormal computes as 0 like an exact 0 (members as in the
+    # exact-zero case above: 2 negative, 2 positive, a tie -> the positive mean 1).
+    ordered = np.array([-1.0, -1.0, 0.5, 1.5, 10.0])
+    with pytest.warns(quantize.EieWarning, match=r"4 kept weights in \[-1, 1\.5\] averaged to"):
+        assert quantize._keep_nonzero(ordered, np.array([near_zero, 10.0])).tolist() == [1.0, 10.0]
+
+
 def test_a_centroid_at_the_smallest_normal_is_not_zero():
     tiny = np.finfo(np.float64).tiny
     with warnings.catch_warnings():

@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "mutants"
 
+SWEEP_TESTS = ["tests/test_sweep_differential.py", "tests/test_sweep_values.py", "tests/test_sweep_grid.py",
+               "tests/test_layer_cache.py", "tests/test_sweep_store_schema.py"]
 # Module -> the tests that pin its numbers (run against every mutant of the module).
 MODULES: dict[str, list[str]] = {
     "eiesim/result.py": ["tests/test_metrics_values.py"],
@@ -42,6 +44,16 @@ MODULES: dict[str, list[str]] = {
     "eiesim/energy/events.py": ["tests/test_energy_model.py", "tests/test_energy_rules.py"],
     "eiesim/timing.py": ["tests/test_metrics_values.py", "tests/test_engines.py"],
     "eiesim/engines/_kernels.py": ["tests/test_metrics_values.py", "tests/test_fast_engine.py", "tests/test_engines.py"],
+    "eiesim/numerics.py": ["tests/test_number_formats.py", "tests/test_inference.py::test_frac_bits_for"],
+    "eiesim/energy/table2.py": ["tests/test_table2_values.py", "tests/test_energy_model.py",
+                                "tests/test_energy_tables.py"],
+    "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py",
+                               "tests/test_engines.py"],
+    **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{"store": ["tests/test_sweep_run.py"],
+                                                   "fingerprint": ["tests/test_caches.py"]}.get(name, [])]
+       for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
+    "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py"],
+    "workloads/torch_import.py": ["tests/test_torch_import.py"],
 }
 # Modules with numba kernels: mutated and tested with NUMBA_DISABLE_JIT=1, so the kernels
 # run (mutated) as Python. The others keep the JIT: their tests then run at full speed.
@@ -110,7 +122,7 @@ def run_module(module: str, jobs: int | None, resume: bool = False) -> dict:
         undecorate(work / module)
         with open(work / "pyproject.toml", "a") as f:
             f.write(mutmut_config(module, tests))
-    env = {**os.environ, "PYTHONPATH": str(work)}
+    env = {**os.environ, "PYTHONPATH": str(work), "HYPOTHESIS_PROFILE": "mutants"}
     if module in KERNEL_MODULES:
         env["NUMBA_DISABLE_JIT"] = "1"
     mutmut = [sys.executable, "-m", "mutmut"]

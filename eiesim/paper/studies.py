@@ -88,15 +88,18 @@ def precision_variants(layer, acts: np.ndarray, config: ArchConfig) -> dict[str,
     """Fixed-point formats to compare with float32 on one layer.
 
     ``fixed16 (paper)`` is the configured 16-bit format; the ``calibrated`` ones choose,
-    per layer, the fraction bits whose range just covers the largest codebook value
-    (weights) and the largest input or pre-activation output (activations and
-    accumulators), as a per-layer dynamic-range calibration would.
+    per layer, the fraction bits whose range just covers the largest value of the codebook
+    and the bias codebook (weights: both go through the multiplier) and the largest input
+    (the bias input 1.0 included) or pre-activation output (activations and accumulators),
+    as a per-layer dynamic-range calibration would.
     """
     f32 = config.replace(precision="float32")
     linear = dataclasses.replace(layer, activation="none")
-    pre_act = functional_output(linear, prepare_activations(linear, acts, f32), f32)
-    act_peak = float(max(np.abs(acts).max(initial=0.0), np.abs(pre_act).max(initial=0.0)))
-    weight_peak = float(np.abs(layer.codebook).max())
+    inputs = prepare_activations(linear, acts, f32)  # with the bias input 1.0 where the layer has one
+    pre_act = functional_output(linear, inputs, f32)
+    act_peak = float(max(np.abs(inputs).max(initial=0.0), np.abs(pre_act).max(initial=0.0)))
+    tables = [layer.codebook] + ([] if layer.bias_codebook is None else [layer.bias_codebook])
+    weight_peak = float(max(np.abs(t).max() for t in tables))
     out = {"fixed16 (paper)": config.replace(precision="fixed", value_bits=16)}
     for bits in (16, 8):
         out[f"fixed{bits} (calibrated)"] = config.replace(

@@ -19,6 +19,7 @@ the configuration's), so parts with and without a value in it read as one schema
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -49,6 +50,13 @@ def rows_table(rows: list[dict], types: dict[str, pa.DataType] | None = None) ->
     if untyped:
         raise EieError(f"result rows: column {untyped[0]!r} holds only nulls and has no declared type")
     return table
+
+
+def _written(part: Path) -> tuple[int, str]:
+    """When a part was written: the time its name starts with, else (a part named before
+    names carried it) its modification time."""
+    stamp = part.name.split("-")[1]
+    return (int(stamp) if len(stamp) == 20 and stamp.isdigit() else part.stat().st_mtime_ns), part.name
 
 
 class ResultStore:
@@ -97,7 +105,9 @@ class ResultStore:
         untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
         if untyped:
             raise EieError(f"result store {self.path}: column {untyped[0]!r} has no type (only nulls)")
-        final = self.path / f"part-{uuid.uuid4().hex}.parquet"
+        # The name starts with the write time, so parts read back in write order even where
+        # two writes share a file-system timestamp, or a copy of the store reset them.
+        final = self.path / f"part-{time.time_ns():020d}-{uuid.uuid4().hex}.parquet"
         return write_atomic(final, lambda tmp: pq.write_table(table, tmp), tmp_suffix=".tmp")
 
     def done_hashes(self) -> set[str]:
@@ -118,7 +128,7 @@ class ResultStore:
         if not parts:
             return pd.DataFrame()
         frames = []
-        for part in sorted(parts, key=lambda p: p.stat().st_mtime_ns):
+        for part in sorted(parts, key=_written):
             try:
                 frames.append(pq.read_table(part).to_pandas())
             except Exception as exc:  # damaged beyond its footer
