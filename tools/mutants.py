@@ -52,7 +52,7 @@ MODULES: dict[str, list[str]] = {
     **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{"store": ["tests/test_sweep_run.py"],
                                                    "fingerprint": ["tests/test_caches.py"]}.get(name, [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
-    "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py"],
+    "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py", "tests/test_torch_graph.py"],
     "workloads/torch_import.py": ["tests/test_torch_import.py"],
 }
 # Modules with numba kernels: mutated and tested with NUMBA_DISABLE_JIT=1, so the kernels
