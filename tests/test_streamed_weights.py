@@ -170,3 +170,24 @@ def test_streamed_parameters_are_validated():
         ArchConfig.make(dram_bytes_per_cycle=0)
     with pytest.raises(EieError, match="weights"):
         ArchConfig.make(weights="sram")
+
+
+def test_sweep_axes_over_the_streamed_parameters(run_cli, tmp_path):
+    """The declarations give the sweep its axes: weights and DRAM bandwidth need no code of their own."""
+    from eiesim.sweep import ResultStore
+    from tests.sweep_helpers import TINY
+
+    args = ("sweep", "--layers", TINY, "--grid", "weights=on-chip,streamed", "--grid", "dram_bytes_per_cycle=1,64",
+            "--set", "dram_latency_cycles=10", "--engine", "fast", "--out", tmp_path / "s", "--cache-dir",
+            tmp_path / "c", "--jobs", "1", "--no-progress")
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    assert "4 points computed" in out
+    rows = ResultStore(tmp_path / "s").read().sort_values(["weights", "dram_bytes_per_cycle"])
+    assert rows["weights"].tolist() == ["on-chip", "on-chip", "streamed", "streamed"]
+    on_chip, narrow, wide = rows.iloc[0], rows.iloc[2], rows.iloc[3]
+    assert rows.iloc[1]["cycles"] == on_chip["cycles"] and on_chip["dram_bytes"] == 0  # bandwidth unused on chip
+    # The same layer and activations fetch the same bytes at either bandwidth; 1 byte per cycle is DRAM-bound.
+    assert narrow["dram_bytes"] == wide["dram_bytes"] > 0
+    assert narrow["cycles"] >= narrow["dram_bytes"] > wide["cycles"] >= on_chip["cycles"]
+    assert narrow["dram_stall_cycles"] > 0
