@@ -290,9 +290,11 @@ def _block_timing(plan, t, drain, dram, busy, starved, real, b_out, s_out):
         top = 0
         for p in range(n_pe):
             n = np.int64(count[p])  # n_p(k)
-            free = max(b + 1, finish[p])
-            s = max(free, arrive)  # arrive = 0 on chip
-            waited += s - free
+            s = max(b + 1, finish[p])
+            if dram is not None:  # numba drops this on chip
+                late = max(0, arrive - s)  # free with the column queued, waiting for its data
+                waited += late
+                s += late
             # Bypass: the first entry issues the cycle after the previous column's last
             # (issued in finish) and writes the same accumulator.
             hits += (issue_cycle(s, 0, pointer_cycles) == finish[p] + 1) & (head[p] == previous_tail[p])
