@@ -1,0 +1,92 @@
+"""LLM decode on EIE with streamed weights (SPEC §5.2): tokens per second, bytes, energy and
+load efficiency per token, over density, pruning method, activation sparsity, PE count and
+DRAM bandwidth, against dense INT4 and INT8 weight streams.
+
+Synthetic weights only (``workloads.llm``: i.i.d. N(0, 0.02^2), no real weights). One token
+runs every projection of every decoder layer once, at batch 1: a token's cycles, bytes and
+energy are the sum over projections of count x the simulated projection, times the decoder
+layers (each distinct projection is simulated once per point and token). Attention products,
+norms and residual adds run on the host and are not counted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eiesim.config import ArchConfig
+from eiesim.simulation import simulate
+from workloads.llm import ACTIVATIONS, MODELS, decode_layer, token_activations
+
+LLM_COLUMNS = ["model", "method", "density", "activations", "n_pe", "dram_GBps", "tokens_per_s", "GB_per_token",
+               "mJ_per_token", "dram_mJ_per_token", "load_efficiency", "dram_bound", "int4_tokens_per_s"]
+NOTE = ("Synthetic weights (i.i.d. normal, pruned by position; no real weights are used). "
+        "Attention products, norms and residual adds run on the host and are not counted. "
+        "The dense INT4 / INT8 lines stream every weight (no column is skipped for a zero activation).")
+
+
+def llm_study(model: str, methods, densities, activations, pes, bandwidths, seed: int = 0,
+              progress: bool = False) -> pd.DataFrame:
+    """One row per (method, density, activations, PEs, bandwidth). ``bandwidths`` in bytes per cycle."""
+    from tqdm import tqdm
+
+    spec = MODELS[model]
+    plan = [(method, d) for method in methods for d in densities if method != "2:4" or d == 0.5]
+    rows = []
+    bar = tqdm(total=len(plan) * len(pes), desc=f"llm {spec.name}", disable=not progress)
+    for method, density in plan:
+        for n_pe in pes:
+            base = ArchConfig.make(n_pe=n_pe, weights="streamed")
+            rng = np.random.default_rng([seed, n_pe])
+            layers = [decode_layer(method, (p.rows, p.cols), density, base, rng, p.name) for p in spec.projections]
+            for kind, zeros in ((a, ACTIVATIONS[a]) for a in activations):
+                acts = [token_activations(p.cols, zeros[p.site], rng) for p in spec.projections]
+                for bw in bandwidths:
+                    config = base.replace(dram_bytes_per_cycle=bw)
+                    runs = [simulate(layer, a, config, outputs=False) for layer, a in zip(layers, acts)]
+                    rows.append(_token_row(spec, method, density, kind, config, runs))
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows, columns=LLM_COLUMNS)
+
+
+def _token_row(spec, method, density, kind, config: ArchConfig, runs) -> dict:
+    scale = [spec.decoder_layers * p.count for p in spec.projections]
+    cycles = sum(s * r.cycles for s, r in zip(scale, runs))
+    nbytes = sum(s * r.counters.dram_bytes for s, r in zip(scale, runs))
+    energy = sum(s * r.energy.primary.total for s, r in zip(scale, runs))
+    dram = sum(s * r.energy.primary.per_module["dram"] for s, r in zip(scale, runs))
+    busy = sum(s * r.counters.busy_pe_cycles for s, r in zip(scale, runs))
+    clock = config.clock_mhz * 1e6
+    return {
+        "model": spec.name, "method": method, "density": density, "activations": kind, "n_pe": config.n_pe,
+        "dram_GBps": config.dram_bytes_per_cycle * clock / 1e9,
+        "tokens_per_s": clock / cycles, "GB_per_token": nbytes / 1e9, "mJ_per_token": energy / 1e9,
+        "dram_mJ_per_token": dram / 1e9, "load_efficiency": busy / (config.n_pe * cycles),
+        # cycles over the channel's lower bound: 1.0 = bandwidth-bound
+        "dram_bound": (nbytes / config.dram_bytes_per_cycle) / cycles,
+        "int4_tokens_per_s": config.dram_bytes_per_cycle * clock / (spec.weights_per_token * 0.5),
+    }
+
+
+def dense_bytes(model: str) -> dict[str, float]:
+    """GB per token of the dense weights streamed as INT4 and as INT8."""
+    weights = MODELS[model].weights_per_token
+    return {"int4": weights * 0.5 / 1e9, "int8": weights * 1.0 / 1e9}
+
+
+def break_even(df: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Per method, activations and PE count (bytes do not depend on the bandwidth): the density
+    at which EIE's bytes per token equal the dense INT4 and INT8 streams', interpolated
+    linearly between measured densities (None outside them or with one density)."""
+    lines = dense_bytes(model)
+    out = []
+    for (method, kind, n_pe), group in df.groupby(["method", "activations", "n_pe"]):
+        g = group.groupby("density")["GB_per_token"].mean().sort_index()
+        d, gb = g.index.to_numpy(float), g.to_numpy()
+        row = {"method": method, "activations": kind, "n_pe": n_pe}
+        for name, line in lines.items():
+            inside = gb.size > 1 and gb.min() <= line <= gb.max()
+            row[f"{name}_break_even_density"] = float(np.interp(line, gb, d)) if inside else None
+        out.append(row)
+    return pd.DataFrame(out)
