@@ -21,6 +21,7 @@ from eiesim.engines import ScheduleRecorder
 from eiesim.simulation import simulate
 from test_engines import CODEBOOK, check, timing_choices
 from test_fast_engine import encode
+from tests.test_declarations import golden  # noqa: F401 (a fixture: the golden layer's W.npy and a.npy)
 from tests.timing_oracle import oracle
 
 ENGINES = ["reference", "fast"]
@@ -191,3 +192,20 @@ def test_sweep_axes_over_the_streamed_parameters(run_cli, tmp_path):
     assert narrow["dram_bytes"] == wide["dram_bytes"] > 0
     assert narrow["cycles"] >= narrow["dram_bytes"] > wide["cycles"] >= on_chip["cycles"]
     assert narrow["dram_stall_cycles"] > 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_simulate_cli_streams_and_says_so(run_cli, golden, engine):
+    import json
+
+    out = golden / "out.json"
+    code, stdout, stderr = run_cli("simulate", "--weights", golden / "W.npy", "--acts", golden / "a.npy",
+                                   "--pes", 4, "--set", "weights=streamed", "--set", "dram_bytes_per_cycle=2",
+                                   "--engine", engine, "--json", out)
+    assert code == 0, stderr
+    doc = json.loads(out.read_text())
+    assert doc["settings"] == {"n_pe": 4, "weights": "streamed", "dram_bytes_per_cycle": 2}
+    assert doc["fit"]["weights"] == "streamed" and doc["counters"]["dram_bytes"] > 0
+    assert doc["cycles"] >= doc["counters"]["dram_bytes"] / 2
+    assert doc["energy_pj"]["per_module"]["dram"] > 0
+    assert f"streamed from DRAM: {doc['counters']['dram_bytes']} bytes" in stdout
