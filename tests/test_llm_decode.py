@@ -96,3 +96,25 @@ def test_study_llm_cli_writes_json_and_parquet(run_cli, tmp_path, monkeypatch):
 def test_study_llm_rejects_bad_options(run_cli, args, message):
     code, _, err = run_cli("study", "llm", *args, "--no-progress")
     assert code != 0 and message in err and "Traceback" not in err
+
+
+def test_measured_baseline_adds_up_every_projection_per_token(monkeypatch):
+    pytest.importorskip("torch")
+    from eiesim.paper.llm import measured_baseline
+    from workloads import baselines
+
+    monkeypatch.setitem(llm.MODELS, "tiny", TINY)
+    monkeypatch.setattr(baselines, "default_devices", lambda: ["cpu"])
+    seen = []
+
+    def fake_measure(name, weights, frames, devices, batches, repeats, warmup, max_spread):
+        seen.append((name, weights.shape, weights.nnz, frames.shape))
+        call = baselines.Stats(0.001 if name == "down" else 0.002, 0, 0, 0, 0, repeats)
+        return [baselines.Measurement(name, "cpu", kind, 1, call) for kind in ("dense", "sparse")]
+
+    monkeypatch.setattr(baselines, "measure_layer", fake_measure)
+    df = measured_baseline("tiny", [0.25])
+    assert seen == [("a,b", (48, 32), 384, (32, 1)), ("down", (32, 64), 512, (64, 1))]  # round(0.25 M K) kept
+    # Per token: 2 decoder layers x (2 x 2 ms + 1 x 1 ms) = 10 ms, for either kind.
+    assert df["ms_per_token"].tolist() == pytest.approx([10.0, 10.0])
+    assert df["kind"].tolist() == ["dense", "sparse"] and df["stable"].all()

@@ -217,17 +217,20 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
 @click.option("--pes", default="64,256", show_default=True, help="PE counts N")
 @click.option("--bandwidths", default="64,1280", show_default=True,
               help="DRAM bytes per cycle (at 800 MHz: 64 = 51.2 GB/s LPDDR5-class, 1280 = 1 TB/s HBM-class)")
+@click.option("--measured", is_flag=True,
+              help="also time PyTorch dense and CSR products of the same shapes at batch 1, one thread, on this "
+                   "CPU (and the GPU when present): llm_measured.parquet")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of weights and activations")
 @click.option("--json", "json_out", metavar="OUT", help="write the rows and break-even densities as JSON to OUT")
 @click.option("--out", metavar="DIR", help="write llm.parquet and llm_break_even.parquet there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def llm(model, methods, densities, activations, pes, bandwidths, seed, json_out, out, no_progress) -> None:
+def llm(model, methods, densities, activations, pes, bandwidths, measured, seed, json_out, out, no_progress) -> None:
     """LLM decode at batch 1 with weights streamed from DRAM (SPEC §5.2): tokens/s, GB, mJ and load
     efficiency per token against dense INT4 / INT8 streams, with the break-even density. Synthetic
     weights only: no real weights are used."""
     from eiecore.atomic import check_outputs, json_text, text_writer
     from eiecore.errors import EieError
-    from eiesim.paper.llm import LLM_COLUMNS, NOTE, break_even, dense_bytes, llm_study
+    from eiesim.paper.llm import LLM_COLUMNS, NOTE, break_even, dense_bytes, llm_study, measured_baseline
     from eiesim.paper.report import markdown_table
     from workloads.llm import ACTIVATIONS, METHODS
 
@@ -258,7 +261,14 @@ def llm(model, methods, densities, activations, pes, bandwidths, seed, json_out,
     click.echo(f"\nDense weight streams: INT4 {dense['int4']:.3g} GB per token, INT8 {dense['int8']:.3g} GB per token.")
     click.echo("Break-even density (EIE's bytes per token = the dense stream's; n/a: outside the densities run):\n")
     click.echo(markdown_table(even, ".4g"))
+    doc = {"note": NOTE, "rows": df.to_dict(orient="records"),
+           "break_even": even.astype(object).where(even.notna(), None).to_dict(orient="records")}
+    if measured:
+        cpu = measured_baseline(model, rates, seed, progress=not no_progress)
+        _save(folder, "llm_measured", cpu)
+        click.echo("\nMeasured here, PyTorch at batch 1 with one thread (magnitude-pruned weights, dense "
+                   "activations):\n")
+        click.echo(markdown_table(cpu, ".4g"))
+        doc["measured"] = cpu.to_dict(orient="records")
     if json_out is not None:
-        outputs.publish({"--json": text_writer(json_text({
-            "note": NOTE, "rows": df.to_dict(orient="records"),
-            "break_even": even.astype(object).where(even.notna(), None).to_dict(orient="records")}))})
+        outputs.publish({"--json": text_writer(json_text(doc))})

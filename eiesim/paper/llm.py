@@ -90,3 +90,46 @@ def break_even(df: pd.DataFrame, model: str) -> pd.DataFrame:
             row[f"{name}_break_even_density"] = float(np.interp(line, gb, d)) if inside else None
         out.append(row)
     return pd.DataFrame(out)
+
+
+CPU_COLUMNS = ["model", "density", "device", "kind", "ms_per_token", "tokens_per_s", "stable", "clock"]
+
+
+def measured_baseline(model: str, densities, seed: int = 0, repeats: int = 3, warmup: int = 1,
+                      progress: bool = False) -> pd.DataFrame:
+    """PyTorch ``W @ x`` per token at batch 1 with one thread, W dense (float32) and in CSR, on the
+    CPU (and CUDA when present): every projection of the model once per decoder layer, weights
+    pruned by magnitude at each density (``workloads.baselines.measure_layer``: thread CPU time,
+    weights read cold from DRAM). Every activation is dense: the products skip nothing."""
+    import scipy.sparse as sp
+    from tqdm import tqdm
+
+    from workloads.baselines import default_devices, measure_layer, require_torch
+    from workloads.llm import WEIGHT_STD, kept_positions
+
+    torch = require_torch()
+    spec = MODELS[model]
+    devices = default_devices()
+    previous = torch.get_num_threads()
+    rows = []
+    try:
+        torch.set_num_threads(1)
+        for density in tqdm(densities, desc=f"{spec.name} on {', '.join(devices)}", disable=not progress):
+            rng = np.random.default_rng([seed, 1])
+            total: dict[tuple[str, str], list] = {}
+            for p in spec.projections:
+                flat = kept_positions("magnitude", (p.rows, p.cols), density, rng)
+                weights = sp.csr_matrix((rng.normal(0.0, WEIGHT_STD, flat.size).astype(np.float32),
+                                         (flat // p.cols, flat % p.cols)), shape=(p.rows, p.cols))
+                frames = token_activations(p.cols, 0.0, rng)[:, None]
+                for m in measure_layer(p.name, weights, frames, devices, (1,), repeats, warmup, max_spread=0.5):
+                    entry = total.setdefault((m.device, m.kind), [0.0, True, m.clock])
+                    entry[0] += spec.decoder_layers * p.count * m.seconds_per_frame
+                    entry[1] &= m.stable
+            for (device, kind), (seconds, stable, clock) in total.items():
+                rows.append({"model": spec.name, "density": density, "device": device, "kind": kind,
+                             "ms_per_token": seconds * 1e3, "tokens_per_s": 1.0 / seconds, "stable": stable,
+                             "clock": clock})
+    finally:
+        torch.set_num_threads(previous)
+    return pd.DataFrame(rows, columns=CPU_COLUMNS)
