@@ -85,6 +85,7 @@ def test_study_llm_cli_writes_json_and_parquet(run_cli, tmp_path, monkeypatch):
     assert len(doc["rows"]) == (2 + 1) * 2 * 2  # 2:4 at density 0.5 only
     assert {r["method"] for r in doc["break_even"]} == {"magnitude", "2:4"}
     assert (tmp_path / "o" / "llm.parquet").exists() and (tmp_path / "o" / "llm_break_even.parquet").exists()
+    assert (tmp_path / "o" / "llm_bytes.png").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -222,7 +222,7 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
                    "CPU (and the GPU when present): llm_measured.parquet")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of weights and activations")
 @click.option("--json", "json_out", metavar="OUT", help="write the rows and break-even densities as JSON to OUT")
-@click.option("--out", metavar="DIR", help="write llm.parquet and llm_break_even.parquet there")
+@click.option("--out", metavar="DIR", help="write llm.parquet, llm_break_even.parquet and the figure llm_bytes (PNG, SVG) there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def llm(model, methods, densities, activations, pes, bandwidths, measured, seed, json_out, out, no_progress) -> None:
     """LLM decode at batch 1 with weights streamed from DRAM (SPEC §5.2): tokens/s, GB, mJ and load
@@ -230,7 +230,7 @@ def llm(model, methods, densities, activations, pes, bandwidths, measured, seed,
     weights only: no real weights are used."""
     from eiecore.atomic import check_outputs, json_text, text_writer
     from eiecore.errors import EieError
-    from eiesim.paper.llm import LLM_COLUMNS, NOTE, break_even, dense_bytes, llm_study, measured_baseline
+    from eiesim.paper.llm import LLM_COLUMNS, NOTE, break_even, bytes_figure, dense_bytes, llm_study, measured_baseline
     from eiesim.paper.report import markdown_table
     from workloads.llm import ACTIVATIONS, METHODS
 
@@ -255,6 +255,8 @@ def llm(model, methods, densities, activations, pes, bandwidths, measured, seed,
     even = break_even(df, model)
     _save(folder, "llm", df)
     _save(folder, "llm_break_even", even)
+    if folder is not None:
+        bytes_figure(df, model, folder / "llm_bytes")
     click.echo(NOTE + "\n")
     click.echo(markdown_table(df[LLM_COLUMNS], ".4g"))
     dense = dense_bytes(model)

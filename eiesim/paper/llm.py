@@ -133,3 +133,26 @@ def measured_baseline(model: str, densities, seed: int = 0, repeats: int = 3, wa
     finally:
         torch.set_num_threads(previous)
     return pd.DataFrame(rows, columns=CPU_COLUMNS)
+
+
+def bytes_figure(df: pd.DataFrame, model: str, stem) -> list:
+    """Roofline-style: GB per token against density, one panel per PE count, one line per
+    method and activations, with the dense INT4 and INT8 streams as horizontal lines (where a
+    line crosses INT4 is the break-even density)."""
+    from eiesim.paper.style import figure, save
+
+    lines = dense_bytes(model)
+    counts = sorted(df["n_pe"].unique())
+    with figure(ncols=len(counts)) as (fig, axes):
+        axes = np.atleast_1d(axes)
+        for ax, n_pe in zip(axes, counts):
+            at = df[df["n_pe"] == n_pe].groupby(["method", "activations", "density"], sort=False)["GB_per_token"]
+            for (method, kind), group in at.mean().reset_index().groupby(["method", "activations"], sort=False):
+                group = group.sort_values("density")
+                ax.plot(group["density"], group["GB_per_token"], marker="o", markersize=3, label=f"{method}, {kind}")
+            for (name, value), style in zip(lines.items(), ("--", ":")):
+                ax.axhline(value, color="k", lw=0.8, ls=style, label=f"dense {name.upper()}")
+            ax.set(xlabel="weight density", title=f"{MODELS[model].name}, {n_pe} PEs (synthetic weights)")
+        axes[0].set_ylabel("GB per token (streamed)")
+        axes[0].legend(fontsize="small")
+        return save(fig, stem)
