@@ -39,6 +39,16 @@ def test_two_four_keeps_two_of_every_four_consecutive_inputs():
         kept_positions("random", (6, 16), 0.4, np.random.default_rng(2))
 
 
+def test_balanced_keeps_the_same_count_per_pe_in_every_column():
+    flat = kept_positions("balanced", (24, 300), 0.5, np.random.default_rng(4), n_pe=4)  # 300 columns: two chunks
+    rows, cols = flat // 300, flat % 300
+    counts = np.zeros((4, 300), int)
+    np.add.at(counts, (rows % 4, cols), 1)
+    assert (counts == 3).all() and np.unique(flat).size == flat.size  # round(0.5 x 24 / 4) each
+    with pytest.raises(EieError, match="multiple of the 5 PEs"):
+        kept_positions("balanced", (24, 8), 0.5, np.random.default_rng(4), n_pe=5)
+
+
 def test_token_activations_have_exactly_the_zero_fraction():
     acts = token_activations(100, 0.89, np.random.default_rng(3))
     assert (acts == 0).sum() == 89 and (acts[acts != 0] >= 0.1).all()

@@ -14,6 +14,10 @@ layers are generated sparse, never as dense 11008 x 4096 matrices:
   i.i.d.; the top entries of each row are kept.
 - ``2:4``: in every group of four consecutive inputs of a row the two largest |w| are kept
   (NVIDIA's 2:4 sparsity; density 0.5 only): with i.i.d. weights, two of four at random.
+- ``balanced``: load-balance-aware pruning (ESE, Han et al., FPGA 2017;
+  ``compressor.prune.balanced_mask`` with a group of one column): in every column each PE's
+  rows (i mod N = p) keep the same count, round(d M / N), the largest |w|; with i.i.d.
+  weights, that many of its rows at random. It depends on the PE count N.
 
 Weight codes are drawn uniformly from 1 .. 15 (4-bit weight sharing): the timing and the
 energy do not depend on the values. Activations per token (``ACTIVATIONS``):
@@ -80,7 +84,7 @@ MODELS: dict[str, LlmModel] = {
         Projection("down", 2048, 5632, 1, "ffn_mid"),
     ), "Zhang et al. 2024, TinyLlama: hidden 2048, FFN 5632, 4 KV heads of 64, 22 layers"),
 }
-METHODS = ("magnitude", "wanda", "2:4")
+METHODS = ("magnitude", "wanda", "2:4", "balanced")
 ACTIVATIONS = {  # zero fraction of each site's input
     "dense": {"attn": 0.0, "ffn_in": 0.0, "ffn_mid": 0.0},
     "teal": {"attn": 0.5, "ffn_in": 0.5, "ffn_mid": 0.5},
@@ -89,8 +93,10 @@ ACTIVATIONS = {  # zero fraction of each site's input
 ROW_CHUNK = 256  # rows scored at a time by the per-row methods (bounded memory)
 
 
-def kept_positions(method: str, shape: tuple[int, int], density: float, rng: np.random.Generator) -> np.ndarray:
-    """Flat positions (row x K + col, ascending) of the entries ``method`` keeps at ``density``."""
+def kept_positions(method: str, shape: tuple[int, int], density: float, rng: np.random.Generator,
+                   n_pe: int = 64) -> np.ndarray:
+    """Flat positions (row x K + col, ascending) of the entries ``method`` keeps at ``density``
+    (``n_pe``: the PEs a ``balanced`` layer is balanced for)."""
     m, k = shape
     if method == "magnitude":
         return sample_positions(m * k, exact_count(m * k, density), rng)
@@ -110,13 +116,26 @@ def kept_positions(method: str, shape: tuple[int, int], density: float, rng: np.
                           np.zeros((score.shape[0], 0), np.int64), axis=1)
             out.append(((lo + np.arange(score.shape[0]))[:, None] * k + top).ravel())
         return np.concatenate(out)
+    if method == "balanced":
+        if m % n_pe:
+            raise EieError(f"balanced pruning needs the {m} rows to be a multiple of the {n_pe} PEs")
+        per_share = exact_count(m // n_pe, density)
+        out = []
+        for lo in range(0, k, ROW_CHUNK):  # columns at a time: keys (N, M / N, columns)
+            width = min(ROW_CHUNK, k - lo)
+            keys = rng.random((n_pe, m // n_pe, width), dtype=np.float32)
+            local = np.argpartition(keys, per_share - 1, axis=1)[:, :per_share] if per_share else \
+                np.zeros((n_pe, 0, width), np.int64)
+            rows = local * n_pe + np.arange(n_pe)[:, None, None]
+            out.append((rows * k + lo + np.arange(width)[None, None, :]).ravel())
+        return np.sort(np.concatenate(out))
     raise EieError(f"unknown pruning method {method!r}: one of {', '.join(METHODS)}")
 
 
 def decode_layer(method: str, shape: tuple[int, int], density: float, config, rng: np.random.Generator,
                  name: str = "") -> EncodedLayer:
     """A pruned projection in interleaved CSC for ``config``'s PE array, generated sparse."""
-    flat = kept_positions(method, shape, density, rng)
+    flat = kept_positions(method, shape, density, rng, config.n_pe)
     codes = rng.integers(1, 16, flat.size)
     return interleave(flat // shape[1], flat % shape[1], codes, shape, CODEBOOK, config, name=name,
                       activation="none")

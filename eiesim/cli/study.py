@@ -209,8 +209,9 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
 @study.command(context_settings=SETTINGS)
 @click.option("--model", type=click.Choice(["tinyllama-1.1b", "llama2-7b"]), default="tinyllama-1.1b",
               show_default=True, help="decoder-layer shapes (workloads/llm.py): TinyLlama-1.1B (quick) or LLaMA-2-7B")
-@click.option("--methods", default="magnitude,wanda,2:4", show_default=True,
-              help="pruning methods: magnitude, wanda (same count per output row), 2:4 (density 0.5 only)")
+@click.option("--methods", default="magnitude,wanda,2:4,balanced", show_default=True,
+              help="pruning methods: magnitude, wanda (same count per output row), 2:4 (density 0.5 only), "
+                   "balanced (ESE: same count per PE in every column)")
 @click.option("--densities", default="0.6,0.4,0.25", show_default=True, help="kept fractions of the weights")
 @click.option("--activations", default="dense,teal,relufied", show_default=True,
               help="per-token activations: dense, teal (50 %% zeros), relufied (89 %% zeros into the down projection)")
