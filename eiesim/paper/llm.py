@@ -92,6 +92,22 @@ def break_even(df: pd.DataFrame, model: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def stage(s, progress: bool = False):
+    """The evaluation's LLM section (``eiesim paper``): the study at the settings' points."""
+    from eiesim.paper.report import markdown_table
+    from eiesim.paper.stages import StageResult
+
+    df = llm_study(s.llm_model, s.llm_methods, s.llm_densities, s.llm_activations, s.llm_pes, s.llm_bandwidths,
+                   s.seed, progress)
+    even = break_even(df, s.llm_model)
+    dense = dense_bytes(s.llm_model)
+    md = "\n\n".join([NOTE, markdown_table(df[LLM_COLUMNS], ".4g"),
+                       f"Dense weight streams: INT4 {dense['int4']:.3g} GB per token, INT8 {dense['int8']:.3g} GB "
+                       "per token. Break-even density (EIE's bytes per token = the dense stream's; n/a: outside "
+                       "the densities run):", markdown_table(even, ".4g")])
+    return StageResult({"llm": df, "llm_break_even": even}, md)
+
+
 CPU_COLUMNS = ["model", "density", "device", "kind", "ms_per_token", "tokens_per_s", "stable", "clock"]
 
 
