@@ -49,6 +49,7 @@ class PtrRead:
         self.finished = False  # popped the column marked last
         self.starved = 0
         self.waited = False  # starved in this cycle, for traces
+        self.data_late = False  # waited for the queued column's data from DRAM in this cycle, for traces
 
     def read(self, j: int) -> tuple[int, int]:
         """p[j] and p[j + 1], one from each bank."""
@@ -59,7 +60,7 @@ class PtrRead:
         return self.even_bank[half], self.odd_bank[half]
 
     def tick(self, now: int, spmat_wants_column: bool) -> None:
-        self.waited = False
+        self.waited = self.data_late = False
         if self.reading is not None:  # a further pointer-read cycle
             self.remaining -= 1
             if self.remaining == 0:
@@ -67,11 +68,10 @@ class PtrRead:
             return
         if self.finished or not spmat_wants_column:
             return
-        data_late = False
         if self.queue.can_get(now) and self.dram is not None:
-            data_late = not self.dram.ready(self.queue.head().index, now)
-            self.counters.dram_stall_cycles += data_late
-        if data_late or not self.queue.can_get(now):
+            self.data_late = not self.dram.ready(self.queue.head().index, now)
+            self.counters.dram_stall_cycles += self.data_late
+        if self.data_late or not self.queue.can_get(now):
             if self.started:
                 self.starved += 1
                 self.waited = True
@@ -92,4 +92,6 @@ class PtrRead:
 
     def line_trace(self) -> str:
         held = self.out or self.reading
-        return f"ptr j{held[2].index}" if held is not None else "wait" if self.waited else ""
+        if held is not None:
+            return f"ptr j{held[2].index}"
+        return "dram" if self.data_late else "wait" if self.waited else ""

@@ -175,7 +175,8 @@ def _run_block(layer, t, rows_in_block, values, config, rules, multiplier, count
                     pe.end_without_input()
             source.tick(now)
             if lines is not None:
-                cells.append([f"{now}", source.line_trace(), ccu.line_trace(), *(pe.line_trace() for pe in pes)])
+                bus = " ".join(filter(None, [ccu.line_trace(), dram.line_trace() if dram is not None else ""]))
+                cells.append([f"{now}", source.line_trace(), bus, *(pe.line_trace() for pe in pes)])
             yield env.timeout(1)
             if source.exhausted and _ended(pes, drained_end, ccu.broadcasts == 0):
                 return  # the cycle just clocked was the block's last
