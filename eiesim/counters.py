@@ -30,6 +30,8 @@ class Counters:
     bypass_hits: int = 0
     act_sram_writes: int = 0
     lnzd_scan_cycles: int = 0  # cycles the LNZD spends reaching the next non-zero (0 under "spec", §5.1)
+    dram_bytes: int = 0  # bytes fetched from DRAM under streamed weights (§5.2; 0 on chip)
+    dram_stall_cycles: int = 0  # PE cycles waiting for a queued column's data from DRAM (§5.2)
 
     def to_dict(self) -> dict[str, int]:
         return {k: int(v) for k, v in asdict(self).items()}

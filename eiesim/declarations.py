@@ -59,6 +59,20 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("strict_fit", bool, False, "", "make a layer that does not fit the SRAMs an error", "SPEC §4"),
     Parameter("timing", Profile, "spec", "", "timing profile: a bundle of timing rules (docs/machine.md)",
               "SPEC §5.1"),
+    Parameter("weights", Literal["on-chip", "streamed"], "on-chip", "",
+              "where the sparse matrix lives: in the PEs' SRAMs, or streamed from DRAM column by column",
+              f"{PAPER} §IV (on-chip); SPEC §5.2 (streamed)"),
+    Parameter("dram_bytes_per_cycle", int, 64, "B/cycle",
+              "DRAM bandwidth shared by all PEs under streamed weights",
+              "LPDDR5 x64 at 6400 MT/s: 51.2 GB/s = 64 B per cycle at 800 MHz", (("ge", 1), ("le", 2**30))),
+    Parameter("dram_latency_cycles", int, 80, "cycles",
+              "cycles from a fetch's start to its first byte under streamed weights",
+              "about 100 ns DRAM access latency at 800 MHz", (("ge", 0), ("le", 2**20))),
+    Parameter("dram_burst_bytes", int, 64, "B", "DRAM burst: a column's fetch is rounded up to whole bursts",
+              "LPDDR5 BL16 x 32 bits = 64 B", (("ge", 1), ("le", 2**16))),
+    Parameter("stream_buffer_columns", int, 16, "columns",
+              "per-PE stream buffer slots, the column in service included (at least queue slots + 1 hides "
+              "nothing of an unbounded DRAM)", "SPEC §5.2 (twice the queue depth)", (("ge", 2), ("le", 65536))),
 )
 
 if tuple(p.default for p in PARAMETERS if p.name == "timing") != (PROFILE_NAMES[0],):

@@ -14,7 +14,8 @@ Latencies of the pipeline (SPEC §5)
 Schedule quantities (the leaf definitions every engine, report, trace and the test oracle
 share; plain arithmetic, so numba compiles them into the kernels and numpy applies them
 to arrays): :func:`pop_interval`, :func:`next_pop`, :func:`issue_cycle`,
-:func:`pop_tail`, :func:`entry_tail`.
+:func:`pop_tail`, :func:`entry_tail`; under streamed weights (SPEC §5.2)
+:func:`fetch_bytes` and :func:`transfer_cycles`.
 
 Rules a timing profile chooses (SPEC §5.1): see :class:`TimingRules`. A profile is a
 named bundle of choices (``PROFILES``); :class:`~eiesim.config.ArchConfig` picks one with
@@ -73,6 +74,22 @@ def pop_tail(s, pointer_cycles):
 def entry_tail(i, real):
     """Under the ``drained`` end: when an entry issued in cycle i has left the pipeline."""
     return i + (REAL_TAIL if real else FILLER_TAIL)
+
+
+# Streamed weights (SPEC §5.2): a broadcast column's fetch and its transfer.
+
+
+def fetch_bytes(entries, n_pe, entry_bits, ptr_bits, burst_bytes):
+    """F: bytes fetched for one broadcast column: its entries (real + filler) of all N PEs and
+    each PE's two pointers, stored together, rounded up to whole bursts."""
+    bits = entries * entry_bits + 2 * n_pe * ptr_bits
+    burst_bits = 8 * burst_bytes
+    return (bits + burst_bits - 1) // burst_bits * burst_bytes
+
+
+def transfer_cycles(nbytes, bytes_per_cycle):
+    """d = ceil(F / B): cycles a fetch of F bytes holds the shared DRAM channel."""
+    return (nbytes + bytes_per_cycle - 1) // bytes_per_cycle
 
 
 def lnzd_tree_latency(n_pe: int) -> int:

@@ -6,7 +6,8 @@ rules overridden, and compares the *schedule* of every row block (broadcast colu
 b_k, s_p(k), issue cycles of every entry, block end) of each engine with
 ``tests.timing_oracle``, and the engines with each other. ``test_fast_equals_reference``
 adds broad layers (up to 300 x 300, 256 PEs, 256 queue slots) and congested ones, under
-either profile.
+either profile. Both draw streamed weights (SPEC §5.2) with random DRAM settings one time
+in three.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def drawn_cases(draw):
     config = ArchConfig(
         **timing, n_pe=draw(st.integers(1, 6)), queue_depth=draw(st.integers(1 + ring, 3 + ring)),
         accumulators_per_pe=draw(st.integers(1, 12)), index_bits=index_bits,
-        spmat_width_bits=draw(st.sampled_from([8, 16, 24, 64])),
+        spmat_width_bits=draw(st.sampled_from([8, 16, 24, 64])), **draw(streamed_settings()),
     )
     m, k = draw(st.integers(1, 40)), draw(st.integers(1, 12))
     # Every entry drawn (shrinks towards 0 = pruned), then each column keeps the entries
@@ -57,12 +58,23 @@ def drawn_cases(draw):
     return layer, acts, config
 
 
+@st.composite
+def streamed_settings(draw) -> dict:
+    """On-chip weights two times in three, else streamed weights (SPEC §5.2) with drawn DRAM settings."""
+    if draw(st.integers(0, 2)):
+        return {}
+    return dict(weights="streamed", dram_bytes_per_cycle=draw(st.sampled_from([1, 3, 8, 64, 2**30])),
+                dram_latency_cycles=draw(st.sampled_from([0, 1, 5, 40])),
+                dram_burst_bytes=draw(st.sampled_from([1, 8, 64])), stream_buffer_columns=draw(st.integers(2, 5)))
+
+
 def schedule_events(profile: str, result, blocks) -> None:
     """Hypothesis statistics, per profile: how often the rarer behaviours occurred."""
     c = result.counters
     for what, happened in (("fillers", c.filler_entries > 0), ("starvation", c.starved_pe_cycles > 0),
                            ("queue full", c.queue_full_stall_cycles > 0), ("bypass", c.bypass_hits > 0),
-                           ("multi-block", len(blocks) > 1), ("lnzd scan gaps", c.lnzd_scan_cycles > 0)):
+                           ("multi-block", len(blocks) > 1), ("lnzd scan gaps", c.lnzd_scan_cycles > 0),
+                           ("DRAM stalls", c.dram_stall_cycles > 0)):
         event(f"{profile}: {what}: {happened}")
 
 
@@ -85,13 +97,15 @@ def test_schedules_agree(case):
         assert np.array_equal(result.output, expected, equal_nan=True)
 
 
-@given(st.one_of(layer_cases(**BROAD), layer_cases(**CONGESTED)), st.sampled_from(["spec", "eie-cpp"]))
+@given(st.one_of(layer_cases(**BROAD), layer_cases(**CONGESTED)), st.sampled_from(["spec", "eie-cpp"]),
+       streamed_settings())
 @settings(max_examples=150)
-def test_fast_equals_reference(case, timing):
+def test_fast_equals_reference(case, timing, streamed):
     layer, acts, config = case
     if timing == "eie-cpp":  # one pass (re-encoded by simulate), B >= 2 ring slots
         config = config.replace(timing=timing, queue_depth=max(2, config.queue_depth))
-    event(f"timing {timing}")
+    config = config.replace(**streamed)
+    event(f"timing {timing}, weights {config.weights}")
     fast = simulate(layer, acts, config, engine="fast")
     ref = simulate(layer, acts, config, engine="reference")
     record_events(fast, layer)

@@ -37,7 +37,7 @@ def test_fit_fields_of_the_spec_example():
         "fits": True,
         "spmat_bits": 2 * 16, "spmat_capacity_bits": 1 * 8192,
         "ptr_bits": 1 * (3 + 1) * 16, "ptr_capacity_bits": 2 * 8192,
-        "act_bits": (2 + 2) * 16, "act_capacity_bits": 4096,
+        "act_bits": (2 + 2) * 16, "act_capacity_bits": 4096, "weights": "on-chip",
     }
     assert report.problems() == []
 

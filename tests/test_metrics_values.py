@@ -39,11 +39,12 @@ def check(result, cycles, counters, busy, starved, real, metrics):
 
 
 def counters(**nonzero):
-    """Every counter of SPEC §5 (and §5.1's lnzd_scan_cycles, 0 under "spec"): 0 unless given."""
+    """Every counter of SPEC §5 (and §5.1's lnzd_scan_cycles, 0 under "spec"; §5.2's DRAM
+    counters, 0 with weights on chip): 0 unless given."""
     names = ("broadcasts", "real_entries", "filler_entries", "empty_columns", "busy_pe_cycles",
              "starved_pe_cycles", "queue_full_stall_cycles", "pointer_reads", "spmat_row_reads",
              "accumulator_writes", "macs", "codebook_reads", "bypass_hits", "act_sram_writes",
-             "lnzd_scan_cycles")
+             "lnzd_scan_cycles", "dram_bytes", "dram_stall_cycles")
     assert set(nonzero) <= set(names)
     return {name: nonzero.get(name, 0) for name in names}
 

@@ -25,7 +25,7 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
     report = (out / "report.md").read_text()
     for heading in ("Per-layer results", "Load efficiency against queue depth", "SRAM width",
                     "Scalability with the number of PEs", "Per-PE load", "EIE Table IV explained",
-                    "Pruning co-design", "PPR is"):
+                    "Pruning co-design", "PPR is", "LLM decode with weights streamed", "no real weights are used"):
         assert heading in report
     for name in ("fig08_queue_depth", "fig09_sram_width", "fig11_speedup_pe", "fig12_real_work",
                  "fig13_load_balance", "per_pe_NT-We"):
@@ -33,7 +33,7 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0
         assert f"figures/{name}.png" in report
         assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty
-    for name in ("ppr_speedup", "ppr_lenet_storage_accuracy"):  # data: ppr.parquet, ppr_lenet.parquet
+    for name in ("ppr_speedup", "ppr_lenet_storage_accuracy", "llm_bytes"):  # data: ppr, ppr_lenet, llm.parquet
         assert (out / "figures" / f"{name}.png").stat().st_size > 0 and f"figures/{name}.png" in report
     per_layer = pd.read_parquet(out / "data" / "per_layer.parquet")
     assert list(per_layer["layer"]) == ["NT-We"]
@@ -44,7 +44,8 @@ def test_smoke_run_writes_everything(run_cli, tmp_path, cache):
         if line.startswith("!["):
             assert (out / line.split("](")[1].rstrip(")")).exists(), line
     for name in ("baselines", "fig10_precision_error", "lenet_stages", "storage", "sweep_points",
-                 "table4_validation", "balance", "ppr", "ppr_lenet", "ppr_lenet_equal_accuracy"):
+                 "table4_validation", "balance", "ppr", "ppr_lenet", "ppr_lenet_equal_accuracy", "llm",
+                 "llm_break_even"):
         assert not pd.read_parquet(out / "data" / f"{name}.parquet").empty, name
 
 

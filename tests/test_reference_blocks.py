@@ -376,3 +376,30 @@ def test_a_two_lane_arithmetic_unit_bypasses_across_lanes():
         unit.tick(entries)
     assert acc[:2] == [256, 1280]
     assert (count.bypass_hits, count.macs, count.accumulator_writes) == (1, 3, 3)
+
+
+# ----------------------------------------------------------------------------------------
+# DRAM fetch unit (streamed weights, SPEC §5.2), clocked alone: pops are scripted
+
+
+def test_dram_fetch_unit_shares_the_channel_and_waits_for_free_slots():
+    from eiesim.blocks import DramFetch
+
+    sink = counters()
+    # Columns 3, 5, 9 of 12, 4 and 8 bytes; B = 4 bytes per cycle, latency 1, Q = 2 slots, 2 PEs.
+    unit = DramFetch([3, 5, 9], [12, 4, 8], n_pe=2, bytes_per_cycle=4, latency=1, slots=2, counters=sink)
+    started = []
+    for now in range(12):
+        pops = {7: [0, 0], 9: [1, 1]}.get(now, [])  # PE0 pops columns 3 and 5 by cycle 7, PE1 only in 9
+        for pe in pops:
+            unit.popped(pe)
+        unit.tick(now)
+        if unit.started is not None:
+            started.append((now, unit.started))
+    # Fetch 1 holds the channel for 12 / 4 = 3 cycles (0-2) and arrives in 0 + 1 + 3 = 4;
+    # fetch 2 starts in 3 (one cycle, arrives 5); fetch 3 (k = 3 > Q) needs every PE to have
+    # popped column k - Q + 1 = 2, which PE1 does in cycle 9: it starts then, arrives 9 + 1 + 2.
+    assert started == [(0, 0), (3, 1), (9, 2)]
+    assert unit.arrival == [4, 5, 12]
+    assert [unit.ready(3, 3), unit.ready(3, 4), unit.ready(9, 11), unit.ready(9, 12)] == [False, True, False, True]
+    assert sink.dram_bytes == 24

@@ -20,13 +20,17 @@ import numpy as np
 
 from eiesim.counters import COUNTER_NAMES
 from eiesim.simulation import prepare_activations
-from eiesim.timing import PIPELINE_DRAIN, entry_tail, issue_cycle, lnzd_tree_latency, pop_interval, pop_tail
+from eiesim.timing import (
+    PIPELINE_DRAIN, entry_tail, fetch_bytes, issue_cycle, lnzd_tree_latency, pop_interval, pop_tail, transfer_cycles,
+)
 
 
 @dataclass
 class OracleBlock:
     columns: list[int]  # j_k
     broadcast: list[int]  # b_k
+    arrival: list[int]  # a_k under streamed weights (SPEC §5.2), else []
+    fetched: list[int]  # F_k, bytes of each column's fetch under streamed weights, else []
     pop: list[list[int]]  # [p][k] s_p(k)
     issue: list[list[int]]  # [p] issue cycle of every entry, in issue order
     end: int
@@ -129,6 +133,8 @@ def oracle(layer, acts, config) -> OracleRun:
         pc = rules.pointer_cycles
         ck = [[pop_interval(x, pc) for x in row] for row in nk]
         b, s = [], [[0] * kk for _ in range(n)]
+        streamed = config.weights == "streamed"
+        f, a, sizes = [], [], []  # SPEC §5.2: fetch starts f_k, arrivals a_k, bytes F_k
         for q in range(kk):  # q = k - 1 (0-based); "k > U" of the SPEC is q >= U
             if q == 0:
                 bk = first + gaps[0]
@@ -138,8 +144,21 @@ def oracle(layer, acts, config) -> OracleRun:
                     bk = max(bk, max(s[p][q - usable] for p in range(n)) + refill)
                 c["queue_full_stall_cycles"] += bk - (b[q - 1] + 1 + gaps[q])
             b.append(bk)
+            if streamed:
+                size = fetch_bytes(sum(nk[p][q] for p in range(n)), n, config.weight_bits + config.index_bits,
+                                   config.ptr_bits, config.dram_burst_bytes)
+                d = transfer_cycles(size, config.dram_bytes_per_cycle)
+                fk = 0 if q == 0 else f[q - 1] + transfer_cycles(sizes[q - 1], config.dram_bytes_per_cycle)
+                if q + 1 > config.stream_buffer_columns:  # k > Q: every PE popped column k - Q + 1
+                    fk = max(fk, max(s[p][q + 1 - config.stream_buffer_columns] for p in range(n)))
+                f.append(fk)
+                a.append(fk + config.dram_latency_cycles + d)
+                sizes.append(size)
+                c["dram_bytes"] += size
             for p in range(n):
-                s[p][q] = bk + 1 if q == 0 else max(bk + 1, s[p][q - 1] + ck[p][q - 1])
+                free = bk + 1 if q == 0 else max(bk + 1, s[p][q - 1] + ck[p][q - 1])
+                s[p][q] = max(free, a[q]) if streamed else free
+                c["dram_stall_cycles"] += s[p][q] - free
         issue = [[] for _ in range(n)]
         end = idle if rules.block_end == "drained" else idle + PIPELINE_DRAIN
         if kk and rules.block_end == "pipeline":
@@ -177,7 +196,7 @@ def oracle(layer, acts, config) -> OracleRun:
         rows_in_block = min(rows_per_block, m - t * rows_per_block)
         write_back = math.ceil(rows_in_block / n) if n_blocks > 1 else 0
         block_cycles.append(end + write_back)
-        blocks.append(OracleBlock(list(cols), b, s, issue, end, write_back))
+        blocks.append(OracleBlock(list(cols), b, a, sizes, s, issue, end, write_back))
         c["broadcasts"] += kk
         c["lnzd_scan_cycles"] += sum(gaps) if rules.lnzd == "pack-scan" else 0
         c["act_sram_writes"] += rows_in_block if n_blocks > 1 else 0

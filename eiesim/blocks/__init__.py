@@ -8,7 +8,8 @@ read unit issues the column's addresses one per cycle and reads the SRAM through
 register (``spmat_read``), and the arithmetic unit's four stage registers decode,
 multiply, shift-add and write (``arith``, with the bypass) into the destination register
 file of the activation read/write unit (``act_rw``: source and destination registers,
-ReLU, write-back between row blocks).
+ReLU, write-back between row blocks). Under streamed weights (SPEC §5.2) the DRAM fetch
+unit (``dram_fetch``) fills every PE's stream buffer, column by column, ahead of the pops.
 
 Clock convention: cycle numbers start at 0 in each row block. Every block has a
 ``tick(now)`` that computes one cycle from the registers its upstream blocks wrote in
@@ -22,12 +23,13 @@ Each block increments the counters of the events that happen in it.
 from eiesim.blocks.act_queue import ActQueue
 from eiesim.blocks.act_rw import ActRW
 from eiesim.blocks.arith import ArithmeticUnit, Multiplier
+from eiesim.blocks.dram_fetch import DramFetch
 from eiesim.blocks.lnzd import Broadcast, Ccu, LnzdTree, PackScanner
 from eiesim.blocks.pe import ProcessingElement
 from eiesim.blocks.ptr_read import PtrRead
 from eiesim.blocks.spmat_read import SpmatRead
 
 __all__ = [
-    "ActQueue", "ActRW", "ArithmeticUnit", "Broadcast", "Ccu", "LnzdTree", "Multiplier", "PackScanner",
+    "ActQueue", "ActRW", "ArithmeticUnit", "Broadcast", "Ccu", "DramFetch", "LnzdTree", "Multiplier", "PackScanner",
     "ProcessingElement", "PtrRead", "SpmatRead",
 ]

@@ -57,6 +57,10 @@ class ActQueue:
         self.slots.append((now, broadcast))
         self.peak = max(self.peak, len(self.slots))
 
+    def head(self):
+        """The oldest column held (None when empty)."""
+        return self.slots[0][1] if self.slots else None
+
     def get(self, now: int):
         if not self._do_get(now):
             raise RuntimeError("activation queue underflow: the PE popped an empty queue")

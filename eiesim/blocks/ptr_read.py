@@ -5,7 +5,10 @@ Ports
     spmat        the sparse-matrix read unit: ``wants_column`` says it takes a column next cycle
     out          pointer register (start, stop, broadcast), read by the sparse-matrix read
                  unit in the next cycle
-    counters     pointer_reads, empty_columns, starved_pe_cycles; ``starved`` of this PE
+    dram         under streamed weights (SPEC §5.2) the DRAM fetch unit (``ready`` / ``popped``),
+                 else None
+    counters     pointer_reads, empty_columns, starved_pe_cycles, dram_stall_cycles; ``starved``
+                 of this PE
 
 p[j] and p[j + 1] always sit in different banks (even and odd j), so one cycle reads
 both: the cycle in which the PE pops column j. With one pointer bank (the
@@ -17,7 +20,9 @@ One cycle: when the sparse-matrix read unit issues the last entry of its column 
 cycle (or holds an empty column, or nothing), the unit pops the next latched column and
 reads its pointers, so the next column's pointer read overlaps the last entry. If the
 queue holds no latched column, the PE is starved in this cycle, counted only between its
-first column and the column marked last.
+first column and the column marked last. Under streamed weights the latched column is
+popped only once its data is in the PE's stream buffer; a cycle spent waiting for it is a
+DRAM stall (and starved, counted as above).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from eiesim.counters import Counters
 
 class PtrRead:
     def __init__(self, pe: int, pointers: list[int], queue: ActQueue, counters: Counters, observer=None,
-                 cycles: int = 1):
+                 cycles: int = 1, dram=None):
         self.pe = pe
         self.cycles = cycles  # cycles to read a column's two pointers
         self.reading = None  # (start, stop, broadcast) while the pointer reads take further cycles
@@ -36,6 +41,7 @@ class PtrRead:
         self.even_bank = pointers[0::2]  # p[0], p[2], ...
         self.odd_bank = pointers[1::2]  # p[1], p[3], ...
         self.queue = queue
+        self.dram = dram
         self.counters = counters
         self.observer = observer
         self.out = None  # pointer register
@@ -43,6 +49,7 @@ class PtrRead:
         self.finished = False  # popped the column marked last
         self.starved = 0
         self.waited = False  # starved in this cycle, for traces
+        self.data_late = False  # waited for the queued column's data from DRAM in this cycle, for traces
 
     def read(self, j: int) -> tuple[int, int]:
         """p[j] and p[j + 1], one from each bank."""
@@ -53,7 +60,7 @@ class PtrRead:
         return self.even_bank[half], self.odd_bank[half]
 
     def tick(self, now: int, spmat_wants_column: bool) -> None:
-        self.waited = False
+        self.waited = self.data_late = False
         if self.reading is not None:  # a further pointer-read cycle
             self.remaining -= 1
             if self.remaining == 0:
@@ -61,13 +68,18 @@ class PtrRead:
             return
         if self.finished or not spmat_wants_column:
             return
-        if not self.queue.can_get(now):
+        if self.queue.can_get(now) and self.dram is not None:
+            self.data_late = not self.dram.ready(self.queue.head().index, now)
+            self.counters.dram_stall_cycles += self.data_late
+        if self.data_late or not self.queue.can_get(now):
             if self.started:
                 self.starved += 1
                 self.waited = True
                 self.counters.starved_pe_cycles += 1
             return
         column = self.queue.get(now)
+        if self.dram is not None:
+            self.dram.popped(self.pe)
         start, stop = self.read(column.index)
         self.counters.empty_columns += start == stop
         self.reading, self.remaining = (start, stop, column), self.cycles - 1
@@ -80,4 +92,6 @@ class PtrRead:
 
     def line_trace(self) -> str:
         held = self.out or self.reading
-        return f"ptr j{held[2].index}" if held is not None else "wait" if self.waited else ""
+        if held is not None:
+            return f"ptr j{held[2].index}"
+        return "dram" if self.data_late else "wait" if self.waited else ""

@@ -339,6 +339,9 @@ def _summary(layer, result, config, dropped: float | None = None) -> None:
         ("real work fraction", f"{metrics['real_work_fraction']:.3f}"),
         *[(f"energy ({m.model})", f"{m.total / 1e6:.4g} uJ") for m in result.energy.estimates],
         ("fits SRAM", "yes" if result.fit.fits else "no: " + "; ".join(result.fit.problems())),
+        *([("weights", f"streamed from DRAM: {result.counters.dram_bytes} bytes, "
+                       f"{result.counters.dram_stall_cycles} PE cycles waiting for data")]
+          if result.fit.weights == "streamed" else []),
         ("engine run (s)", f"{result.sim_wall_s:.3g} (the simulation alone: not loading, encoding or compiling)"),
     ]
     if dropped is not None:

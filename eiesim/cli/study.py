@@ -204,3 +204,74 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
     if len(real):
         _save(folder, "table4_real_fc8", real)
     click.echo(markdown(df, real))
+
+
+@study.command(context_settings=SETTINGS)
+@click.option("--model", type=click.Choice(["tinyllama-1.1b", "llama2-7b"]), default="tinyllama-1.1b",
+              show_default=True, help="decoder-layer shapes (workloads/llm.py): TinyLlama-1.1B (quick) or LLaMA-2-7B")
+@click.option("--methods", default="magnitude,wanda,2:4,balanced", show_default=True,
+              help="pruning methods: magnitude, wanda (same count per output row), 2:4 (density 0.5 only), "
+                   "balanced (ESE: same count per PE in every column)")
+@click.option("--densities", default="0.6,0.4,0.25", show_default=True, help="kept fractions of the weights")
+@click.option("--activations", default="dense,teal,relufied", show_default=True,
+              help="per-token activations: dense, teal (50 %% zeros), relufied (89 %% zeros into the down projection)")
+@click.option("--pes", default="64,256", show_default=True, help="PE counts N")
+@click.option("--bandwidths", default="64,1280", show_default=True,
+              help="DRAM bytes per cycle (at 800 MHz: 64 = 51.2 GB/s LPDDR5-class, 1280 = 1 TB/s HBM-class)")
+@click.option("--measured", is_flag=True,
+              help="also time PyTorch dense and CSR products of the same shapes at batch 1, one thread, on this "
+                   "CPU (and the GPU when present): llm_measured.parquet")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of weights and activations")
+@click.option("--json", "json_out", metavar="OUT", help="write the rows and break-even densities as JSON to OUT")
+@click.option("--out", metavar="DIR", help="write llm.parquet, llm_break_even.parquet and the figure llm_bytes (PNG, SVG) there")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def llm(model, methods, densities, activations, pes, bandwidths, measured, seed, json_out, out, no_progress) -> None:
+    """LLM decode at batch 1 with weights streamed from DRAM (SPEC §5.2): tokens/s, GB, mJ and load
+    efficiency per token against dense INT4 / INT8 streams, with the break-even density. Synthetic
+    weights only: no real weights are used."""
+    from eiecore.atomic import check_outputs, json_text, text_writer
+    from eiecore.errors import EieError
+    from eiesim.paper.llm import LLM_COLUMNS, NOTE, break_even, bytes_figure, dense_bytes, llm_study, measured_baseline
+    from eiesim.paper.report import markdown_table
+    from workloads.llm import ACTIVATIONS, METHODS
+
+    chosen_methods = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen_acts = [a.strip() for a in activations.split(",") if a.strip()]
+    for name, values, allowed in (("--methods", chosen_methods, METHODS), ("--activations", chosen_acts, ACTIVATIONS)):
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise EieError(f"{name} must name some of {', '.join(allowed)}, got {bad or 'nothing'}")
+    rates = _floats(densities, "--densities")
+    if any(not 0.0 < d <= 1.0 for d in rates):
+        raise EieError(f"--densities must lie in (0, 1], got {densities!r}")
+    counts = [int(v) for v in _floats(pes, "--pes")]
+    widths = [int(v) for v in _floats(bandwidths, "--bandwidths")]
+    if min(counts) < 1 or min(widths) < 1:
+        raise EieError("--pes and --bandwidths must be positive integers")
+    if "2:4" in chosen_methods and 0.5 not in rates and len(chosen_methods) == 1:
+        raise EieError("2:4 runs at density 0.5 only: add 0.5 to --densities")
+    outputs = check_outputs({"--json": json_out})
+    folder = _out_folder(out)
+    df = llm_study(model, chosen_methods, rates, chosen_acts, counts, widths, seed, progress=not no_progress)
+    even = break_even(df, model)
+    _save(folder, "llm", df)
+    _save(folder, "llm_break_even", even)
+    if folder is not None:
+        bytes_figure(df, model, folder / "llm_bytes")
+    click.echo(NOTE + "\n")
+    click.echo(markdown_table(df[LLM_COLUMNS], ".4g"))
+    dense = dense_bytes(model)
+    click.echo(f"\nDense weight streams: INT4 {dense['int4']:.3g} GB per token, INT8 {dense['int8']:.3g} GB per token.")
+    click.echo("Break-even density (EIE's bytes per token = the dense stream's; n/a: outside the densities run):\n")
+    click.echo(markdown_table(even, ".4g"))
+    doc = {"note": NOTE, "rows": df.to_dict(orient="records"),
+           "break_even": even.astype(object).where(even.notna(), None).to_dict(orient="records")}
+    if measured:
+        cpu = measured_baseline(model, rates, seed, progress=not no_progress)
+        _save(folder, "llm_measured", cpu)
+        click.echo("\nMeasured here, PyTorch at batch 1 with one thread (magnitude-pruned weights, dense "
+                   "activations):\n")
+        click.echo(markdown_table(cpu, ".4g"))
+        doc["measured"] = cpu.to_dict(orient="records")
+    if json_out is not None:
+        outputs.publish({"--json": text_writer(json_text(doc))})

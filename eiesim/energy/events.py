@@ -39,6 +39,7 @@ MODULES: dict[str, str] = {
     "spmat_read": "sparse-matrix read",
     "arithmetic": "arithmetic unit",
     "act_rw": "activation read/write",
+    "dram": "DRAM weight stream (streamed weights, SPEC §5.2)",
 }
 PER_PE_SHARES = ("equal", "real", "busy", "none")  # "none": a unit outside the PEs
 FIG4 = "EIE (ISCA 2016) §IV, Fig. 4: "  # the events' source: the unit of the PE that causes each
@@ -169,6 +170,12 @@ EVENTS: tuple[EventSpec, ...] = (
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
         "equal", lambda table, cfg: rules.sram_access(table, cfg.act_sram_kb, datapath_bits(cfg)),
         FIG4 + "activation read/write, activation SRAM",
+    ),
+    EventSpec(
+        "dram_read", "dram", "a byte of a column's entries and pointers read from DRAM (streamed weights)",
+        lambda c, cfg: c.dram_bytes, "dram_bytes (0 with weights on chip)",
+        "none", lambda table, cfg: rules.dram_byte(table),
+        "SPEC §5.2: the DRAM fetch unit, outside the PEs",
     ),
 )
 

@@ -75,6 +75,14 @@ def float_op(table: EnergyTable, op: str, bits: int) -> Derived:
     return Derived(pj, f"{bits}-bit float {op.upper()}: table figure {pj:g} pJ")
 
 
+def dram_byte(table: EnergyTable) -> Derived:
+    """Energy of one byte read from DRAM: the table's 64-bit access (low end of its range) / 8."""
+    e64 = table["dram_64bit_low"]
+    pj = e64 / 8
+    return Derived(pj, f"64-bit DRAM access, low end of the table's range, {e64:g} pJ / 8 bytes = {pj:.4g} pJ "
+                       f"({e64 / 64:.4g} pJ per bit)")
+
+
 def register_file(table: EnergyTable, width_bits: int) -> Derived:
     """Energy of one ``width_bits`` register-file access: the 32-bit figure scaled by width."""
     e32 = table["regfile_32"]

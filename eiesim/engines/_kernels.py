@@ -43,17 +43,23 @@ pop_interval = njit(**JIT)(timing.pop_interval)
 issue_cycle = njit(**JIT)(timing.issue_cycle)
 pop_tail = njit(**JIT)(timing.pop_tail)
 entry_tail = njit(**JIT)(timing.entry_tail)
+fetch_bytes = njit(**JIT)(timing.fetch_bytes)
+transfer_cycles = njit(**JIT)(timing.transfer_cycles)
 
 # The counters layer_timing returns, in the order of its array; fast.py maps them to
 # eiesim.counters.Counters by name (and checks that the names are exactly Counters').
 KERNEL_COUNTERS = (
     "broadcasts", "real_entries", "filler_entries", "empty_columns", "busy_pe_cycles", "starved_pe_cycles",
     "queue_full_stall_cycles", "pointer_reads", "spmat_row_reads", "accumulator_writes", "macs",
-    "codebook_reads", "bypass_hits", "act_sram_writes", "lnzd_scan_cycles",
+    "codebook_reads", "bypass_hits", "act_sram_writes", "lnzd_scan_cycles", "dram_bytes", "dram_stall_cycles",
 )
 (BROADCASTS, REAL_ENTRIES, FILLER_ENTRIES, EMPTY_COLUMNS, BUSY_PE_CYCLES, STARVED_PE_CYCLES,
  QUEUE_FULL_STALL_CYCLES, POINTER_READS, SPMAT_ROW_READS, ACCUMULATOR_WRITES, MACS,
- CODEBOOK_READS, BYPASS_HITS, ACT_SRAM_WRITES, LNZD_SCAN_CYCLES) = range(len(KERNEL_COUNTERS))
+ CODEBOOK_READS, BYPASS_HITS, ACT_SRAM_WRITES, LNZD_SCAN_CYCLES, DRAM_BYTES,
+ DRAM_STALL_CYCLES) = range(len(KERNEL_COUNTERS))
+
+# The streamed-weights parameters (SPEC §5.2) in TimingPlan.dram, in this order:
+(DRAM_BYTES_PER_CYCLE, DRAM_LATENCY, DRAM_BURST, DRAM_SLOTS, DRAM_ENTRY_BITS, DRAM_PTR_BITS) = range(6)
 
 # Under the drained end, a column's last event ends at most
 # ISSUE_OFFSET + max(REAL_TAIL, FILLER_TAIL) - 1 cycles after s + c, while a later
@@ -89,6 +95,7 @@ class TimingPlan(NamedTuple):
     usable: int  # U: usable queue slots
     refill: int  # cycles before a freed slot takes a broadcast
     pointer_cycles: int  # cycles a pop reads pointers in (TimingRules.pointer_cycles)
+    dram: np.ndarray | None  # streamed weights: int64 parameters indexed DRAM_BYTES_PER_CYCLE ..; None on chip
     rows_per_block: int  # N x R
     n_rows: int  # M
 
@@ -213,17 +220,21 @@ def sram_rows(addr, table, entries_per_row):
 
 
 @njit(**JIT)
-def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
+def _block_timing(plan, t, drain, dram, busy, starved, real, b_out, s_out):
     """Row block t of ``plan`` (SPEC §5 / §5.1), columns in broadcast order, all N PEs each.
 
     b_1 = first + gap_1, b_k = max(b_{k-1} + 1 + gap_k, max_p s_p(k - U) + refill) for
     k > U usable slots; s_p(k) = max(b_k + 1, s_p(k-1) + c_p(k-1)), c_p(k) = max(1, n_p(k)).
-    drain: this block's (K+1, N) drain table, or None (the ``pipeline`` end). Adds busy,
+    Streamed weights (``plan.dram``, SPEC §5.2): fetch k starts in f_k = max(f_{k-1} +
+    d_{k-1}, max_p s_p(k - Q + 1) for k > Q slots), its data arrives for a pop in a_k = f_k +
+    latency + d_k, and s_p(k) >= a_k.
+    drain: this block's (K+1, N) drain table, or None (the ``pipeline`` end); dram:
+    ``plan.dram`` (an argument of its own, so numba drops the branches when None). Adds busy,
     starved and real entries per PE; fills b_out (K',) and s_out (N, K') unless they are
     None. ``plan.idle``: the cycle a first broadcast would have had (the block's start of
     drain when nothing is broadcast).
     Returns (T_block, entries, empty columns, SRAM row reads, stall cycles, bypass hits,
-    LNZD scan cycles). The PE loop is branch-free, so it runs on SIMD lanes: empty
+    LNZD scan cycles, DRAM bytes, DRAM stall cycles). The PE loop is branch-free, so it runs on SIMD lanes: empty
     columns are unpredictable.
     """
     rows, table, cols, gaps = plan.rows[t], plan.table[t], plan.cols, plan.gaps
@@ -231,7 +242,7 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
     n_pe = table.shape[2]
     k_count = cols.size
     if k_count == 0:
-        return plan.idle + (PIPELINE_DRAIN if drain is None else 0), 0, 0, 0, 0, 0, 0
+        return plan.idle + (PIPELINE_DRAIN if drain is None else 0), 0, 0, 0, 0, 0, 0, 0, 0
     b = plan.first + gaps[0]
     # finish[p] = s_p(k-1) + c_p(k-1); starting it at b_1 + 1 makes s_p(1) = b_1 + 1
     # with no wait, so column 1 needs no special case. A PE waits (starves) exactly the
@@ -242,6 +253,8 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
     sram_row = np.full(n_pe, -1, np.int32)  # SRAM row of the last address issued
     s_max = np.empty(k_count, np.int64)  # max_p s_p(k): when queue slots free up
     entries = empty = row_reads = stalls = hits = scan = end = 0
+    channel = fetched = waited = arrive = 0  # channel: f_{k-1} + d_{k-1}, when the channel is next free
+    lead = 0  # cycles every PE waits for column 1's data: before its first pop, so not starved
     # The previous column's tails: column K of the table is empty, its tails (NO_TAIL)
     # never equal a head, so the first column bypasses nothing.
     previous_tail = table[table.shape[0] - 1, TAIL]
@@ -262,10 +275,26 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
             b = b_k
         if b_out is not None:
             b_out[k] = b
+        if dram is not None:
+            column_bytes = fetch_bytes(np.int64(count.sum()), n_pe, dram[DRAM_ENTRY_BITS], dram[DRAM_PTR_BITS],
+                                       dram[DRAM_BURST])
+            f = channel
+            if k >= dram[DRAM_SLOTS]:  # 1-based k > Q: every PE popped column k - Q + 1
+                f = max(f, s_max[k - dram[DRAM_SLOTS] + 1])
+            d = transfer_cycles(column_bytes, dram[DRAM_BYTES_PER_CYCLE])
+            channel = f + d
+            arrive = f + dram[DRAM_LATENCY] + d
+            if k == 0:
+                lead = max(0, arrive - start)
+            fetched += column_bytes
         top = 0
         for p in range(n_pe):
             n = np.int64(count[p])  # n_p(k)
             s = max(b + 1, finish[p])
+            if dram is not None:  # numba drops this on chip
+                late = max(0, arrive - s)  # free with the column queued, waiting for its data
+                waited += late
+                s += late
             # Bypass: the first entry issues the cycle after the previous column's last
             # (issued in finish) and writes the same accumulator.
             hits += (issue_cycle(s, 0, pointer_cycles) == finish[p] + 1) & (head[p] == previous_tail[p])
@@ -292,10 +321,10 @@ def _block_timing(plan, t, drain, busy, starved, real, b_out, s_out):
     unbusy = (pointer_cycles - ISSUE_OFFSET) * k_count
     for p in range(n_pe):
         busy[p] += block_busy[p] - unbusy
-        starved[p] += finish[p] - start - block_busy[p]
+        starved[p] += finish[p] - start - lead - block_busy[p]
     if drain is None:
         end = finish.max() + PIPELINE_DRAIN
-    return end, entries, empty, row_reads, stalls, hits, scan
+    return end, entries, empty, row_reads, stalls, hits, scan, fetched, waited
 
 
 @njit(**JIT)
@@ -323,7 +352,7 @@ def layer_timing(plan, b_out, s_out):
     block_cycles = np.empty(n_blocks, np.int64)
     counters = np.zeros(len(KERNEL_COUNTERS), np.int64)
     for t in range(n_blocks):
-        cycles, e, m, r, s, h, g = _block_timing(plan, t, _block_of(plan.drain, t), busy, starved, real,
+        cycles, e, m, r, s, h, g, f, w = _block_timing(plan, t, _block_of(plan.drain, t), plan.dram, busy, starved, real,
                                                  _block_of(b_out, t), _block_of(s_out, t))
         counters[CODEBOOK_READS] += e
         counters[EMPTY_COLUMNS] += m
@@ -331,6 +360,8 @@ def layer_timing(plan, b_out, s_out):
         counters[QUEUE_FULL_STALL_CYCLES] += s
         counters[BYPASS_HITS] += h
         counters[LNZD_SCAN_CYCLES] += g
+        counters[DRAM_BYTES] += f
+        counters[DRAM_STALL_CYCLES] += w
         # Write-back of the accumulators to the activation SRAM, only between blocks.
         rows_in_block = min(rows_per_block, n_rows - t * rows_per_block)
         write_back = (rows_in_block + n_pe - 1) // n_pe if n_blocks > 1 else 0

@@ -140,9 +140,18 @@ def timing_plan(layer: EncodedLayer, acts: np.ndarray, config: ArchConfig) -> Ti
         drain=drain(layer, rules.pointer_cycles) if rules.block_end == "drained" else None,
         cols=bc.cols, gaps=bc.gaps, first=bc.first, idle=bc.idle,
         usable=rules.usable_slots(config.queue_depth), refill=rules.refill_delay,
-        pointer_cycles=rules.pointer_cycles,
+        pointer_cycles=rules.pointer_cycles, dram=dram_parameters(config),
         rows_per_block=config.rows_per_block, n_rows=layer.shape[0],
     )
+
+
+def dram_parameters(config: ArchConfig) -> np.ndarray | None:
+    """Streamed weights' parameters for the kernel (``_kernels.DRAM_BYTES_PER_CYCLE`` ..), None on chip."""
+    if config.weights != "streamed":
+        return None
+    return np.array([config.dram_bytes_per_cycle, config.dram_latency_cycles, config.dram_burst_bytes,
+                     config.stream_buffer_columns, config.weight_bits + config.index_bits, config.ptr_bits],
+                    np.int64)
 
 
 def _report_schedule(observer, layer, acts, config, plan, record, block_end, block_cycles) -> None:

@@ -23,13 +23,14 @@ import simpy
 
 from compressor.csc import EncodedLayer
 from eiesim.blocks import (
-    ActQueue, ActRW, ArithmeticUnit, Ccu, LnzdTree, Multiplier, PackScanner, ProcessingElement, PtrRead, SpmatRead,
+    ActQueue, ActRW, ArithmeticUnit, Ccu, DramFetch, LnzdTree, Multiplier, PackScanner, ProcessingElement, PtrRead,
+    SpmatRead,
 )
 from eiesim.config import ArchConfig
 from eiesim.engines import BlockSchedule, EngineRun, Observer, ScheduleRecorder
 from eiesim.numerics import codebook_table, convert_activations
 from eiesim.counters import Counters, PerPE
-from eiesim.timing import TimingRules
+from eiesim.timing import TimingRules, fetch_bytes
 
 name = "reference"
 
@@ -133,16 +134,19 @@ def _run_block(layer, t, rows_in_block, values, config, rules, multiplier, count
     log = _Schedule(n) if observer is not None else None
     lines = getattr(observer, "lines", None)
     pes = []
+    pointer_lists = [layer.ptr[t, p].tolist() for p in range(n)]
+    if len(values) > layer.shape[1]:  # the empty bias column of a layer without bias
+        for pointers in pointer_lists:
+            pointers.append(pointers[-1])
+    dram = _dram_fetch(pointer_lists, values, config, counters) if config.weights == "streamed" else None
     for p in range(n):
         entries = slice(int(layer.start[t * n + p]), int(layer.start[t * n + p + 1]))
-        pointers = layer.ptr[t, p].tolist()
-        if len(values) > layer.shape[1]:  # the empty bias column of a layer without bias
-            pointers.append(pointers[-1])
+        pointers = pointer_lists[p]
         act_rw = ActRW(values[p::n], len(range(p, rows_in_block, n)), layer.activation, config, counters)
         queue = ActQueue(rules.usable_slots(config.queue_depth), rules.queue_refill)
         pes.append(ProcessingElement(
             p, queue,
-            PtrRead(p, pointers, queue, counters, log, rules.pointer_cycles),
+            PtrRead(p, pointers, queue, counters, log, rules.pointer_cycles, dram),
             SpmatRead(layer.code[entries].tolist(), layer.rel[entries].tolist(), config.entries_per_row, counters,
                       log, p),
             ArithmeticUnit(multiplier, act_rw.destination, counters, config, layer.bias_column),
@@ -163,13 +167,16 @@ def _run_block(layer, t, rows_in_block, values, config, rules, multiplier, count
             now = env.now
             for pe in pes:
                 pe.tick(now)
+            if dram is not None:  # after the PEs: a slot freed by a pop in this cycle takes a fetch
+                dram.tick(now)
             ccu.tick(now)
             if not drained_end and ccu.broadcasts == 0 and source.exhausted and pes[0].marker is None:
                 for pe in pes:  # nothing to broadcast: the CCU ends the block in this cycle
                     pe.end_without_input()
             source.tick(now)
             if lines is not None:
-                cells.append([f"{now}", source.line_trace(), ccu.line_trace(), *(pe.line_trace() for pe in pes)])
+                bus = " ".join(filter(None, [ccu.line_trace(), dram.line_trace() if dram is not None else ""]))
+                cells.append([f"{now}", source.line_trace(), bus, *(pe.line_trace() for pe in pes)])
             yield env.timeout(1)
             if source.exhausted and _ended(pes, drained_end, ccu.broadcasts == 0):
                 return  # the cycle just clocked was the block's last
@@ -190,6 +197,17 @@ def _run_block(layer, t, rows_in_block, values, config, rules, multiplier, count
 
     env.run(until=env.process(block()))
     return pes, int(env.now)
+
+
+def _dram_fetch(pointer_lists: list[list[int]], values: list, config: ArchConfig, counters: Counters) -> DramFetch:
+    """The DRAM fetch unit of a row block (SPEC §5.2): the broadcast columns in order and the
+    bytes of each one's fetch, from every PE's pointers (its column lengths)."""
+    columns = [j for j, a in enumerate(values) if a]
+    sizes = [fetch_bytes(sum(ptr[j + 1] - ptr[j] for ptr in pointer_lists), config.n_pe,
+                         config.weight_bits + config.index_bits, config.ptr_bits, config.dram_burst_bytes)
+             for j in columns]
+    return DramFetch(columns, sizes, config.n_pe, config.dram_bytes_per_cycle, config.dram_latency_cycles,
+                     config.stream_buffer_columns, counters)
 
 
 def _ended(pes: list[ProcessingElement], drained_end: bool, nothing_broadcast: bool) -> bool:

@@ -20,7 +20,7 @@ from typing import Callable
 import pandas as pd
 
 from eiecore.atomic import write_atomic, write_text
-from eiesim.paper import figures, pruning, report, sweeps, table4
+from eiesim.paper import figures, llm, pruning, report, sweeps, table4
 from eiesim.paper.settings import PaperSettings
 from eiesim.paper.stages import StageResult, baselines, lenet, precision, storage
 from eiesim.sweep import ResultStore, local_executor
@@ -55,7 +55,7 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
         data(name, df)
         run.files.extend(fn(df, *extra, out / "figures" / name))
 
-    stages = ["sweeps", "baselines", "precision", "lenet", "storage", "table4", "pruning"]
+    stages = ["sweeps", "baselines", "precision", "lenet", "storage", "table4", "pruning", "llm"]
     bar = tqdm(total=len(stages), desc="paper", unit="stage", disable=not progress, position=0)
 
     def stage(name: str):
@@ -119,6 +119,9 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
     run.files.extend(pruning.storage_accuracy_figure(prune.tables["ppr_lenet"],
                                                      out / "figures" / "ppr_lenet_storage_accuracy"))
     sections["pruning"] = [prune.markdown]
+    decode = run_stage("llm", lambda: llm.stage(settings))
+    run.files.extend(llm.bytes_figure(decode.tables["llm"], settings.llm_model, out / "figures" / "llm_bytes"))
+    sections["llm"] = [decode.markdown]
     bar.close()
 
     meta = {"settings": asdict(settings), "engine": engine, "stage_seconds": run.stage_seconds,

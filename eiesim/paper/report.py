@@ -267,6 +267,13 @@ def assemble(settings, engine: str, sections: dict[str, list[str]], run) -> str:
                       "data/ppr_speedup.parquet", "data/ppr.parquet"), "",
                   figure_md("ppr_lenet_storage_accuracy", "LeNet-300-100: EIE storage vs test accuracy").replace(
                       "data/ppr_lenet_storage_accuracy.parquet", "data/ppr_lenet.parquet"), ""]
+    if "llm" in sections:
+        parts += ["## LLM decode with weights streamed from DRAM", "",
+                  "Batch-1 decoding on EIE with `weights = \"streamed\"` (SPEC §5.2), every projection of a "
+                  f"decoder layer of {s.llm_model} per token; `eiesim study llm` runs more points. Data: "
+                  "`data/llm.parquet`, `data/llm_break_even.parquet`.", "", sections["llm"][0], "",
+                  figure_md("llm_bytes", "GB per token vs weight density, dense INT4 / INT8 lines").replace(
+                      "data/llm_bytes.parquet", "data/llm.parquet"), ""]
     parts += ["## Reproduce", "", "```", "eiesim paper --out results" + (" --full" if s.mode == "full" else "")
               + (f" --seed {s.seed}" if s.seed else ""), "```", "",
               "Finished sweep points are kept in `sweep/` and reused on the next run with the same code.", ""]

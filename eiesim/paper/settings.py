@@ -47,6 +47,12 @@ class PaperSettings:
     ppr_densities: tuple[float, ...] = (0.5, 0.2, 0.1, 0.05)
     ppr_inputs: int = 2
     ppr_lenet: LeNetPruning = field(default_factory=LeNetPruning.quick)
+    llm_model: str = "tinyllama-1.1b"  # LLM decode with streamed weights ('eiesim study llm' runs more)
+    llm_methods: tuple[str, ...] = ("magnitude", "wanda", "2:4", "balanced")
+    llm_densities: tuple[float, ...] = (0.6, 0.4, 0.25)
+    llm_activations: tuple[str, ...] = ("dense", "teal", "relufied")
+    llm_pes: tuple[int, ...] = (64, 256)
+    llm_bandwidths: tuple[int, ...] = (64, 1280)  # DRAM bytes per cycle: LPDDR5-class, HBM-class at 800 MHz
     n_pe: int = 64  # the chip of the per-layer table and the slices
     queue_depth: int = 8
     spmat_width_bits: int = 64
@@ -59,7 +65,7 @@ class PaperSettings:
         if mode == "full":
             return cls(mode, seed, full_grid=True, precision_layers=ALL_LAYERS, baseline_repeats=30,
                        baseline_warmup=3, ppr_layers=ALL_LAYERS, ppr_densities=FULL_DENSITIES,
-                       ppr_lenet=LeNetPruning())
+                       ppr_lenet=LeNetPruning(), llm_model="llama2-7b", llm_densities=(0.6, 0.5, 0.4, 0.3))
         if mode == "smoke":
             return cls(mode, seed, layers=("NT-We",), pe_counts=(4, 64), queue_depths=(1, 8),
                        sram_widths=(32, 64), precision_layers=("NT-We",), baseline_layers=("NT-We",),
@@ -67,7 +73,9 @@ class PaperSettings:
                        lenet_overrides={"dense_epochs": 1, "prune_steps": 1, "retrain_epochs": 0,
                                         "finetune_epochs": 0, "eie_images": 2, "check_images": 1},
                        validation_inputs=1, ppr_layers=("NT-We",), ppr_densities=(0.5, 0.1), ppr_inputs=1,
-                       ppr_lenet=LeNetPruning(densities=(0.3,), retrain_epochs=1, images=1, dense_epochs=1))
+                       ppr_lenet=LeNetPruning(densities=(0.3,), retrain_epochs=1, images=1, dense_epochs=1),
+                       llm_methods=("magnitude",), llm_densities=(0.5, 0.25), llm_activations=("teal",),
+                       llm_pes=(64,), llm_bandwidths=(64,))
         return cls(mode, seed)
 
     @property

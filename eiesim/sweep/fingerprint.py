@@ -26,7 +26,7 @@ from eiesim.energy import ENERGY_VERSION
 from eiesim.energy.tables import BUILTIN_FILES
 from eiesim.engines import ENGINE_VERSION
 
-ROW_VERSION = 1
+ROW_VERSION = 2  # 2: the DRAM counters and streamed-weights parameters (SPEC §5.2)
 
 
 def _digest(obj) -> str:
