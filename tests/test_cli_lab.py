@@ -231,7 +231,7 @@ def test_build_cli_bad_input_is_one_line(run_cli, tmp_path, args, message):
 
 def test_build_cli_out_is_a_file_or_has_no_parent(run_cli, tmp_path):
     (tmp_path / "f").write_text("")
-    for out, message in ((tmp_path / "f", "is a file"), (tmp_path / "no" / "c", "does not exist")):
+    for out, message in ((tmp_path / "f", "exists and is not a folder"), (tmp_path / "no" / "c", "does not exist")):
         code, _, err = run_cli("lab", "build", "--out", out, "--lab", "2")
         assert code == 1 and err.count("\n") == 1 and message in err
 

@@ -324,6 +324,8 @@ def _read_only_mount(monkeypatch, folder):
     (("energy", "--sram-width-study", "--benchmark", "NT-We", "--plot-dir", "ro/plots"),
      "eiesim.paper.studies:sram_width_study"),
     (("sweep", "--layers", "NT-We", "--grid", "n_pe=2", "--out", "ro"), "eiesim.sweep:run_sweep"),
+    (("lab", "open", "2", "--dest", "ro"), "eiesim.labs.grading:assign"),
+    (("lab", "build", "--lab", "2", "--out", "ro/course"), "eiesim.labs.grading:assign"),
 ])
 def test_an_unwritable_output_folder_is_found_before_any_work(run_cli, small, monkeypatch, args, work):
     import importlib

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from eiecore.atomic import write_atomic
+from eiecore.atomic import check_output_folder, write_atomic
 from eiecore.errors import EieError
 
 _NAME = re.compile(r"^lab(\d+)_([a-z0-9_]+)\.py$")
@@ -85,6 +85,7 @@ def open_lab(number: int | str, dest: str | os.PathLike = ".") -> Path:
     folder = Path(dest)
     if not folder.is_dir():
         raise EieError(f"destination {folder} is not an existing folder")
+    check_output_folder("--dest", folder)  # a read-only folder is found before the notebook is built
     target = folder / lab.notebook_name
     if target.exists():
         raise EieError(f"{target} already exists; remove it or choose another --dest")

@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eiecore.atomic import check_outputs, text_writer
+from eiecore.atomic import check_output_folder, check_outputs, text_writer
 from eiecore.errors import EieError
 from eiesim.labs import QUICK_ENV
 from eiesim.labs.catalog import Lab, get_lab, list_labs
@@ -103,11 +103,7 @@ def build(out: str | os.PathLike, labs: list[Lab] | None = None, requirements: s
     """
     from tqdm.auto import tqdm
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise EieError(f"--out {out} is a file, not a folder")
-    if not out.parent.is_dir():
-        raise EieError(f"--out {out}: folder {out.parent} does not exist")
+    out = check_output_folder("--out", out)  # a read-only or full disk is found before any build
     req = None if requirements is None else Path(requirements)
     if req is not None and not req.is_file():
         raise EieError(f"requirements file {req} does not exist")
