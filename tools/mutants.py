@@ -49,8 +49,10 @@ MODULES: dict[str, list[str]] = {
                                 "tests/test_energy_tables.py"],
     "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py",
                                "tests/test_engines.py"],
-    **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{"store": ["tests/test_sweep_run.py"],
-                                                   "fingerprint": ["tests/test_caches.py", "tests/test_fingerprint.py"]}.get(name, [])]
+    **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{
+        "store": ["tests/test_sweep_run.py"],
+        "runner": ["tests/test_sweep_run.py", "tests/test_sweep_resume.py"],
+        "fingerprint": ["tests/test_caches.py", "tests/test_fingerprint.py"]}.get(name, [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
     "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py", "tests/test_torch_graph.py"],
     "workloads/torch_import.py": ["tests/test_torch_import.py"],
