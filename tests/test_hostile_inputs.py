@@ -848,6 +848,31 @@ def test_strings_from_files_and_users_reach_the_terminal_escaped(run_cli, small)
     assert code == 0 and json.loads(out)["layers"][0]["name"] == EVIL
 
 
+def test_warnings_naming_layers_from_files_reach_the_terminal_escaped(run_cli, small):
+    import numpy as np
+    import torch
+
+    from compressor.csc import compress_layer
+    from eiesim.config import ArchConfig
+    from eiesim.modelfile import CompressedModel, save_model
+
+    # A state dict whose layer and skipped module are named with control characters: the
+    # registration-order warning and the "not imported" line name them.
+    torch.save({EVIL + ".weight": torch.ones(4, 3), EVIL + ".bias": torch.ones(4),
+                "conv\x1b[31m.weight": torch.ones(2, 1, 3, 3)}, "sd.pt")
+    code, out, err = run_cli("compress", "--state-dict", "sd.pt", "--out", "m.eie")
+    # A negative input under eie-cpp: the dropped-inputs warning names the layer.
+    config = ArchConfig(n_pe=2)
+    save_model("evil.npz", CompressedModel([compress_layer(np.eye(3), config, name=EVIL, activation="none")], config))
+    np.save("x.npy", np.array([[1.0, -1.0, 1.0]]))
+    infer = run_cli("infer", "--model", "evil.npz", "--inputs", "x.npy", "--timing", "eie-cpp")
+    assert code == 0 and infer[0] == 0
+    assert "registration order" in err and "not imported" in err and "are negative" in infer[2]
+    for text in (out, err, infer[1], infer[2]):
+        assert not any(c in text for c in "\x1b\x07\r\u202e"), text
+    assert "\\x1b" in err and "\\x1b" in infer[2]
+
+
 def test_printable_escapes_controls_and_keeps_what_it_is_told():
     from eiecore.terminal import printable
 

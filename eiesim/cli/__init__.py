@@ -232,9 +232,15 @@ def _on_sigterm(terminated: list):
         signal.signal(signal.SIGTERM, previous)
 
 
+def warn(message) -> None:
+    """A warning as one line on stderr, escaped for the terminal: every command's warnings,
+    Python's included (:func:`_show_warning`), go through here."""
+    click.echo(f"eiesim: warning: {printable(' '.join(str(message).split()))}", err=True)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line on stderr, without the source line Python would add."""
-    click.echo(f"eiesim: warning: {printable(' '.join(str(message).split()))}", err=True)
+    warn(message)
 
 
 def _one_line(exc: BaseException) -> str:

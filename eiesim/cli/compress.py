@@ -23,7 +23,7 @@ import numpy as np
 
 from eiecore.atomic import check_outputs, json_text, text_writer
 from eiecore.errors import EieError
-from eiesim.cli import SEED, config_fields, config_option
+from eiesim.cli import SEED, config_fields, config_option, warn
 
 PRUNE_METHODS = ("magnitude", "balanced", "row", "column", "block")  # compressor.prune.SCHEMES
 SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -121,7 +121,7 @@ def compress(weights, benchmark, torch_module, state_dict, onnx_path, example_in
         raw = [(n, w, b, network.activations.get(n, "none")) for n, w, b in network.layers]
         origin = f"torch {_torch_origin(torch_module, state_dict)}"
         for line in network.skipped:
-            click.echo(f"eiesim: warning: not imported: {line}", err=True)
+            warn(f"not imported: {line}")
     elif source == "onnx":
         from workloads.onnx_import import load_onnx
 
@@ -170,8 +170,8 @@ def _torch_network(module: str | None, state_dict: str | None, example_input: st
         order = ", ".join(layer.name for layer in network.layers)
         acts = ("" if activation is not None else " with no activation (ReLU and every other operation between "
                 "them dropped; --activation sets them)")
-        click.echo(f"eiesim: warning: {source}: layers are assumed to run one after another in registration "
-                   f"order ({order}){acts}; give {fixes} to capture the network as forward() runs it", err=True)
+        warn(f"{source}: layers are assumed to run one after another in registration order ({order}){acts}; "
+             f"give {fixes} to capture the network as forward() runs it")
         return network
     from eiesim.cli.simulate import _load_npy
     from workloads.torch_graph import capture, example_from_shape

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from eiecore.errors import EieError
-from eiesim.cli import config_fields, config_option
+from eiesim.cli import config_fields, config_option, warn
 from eiesim.engines import engine_names
 from eiesim.timing import PROFILES
 
@@ -97,9 +97,9 @@ def infer(model_path, inputs, calibration, reference, labels, value_bits, act_fr
     result = run_inference(model, x, engine=engine, act_frac_bits=act, weight_frac_bits=weight, config=fields,
                            progress=progress, **extra)
     for layer, fraction in result.dropped_negative.items():
-        click.echo(f"eiesim: warning: layer {layer}: {100 * fraction:.1f}% of its inputs are negative and are "
-                   f"dropped (treated as 0) by the {result.config.timing} timing profile, which broadcasts only "
-                   "a > 0; its outputs differ from the float model's", err=True)
+        warn(f"layer {layer}: {100 * fraction:.1f}% of its inputs are negative and are dropped (treated as 0) by "
+             f"the {result.config.timing} timing profile, which broadcasts only a > 0; its outputs differ from the "
+             "float model's")
     _print(result, model_path)
 
     def write_outputs(tmp: Path) -> None:
