@@ -25,6 +25,7 @@ re-derive. A model export cannot capture fails with export's own reason.
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 import warnings
@@ -72,6 +73,8 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
     is_int = np.issubdtype(x.dtype, np.integer)
     tensor = torch.from_numpy(x.astype(np.int64 if is_int else np.float32))
     module.eval()
+    quiet = logging.root.manager.disable
+    logging.disable(logging.ERROR)  # export logs its own traceback before raising: the user gets one line
     try:
         with warnings.catch_warnings():  # export's note on nn.LSTM/GRU's cached flat weights is not the user's concern
             warnings.filterwarnings("ignore", message="The tensor attribute", category=UserWarning)
@@ -81,6 +84,8 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
             program = torch.export.export(module, (tensor,)).run_decompositions({})
     except Exception as exc:  # export raises many kinds (unsupported Python, data-dependent flow, ...)
         raise EieError(f"torch.export could not capture {type(module).__name__}.forward(): {_first_line(exc)}") from None
+    finally:
+        logging.disable(quiet)
     return _Capture(program).run({"name": "", "shape": list(x.shape), "dtype": "int" if is_int else "float"},
                                  origin, type(module).__name__)
 
