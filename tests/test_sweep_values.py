@@ -25,15 +25,18 @@ from tests.sweep_helpers import TINY
 
 
 @pytest.mark.parametrize("text, values", [
-    # (1.7 - 1.1) / 0.2 = 2.9999999999999996 in floating point: 4 values, not 3.
+    # (1.7 - 1.1) / 0.2 = 2.9999999999999996 in binary floating point: 4 values, not 3, and
+    # 1.1 + 3 x 0.2 = 1.7000000000000002.
     ("1.1..1.7:0.2", [1.1, 1.3, 1.5, 1.7]),
     ("0.1..0.3:0.1", [0.1, 0.2, 0.3]),  # (0.3 - 0.1) / 0.1 = 1.9999999999999998
     ("0..1:0.3", [0.0, 0.3, 0.6, 0.9]),  # 1.2 would pass the end
     ("500..1000:250", [500.0, 750.0, 1000.0]),
     ("2..2", [2.0]),
 ])
-def test_float_ranges_include_an_end_reached_up_to_rounding(text, values):
-    assert parse_values("clock_mhz", text) == pytest.approx(values)
+def test_float_ranges_step_in_decimal_as_written(text, values):
+    got = parse_values("clock_mhz", text)
+    assert got == values  # exactly: 1.7, not 1.7000000000000002
+    assert [repr(v) for v in got] == [repr(float(v)) for v in values]
 
 
 def test_store_reads_parts_in_write_order_and_keeps_the_first_of_a_duplicate(tmp_path):

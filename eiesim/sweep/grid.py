@@ -22,6 +22,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,13 @@ def parse_values(name: str, text: str) -> list[Any]:
             inc = _convert(name, step) if step else 1
             if inc <= 0:
                 raise EieError(f"range {text!r} for {name}: step must be positive")
-            count = int((hi - lo) / inc + 1e-9) + 1
+            # in decimal, as written: 1.1..1.7:0.2 is 1.1, 1.3, 1.5, 1.7 (binary floats would
+            # count 3 steps as 2.9999999999999996 and print 1.7000000000000002)
+            first, last, each = (Decimal(str(v)) for v in (lo, hi, inc))
+            count = int((last - first) / each) + 1
             if count > MAX_AXIS_VALUES:
                 raise EieError(f"range {text!r} for {name} has {count} values, more than {MAX_AXIS_VALUES}")
-            values = [lo + i * inc for i in range(count)]
+            values = [type(lo + inc)(first + i * each) for i in range(count)]
     if not values:
         raise EieError(f"no values for sweep field {name} in {text!r}")
     return list(dict.fromkeys(values))
