@@ -60,6 +60,7 @@ def run_paper(out: str | Path, settings: PaperSettings, executor=None, cache_dir
 
     def stage(name: str):
         bar.set_description(f"paper: {name}")
+        bar.set_postfix_str("")  # a stage's last message (LeNet's "running the test images") ends with it
         return time.perf_counter()
 
     def done(name: str, t0: float) -> None:
