@@ -17,7 +17,11 @@ from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.energy import MODULES, EventModel, Table2Model, dram_counterfactual, energy_report, lnzd_nodes
 from eiesim.energy.base import Activity
-from eiesim.energy.events import EVENTS, column_index_bits, event_counts, event_energies, row_address_bits
+from eiesim.energy import events
+from eiesim.energy.events import (
+    EVENTS, UNITS, EventSpec, Unit, column_index_bits, event_counts, event_energies, row_address_bits, units_of,
+)
+from eiesim.energy.rules import Derived
 from eiesim.energy.tables import load_table
 from eiesim.modelfile import CompressedModel
 
@@ -54,8 +58,9 @@ def test_modules_and_pes_add_up_to_the_total(a):
     assert set(e.per_module) == set(MODULES)
     assert sum(e.per_module.values()) == pytest.approx(e.total, rel=1e-12)
     assert e.per_pe.shape == (N,)
-    outside = sum(ln.pj for ln in e.lines if ln.per_pe == "none")  # units outside the PEs
-    assert e.per_pe.sum() + outside == pytest.approx(e.total, rel=1e-9)
+    # The DRAM fetch unit is the one unit outside the PEs: a byte costs 1300 pJ / 8 = 162.5 pJ.
+    assert e.outside_pes == {"dram": pytest.approx(162.5 * a.counters.dram_bytes, rel=1e-12)}
+    assert e.per_pe.sum() + e.outside_pes["dram"] == pytest.approx(e.total, rel=1e-9)
     assert e.total == pytest.approx(sum(ln.pj for ln in e.lines), rel=1e-12)
 
 
@@ -63,6 +68,7 @@ def test_zero_work_is_zero_dynamic_energy():
     zero = Activity(Counters(), PerPE(np.zeros(N), np.zeros(N), np.zeros(N)), 7, CFG)
     e = EventModel().estimate(zero)
     assert e.total == 0 and not e.per_pe.any() and not any(e.per_module.values())
+    assert e.outside_pes == {"dram": 0.0}
 
 
 def test_energy_is_counts_times_derived_energies():
@@ -87,6 +93,8 @@ def test_energy_is_counts_times_derived_energies():
     equal_pj = e.total - mac_pj - busy_pj - dram_pj
     assert e.per_pe == pytest.approx([0.6 * mac_pj + 4 / 7 * busy_pj + equal_pj / 2,
                                       0.4 * mac_pj + 3 / 7 * busy_pj + equal_pj / 2])
+    assert e.outside_pes == {"dram": 40 * 162.5}  # 1300 pJ per 64-bit access / 8 bytes
+    assert [ln.per_pe for ln in e.lines if ln.module == "dram"] == ["none"]
 
 
 @pytest.mark.parametrize("n, nodes", [(1, 1), (4, 1), (5, 3), (16, 5), (64, 21), (256, 85), (1000, 334)])
@@ -102,7 +110,8 @@ def test_table2_model_is_power_times_time():
     assert e.total == pytest.approx((64 * pe_mw + 21 * 0.023) * 10 * 1000)  # mW x us -> pJ
     assert e.per_module["spmat_read"] == pytest.approx(64 * 4.955 * 10 * 1000)
     assert e.per_module["lnzd"] == pytest.approx(21 * 0.023 * 10 * 1000)
-    assert e.per_pe.sum() + e.per_module["lnzd"] == pytest.approx(e.total)
+    assert e.outside_pes == {"lnzd": pytest.approx(21 * 0.023 * 10 * 1000)}
+    assert e.per_pe.sum() + e.outside_pes["lnzd"] == pytest.approx(e.total)
     assert e.avg_power_mw == pytest.approx(586.6, abs=0.1)  # EIE: about 590 mW
     # At another clock the energy per cycle stays: same cycles, same energy.
     slow = dataclasses.replace(a, config=cfg.replace(clock_mhz=400))
@@ -125,7 +134,10 @@ def test_report_has_both_models_and_their_ratio():
     d = json.loads(json.dumps(report.to_dict()))
     assert d["total"] == pytest.approx(event.total)
     assert set(d["per_module"]) == set(MODULES) and len(d["per_pe"]) == 2
+    assert d["outside_pes"] == {"dram": 0.0} and report.outside_pes == {"dram": 0.0}
     assert set(d["models"]) == {"event", "table2"} and d["area"]["lnzd_nodes"] == 1
+    # Table II's LNZD tree (1 node for 2 PEs) is its unit outside the PEs: 0.023 mW x 12 cycles / 800 MHz.
+    assert d["models"]["table2"]["outside_pes"] == {"lnzd": pytest.approx(0.023 * 12 / 800 * 1000)}
     assert d["models"]["event"]["avg_power_mw"] == pytest.approx(event.total / (12 / 800) / 1000)
 
 
@@ -177,16 +189,24 @@ def test_event_model_prices_with_the_table_it_is_given(tmp_path):
     assert [ln.name for ln in e.lines] == [spec.name for spec in EVENTS]
 
 
-def test_an_event_of_a_unit_outside_the_pes_counts_in_no_pe(monkeypatch):
-    # An event shared "none" (a unit outside the PEs, such as the LNZD) adds to the total and
-    # its module but to no PE: 3 scan cycles at 2 pJ each.
-    from eiesim.energy import events
-    from eiesim.energy.rules import Derived
+def test_the_units_follow_from_the_events():
+    # Five units in every PE (EIE Table II's), then the DRAM fetch unit outside the PEs.
+    assert [(u.name, u.where) for u in UNITS] == [
+        ("queue", "pe"), ("pointer_read", "pe"), ("spmat_read", "pe"), ("arithmetic", "pe"), ("act_rw", "pe"),
+        ("dram", "chip")]
+    assert list(MODULES) == [u.name for u in UNITS] and MODULES["dram"] == "DRAM fetch unit (streamed weights)"
+    assert [e.share for e in EVENTS if e.unit.where == "chip"] == ["none"]
+    assert all(e.share == e.per_pe for e in EVENTS if e.unit.where == "pe")
 
-    scan = events.EventSpec("scan", "queue", "one LNZD scan cycle", lambda c, cfg: c.lnzd_scan_cycles,
-                            "lnzd_scan_cycles", "none", lambda table, cfg: Derived(2.0, "2 pJ"), "a test")
-    a = Activity(Counters(lnzd_scan_cycles=3, broadcasts=1), PerPE(np.ones(2), np.zeros(2), np.zeros(2)),
-                 10, ArchConfig(n_pe=2))
+
+def test_an_event_of_a_unit_outside_the_pes_is_that_units(monkeypatch):
+    # A unit outside the PEs (the CCU's LNZD, say) declared with its event: 3 scan cycles at
+    # 2 pJ add 6 pJ to the total, to the unit's own module and outside-PE entry, to no PE.
+    lnzd = Unit("lnzd", "leading non-zero detection", "chip", "a test")
+    scan = EventSpec("scan", lnzd, "one LNZD scan cycle", lambda c, cfg: c.lnzd_scan_cycles,
+                     "lnzd_scan_cycles", lambda table, cfg: Derived(2.0, "2 pJ"), "a test")
+    a = Activity(Counters(lnzd_scan_cycles=3, broadcasts=1, dram_bytes=2),
+                 PerPE(np.ones(2), np.zeros(2), np.zeros(2)), 10, ArchConfig(n_pe=2))
     without = EventModel().estimate(a)
     monkeypatch.setattr(events, "EVENTS", (*events.EVENTS, scan))
     events.event_energies.cache_clear()
@@ -194,6 +214,36 @@ def test_an_event_of_a_unit_outside_the_pes_counts_in_no_pe(monkeypatch):
         e = EventModel().estimate(a)
     finally:
         events.event_energies.cache_clear()
-    assert [ln.pj for ln in e.lines if ln.name == "scan"] == [6.0]
+    assert [(ln.module, ln.pj, ln.per_pe) for ln in e.lines if ln.name == "scan"] == [("lnzd", 6.0, "none")]
     assert e.total == pytest.approx(without.total + 6.0)
+    assert e.per_module == {**without.per_module, "lnzd": 6.0} and list(e.per_module)[-1] == "lnzd"
+    assert e.outside_pes == {"dram": 2 * 162.5, "lnzd": 6.0}
     np.testing.assert_allclose(e.per_pe, without.per_pe)
+
+
+def test_a_unit_sits_in_every_pe_or_outside_them():
+    with pytest.raises(ValueError, match=r"unit 'ccu': where must be one of \('pe', 'chip'\), got 'pes'"):
+        Unit("ccu", "central control unit", "pes", "a test")
+
+
+@pytest.mark.parametrize("where, per_pe, message", [
+    ("pe", None, r"event 'e' of a PE unit: per_pe must be one of \('equal', 'real', 'busy'\), got None"),
+    ("pe", "none", "event 'e' of a PE unit: per_pe must be one of .* got 'none'"),
+    ("chip", "equal", "event 'e' of a unit outside the PEs is that unit's, shared by no PE: per_pe must be None, "
+                      "got 'equal'"),
+])
+def test_an_event_is_shared_by_the_pes_only_in_a_pe_unit(where, per_pe, message):
+    unit = Unit("u", "a unit", where, "a test")
+    with pytest.raises(ValueError, match=message):
+        EventSpec("e", unit, "an event", lambda c, cfg: 0, "0", lambda t, cfg: Derived(0.0, "0"), "a test", per_pe)
+
+
+def test_a_unit_name_is_declared_once():
+    def event(unit, name):
+        return EventSpec(name, unit, "an event", lambda c, cfg: 0, "0", lambda t, cfg: Derived(0.0, "0"), "a test",
+                         per_pe="equal")
+
+    a, b = Unit("u", "a unit", "pe", "a test"), Unit("v", "another", "pe", "a test")
+    assert units_of((event(b, "x"), event(a, "y"), event(b, "z"))) == (b, a)  # in order of first use, once each
+    with pytest.raises(ValueError, match="two different units named 'u'"):
+        units_of((event(a, "x"), event(Unit("u", "another label", "pe", "a test"), "y")))
