@@ -197,7 +197,7 @@ def test_the_units_follow_from_the_events():
         ("queue", "pe"), ("pointer_read", "pe"), ("spmat_read", "pe"), ("arithmetic", "pe"), ("act_rw", "pe"),
         ("dram", "chip")]
     assert list(MODULES) == [u.name for u in UNITS] and MODULES["dram"] == "DRAM fetch unit (streamed weights)"
-    assert [e.share for e in EVENTS if e.unit.where == "chip"] == ["none"]
+    assert {e.share for e in EVENTS if e.unit.where == "chip"} == {"none"}
     assert all(e.share == e.per_pe for e in EVENTS if e.unit.where == "pe")
 
 
