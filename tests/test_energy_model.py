@@ -76,12 +76,12 @@ def test_zero_work_is_zero_dynamic_energy():
 def test_energy_is_counts_times_derived_energies():
     c = Counters(broadcasts=3, real_entries=5, empty_columns=2, busy_pe_cycles=7, pointer_reads=12,
                  spmat_row_reads=2, accumulator_writes=5, macs=5, codebook_reads=6, bypass_hits=1,
-                 act_sram_writes=4, dram_bytes=40)
+                 act_sram_writes=4, lnzd_scan_cycles=3, dram_bytes=40)
     counts = event_counts(c, ArchConfig(n_pe=2))
     assert counts == {
         "queue_push": 6, "queue_pop": 6, "pointer_read": 12, "spmat_row_read": 2, "codebook_read": 6,
         "row_address_add": 6, "multiply": 5, "accumulate_add": 5, "accumulator_read": 4,
-        "accumulator_write": 5, "source_act_read": 3, "writeback_read": 4, "act_sram_write": 4, "dram_read": 40,
+        "accumulator_write": 5, "source_act_read": 3, "writeback_read": 4, "act_sram_write": 4, "lnzd_scan": 3, "dram_read": 40,
     }
     cfg = ArchConfig(n_pe=2)
     each = event_energies(load_table(None, "events"), cfg)
@@ -92,10 +92,11 @@ def test_energy_is_counts_times_derived_energies():
     mac_pj = 5 * (each["multiply"].pj + each["accumulate_add"].pj + each["accumulator_write"].pj) + 4 * each["accumulator_read"].pj
     busy_pj = 2 * each["spmat_row_read"].pj + 6 * (each["codebook_read"].pj + each["row_address_add"].pj)
     dram_pj = 40 * each["dram_read"].pj  # the DRAM is outside the PEs: in the total, no PE's share
-    equal_pj = e.total - mac_pj - busy_pj - dram_pj
+    lnzd_pj = 3 * 1.0  # a pack of N = 2 16-bit activations: a 32-bit register-file read, outside the PEs
+    equal_pj = e.total - mac_pj - busy_pj - dram_pj - lnzd_pj
     assert e.per_pe == pytest.approx([0.6 * mac_pj + 4 / 7 * busy_pj + equal_pj / 2,
                                       0.4 * mac_pj + 3 / 7 * busy_pj + equal_pj / 2])
-    assert e.outside_pes == {**dict.fromkeys(OUTSIDE_UNITS, 0.0), "dram": 40 * 162.5}  # 1300 pJ per 64 bits / 8 bytes
+    assert e.outside_pes == {**dict.fromkeys(OUTSIDE_UNITS, 0.0), "dram": 40 * 162.5, "lnzd": lnzd_pj}  # 1300 pJ per 64 bits / 8 bytes
     assert [ln.per_pe for ln in e.lines if ln.module == "dram"] == ["none"]
 
 
@@ -195,7 +196,7 @@ def test_the_units_follow_from_the_events():
     # Five units in every PE (EIE Table II's), then the DRAM fetch unit outside the PEs.
     assert [(u.name, u.where) for u in UNITS] == [
         ("queue", "pe"), ("pointer_read", "pe"), ("spmat_read", "pe"), ("arithmetic", "pe"), ("act_rw", "pe"),
-        ("dram", "chip")]
+        ("lnzd", "chip"), ("dram", "chip")]
     assert list(MODULES) == [u.name for u in UNITS] and MODULES["dram"] == "DRAM fetch unit (streamed weights)"
     assert {e.share for e in EVENTS if e.unit.where == "chip"} == {"none"}
     assert all(e.share == e.per_pe for e in EVENTS if e.unit.where == "pe")

@@ -51,6 +51,7 @@ def expected_events(cfg: ArchConfig) -> dict[str, float]:
         "multiply": mult, "accumulate_add": add,
         "accumulator_read": reg, "accumulator_write": reg, "source_act_read": reg, "writeback_read": reg,
         "act_sram_write": sram64(cfg.act_sram_kb) * v / 64,
+        "lnzd_scan": 1.0 * cfg.n_pe * v / 32,  # a pack of N activations: an N x v-bit register-file read
         "dram_read": 1300.0 / 8,  # a byte: Horowitz's 64-bit DRAM access (low end, 1300 pJ) / 8
     }
 

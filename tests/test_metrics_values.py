@@ -241,6 +241,7 @@ def test_lnzd_scan_cycles_add_up_over_row_blocks(engine):
     assert layer.n_blocks == 2
     result = simulate(layer, np.array([1.0, 0.0, 0.0, 1.0]), config, engine=engine)
     assert result.counters.lnzd_scan_cycles == 4
+    assert result.energy.outside_pes["lnzd"] == 4 * 1.0  # a 2 x 16-bit pack: a 32-bit register-file read
 
 
 def test_metrics_count_the_issue_lanes_of_a_wider_pe():

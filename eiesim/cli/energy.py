@@ -198,8 +198,8 @@ def _show_layers(layers, config, seed, engine, event_model, table2_model) -> lis
         out.append({"layer": name, "cycles": result.cycles, "time_us": result.time_us,
                     "energy_pj": report.to_dict(), "dram": [s.to_dict() for s in dram]})
     outside = ", ".join(u.name for u in UNITS if u.where == "chip")
-    _section(f"Per-layer energy at N = {config.n_pe} (engine {engine}, seed {seed}); modules from the event model: "
-             f"PEs_uJ = the units in the PEs, outside the PEs: {outside}")
+    _section(f"Per-layer energy at N = {config.n_pe} (engine {engine}, seed {seed}); modules from the event model "
+             f"(PEs_uJ: its units in the PEs together; outside the PEs: {outside})")
     click.echo(pd.DataFrame(rows).to_string(index=False, float_format="{:.4g}".format))
     _section("DRAM counterfactual: the weights fetched from DRAM every inference (x_onchip = DRAM / on-chip event energy)")
     click.echo(pd.DataFrame(dram_rows).to_string(index=False, float_format="{:.4g}".format))

@@ -26,7 +26,7 @@ from eiesim.energy.tables import EnergyTable, load_table
 
 # Version of the energy rules (the tables' bytes are fingerprinted separately): bump when
 # the energy of the same counters and config can change.
-ENERGY_VERSION = 1
+ENERGY_VERSION = 2  # 2: the LNZD's scan cycles priced (a unit outside the PEs)
 
 __all__ = [
     "EVENTS", "MODULES", "UNITS", "Activity", "EnergyReport", "EnergyTable", "EventModel", "ModelEnergy",

@@ -132,6 +132,7 @@ POINTER_READ = Unit("pointer_read", "pointer read", "pe", FIG4 + "pointer read u
 SPMAT_READ = Unit("spmat_read", "sparse-matrix read", "pe", FIG4 + "sparse matrix read unit")
 ARITHMETIC = Unit("arithmetic", "arithmetic unit", "pe", FIG4 + "arithmetic unit")
 ACT_RW = Unit("act_rw", "activation read/write", "pe", FIG4 + "activation read/write unit")
+LNZD = Unit("lnzd", "leading non-zero detection (CCU)", "chip", "EIE (ISCA 2016) §IV: the CCU's LNZD")
 DRAM = Unit("dram", "DRAM fetch unit (streamed weights)", "chip", "SPEC §5.2: the DRAM fetch unit, outside the PEs")
 
 EVENTS: tuple[EventSpec, ...] = (
@@ -206,6 +207,12 @@ EVENTS: tuple[EventSpec, ...] = (
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
         lambda table, cfg: rules.sram_access(table, cfg.act_sram_kb, datapath_bits(cfg)),
         FIG4 + "activation read/write, activation SRAM", per_pe="equal",
+    ),
+    EventSpec(
+        "lnzd_scan", LNZD, "a pack of N activations read by the LNZD in a cycle it broadcasts nothing (pack scanner)",
+        lambda c, cfg: c.lnzd_scan_cycles, "lnzd_scan_cycles (0 with the tree LNZD)",
+        lambda table, cfg: rules.register_file(table, cfg.n_pe * datapath_bits(cfg)),
+        "SPEC §5.1: LNZD timing, packs of N activation slots",
     ),
     EventSpec(
         "dram_read", DRAM, "a byte of a column's entries and pointers read from DRAM (streamed weights)",
