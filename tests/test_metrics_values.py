@@ -263,3 +263,10 @@ def test_metrics_count_the_issue_lanes_of_a_wider_pe():
         assert set(got) == {*want, *common}
         for name, value in {**want, **common}.items():
             assert got[name] == pytest.approx(float(value), rel=0, abs=1e-15), (lanes, name)
+
+
+def test_imbalance_of_a_mean_below_one_busy_cycle():
+    # N = 2, busy 1 and 0: mean 1/2, so imbalance = 1 / (1/2) = 2 (a zero-work guard that
+    # fired below a mean of one cycle would report 1).
+    got = derived_metrics(Counters(real_entries=1, busy_pe_cycles=1), np.array([1, 0]), 2, 4)
+    assert got["imbalance"] == 2.0 and got["load_efficiency"] == 1 / 8
