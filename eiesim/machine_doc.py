@@ -14,7 +14,7 @@ from typing import Literal
 
 from eiesim.config import ArchConfig
 from eiesim.declarations import PARAMETERS, Parameter
-from eiesim.energy.events import EVENTS, MODULES, event_energies
+from eiesim.energy.events import EVENTS, PLACES, UNITS, event_energies
 from eiesim.energy.tables import load_table
 from eiesim.timing import PROFILE_NAMES, RULES
 
@@ -64,14 +64,20 @@ def machine_doc() -> str:
                 [(f"`{r.name}`", " / ".join(r.choices), *(r.profiles[p] for p in profiles),
                   "yes" if r.overridable else "no", r.description, r.section) for r in RULES]),
         "",
-        "## Energy events (SPEC §7)",
+        "## Energy units and events (SPEC §7)",
+        "",
+        "Every event belongs to a unit, in every PE or outside the PEs; the energy of a unit outside",
+        "the PEs is reported as its own (`outside_pes`), in no PE's share.",
+        "",
+        *_table(("unit", "what", "where", "source"),
+                [(f"`{u.name}`", u.label, PLACES[u.where], u.citation) for u in UNITS]),
         "",
         "Each event's count follows from the simulator's counters; its price is derived from the",
         "built-in Horowitz 45 nm table (shown for the default configuration); per-PE shares: `equal`,",
         "`real` (real entries), `busy` (busy cycles), `none` (a unit outside the PEs).",
         "",
         *_table(("event", "unit", "count", "per-PE share", "price (default configuration)", "source"),
-                [(f"`{e.name}`", MODULES[e.module], e.count_rule, e.per_pe, priced[e.name].rule, e.citation)
+                [(f"`{e.name}`", f"`{e.unit.name}`", e.count_rule, e.share, priced[e.name].rule, e.citation)
                  for e in EVENTS]),
         "",
     ]

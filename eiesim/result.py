@@ -14,6 +14,31 @@ import numpy as np
 from eiesim.counters import Counters, PerPE
 from eiesim.energy.report import EnergyReport
 from eiesim.fit import FitReport
+from eiesim.timing import ISSUE_LANES
+
+
+def derived_metrics(counters: Counters, busy, n_pe: int, cycles: int, lanes: int = ISSUE_LANES) -> dict[str, float]:
+    """Derived metrics of SPEC §5 for N PEs that issue up to ``lanes`` entries per cycle each.
+
+    The array issues at most N x lanes entries per cycle (EIE: one per PE): the theoretical
+    cycles and the useful efficiency count that capacity. Busy cycles are cycles a PE holds a
+    column, however many entries it issues in them: load efficiency (EIE Fig. 8) and
+    imbalance need no lanes. ``busy``: one count per PE, N >= 1.
+    """
+    c = counters
+    padded = c.real_entries + c.filler_entries
+    work = padded + c.empty_columns
+    slots = n_pe * lanes  # entries the array can issue per cycle
+    busy = np.asarray(busy, np.float64)
+    mean_busy = busy.mean()
+    return {
+        "theoretical_cycles_ideal": math.ceil(c.real_entries / slots),
+        "theoretical_cycles_padded": math.ceil(padded / slots),
+        "load_efficiency": c.busy_pe_cycles / (n_pe * cycles),
+        "useful_efficiency": c.real_entries / (slots * cycles),
+        "real_work_fraction": c.real_entries / work if work else 0.0,
+        "imbalance": float(busy.max() / mean_busy) if mean_busy > 0 else 1.0,
+    }
 
 
 @dataclass
@@ -43,19 +68,7 @@ class SimResult:
     @property
     def metrics(self) -> dict[str, float]:
         """Derived metrics of SPEC §5 (zero-work conventions pinned in the tests)."""
-        c, n = self.counters, self.n_pe
-        padded = c.real_entries + c.filler_entries
-        work = padded + c.empty_columns
-        busy = np.asarray(self.per_pe.busy, np.float64)  # one per PE, N >= 1
-        mean_busy = busy.mean()
-        return {
-            "theoretical_cycles_ideal": math.ceil(c.real_entries / n),
-            "theoretical_cycles_padded": math.ceil(padded / n),
-            "load_efficiency": c.busy_pe_cycles / (n * self.cycles),
-            "useful_efficiency": c.real_entries / (n * self.cycles),
-            "real_work_fraction": c.real_entries / work if work else 0.0,
-            "imbalance": float(busy.max() / mean_busy) if mean_busy > 0 else 1.0,
-        }
+        return derived_metrics(self.counters, self.per_pe.busy, self.n_pe, self.cycles)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``eiesim simulate --json`` (SPEC §9)."""

@@ -4,7 +4,9 @@ Everything that decides a cycle number lives here: the engines' blocks and kerne
 test oracle, labs and docs import these names instead of repeating a number.
 
 Latencies of the pipeline (SPEC §5)
-    A column popped in cycle s (the pop cycle reads its two pointers) has its first entry
+    A PE issues ``ISSUE_LANES`` entries per cycle (EIE: one): the width of the reference
+    blocks' stage registers and the issue capacity of the derived metrics
+    (:func:`eiesim.result.derived_metrics`). A column popped in cycle s (the pop cycle reads its two pointers) has its first entry
     issued ``ISSUE_OFFSET`` cycles later. An issued entry then passes the PE's pipeline:
     ``ISSUE_STAGE`` (the address register), the sparse-matrix SRAM read
     (``SPMAT_READ_LATENCY``) and ``ARITH_STAGES`` stage registers (decode + address
@@ -29,6 +31,7 @@ from typing import Literal
 
 # --- latencies ---------------------------------------------------------------------------
 
+ISSUE_LANES = 1  # entries one PE issues per cycle (EIE §IV: one; the schedule quantities below assume one)
 ISSUE_OFFSET = 1  # column popped (pointers read) in cycle s: its first entry is issued in s + 1
 ISSUE_STAGE = 1  # an issued address spends one cycle in the address register
 SPMAT_READ_LATENCY = 1  # an entry issued in cycle i leaves the sparse-matrix SRAM in i + 1

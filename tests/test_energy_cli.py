@@ -9,7 +9,7 @@ import pytest
 
 from compressor.csc import interleave
 from eiesim.config import ArchConfig
-from eiesim.energy import EVENTS, MODULES
+from eiesim.energy import EVENTS, MODULES, UNITS
 from eiesim.energy.events import event_counts, event_energies
 from eiesim.energy.tables import load_table
 from eiesim.simulation import simulate
@@ -33,7 +33,8 @@ def test_simulate_attaches_the_energy_of_its_counters(engine):
     d = json.loads(json.dumps(result.to_dict()))["energy_pj"]
     assert d["total"] == pytest.approx(result.energy.total)
     assert set(d["per_module"]) == set(MODULES) and len(d["per_pe"]) == 2
-    assert sum(d["per_pe"]) == pytest.approx(d["total"])
+    assert sum(d["per_pe"]) == pytest.approx(d["total"]) and d["outside_pes"]["dram"] == 0.0
+    assert sum(d["outside_pes"].values()) == 0.0
     assert d["models"]["table2"]["total"] > 0 and "event/table2" in d["ratios"]
 
 
@@ -62,6 +63,11 @@ def test_explain_shows_rules_counts_and_shares(run_cli):
     assert code == 0
     assert "log-log interpolated between 32 KB (20 pJ) and 1024 KB (100 pJ)" in out
     assert "count:  macs - bypass_hits" in out and "per-PE share: busy" in out
+    # each unit with where it sits, its events below it; the DRAM fetch unit's event is shared by no PE
+    assert "act_rw [activation read/write, in every PE]: EIE (ISCA 2016) §IV, Fig. 4: activation read/write unit\n" \
+           "  accumulator_read: an accumulator" in out
+    assert "dram [DRAM fetch unit (streamed weights), outside the PEs]: SPEC §5.2" in out
+    assert "count:  dram_bytes (0 with weights on chip); per-PE share: none" in out
     assert "Horowitz" in out and "Table II" in out and "5 LNZD nodes" in out
 
 
@@ -108,6 +114,8 @@ def test_benchmark_layer_table(run_cli, tmp_path):
     layer = json.loads(out_path.read_text())["layers"][0]
     e = layer["energy_pj"]
     assert sum(e["per_module"].values()) == pytest.approx(e["total"])
+    assert "PEs_uJ" in out and "dram_uJ" in out
+    assert "outside the PEs: " + ", ".join(u.name for u in UNITS if u.where == "chip") in out
     assert e["ratios"]["event/table2"] == pytest.approx(e["total"] / e["models"]["table2"]["total"])
     assert [s["stream"] for s in layer["dram"]] == ["compressed", "dense float32"]
 

@@ -17,12 +17,17 @@ from eiesim.config import ArchConfig
 from eiesim.counters import COUNTER_NAMES, Counters, PerPE
 from eiesim.energy import MODULES, EventModel, Table2Model, dram_counterfactual, energy_report, lnzd_nodes
 from eiesim.energy.base import Activity
-from eiesim.energy.events import EVENTS, column_index_bits, event_counts, event_energies, row_address_bits
+from eiesim.energy import events
+from eiesim.energy.events import (
+    EVENTS, UNITS, EventSpec, Unit, column_index_bits, event_counts, event_energies, row_address_bits, units_of,
+)
+from eiesim.energy.rules import Derived
 from eiesim.energy.tables import load_table
 from eiesim.modelfile import CompressedModel
 
 N = 8
 CFG = ArchConfig(n_pe=N)
+OUTSIDE_UNITS = [u.name for u in UNITS if u.where == "chip"]  # as declared (pinned by hand below)
 
 
 @st.composite
@@ -54,8 +59,10 @@ def test_modules_and_pes_add_up_to_the_total(a):
     assert set(e.per_module) == set(MODULES)
     assert sum(e.per_module.values()) == pytest.approx(e.total, rel=1e-12)
     assert e.per_pe.shape == (N,)
-    outside = sum(ln.pj for ln in e.lines if ln.per_pe == "none")  # units outside the PEs
-    assert e.per_pe.sum() + outside == pytest.approx(e.total, rel=1e-9)
+    # The units outside the PEs are reported by unit; the DRAM fetch unit's byte costs 1300 pJ / 8 = 162.5 pJ.
+    assert list(e.outside_pes) == OUTSIDE_UNITS
+    assert e.outside_pes["dram"] == pytest.approx(162.5 * a.counters.dram_bytes, rel=1e-12)
+    assert e.per_pe.sum() + sum(e.outside_pes.values()) == pytest.approx(e.total, rel=1e-9)
     assert e.total == pytest.approx(sum(ln.pj for ln in e.lines), rel=1e-12)
 
 
@@ -63,17 +70,18 @@ def test_zero_work_is_zero_dynamic_energy():
     zero = Activity(Counters(), PerPE(np.zeros(N), np.zeros(N), np.zeros(N)), 7, CFG)
     e = EventModel().estimate(zero)
     assert e.total == 0 and not e.per_pe.any() and not any(e.per_module.values())
+    assert e.outside_pes == dict.fromkeys(OUTSIDE_UNITS, 0.0)
 
 
 def test_energy_is_counts_times_derived_energies():
     c = Counters(broadcasts=3, real_entries=5, empty_columns=2, busy_pe_cycles=7, pointer_reads=12,
                  spmat_row_reads=2, accumulator_writes=5, macs=5, codebook_reads=6, bypass_hits=1,
-                 act_sram_writes=4, dram_bytes=40)
+                 act_sram_writes=4, lnzd_scan_cycles=3, dram_bytes=40)
     counts = event_counts(c, ArchConfig(n_pe=2))
     assert counts == {
         "queue_push": 6, "queue_pop": 6, "pointer_read": 12, "spmat_row_read": 2, "codebook_read": 6,
         "row_address_add": 6, "multiply": 5, "accumulate_add": 5, "accumulator_read": 4,
-        "accumulator_write": 5, "source_act_read": 3, "writeback_read": 4, "act_sram_write": 4, "dram_read": 40,
+        "accumulator_write": 5, "source_act_read": 3, "writeback_read": 4, "act_sram_write": 4, "lnzd_scan": 3, "dram_read": 40,
     }
     cfg = ArchConfig(n_pe=2)
     each = event_energies(load_table(None, "events"), cfg)
@@ -84,9 +92,12 @@ def test_energy_is_counts_times_derived_energies():
     mac_pj = 5 * (each["multiply"].pj + each["accumulate_add"].pj + each["accumulator_write"].pj) + 4 * each["accumulator_read"].pj
     busy_pj = 2 * each["spmat_row_read"].pj + 6 * (each["codebook_read"].pj + each["row_address_add"].pj)
     dram_pj = 40 * each["dram_read"].pj  # the DRAM is outside the PEs: in the total, no PE's share
-    equal_pj = e.total - mac_pj - busy_pj - dram_pj
+    lnzd_pj = 3 * 1.0  # a pack of N = 2 16-bit activations: a 32-bit register-file read, outside the PEs
+    equal_pj = e.total - mac_pj - busy_pj - dram_pj - lnzd_pj
     assert e.per_pe == pytest.approx([0.6 * mac_pj + 4 / 7 * busy_pj + equal_pj / 2,
                                       0.4 * mac_pj + 3 / 7 * busy_pj + equal_pj / 2])
+    assert e.outside_pes == {**dict.fromkeys(OUTSIDE_UNITS, 0.0), "dram": 40 * 162.5, "lnzd": lnzd_pj}  # 1300 pJ per 64 bits / 8 bytes
+    assert [ln.per_pe for ln in e.lines if ln.module == "dram"] == ["none"]
 
 
 @pytest.mark.parametrize("n, nodes", [(1, 1), (4, 1), (5, 3), (16, 5), (64, 21), (256, 85), (1000, 334)])
@@ -102,7 +113,8 @@ def test_table2_model_is_power_times_time():
     assert e.total == pytest.approx((64 * pe_mw + 21 * 0.023) * 10 * 1000)  # mW x us -> pJ
     assert e.per_module["spmat_read"] == pytest.approx(64 * 4.955 * 10 * 1000)
     assert e.per_module["lnzd"] == pytest.approx(21 * 0.023 * 10 * 1000)
-    assert e.per_pe.sum() + e.per_module["lnzd"] == pytest.approx(e.total)
+    assert e.outside_pes == {"lnzd": pytest.approx(21 * 0.023 * 10 * 1000)}
+    assert e.per_pe.sum() + e.outside_pes["lnzd"] == pytest.approx(e.total)
     assert e.avg_power_mw == pytest.approx(586.6, abs=0.1)  # EIE: about 590 mW
     # At another clock the energy per cycle stays: same cycles, same energy.
     slow = dataclasses.replace(a, config=cfg.replace(clock_mhz=400))
@@ -125,7 +137,10 @@ def test_report_has_both_models_and_their_ratio():
     d = json.loads(json.dumps(report.to_dict()))
     assert d["total"] == pytest.approx(event.total)
     assert set(d["per_module"]) == set(MODULES) and len(d["per_pe"]) == 2
+    assert d["outside_pes"] == report.outside_pes == dict.fromkeys(OUTSIDE_UNITS, 0.0)
     assert set(d["models"]) == {"event", "table2"} and d["area"]["lnzd_nodes"] == 1
+    # Table II's LNZD tree (1 node for 2 PEs) is its unit outside the PEs: 0.023 mW x 12 cycles / 800 MHz.
+    assert d["models"]["table2"]["outside_pes"] == {"lnzd": pytest.approx(0.023 * 12 / 800 * 1000)}
     assert d["models"]["event"]["avg_power_mw"] == pytest.approx(event.total / (12 / 800) / 1000)
 
 
@@ -177,16 +192,24 @@ def test_event_model_prices_with_the_table_it_is_given(tmp_path):
     assert [ln.name for ln in e.lines] == [spec.name for spec in EVENTS]
 
 
-def test_an_event_of_a_unit_outside_the_pes_counts_in_no_pe(monkeypatch):
-    # An event shared "none" (a unit outside the PEs, such as the LNZD) adds to the total and
-    # its module but to no PE: 3 scan cycles at 2 pJ each.
-    from eiesim.energy import events
-    from eiesim.energy.rules import Derived
+def test_the_units_follow_from_the_events():
+    # Five units in every PE (EIE Table II's), then the DRAM fetch unit outside the PEs.
+    assert [(u.name, u.where) for u in UNITS] == [
+        ("queue", "pe"), ("pointer_read", "pe"), ("spmat_read", "pe"), ("arithmetic", "pe"), ("act_rw", "pe"),
+        ("lnzd", "chip"), ("dram", "chip")]
+    assert list(MODULES) == [u.name for u in UNITS] and MODULES["dram"] == "DRAM fetch unit (streamed weights)"
+    assert {e.share for e in EVENTS if e.unit.where == "chip"} == {"none"}
+    assert all(e.share == e.per_pe for e in EVENTS if e.unit.where == "pe")
 
-    scan = events.EventSpec("scan", "queue", "one LNZD scan cycle", lambda c, cfg: c.lnzd_scan_cycles,
-                            "lnzd_scan_cycles", "none", lambda table, cfg: Derived(2.0, "2 pJ"), "a test")
-    a = Activity(Counters(lnzd_scan_cycles=3, broadcasts=1), PerPE(np.ones(2), np.zeros(2), np.zeros(2)),
-                 10, ArchConfig(n_pe=2))
+
+def test_an_event_of_a_unit_outside_the_pes_is_that_units(monkeypatch):
+    # A unit outside the PEs (the CCU's LNZD, say) declared with its event: 3 scan cycles at
+    # 2 pJ add 6 pJ to the total, to the unit's own module and outside-PE entry, to no PE.
+    scanner = Unit("scanner", "an activation scanner", "chip", "a test")
+    scan = EventSpec("scan", scanner, "one LNZD scan cycle", lambda c, cfg: c.lnzd_scan_cycles,
+                     "lnzd_scan_cycles", lambda table, cfg: Derived(2.0, "2 pJ"), "a test")
+    a = Activity(Counters(lnzd_scan_cycles=3, broadcasts=1, dram_bytes=2),
+                 PerPE(np.ones(2), np.zeros(2), np.zeros(2)), 10, ArchConfig(n_pe=2))
     without = EventModel().estimate(a)
     monkeypatch.setattr(events, "EVENTS", (*events.EVENTS, scan))
     events.event_energies.cache_clear()
@@ -194,6 +217,36 @@ def test_an_event_of_a_unit_outside_the_pes_counts_in_no_pe(monkeypatch):
         e = EventModel().estimate(a)
     finally:
         events.event_energies.cache_clear()
-    assert [ln.pj for ln in e.lines if ln.name == "scan"] == [6.0]
+    assert [(ln.module, ln.pj, ln.per_pe) for ln in e.lines if ln.name == "scan"] == [("scanner", 6.0, "none")]
     assert e.total == pytest.approx(without.total + 6.0)
+    assert e.per_module == {**without.per_module, "scanner": 6.0} and list(e.per_module)[-1] == "scanner"
+    assert e.outside_pes == {**without.outside_pes, "scanner": 6.0} and without.outside_pes["dram"] == 2 * 162.5
     np.testing.assert_allclose(e.per_pe, without.per_pe)
+
+
+def test_a_unit_sits_in_every_pe_or_outside_them():
+    with pytest.raises(ValueError, match=r"unit 'ccu': where must be one of \('pe', 'chip'\), got 'pes'"):
+        Unit("ccu", "central control unit", "pes", "a test")
+
+
+@pytest.mark.parametrize("where, per_pe, message", [
+    ("pe", None, r"event 'e' of a PE unit: per_pe must be one of \('equal', 'real', 'busy'\), got None"),
+    ("pe", "none", "event 'e' of a PE unit: per_pe must be one of .* got 'none'"),
+    ("chip", "equal", "event 'e' of a unit outside the PEs is that unit's, shared by no PE: per_pe must be None, "
+                      "got 'equal'"),
+])
+def test_an_event_is_shared_by_the_pes_only_in_a_pe_unit(where, per_pe, message):
+    unit = Unit("u", "a unit", where, "a test")
+    with pytest.raises(ValueError, match=message):
+        EventSpec("e", unit, "an event", lambda c, cfg: 0, "0", lambda t, cfg: Derived(0.0, "0"), "a test", per_pe)
+
+
+def test_a_unit_name_is_declared_once():
+    def event(unit, name):
+        return EventSpec(name, unit, "an event", lambda c, cfg: 0, "0", lambda t, cfg: Derived(0.0, "0"), "a test",
+                         per_pe="equal")
+
+    a, b = Unit("u", "a unit", "pe", "a test"), Unit("v", "another", "pe", "a test")
+    assert units_of((event(b, "x"), event(a, "y"), event(b, "z"))) == (b, a)  # in order of first use, once each
+    with pytest.raises(ValueError, match="two different units named 'u'"):
+        units_of((event(a, "x"), event(Unit("u", "another label", "pe", "a test"), "y")))

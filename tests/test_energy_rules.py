@@ -44,13 +44,14 @@ def expected_events(cfg: ArchConfig) -> dict[str, float]:
     add = 0.9 if floating else int_op("add", v)
     return {
         "queue_push": queue, "queue_pop": queue,
-        "pointer_read": sram64(cfg.ptr_sram_kb / 2) * cfg.ptr_bits / 64,
+        "pointer_read": sram64(cfg.ptr_sram_kb / {"two": 2, "one": 1}[cfg.rules.pointer_banks]) * cfg.ptr_bits / 64,
         "spmat_row_read": sram64(cfg.spmat_sram_kb) * cfg.spmat_width_bits / 64,
         "codebook_read": reg,
         "row_address_add": int_op("add", math.ceil(math.log2(cfg.accumulators_per_pe))),
         "multiply": mult, "accumulate_add": add,
         "accumulator_read": reg, "accumulator_write": reg, "source_act_read": reg, "writeback_read": reg,
         "act_sram_write": sram64(cfg.act_sram_kb) * v / 64,
+        "lnzd_scan": 1.0 * cfg.n_pe * v / 32,  # a pack of N activations: an N x v-bit register-file read
         "dram_read": 1300.0 / 8,  # a byte: Horowitz's 64-bit DRAM access (low end, 1300 pJ) / 8
     }
 
@@ -60,10 +61,11 @@ CONFIGS = [
     ArchConfig(spmat_width_bits=256, spmat_sram_kb=2048, ptr_sram_kb=8, act_sram_kb=64, value_bits=8,
                act_frac_bits=4, weight_frac_bits=6, accumulators_per_pe=256),
     ArchConfig(precision="float32", spmat_sram_kb=16, ptr_bits=32),
+    ArchConfig(pointer_banks="one", ptr_sram_kb=64),  # a pointer read accesses the whole 64 KB SRAM
 ]
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=["paper", "wide-8bit", "float32"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["paper", "wide-8bit", "float32", "one-bank"])
 def test_every_derived_event_energy_is_its_rule(cfg):
     derived = event_energies(T, cfg)
     expected = expected_events(cfg)

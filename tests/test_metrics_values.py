@@ -15,6 +15,8 @@ import pytest
 
 from compressor.csc import interleave
 from eiesim.config import ArchConfig
+from eiesim.counters import Counters
+from eiesim.result import derived_metrics
 from eiesim.simulation import simulate
 
 CODEBOOK = np.linspace(-1.0, 1.0, 16)
@@ -239,3 +241,32 @@ def test_lnzd_scan_cycles_add_up_over_row_blocks(engine):
     assert layer.n_blocks == 2
     result = simulate(layer, np.array([1.0, 0.0, 0.0, 1.0]), config, engine=engine)
     assert result.counters.lnzd_scan_cycles == 4
+    assert result.energy.outside_pes["lnzd"] == 4 * 1.0  # a 2 x 16-bit pack: a 32-bit register-file read
+
+
+def test_metrics_count_the_issue_lanes_of_a_wider_pe():
+    # Hand-made counters of N = 3 PEs over 10 cycles: 11 real and 6 filler entries, 3 empty
+    # columns, busy 8 + 4 + 6 = 18 cycles. PEs of 2 lanes issue up to N x 2 = 6 entries a
+    # cycle: ideal ceil(11 / 6) = 2 cycles (one lane: ceil(11 / 3) = 4; N + lanes = 5 would
+    # give 3), padded ceil(17 / 6) = 3 (one lane: 6), useful 11 / (6 x 10) (one lane: 11 / 30).
+    # Busy cycles are cycles holding a column: load efficiency 18 / (3 x 10) and imbalance
+    # 8 / 6 take no lanes; real work 11 / (11 + 6 + 3).
+    c = Counters(real_entries=11, filler_entries=6, empty_columns=3, busy_pe_cycles=18)
+    busy = np.array([8, 4, 6])
+    common = {"load_efficiency": Fraction(18, 30), "real_work_fraction": Fraction(11, 20),
+              "imbalance": Fraction(8, 6)}
+    for lanes, want in [
+        (2, {"theoretical_cycles_ideal": 2, "theoretical_cycles_padded": 3, "useful_efficiency": Fraction(11, 60)}),
+        (None, {"theoretical_cycles_ideal": 4, "theoretical_cycles_padded": 6, "useful_efficiency": Fraction(11, 30)}),
+    ]:  # None: the default, ISSUE_LANES = 1 (EIE)
+        got = derived_metrics(c, busy, 3, 10) if lanes is None else derived_metrics(c, busy, 3, 10, lanes=lanes)
+        assert set(got) == {*want, *common}
+        for name, value in {**want, **common}.items():
+            assert got[name] == pytest.approx(float(value), rel=0, abs=1e-15), (lanes, name)
+
+
+def test_imbalance_of_a_mean_below_one_busy_cycle():
+    # N = 2, busy 1 and 0: mean 1/2, so imbalance = 1 / (1/2) = 2 (a zero-work guard that
+    # fired below a mean of one cycle would report 1).
+    got = derived_metrics(Counters(real_entries=1, busy_pe_cycles=1), np.array([1, 0]), 2, 4)
+    assert got["imbalance"] == 2.0 and got["load_efficiency"] == 1 / 8

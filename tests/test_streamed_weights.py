@@ -225,5 +225,8 @@ def test_simulate_cli_streams_and_says_so(run_cli, golden, engine):
     assert doc["settings"] == {"n_pe": 4, "weights": "streamed", "dram_bytes_per_cycle": 2}
     assert doc["fit"]["weights"] == "streamed" and doc["counters"]["dram_bytes"] > 0
     assert doc["cycles"] >= doc["counters"]["dram_bytes"] / 2
-    assert doc["energy_pj"]["per_module"]["dram"] > 0
+    energy = doc["energy_pj"]  # the DRAM fetch unit sits outside the PEs: 1300 pJ / 8 per byte, in no PE's share
+    assert energy["outside_pes"]["dram"] == pytest.approx(162.5 * doc["counters"]["dram_bytes"])
+    assert energy["per_module"]["dram"] == energy["outside_pes"]["dram"] > 0
+    assert sum(energy["per_pe"]) + sum(energy["outside_pes"].values()) == pytest.approx(energy["total"])
     assert f"streamed from DRAM: {doc['counters']['dram_bytes']} bytes" in stdout

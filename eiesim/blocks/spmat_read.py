@@ -12,7 +12,7 @@ Ports
 Two stages. Issue (the column register): in cycle s + 1 after a pop in s the unit takes
 the pointers and issues one address per cycle, s + 1 .. s + n; an empty column still
 occupies the column register for its one cycle. The stage registers are vectors of
-``lanes`` entries (EIE: 1): a wider unit issues up to ``lanes`` addresses of its column
+``lanes`` entries (``eiesim.timing.ISSUE_LANES``, EIE: 1): a wider unit issues up to ``lanes`` addresses of its column
 per cycle, read in address order. SRAM read (the row register): the
 address issued in cycle i is read in cycle i + 1. The SRAM is ``spmat_width_bits`` wide,
 so one row holds E = floor(width / (b + x)) entries and the entry at address A lives in
@@ -23,7 +23,7 @@ address falls in another row (the first of a block always reads).
 from __future__ import annotations
 
 from eiesim.counters import Counters
-from eiesim.timing import SPMAT_READ_LATENCY
+from eiesim.timing import ISSUE_LANES, SPMAT_READ_LATENCY
 
 
 class SpmatRead:
@@ -32,7 +32,7 @@ class SpmatRead:
         raise ImportError("eiesim.timing.SPMAT_READ_LATENCY must count the SpmatRead's read stages")
 
     def __init__(self, codes: list[int], rels: list[int], entries_per_row: int, counters: Counters, observer=None,
-                 pe: int = 0, lanes: int = 1):
+                 pe: int = 0, lanes: int = ISSUE_LANES):
         self.codes = codes  # the PE's entry list of the block, in address order
         self.rels = rels
         self.entries_per_row = entries_per_row

@@ -113,8 +113,8 @@ def _section(title: str) -> None:
 def _show_events(model: EventModel, config: ArchConfig, explain: bool) -> dict:
     import pandas as pd
 
-    from eiesim.energy import EVENTS, MODULES
-    from eiesim.energy.events import datapath_bits
+    from eiesim.energy import EVENTS, UNITS
+    from eiesim.energy.events import PLACES, datapath_bits
     from eiesim.energy.rules import sram_access
 
     t = model.table
@@ -123,21 +123,23 @@ def _show_events(model: EventModel, config: ArchConfig, explain: bool) -> dict:
     if explain:
         click.echo(f"Source: {t.citation}")
     derived = model.derived(config)
-    rows = []
-    for spec in EVENTS:
-        d = derived[spec.name]
-        rows.append({"event": spec.name, "module": spec.module, "pJ": d.pj, "count from": spec.count_rule})
-        if explain:
-            click.echo(f"{spec.name} [{MODULES[spec.module]}]: {spec.what}")
+    rows = [{"event": spec.name, "module": spec.unit.name, "pJ": derived[spec.name].pj, "count from": spec.count_rule}
+            for spec in EVENTS]
+    for unit in UNITS if explain else ():
+        click.echo(f"{unit.name} [{unit.label}, {PLACES[unit.where]}]: {unit.citation}")
+        for spec in (e for e in EVENTS if e.unit is unit):
+            d = derived[spec.name]
+            click.echo(f"  {spec.name}: {spec.what}")
             click.echo(f"    energy: {d.rule}")
-            click.echo(f"    count:  {spec.count_rule}; per-PE share: {spec.per_pe}")
+            click.echo(f"    count:  {spec.count_rule}; per-PE share: {spec.share}")
     if not explain:
         click.echo(pd.DataFrame(rows).to_string(index=False, float_format="{:.4g}".format))
     else:
         click.echo(f"Cross-check: the table lists a 32-bit access of a 32 KB SRAM at {t['sram_32bit_32kb']:g} pJ; "
                    f"the width rule gives {sram_access(t, 32, 32).pj:.4g} pJ. The model uses the rule.")
         click.echo("Per-PE shares: equal = split evenly over the N PEs; real = in proportion to each "
-                   "PE's real entries; busy = in proportion to each PE's busy cycles.")
+                   "PE's real entries; busy = in proportion to each PE's busy cycles; none = a unit outside "
+                   "the PEs, whose energy is reported as its own (outside_pes).")
     return {r["event"]: {"pj": r["pJ"], "module": r["module"], "rule": derived[r["event"]].rule,
                          "count": r["count from"]} for r in rows}
 
@@ -163,7 +165,7 @@ def _show_table2(model: Table2Model, config: ArchConfig, explain: bool) -> dict:
 def _show_layers(layers, config, seed, engine, event_model, table2_model) -> list[dict]:
     import pandas as pd
 
-    from eiesim.energy import MODULES, dram_counterfactual
+    from eiesim.energy import MODULES, UNITS, dram_counterfactual
     from eiesim.energy.base import Activity
     from eiesim.energy.report import EnergyReport, estimate
     from eiesim.simulation import simulate
@@ -179,7 +181,7 @@ def _show_layers(layers, config, seed, engine, event_model, table2_model) -> lis
         rows.append({
             "layer": name, "cycles": result.cycles, "time_us": result.time_us,
             "event_uJ": ev.total / 1e6, "table2_uJ": t2.total / 1e6,
-            "event/table2": report.ratios()["event/table2"],
+            "event/table2": report.ratios()["event/table2"], "PEs_uJ": ev.per_pe.sum() / 1e6,
             **{f"{m}_uJ": ev.per_module[m] / 1e6 for m in MODULES},
             "event_mW": ev.avg_power_mw, "table2_mW": t2.avg_power_mw,
             "fits": "yes" if result.fit.fits else "NO",  # an overflowing layer is timed as if it fitted
@@ -195,7 +197,9 @@ def _show_layers(layers, config, seed, engine, event_model, table2_model) -> lis
             })
         out.append({"layer": name, "cycles": result.cycles, "time_us": result.time_us,
                     "energy_pj": report.to_dict(), "dram": [s.to_dict() for s in dram]})
-    _section(f"Per-layer energy at N = {config.n_pe} (engine {engine}, seed {seed}); modules from the event model")
+    outside = ", ".join(u.name for u in UNITS if u.where == "chip")
+    _section(f"Per-layer energy at N = {config.n_pe} (engine {engine}, seed {seed}); modules from the event model "
+             f"(PEs_uJ: its units in the PEs together; outside the PEs: {outside})")
     click.echo(pd.DataFrame(rows).to_string(index=False, float_format="{:.4g}".format))
     _section("DRAM counterfactual: the weights fetched from DRAM every inference (x_onchip = DRAM / on-chip event energy)")
     click.echo(pd.DataFrame(dram_rows).to_string(index=False, float_format="{:.4g}".format))

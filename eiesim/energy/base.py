@@ -34,7 +34,8 @@ class Activity:
 
 @dataclass(frozen=True)
 class Line:
-    """One priced item of an estimate: an event (count x pJ) or a unit (power x time)."""
+    """One priced item of an estimate: an event (count x pJ) or a unit (power x time); ``per_pe``:
+    how the PEs share it (equal, real, busy), or none for a unit outside the PEs."""
 
     name: str
     module: str
@@ -51,13 +52,19 @@ class Line:
 
 @dataclass
 class ModelEnergy:
-    """One estimator's answer: total, per module and per PE, in pJ."""
+    """One estimator's answer in pJ: total, per module, per PE and outside the PEs.
+
+    ``per_pe`` holds the energy of the units in every PE, one entry per PE; ``outside_pes``
+    the energy of each unit outside the PEs (such as the LNZD or the DRAM fetch unit), by
+    unit; together they make ``total``.
+    """
 
     model: str
     source: str
     total: float
     per_module: dict[str, float]
     per_pe: np.ndarray
+    outside_pes: dict[str, float]
     time_us: float
     lines: list[Line] = field(default_factory=list)
 
@@ -73,6 +80,7 @@ class ModelEnergy:
             "total": self.total,
             "per_module": dict(self.per_module),
             "per_pe": [float(x) for x in self.per_pe],
+            "outside_pes": dict(self.outside_pes),
             "avg_power_mw": self.avg_power_mw,
             "lines": {
                 ln.name: {"count": ln.count, "pj_each": ln.pj_each, "pj": ln.pj} for ln in self.lines

@@ -1,18 +1,23 @@
-"""The event model: which hardware events a simulation causes, and what each one costs.
+"""The event model: the units of the machine, the hardware events each causes, and what each costs.
 
-Every event names its module (EIE Table II's units: activation queue, pointer read,
-sparse-matrix read, arithmetic unit, activation read/write), how its count follows from
-the simulator's counters (SPEC §5), how the count is shared among PEs, and which rule of
-:mod:`eiesim.energy.rules` prices one occurrence. ``eiesim energy --explain`` prints all of
-it. The accumulators are the destination activation registers, which EIE places in the
-activation read/write unit; the codebook lookup belongs to the arithmetic unit.
+A :class:`Unit` is declared once: its name (the key of ``per_module``, the JSON and the
+store), a label, where it sits (``"pe"``: in every PE, EIE Table II's units: activation
+queue, pointer read, sparse-matrix read, arithmetic unit, activation read/write; ``"chip"``:
+once on the chip, outside the PEs, such as the DRAM fetch unit) and its source. Every event
+names its unit, how its count follows from the simulator's counters (SPEC §5), how the
+count is shared among PEs (an event of a PE unit only), and which rule of
+:mod:`eiesim.energy.rules` prices one occurrence. The unit list (:data:`UNITS`,
+:data:`MODULES`), the per-module and per-PE totals, the outside-PE part by unit and
+``eiesim energy --explain`` all follow from :data:`EVENTS`. The accumulators are the
+destination activation registers, which EIE places in the activation read/write unit; the
+codebook lookup belongs to the arithmetic unit.
 
-Per-PE shares: "equal" where every PE does the same (every PE pops and reads pointers for
-every broadcast column; write-back is split evenly), "real" in proportion to the PE's real
-entries (exact for MACs), "busy" in proportion to its busy cycles (entries issued plus
-pointer-only cycles: the best per-PE proxy of issued entries among the per-PE counters),
-"none" for a unit outside the PEs (such as the CCU's LNZD): its energy counts in the total
-and its module, in no PE's share.
+Per-PE shares of a PE unit's event: "equal" where every PE does the same (every PE pops
+and reads pointers for every broadcast column; write-back is split evenly), "real" in
+proportion to the PE's real entries (exact for MACs), "busy" in proportion to its busy
+cycles (entries issued plus pointer-only cycles: the best per-PE proxy of issued entries
+among the per-PE counters). The energy of a unit outside the PEs is its own
+(``ModelEnergy.outside_pes``), in no PE's share.
 """
 
 from __future__ import annotations
@@ -33,15 +38,9 @@ from eiesim.energy.base import Activity, Line, ModelEnergy, share
 from eiesim.energy.rules import Derived
 from eiesim.energy.tables import EnergyTable, load_table
 
-MODULES: dict[str, str] = {
-    "queue": "activation queue",
-    "pointer_read": "pointer read",
-    "spmat_read": "sparse-matrix read",
-    "arithmetic": "arithmetic unit",
-    "act_rw": "activation read/write",
-    "dram": "DRAM weight stream (streamed weights, SPEC §5.2)",
-}
-PER_PE_SHARES = ("equal", "real", "busy", "none")  # "none": a unit outside the PEs
+PLACES = {"pe": "in every PE", "chip": "outside the PEs"}  # where a unit sits: Unit.where -> words
+PE_SHARES = ("equal", "real", "busy")  # how the PEs share an event of a PE unit
+OUTSIDE = "none"  # the share (Line.per_pe) of an event of a unit outside the PEs: no PE's
 FIG4 = "EIE (ISCA 2016) §IV, Fig. 4: "  # the events' source: the unit of the PE that causes each
 
 
@@ -66,15 +65,51 @@ def row_address_bits(config: ArchConfig) -> int:
 
 
 @dataclass(frozen=True)
+class Unit:
+    """A unit of the machine that events belong to: in every PE ("pe") or outside the PEs ("chip")."""
+
+    name: str  # the key of per_module, the JSON and the store
+    label: str
+    where: str  # one of PLACES
+    citation: str
+
+    def __post_init__(self) -> None:
+        if self.where not in PLACES:
+            raise ValueError(f"unit {self.name!r}: where must be one of {tuple(PLACES)}, got {self.where!r}")
+
+
+@dataclass(frozen=True)
 class EventSpec:
     name: str
-    module: str
+    unit: Unit
     what: str
     count: Callable[[Counters, ArchConfig], int]
     count_rule: str
-    per_pe: str  # one of PER_PE_SHARES
     energy: Callable[[EnergyTable, ArchConfig], Derived]
-    citation: str  # where the event comes from: the unit of EIE's PE that causes it
+    citation: str  # where the event comes from: the part of its unit that causes it
+    per_pe: str | None = None  # an event of a PE unit: one of PE_SHARES; of a unit outside the PEs: None
+
+    def __post_init__(self) -> None:
+        if self.unit.where == "pe" and self.per_pe not in PE_SHARES:
+            raise ValueError(f"event {self.name!r} of a PE unit: per_pe must be one of {PE_SHARES}, "
+                             f"got {self.per_pe!r}")
+        if self.unit.where == "chip" and self.per_pe is not None:
+            raise ValueError(f"event {self.name!r} of a unit outside the PEs is that unit's, shared by no PE: "
+                             f"per_pe must be None, got {self.per_pe!r}")
+
+    @property
+    def share(self) -> str:
+        """How the PEs share it (``Line.per_pe``): its per-PE share, or "none" outside the PEs."""
+        return self.per_pe or OUTSIDE
+
+
+def units_of(events: tuple[EventSpec, ...]) -> tuple[Unit, ...]:
+    """The units of ``events`` in order of first use; a name is declared by one unit only."""
+    units: dict[str, Unit] = {}
+    for e in events:
+        if units.setdefault(e.unit.name, e.unit) != e.unit:
+            raise ValueError(f"two different units named {e.unit.name!r}")
+    return tuple(units.values())
 
 
 def _pointer_banks(config: ArchConfig) -> int:
@@ -92,92 +127,101 @@ def _datapath(op: str, table: EnergyTable, cfg: ArchConfig) -> Derived:
     return rules.arithmetic(table, op, datapath_bits(cfg), cfg.precision == "float32")
 
 
+QUEUE = Unit("queue", "activation queue", "pe", FIG4 + "activation queue")
+POINTER_READ = Unit("pointer_read", "pointer read", "pe", FIG4 + "pointer read unit")
+SPMAT_READ = Unit("spmat_read", "sparse-matrix read", "pe", FIG4 + "sparse matrix read unit")
+ARITHMETIC = Unit("arithmetic", "arithmetic unit", "pe", FIG4 + "arithmetic unit")
+ACT_RW = Unit("act_rw", "activation read/write", "pe", FIG4 + "activation read/write unit")
+LNZD = Unit("lnzd", "leading non-zero detection (CCU)", "chip", "EIE (ISCA 2016) §IV: the CCU's LNZD")
+DRAM = Unit("dram", "DRAM fetch unit (streamed weights)", "chip", "SPEC §5.2: the DRAM fetch unit, outside the PEs")
+
 EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
-        "queue_push", "queue", "a broadcast (value, column index) written into a PE's activation queue",
+        "queue_push", QUEUE, "a broadcast (value, column index) written into a PE's activation queue",
         lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE queues every broadcast)",
-        "equal", partial(_register_file, queue_entry_bits),
-        FIG4 + "activation queue",
+        partial(_register_file, queue_entry_bits), FIG4 + "activation queue", per_pe="equal",
     ),
     EventSpec(
-        "queue_pop", "queue", "the head of a PE's activation queue read when the PE starts a column",
+        "queue_pop", QUEUE, "the head of a PE's activation queue read when the PE starts a column",
         lambda c, cfg: c.broadcasts * cfg.n_pe, "broadcasts x N (every PE pops every broadcast)",
-        "equal", partial(_register_file, queue_entry_bits),
-        FIG4 + "activation queue",
+        partial(_register_file, queue_entry_bits), FIG4 + "activation queue", per_pe="equal",
     ),
     EventSpec(
-        "pointer_read", "pointer_read", "one column pointer read from a pointer SRAM bank",
-        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)", "equal",
+        "pointer_read", POINTER_READ, "one column pointer read from a pointer SRAM bank",
+        lambda c, cfg: c.pointer_reads, "pointer_reads (2 per PE and broadcast column)",
         lambda table, cfg: rules.sram_access(table, cfg.ptr_sram_kb / _pointer_banks(cfg), cfg.ptr_bits),
-        FIG4 + "pointer read unit, even/odd banks",
+        FIG4 + "pointer read unit, even/odd banks", per_pe="equal",
     ),
     EventSpec(
-        "spmat_row_read", "spmat_read", "one row of the sparse-matrix SRAM",
+        "spmat_row_read", SPMAT_READ, "one row of the sparse-matrix SRAM",
         lambda c, cfg: c.spmat_row_reads, "spmat_row_reads",
-        "busy", lambda table, cfg: rules.sram_access(table, cfg.spmat_sram_kb, cfg.spmat_width_bits),
-        FIG4 + "sparse matrix read unit",
+        lambda table, cfg: rules.sram_access(table, cfg.spmat_sram_kb, cfg.spmat_width_bits),
+        FIG4 + "sparse matrix read unit", per_pe="busy",
     ),
     EventSpec(
-        "codebook_read", "arithmetic", "the weight code of an issued entry looked up in the codebook",
+        "codebook_read", ARITHMETIC, "the weight code of an issued entry looked up in the codebook",
         lambda c, cfg: c.codebook_reads, "codebook_reads (real + filler entries)",
-        "busy", partial(_register_file, datapath_bits),
-        FIG4 + "arithmetic unit, codebook",
+        partial(_register_file, datapath_bits), FIG4 + "arithmetic unit, codebook", per_pe="busy",
     ),
     EventSpec(
-        "row_address_add", "arithmetic", "z + 1 added to the local row address of an issued entry",
+        "row_address_add", ARITHMETIC, "z + 1 added to the local row address of an issued entry",
         lambda c, cfg: c.codebook_reads, "codebook_reads (every issued entry, fillers too)",
-        "busy", lambda table, cfg: rules.int_op(table, "add", row_address_bits(cfg)),
-        FIG4 + "arithmetic unit, address accumulate",
+        lambda table, cfg: rules.int_op(table, "add", row_address_bits(cfg)),
+        FIG4 + "arithmetic unit, address accumulate", per_pe="busy",
     ),
     EventSpec(
-        "multiply", "arithmetic", "weight x activation",
+        "multiply", ARITHMETIC, "weight x activation",
         lambda c, cfg: c.macs, "macs (real entries)",
-        "real", partial(_datapath, "mult"),
-        FIG4 + "arithmetic unit",
+        partial(_datapath, "mult"), FIG4 + "arithmetic unit", per_pe="real",
     ),
     EventSpec(
-        "accumulate_add", "arithmetic", "product added to the accumulator",
+        "accumulate_add", ARITHMETIC, "product added to the accumulator",
         lambda c, cfg: c.macs, "macs (real entries)",
-        "real", partial(_datapath, "add"),
-        FIG4 + "arithmetic unit",
+        partial(_datapath, "add"), FIG4 + "arithmetic unit", per_pe="real",
     ),
     EventSpec(
-        "accumulator_read", "act_rw", "an accumulator (destination register) read for an add",
+        "accumulator_read", ACT_RW, "an accumulator (destination register) read for an add",
         lambda c, cfg: c.macs - c.bypass_hits, "macs - bypass_hits (a bypassed add reuses the sum)",
-        "real", partial(_register_file, datapath_bits),
-        FIG4 + "activation read/write, destination registers",
+        partial(_register_file, datapath_bits), FIG4 + "activation read/write, destination registers",
+        per_pe="real",
     ),
     EventSpec(
-        "accumulator_write", "act_rw", "an accumulator (destination register) written after an add",
+        "accumulator_write", ACT_RW, "an accumulator (destination register) written after an add",
         lambda c, cfg: c.accumulator_writes, "accumulator_writes",
-        "real", partial(_register_file, datapath_bits),
-        FIG4 + "activation read/write, destination registers",
+        partial(_register_file, datapath_bits), FIG4 + "activation read/write, destination registers",
+        per_pe="real",
     ),
     EventSpec(
-        "source_act_read", "act_rw", "a non-zero input read from the source registers to broadcast it",
+        "source_act_read", ACT_RW, "a non-zero input read from the source registers to broadcast it",
         lambda c, cfg: c.broadcasts, "broadcasts",
-        "equal", partial(_register_file, datapath_bits),
-        FIG4 + "activation read/write, source registers",
+        partial(_register_file, datapath_bits), FIG4 + "activation read/write, source registers",
+        per_pe="equal",
     ),
     EventSpec(
-        "writeback_read", "act_rw", "an accumulator read to write it back between row blocks",
+        "writeback_read", ACT_RW, "an accumulator read to write it back between row blocks",
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
-        "equal", partial(_register_file, datapath_bits),
-        FIG4 + "activation read/write, write-back",
+        partial(_register_file, datapath_bits), FIG4 + "activation read/write, write-back", per_pe="equal",
     ),
     EventSpec(
-        "act_sram_write", "act_rw", "an output value written to the activation SRAM between row blocks",
+        "act_sram_write", ACT_RW, "an output value written to the activation SRAM between row blocks",
         lambda c, cfg: c.act_sram_writes, "act_sram_writes",
-        "equal", lambda table, cfg: rules.sram_access(table, cfg.act_sram_kb, datapath_bits(cfg)),
-        FIG4 + "activation read/write, activation SRAM",
+        lambda table, cfg: rules.sram_access(table, cfg.act_sram_kb, datapath_bits(cfg)),
+        FIG4 + "activation read/write, activation SRAM", per_pe="equal",
     ),
     EventSpec(
-        "dram_read", "dram", "a byte of a column's entries and pointers read from DRAM (streamed weights)",
+        "lnzd_scan", LNZD, "a pack of N activations read by the LNZD in a cycle it broadcasts nothing (pack scanner)",
+        lambda c, cfg: c.lnzd_scan_cycles, "lnzd_scan_cycles (0 with the tree LNZD)",
+        lambda table, cfg: rules.register_file(table, cfg.n_pe * datapath_bits(cfg)),
+        "SPEC §5.1: LNZD timing, packs of N activation slots",
+    ),
+    EventSpec(
+        "dram_read", DRAM, "a byte of a column's entries and pointers read from DRAM (streamed weights)",
         lambda c, cfg: c.dram_bytes, "dram_bytes (0 with weights on chip)",
-        "none", lambda table, cfg: rules.dram_byte(table),
-        "SPEC §5.2: the DRAM fetch unit, outside the PEs",
+        lambda table, cfg: rules.dram_byte(table), "SPEC §5.2: the DRAM fetch unit, outside the PEs",
     ),
 )
+UNITS: tuple[Unit, ...] = units_of(EVENTS)  # the units, in order of their first event
+MODULES: dict[str, str] = {u.name: u.label for u in UNITS}  # unit name -> label
 
 
 @lru_cache(maxsize=256)
@@ -210,18 +254,20 @@ class EventModel:
         each = self.derived(cfg)
         counts = event_counts(activity.counters, cfg)
         lines = [
-            Line(spec.name, spec.module, counts[spec.name], each[spec.name].pj,
-                 each[spec.name].rule, spec.count_rule, spec.per_pe)
+            Line(spec.name, spec.unit.name, counts[spec.name], each[spec.name].pj,
+                 each[spec.name].rule, spec.count_rule, spec.share)
             for spec in EVENTS
         ]
-        per_module = dict.fromkeys(MODULES, 0.0)
-        per_share = dict.fromkeys(PER_PE_SHARES, 0.0)
+        units = units_of(EVENTS)
+        per_module = {unit.name: 0.0 for unit in units}
+        per_share = dict.fromkeys((*PE_SHARES, OUTSIDE), 0.0)
         for line in lines:
             per_module[line.module] += line.pj
             per_share[line.per_pe] += line.pj
         proxies = {"equal": np.ones(cfg.n_pe), "real": activity.per_pe.real, "busy": activity.per_pe.busy}
-        per_pe = sum(share(per_share[k], proxies[k]) for k in proxies)
+        per_pe = sum(share(per_share[k], proxies[k]) for k in PE_SHARES)
+        outside = {unit.name: per_module[unit.name] for unit in units if unit.where == "chip"}
         return ModelEnergy(
             self.name, f"{self.table.name} ({self.table.source})", sum(per_module.values()),
-            per_module, per_pe, activity.time_us, lines,
+            per_module, per_pe, outside, activity.time_us, lines,
         )

@@ -42,6 +42,10 @@ class EnergyReport:
     def per_pe(self) -> np.ndarray:
         return self.primary.per_pe
 
+    @property
+    def outside_pes(self) -> dict[str, float]:
+        return self.primary.outside_pes
+
     def ratios(self) -> dict[str, float | None]:
         """Primary total / each other model's total (None when that one is 0)."""
         p = self.primary
@@ -51,9 +55,10 @@ class EnergyReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """``energy_pj`` of SPEC §9: the primary model's total, per module and per PE,
-        then every model in full, their ratios and the area estimate."""
-        out = {k: v for k, v in self.primary.to_dict().items() if k in ("total", "per_module", "per_pe")}
+        """``energy_pj`` of SPEC §9: the primary model's total, per module, per PE and outside
+        the PEs, then every model in full, their ratios and the area estimate."""
+        out = {k: v for k, v in self.primary.to_dict().items()
+               if k in ("total", "per_module", "per_pe", "outside_pes")}
         out["models"] = {m.model: m.to_dict() for m in self.estimates}
         out["ratios"] = self.ratios()
         if self.area is not None:

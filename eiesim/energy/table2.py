@@ -81,7 +81,7 @@ class Table2Model:
         pe_pj = sum(ln.pj for ln in lines if ln.module != "lnzd")
         return ModelEnergy(
             self.name, f"{t.name} ({t.source})", sum(per_module.values()), per_module,
-            np.full(n, pe_pj / n), activity.time_us, lines,
+            np.full(n, pe_pj / n), {"lnzd": per_module["lnzd"]}, activity.time_us, lines,
         )
 
     @property
