@@ -283,3 +283,24 @@ def test_a_plain_function_is_not_compiled(compiled):
 
     fast._compile(plain, (1,))
     assert fast._COMPILED == set()
+
+
+def test_the_timing_kernel_records_the_schedule_only_for_an_observer(monkeypatch):
+    # Recording b_k and s_p(k) costs the kernel memory traffic: without an observer it gets
+    # None for both records (numba compiles that variant without the stores).
+    records = []
+    kernel = fast.layer_timing
+
+    def spy(plan, b_out, s_out):
+        records.append((b_out, s_out))
+        return kernel(plan, b_out, s_out)
+
+    monkeypatch.setattr(fast, "layer_timing", spy)
+    config = ArchConfig(n_pe=2)
+    layer = make_layer([(0, 0), (1, 1)], (2, 3), config)  # M = 2, N = 2: one block
+    acts = prepare_activations(layer, np.array([1.0, 0.0, 2.0]), config)
+    fast.run(layer, acts, config)
+    fast.run(layer, acts, config, observer=ScheduleRecorder())
+    (none, recorded) = records
+    assert none == (None, None)
+    assert [r.shape for r in recorded] == [(1, 2), (1, 2, 2)]  # (T, K'), (T, N, K'): columns 0 and 2

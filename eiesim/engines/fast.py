@@ -123,7 +123,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     return EngineRun(
         cycles=int(block_cycles.sum()),
         block_cycles=[int(c) for c in block_cycles],
-        counters=Counters(**{name: int(v) for name, v in zip(KERNEL_COUNTERS, counters, strict=True)}),
+        counters=Counters(**{name: int(v) for name, v in zip(KERNEL_COUNTERS, counters)}),
         per_pe=PerPE(busy=busy, starved=starved, real=real),
         output=output,
         sim_wall_s=wall,
