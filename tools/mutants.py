@@ -47,8 +47,9 @@ MODULES: dict[str, list[str]] = {
     "eiesim/numerics.py": ["tests/test_number_formats.py", "tests/test_inference.py::test_frac_bits_for"],
     "eiesim/energy/table2.py": ["tests/test_table2_values.py", "tests/test_energy_model.py",
                                 "tests/test_energy_tables.py"],
-    "eiesim/engines/fast.py": ["tests/test_wide_tables.py", "tests/test_fast_engine.py", "tests/test_metrics_values.py",
-                               "tests/test_engines.py"],
+    "eiesim/engines/fast.py": ["tests/test_fast_driver.py", "tests/test_wide_tables.py", "tests/test_fast_engine.py",
+                               "tests/test_metrics_values.py", "tests/test_engines.py",
+                               "tests/test_streamed_weights.py::test_worked_example_cycle_by_cycle"],
     **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{
         "store": ["tests/test_sweep_run.py"],
         "runner": ["tests/test_sweep_run.py", "tests/test_sweep_resume.py"],

@@ -123,7 +123,7 @@ def run(layer: EncodedLayer, acts_converted: np.ndarray, config: ArchConfig,
     return EngineRun(
         cycles=int(block_cycles.sum()),
         block_cycles=[int(c) for c in block_cycles],
-        counters=Counters(**{name: int(v) for name, v in zip(KERNEL_COUNTERS, counters, strict=True)}),
+        counters=Counters(**{name: int(v) for name, v in zip(KERNEL_COUNTERS, counters)}),
         per_pe=PerPE(busy=busy, starved=starved, real=real),
         output=output,
         sim_wall_s=wall,
@@ -159,14 +159,15 @@ def _report_schedule(observer, layer, acts, config, plan, record, block_end, blo
     b_out, s_out = record
     one = convert_activations(np.array([1.0]), config)[0]
     cols, addr = plan.cols, layer_tables(layer).addr
-    values = np.array([acts[j] if j < acts.size else one for j in cols], acts.dtype)
+    values = np.append(acts, one)[cols]  # index K: the empty own-pack bias column, a = 1
     for t in range(layer.n_blocks):
         counts = plan.table[t, cols, COUNT, :].T.astype(np.int64)  # n_p(k), (N, K')
         first_address = addr[t, cols, :].T.astype(np.int64)
         pops = s_out[t]
-        issue = [np.concatenate([issue_cycle(pops[p, k], np.arange(counts[p, k]), plan.pointer_cycles)
-                                 for k in range(cols.size)]
-                                or [np.zeros(0, np.int64)]).astype(np.int64) for p in range(layer.n_pe)]
+        issue = [np.concatenate([np.zeros(0, np.int64), *(issue_cycle(pops[p, k], np.arange(counts[p, k]),
+                                                                      plan.pointer_cycles)
+                                                          for k in range(cols.size))])
+                 for p in range(layer.n_pe)]
         observer.block(BlockSchedule(
             block=t, columns=cols.copy(), activations=values, broadcast=b_out[t].copy(), pop=pops.copy(),
             entries=counts, first_address=first_address, issue=issue, end=int(block_end[t]),
@@ -296,10 +297,10 @@ def _checked_acts(layer: EncodedLayer, acts, config: ArchConfig) -> np.ndarray:
 
 
 def _layer_arrays(layer: EncodedLayer):
-    """ptr, start, code and every entry's local row in the kernels' types, once the layer
-    is known valid (so no kernel reads out of bounds) and within the engine's address limit."""
+    """ptr, start, code (in the kernels' types already: the layer converted them) and every
+    entry's local row as int32, once the layer is known valid (so no kernel reads out of
+    bounds) and within the engine's address limit."""
     validate_layer(layer)
     if layer.n_entries >= 2**ADDRESS_BITS:
         raise EieError(f"layer {layer.name!r}: {layer.n_entries} entries exceed the fast engine's limit of 2^{ADDRESS_BITS}")
-    return (np.ascontiguousarray(layer.ptr, np.int64), np.ascontiguousarray(layer.start, np.int64),
-            np.ascontiguousarray(layer.code, np.uint8), layer.entry_local_rows().astype(np.int32))
+    return layer.ptr, layer.start, layer.code, layer.entry_local_rows().astype(np.int32)
