@@ -121,8 +121,9 @@ def test_simulate_set_reaches_the_engine_and_the_json(run_cli, golden, engine):
     (["--set", "lnzd=tree", "--set", "lnzd=pack-scan"], "--set lnzd=pack-scan: lnzd is already set"),
     (["--set", "n_pe=2,4"], "--set n_pe=2,4: give exactly one value"),
     (["--set", "seed=3"], "--set seed=3: seed is not a configuration field"),
-    (["--set", "lnzd=scan"], "choose one of tree, pack-scan"),
-    (["--set", "nope=1"], "unknown sweep field 'nope'"),
+    (["--set", "lnzd=scan"], "eiesim: error: --set lnzd=scan: bad value 'scan' for field lnzd: choose one of tree, "
+                             "pack-scan\n"),  # the option named, no "sweep" outside a sweep
+    (["--set", "nope=1"], "eiesim: error: --set nope=1: unknown field 'nope'"),
     (["--set", "n_pe"], "expected FIELD=VALUES"),
 ])
 def test_bad_set_is_one_line(run_cli, golden, args, message):

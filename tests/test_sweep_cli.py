@@ -41,7 +41,7 @@ def test_toml_file(run_cli, tmp_path):
     ("args", "message"),
     [
         (["--grid", "n_pe=0"], "grid point n_pe=0: invalid configuration: n_pe"),
-        (["--grid", "colour=1"], "unknown sweep field 'colour'"),
+        (["--grid", "colour=1"], "unknown field 'colour'"),
         (["--layers", "Alex-99"], "unknown benchmark 'Alex-99'"),
         (["--set", "n_pe=1,2"], "give exactly one value"),
         (["--chunk", "0"], "--chunk must be at least 1"),

@@ -32,17 +32,17 @@ def test_axis_parsing(text, values):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("n_pes=1,2", "unknown sweep field 'n_pes'"),
-        ("n_pe=two", "bad value 'two' for sweep field n_pe"),
-        ("n_pe=1.5", "bad value '1.5' for sweep field n_pe"),
-        ("n_pe=8..2", "empty range '8..2' for sweep field n_pe"),
+        ("n_pes=1,2", "unknown field 'n_pes'"),
+        ("n_pe=two", "bad value 'two' for field n_pe"),
+        ("n_pe=1.5", "bad value '1.5' for field n_pe"),
+        ("n_pe=8..2", "empty range '8..2' for field n_pe"),
         ("n_pe=1..8:0", "step must be positive"),
         ("n_pe=0..8:pow2", "pow2 needs integers >= 1"),
-        ("precision=double", "bad value 'double' for sweep field precision: choose one of fixed, float32"),
+        ("precision=double", "bad value 'double' for field precision: choose one of fixed, float32"),
         ("strict_fit=maybe", "expected true or false"),
         ("n_pe", "expected FIELD=VALUES"),
         ("=1,2", "expected FIELD=VALUES"),
-        ("n_pe=", "no values for sweep field n_pe"),
+        ("n_pe=", "no values for field n_pe"),
     ],
 )
 def test_bad_axis_names_the_problem(text, message):
@@ -69,11 +69,11 @@ def test_bad_layers(spec, message):
 def test_every_point_is_validated_before_running():
     with pytest.raises(EieError, match=r"grid point n_pe=1 spmat_width_bits=4: .*spmat_width_bits"):
         SweepSpec.build(TINY, ["n_pe=1", "spmat_width_bits=4,64"])
-    with pytest.raises(EieError, match="sweep field n_pe given twice"):
+    with pytest.raises(EieError, match="field n_pe given twice"):
         SweepSpec.build(TINY, ["n_pe=1", "n_pe=2"])
     with pytest.raises(EieError, match="unknown engine 'turbo'"):
         SweepSpec.build(TINY, ["n_pe=1"], engine="turbo")
-    with pytest.raises(EieError, match="unknown sweep field 'colour'"):
+    with pytest.raises(EieError, match="unknown field 'colour'"):
         SweepSpec.build(TINY, [], base={"colour": 1})
 
 

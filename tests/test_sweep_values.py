@@ -61,7 +61,7 @@ def test_an_axis_may_hold_exactly_the_most_values():
 
 
 def test_an_axis_splits_at_its_first_equals_sign():
-    with pytest.raises(EieError, match=r"^bad value 'fixed=x' for sweep field precision: choose one of fixed, float32$"):
+    with pytest.raises(EieError, match=r"^bad value 'fixed=x' for field precision: choose one of fixed, float32$"):
         parse_axis("precision=fixed=x")
 
 
@@ -185,12 +185,12 @@ def test_axis_values_in_every_spelling(name, text, values):
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("strict_fit", "maybe", "bad value 'maybe' for sweep field strict_fit: expected true or false"),
-    ("n_pe", "abc", "bad value 'abc' for sweep field n_pe: expected int"),
-    ("clock_mhz", "abc", "bad value 'abc' for sweep field clock_mhz: expected float"),
-    ("clock_mhz", "inf", "bad value 'inf' for sweep field clock_mhz: expected a finite number"),
-    ("seed", "-1", "sweep field seed must be in 0..4294967295, got -1"),
-    ("colour", "1", "unknown sweep field 'colour'; choose an ArchConfig field (" + ", ".join(ArchConfig.model_fields)
+    ("strict_fit", "maybe", "bad value 'maybe' for field strict_fit: expected true or false"),
+    ("n_pe", "abc", "bad value 'abc' for field n_pe: expected int"),
+    ("clock_mhz", "abc", "bad value 'abc' for field clock_mhz: expected float"),
+    ("clock_mhz", "inf", "bad value 'inf' for field clock_mhz: expected a finite number"),
+    ("seed", "-1", "field seed must be in 0..4294967295, got -1"),
+    ("colour", "1", "unknown field 'colour'; choose an ArchConfig field (" + ", ".join(ArchConfig.model_fields)
      + ") or seed"),
 ])
 def test_bad_axis_values_are_named(name, text, message):
@@ -199,7 +199,7 @@ def test_bad_axis_values_are_named(name, text, message):
 
 
 def test_toml_values_that_are_not_integers():
-    with pytest.raises(EieError, match=r"^bad value 2\.5 for sweep field n_pe: expected an integer$"):
+    with pytest.raises(EieError, match=r"^bad value 2\.5 for field n_pe: expected an integer$"):
         SweepSpec.build(TINY, {"n_pe": [2.5]})
     # Only the seed is a seed: other integer fields keep their own checks and messages.
     with pytest.raises(EieError, match=r"^grid point n_pe=-1: invalid configuration: n_pe: "):
@@ -208,7 +208,7 @@ def test_toml_values_that_are_not_integers():
 
 def test_build_takes_a_single_value_and_refuses_none_or_an_unknown_engine():
     assert SweepSpec.build(TINY, {"n_pe": 4}).axes == {"n_pe": [4]}
-    with pytest.raises(EieError, match=r"^no values for sweep field n_pe$"):
+    with pytest.raises(EieError, match=r"^no values for field n_pe$"):
         SweepSpec.build(TINY, {"n_pe": []})
     with pytest.raises(EieError, match=rf"^unknown engine 'x'; choose one of {', '.join(ENGINES)}$"):
         SweepSpec.build(TINY, engine="x")

@@ -64,7 +64,10 @@ def config_fields(settings: tuple[str, ...], allow_seed: bool = False, **named) 
     fields = {k: v for k, v in named.items() if v is not None}
     set_here: set[str] = set()
     for item in settings:
-        name, values = parse_axis(item)
+        try:
+            name, values = parse_axis(item)
+        except EieError as exc:
+            raise EieError(f"--set {item}: {exc}") from None
         if len(values) != 1:
             raise EieError(f"--set {item}: give exactly one value")
         if name == SEED_AXIS and not allow_seed:

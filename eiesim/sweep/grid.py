@@ -52,7 +52,7 @@ def _field_type(name: str) -> Any:
         return int
     fields = ArchConfig.model_fields
     if name not in fields:
-        raise EieError(f"unknown sweep field {name!r}; choose an ArchConfig field ({', '.join(fields)}) or seed")
+        raise EieError(f"unknown field {name!r}; choose an ArchConfig field ({', '.join(fields)}) or seed")
     kind = fields[name].annotation
     options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
     if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(options) == 1:
@@ -81,7 +81,7 @@ def _convert(name: str, raw: Any) -> Any:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError("expected an integer")
             value = int(raw) if not isinstance(raw, str) else int(raw.strip())
-            return check_seed(value, f"sweep field {name}") if name == SEED_AXIS else value
+            return check_seed(value, f"field {name}") if name == SEED_AXIS else value
         value = float(raw)
         if not math.isfinite(value):
             raise ValueError("expected a finite number")
@@ -90,7 +90,7 @@ def _convert(name: str, raw: Any) -> Any:
         raise
     except (TypeError, ValueError) as exc:
         detail = str(exc) if "expected" in str(exc) or "choose" in str(exc) else f"expected {getattr(kind, '__name__', kind)}"
-        raise EieError(f"bad value {raw!r} for sweep field {name}: {detail}") from None
+        raise EieError(f"bad value {raw!r} for field {name}: {detail}") from None
 
 
 def parse_values(name: str, text: str) -> list[Any]:
@@ -103,7 +103,7 @@ def parse_values(name: str, text: str) -> list[Any]:
         lo, hi = _convert(name, match[1]), _convert(name, match[2])
         step = match[3]
         if hi < lo:
-            raise EieError(f"empty range {text!r} for sweep field {name}")
+            raise EieError(f"empty range {text!r} for field {name}")
         if step == "pow2":
             if lo < 1 or not isinstance(lo, int):
                 raise EieError(f"range {text!r} for {name}: pow2 needs integers >= 1")
@@ -120,7 +120,7 @@ def parse_values(name: str, text: str) -> list[Any]:
                 raise EieError(f"range {text!r} for {name} has {count} values, more than {MAX_AXIS_VALUES}")
             values = [type(lo + inc)(first + i * each) for i in range(count)]
     if not values:
-        raise EieError(f"no values for sweep field {name} in {text!r}")
+        raise EieError(f"no values for field {name} in {text!r}")
     return list(dict.fromkeys(values))
 
 
@@ -190,7 +190,7 @@ class SweepSpec:
         items = axes.items() if isinstance(axes, dict) else (parse_axis(a) for a in axes)
         for name, values in items:
             if name in parsed:
-                raise EieError(f"sweep field {name} given twice")
+                raise EieError(f"field {name} given twice")
             if isinstance(values, str):
                 values = parse_values(name, values)
             elif isinstance(values, list):
@@ -198,7 +198,7 @@ class SweepSpec:
             else:
                 values = [_convert(name, values)]
             if not values:
-                raise EieError(f"no values for sweep field {name}")
+                raise EieError(f"no values for field {name}")
             parsed[name] = values
         base = {k: _convert(k, v) for k, v in (base or {}).items()}
         if engine not in ENGINES:
