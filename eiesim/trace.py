@@ -9,7 +9,8 @@ is the number of columns k broadcast in or before t (b_k <= t) and not yet poppe
 ``line_trace`` renders one line per cycle of each row block: the broadcast of that
 cycle, then per PE its queue occupancy and what it does (``ptr jJ``: pops column J and
 reads its pointers; ``jJ:rR`` issues the real entry of column J for local row R;
-``jJ:fill`` issues a filler; ``wait``: starved between two columns). ``window`` keeps
+``jJ:fill`` issues a filler; ``wait``: starved between two columns; ``dram``: its next
+column is queued, its entries not yet in from DRAM, under streamed weights). ``window`` keeps
 some PEs and a range of cycles of either engine's line trace.
 ``perfetto_trace`` builds the JSON object of the Chrome trace-event format (open it at
 ui.perfetto.dev): one track for the CCU and one per PE. One trace microsecond stands
@@ -39,6 +40,19 @@ DEFAULT_CYCLES = 1000  # of each row block, by default, for a large layer
 def _free(block: BlockSchedule, p: int, k: int, config: ArchConfig) -> int:
     """Cycle from which PE p can pop the column after its k-th: s + c."""
     return next_pop(int(block.pop[p, k]), int(block.entries[p, k]), config.rules.pointer_cycles)
+
+
+def _gap(block: BlockSchedule, p: int, k: int, config: ArchConfig) -> tuple[int, int, int]:
+    """PE p before it pops its k-th column in ``pop``: starved in [free, dram) (its queue
+    holds nothing), waiting for the column's entries from DRAM in [dram, pop) (streamed
+    weights: the column is queued, its data not yet in). Nothing before the first column
+    counts as starved."""
+    pop = int(block.pop[p, k])
+    dram = min(pop, int(block.broadcast[k]) + 1) if config.weights == "streamed" else pop
+    if k == 0:
+        return dram, dram, pop
+    free = _free(block, p, k - 1, config)
+    return free, max(free, dram), pop
 
 
 def line_trace(trace: ScheduleRecorder, layer: EncodedLayer, config: ArchConfig,
@@ -138,10 +152,9 @@ def _pe_cells(block: BlockSchedule, p: int, layer: EncodedLayer, local_rows: np.
     base = int(layer.start[block.block * block.n_pe + p])
     issue = iter(block.issue[p])
     for k, j in enumerate(block.columns):
-        pop = int(block.pop[p, k])
-        if k > 0:
-            for t in range(_free(block, p, k - 1, config), pop):
-                activity[t].append("wait")
+        free, dram, pop = _gap(block, p, k, config)
+        for t in range(free, pop):
+            activity[t].append("wait" if t < dram else "dram")
         activity[pop].append(f"ptr {_name(j, layer)}")
         for i in range(int(block.entries[p, k])):
             address = base + int(block.first_address[p, k]) + i
@@ -177,10 +190,11 @@ def perfetto_trace(trace: ScheduleRecorder, config: ArchConfig, name: str = "") 
             slice_(0, f"broadcast j{j}", origin + b, 1, column=int(j), activation=_real(a, config))
         for p in range(block.n_pe):
             for k, j in enumerate(block.columns):
-                pop = int(block.pop[p, k])
-                free = _free(block, p, k - 1, config) if k > 0 else pop
-                if pop > free:
-                    slice_(p + 1, "starved", origin + free, pop - free)
+                free, dram, pop = _gap(block, p, k, config)
+                if dram > free:
+                    slice_(p + 1, "starved", origin + free, dram - free)
+                if pop > dram:
+                    slice_(p + 1, "DRAM wait", origin + dram, pop - dram)
                 n_entries = int(block.entries[p, k])
                 slice_(p + 1, f"column j{j}", origin + pop, max(1, n_entries), column=int(j), entries=n_entries)
         if block.write_back:

@@ -6,11 +6,13 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from compressor.csc import compress_layer
 from eiesim.config import ArchConfig
 from eiesim.engines import ScheduleRecorder
-from eiesim.simulation import simulate
+from eiesim.engines.reference import trace_lines
+from eiesim.simulation import prepare_activations, simulate
 from eiesim.trace import line_trace, perfetto_trace
 from tests.test_csc_golden import golden_matrix
 from tests.test_engines import make_layer
@@ -121,3 +123,52 @@ def test_perfetto_timestamps_survive_nanosecond_rounding(engine):
     assert sorted(end - start for _, start, end in kept) == sorted(1000 * e["dur"] for e in slices)
     _, dropped_fractional = perfetto_import(events, scale=1 / config.clock_mhz)
     assert dropped_fractional > 0
+
+
+def _marked(lines, n_pe, word) -> set[tuple[int, int, int]]:
+    """(row block, cycle, PE) of every cell of a line trace that holds ``word``."""
+    marks, block = set(), -1
+    for line in lines:
+        if line.startswith("row block"):
+            block += 1
+            continue
+        cells = [c.strip() for c in line.split(" | ")]
+        if cells[0].isdigit():
+            marks |= {(block, int(cells[0]), p) for p, c in enumerate(cells[-n_pe:]) if word in c.split()}
+    return marks
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dram_waits_and_starvation_as_the_reference_blocks_see_them(engine, seed):
+    """Under streamed weights a PE whose next column is queued but whose entries are not yet
+    in from DRAM waits on DRAM: the schedule's line trace says ``dram`` (a Perfetto "DRAM
+    wait" slice) in exactly the cycles the reference engine's pointer-read unit reports its
+    data late, and ``wait`` where that unit reports the PE starved. Checked against the
+    blocks' own per-cycle trace, which the schedule rendering shares no code with."""
+    rng = np.random.default_rng(seed)
+    m, k = (int(v) for v in rng.integers(4, 40, size=2))
+    weights = rng.normal(size=(m, k)) * (rng.random((m, k)) < rng.uniform(0.1, 0.9))
+    acts = np.abs(rng.normal(size=k)) * (rng.random(k) < 0.7)
+    config = ArchConfig(n_pe=int(rng.choice([1, 2, 4])), queue_depth=int(rng.choice([1, 2, 4])),
+                        accumulators_per_pe=int(rng.choice([4, 64])), weights="streamed",
+                        dram_bytes_per_cycle=int(rng.choice([1, 2, 4])), dram_latency_cycles=int(rng.integers(0, 10)),
+                        stream_buffer_columns=int(rng.choice([2, 3, 16])))
+    layer = compress_layer(weights, config)
+    recorded = traced(layer, acts, config, engine)
+    lines = list(line_trace(recorded, layer, config))
+    blocks = trace_lines(layer, prepare_activations(layer, acts, config), config)
+    dram = _marked(lines, config.n_pe, "dram")
+    assert dram == _marked(blocks, config.n_pe, "dram")
+    assert _marked(lines, config.n_pe, "wait") == _marked(blocks, config.n_pe, "wait")
+    # The same cycles as Perfetto slices (row block 0: its cycles are the trace's microseconds).
+    slices = [e for e in perfetto_trace(recorded, config)["traceEvents"] if e.get("name") == "DRAM wait"]
+    first_block = {(c, p) for b, c, p in dram if b == 0}
+    assert {(e["ts"] + i, e["tid"] - 1) for e in slices for i in range(e["dur"]) if e["ts"] < recorded.blocks[0].end} \
+        == first_block
+
+
+def test_on_chip_weights_never_wait_on_dram(engine):
+    config = ArchConfig(n_pe=2, queue_depth=1)
+    layer = make_layer([(0, 0), (1, 0), (2, 0), (3, 1), (0, 2)], (4, 3), config)
+    lines = list(line_trace(traced(layer, np.ones(3), config, engine), layer, config))
+    assert _marked(lines, 2, "dram") == set() and _marked(lines, 2, "wait") == {(0, 4, 1)}
