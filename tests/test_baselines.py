@@ -323,6 +323,30 @@ def test_cli_baseline_writes_json(run_cli, tmp_path):
     assert list(tmp_path.iterdir()) == [out]
 
 
+def test_cli_baseline_simulates_the_machine_set(run_cli, tmp_path):
+    """--set reaches the simulated EIE column: its cycles are simulate()'s on that machine."""
+    from eiesim.config import ArchConfig
+    from eiesim.simulation import simulate
+    from workloads.benchmarks import benchmark_layer
+
+    out = tmp_path / "base.json"
+    code, stdout, err = run_cli(
+        "baseline", "--benchmark", "NT-We", "--device", "cpu", "--batch", "1", "--repeats", "1", "--warmup", "0",
+        "--pes", "4", "--set", "queue_depth=2", "--set", "timing=eie-cpp", "--energy-seconds", "0.01",
+        "--json", out)
+    assert code == 0, err
+    data = json.loads(out.read_text())
+    assert data["settings"]["eie_pes"] == 4
+    assert data["settings"]["eie_settings"] == {"n_pe": 4, "queue_depth": 2, "timing": "eie-cpp"}
+    config = ArchConfig(n_pe=4, queue_depth=2, timing="eie-cpp")
+    layer, acts = benchmark_layer("NT-We", config, 0)
+    (row,) = data["eie"]
+    assert row["cycles"] == simulate(layer, acts, config).cycles
+    assert "EIE: simulated on N = 4, D = 2, R = 64, fixed, timing eie-cpp," in stdout
+    code, _, err = run_cli("baseline", "--pes", "0", "--set", "queue_depth=2")
+    assert code == 1 and err == "eiesim: error: --set configures the simulated EIE, which --pes 0 turns off\n"
+
+
 def test_cli_baseline_bad_input_is_one_line(run_cli):
     code, _, err = run_cli("baseline", "--benchmark", "VGG-9", "--pes", "0")
     assert code == 1 and err.strip().startswith("eiesim: error: unknown benchmark 'VGG-9'")

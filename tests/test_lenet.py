@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from eiecore.errors import EieError  # noqa: E402
+from eiesim.modelfile import load_model  # noqa: E402
 from workloads import lenet  # noqa: E402
 from workloads.digits import load_digits_split  # noqa: E402
 from compressor.csc import share_matrix  # noqa: E402
@@ -130,6 +131,7 @@ def test_digits_split_is_fixed_and_nothing_downloaded():
     ({"dense_epochs": 0}, "dense_epochs must be at least 1"),
     ({"eie_images": 0}, "eie_images must be at least 1"),
     ({"check_images": -1}, "check_images must be at least 0"),
+    ({"eie_settings": (("n_pe", 8),)}, "eie_settings must not hold n_pe: it is a setting of its own"),
 ])
 def test_bad_settings_are_refused(change, message):
     with pytest.raises(EieError, match=message):
@@ -139,11 +141,15 @@ def test_bad_settings_are_refused(change, message):
 def test_cli_lenet_writes_json(run_cli, tmp_path, monkeypatch):
     monkeypatch.setattr(LeNetSettings, "reduced", classmethod(lambda cls: TINY))
     out = tmp_path / "lenet.json"
-    code, stdout, err = run_cli("lenet", "--seed", "2", "--pes", "16", "--json", out, "--export", tmp_path)
+    code, stdout, err = run_cli("lenet", "--seed", "2", "--pes", "16", "--set", "queue_depth=2", "--json", out,
+                                "--export", tmp_path)
     assert code == 0, err
     assert "| EIE fixed point |" in stdout and "(16 PEs" in stdout
     data = json.loads(out.read_text())
     assert data["seed"] == 2 and data["settings"]["n_pe"] == 16 and len(data["layers"]) == 3
+    assert data["settings"]["eie_settings"] == [["queue_depth", 2]]
+    # --set reaches the chip the network was compressed for and run on.
+    assert load_model(tmp_path / "lenet.eie").config.settings() == {"n_pe": 16, "queue_depth": 2}
     # The exported network runs under 'eiesim infer': on the chip, calibrated on the training
     # images, it classifies every test image as the float model does.
     report = tmp_path / "infer.json"
@@ -158,3 +164,5 @@ def test_cli_lenet_writes_json(run_cli, tmp_path, monkeypatch):
     assert code == 1 and "--export" in err and "does not exist" in err
     code, _, err = run_cli("lenet", "--pes", "0")
     assert code == 2 and "Invalid value for '--pes'" in err
+    code, _, err = run_cli("lenet", "--pes", "8", "--set", "n_pe=4")
+    assert code == 1 and err == "eiesim: error: --set n_pe=4: n_pe is already set by a named option\n"

@@ -529,13 +529,12 @@ def _torch_matrices(csr: sp.csr_matrix, device: str) -> dict[str, Any]:
     return {"dense": dense.to(device), "sparse": sparse.to(device)}
 
 
-def simulate_eie(bench: Benchmark, seed: int, n_pe: int, engine: str) -> EieRow:
+def simulate_eie(bench: Benchmark, seed: int, config: ArchConfig, engine: str) -> EieRow:
     """Simulated EIE time and energy of one benchmark layer for one frame (batch 1): the
     same weights and first frame as the measured columns, weight-shared (layer cache)."""
-    config = ArchConfig.make(n_pe=n_pe)
     layer, acts = benchmark_layer(bench.name, config, seed)
     result = simulate(layer, acts, config, engine=engine)
-    return EieRow(bench.name, n_pe, engine, int(result.cycles), result.time_us * 1e-6,
+    return EieRow(bench.name, config.n_pe, engine, int(result.cycles), result.time_us * 1e-6,
                   float(result.energy.total) * 1e-12, "modelled (eiesim energy model, pJ tables)")
 
 
@@ -547,14 +546,15 @@ def run_baselines(
     warmup: int = 3,
     threads: int | None = 1,
     seed: int = 0,
-    eie_pes: int | None = 64,
+    eie: ArchConfig | None = ArchConfig(),
     engine: str = "fast",
     energy_seconds: float = 0.5,
     progress: Callable[[str], None] | None = None,
     max_spread: float = MAX_SPREAD,
 ) -> BaselineReport:
-    """Baselines of the benchmark layers (all nine by default) and simulated EIE, with
-    ``threads`` torch threads (1 by default; None leaves torch's choice)."""
+    """Baselines of the benchmark layers (all nine by default) and simulated EIE on the
+    machine ``eie`` (None: not simulated), with ``threads`` torch threads (1 by default;
+    None leaves torch's choice)."""
     progress = progress or (lambda _: None)
     torch = require_torch()
     names = benchmark_names(names)
@@ -574,18 +574,19 @@ def run_baselines(
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        return _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress,
+        return _run(names, devices, batches, repeats, warmup, seed, eie, engine, energy_seconds, progress,
                     max_spread)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy_seconds, progress, max_spread):
+def _run(names, devices, batches, repeats, warmup, seed, eie, engine, energy_seconds, progress, max_spread):
     """Each layer generated once, measured on every device, then simulated on EIE."""
-    engine = engine if eie_pes else None
+    engine = engine if eie is not None else None
     settings = {
         "benchmarks": names, "devices": devices, "batches": batches, "repeats": repeats,
-        "warmup": warmup, "seed": seed, "eie_pes": eie_pes, "engine": engine,
+        "warmup": warmup, "seed": seed, "eie_pes": eie.n_pe if eie is not None else None,
+        "eie_settings": eie.settings() if eie is not None else None, "engine": engine,
         "energy_seconds": energy_seconds, "max_spread": max_spread,
     }
     report = BaselineReport(settings, environment(devices), [])
@@ -596,13 +597,13 @@ def _run(names, devices, batches, repeats, warmup, seed, eie_pes, engine, energy
         inputs = np.vstack([frames, np.ones((1, frames.shape[1]))]) if bench.has_bias else frames
         report.measurements += measure_layer(
             name, weights, inputs, devices, batches, repeats, warmup, energy_seconds, max_spread)
-        if engine is not None:
-            progress(f"{name}: EIE at {eie_pes} PEs ({engine} engine)")
-            report.eie.append(simulate_eie(bench, seed, eie_pes, engine))
+        if eie is not None:
+            progress(f"{name}: EIE at {eie.n_pe} PEs ({engine} engine)")
+            report.eie.append(simulate_eie(bench, seed, eie, engine))
     report.environment["load_after"] = os.getloadavg()[0]
-    if not eie_pes:
+    if eie is None:
         report.eie_note = "EIE not simulated (disabled)."
     else:
         notes = "; ".join(sorted({r.energy_note for r in report.eie}))
-        report.eie_note = f"EIE: simulated at {eie_pes} PEs, {ArchConfig().clock_mhz:g} MHz; energy {notes}."
+        report.eie_note = f"EIE: simulated on {eie.describe()}, {eie.clock_mhz:g} MHz; energy {notes}."
     return report

@@ -71,6 +71,7 @@ class LeNetSettings:
     eie_images: int | None = None  # test images run on the engine; None: all of them
     check_images: int = 4  # of those, checked against the functional model
     n_pe: int = 64
+    eie_settings: tuple[tuple[str, Any], ...] = ()  # other machine fields (FIELD, VALUE) of the simulated EIE
 
     @classmethod
     def full(cls) -> "LeNetSettings":
@@ -91,6 +92,9 @@ class LeNetSettings:
         for name, least in counts.items():
             if getattr(self, name) < least:
                 raise EieError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        named = {"n_pe", "weight_bits"} & {name for name, _ in self.eie_settings}
+        if named:
+            raise EieError(f"eie_settings must not hold {', '.join(sorted(named))}: it is a setting of its own")
         if self.eie_images is not None and self.eie_images < 1:
             raise EieError(f"eie_images must be at least 1 (or None for all), got {self.eie_images}")
         return self
@@ -344,7 +348,7 @@ def run_lenet(
         stages.append(Stage("centroids fine-tuned", shared_accuracy(torch, shared, data),
                             "gradients summed per cluster"))
 
-    config = ArchConfig.make(n_pe=settings.n_pe, weight_bits=settings.weight_bits)
+    config = ArchConfig.make(**dict(settings.eie_settings), n_pe=settings.n_pe, weight_bits=settings.weight_bits)
     encoded = [
         compress_layer(layer.matrix(), config, name=name, has_bias=True,
                        activation="relu" if i < len(shared) - 1 else "none")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from eiecore.atomic import check_outputs, json_text, text_writer
-from eiesim.cli import BATCH, SEED, FiniteFloatRange
+from eiecore.errors import EieError
+from eiesim.cli import BATCH, SEED, FiniteFloatRange, config_fields, config_option
 from eiesim.engines import engine_names
 from workloads.sampling import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
 
@@ -37,21 +38,26 @@ from workloads.sampling import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
               help="Least run time per energy reading (RAPL/NVML, where readable).")
 @click.option("--json", "json_out", metavar="OUT", default=None,
               help="Write the full report here (atomically).")
+@config_option
 def baseline(benchmark, devices, batches, repeats, warmup, max_spread, threads, seed, pes, engine, energy_seconds,
-             json_out):
+             json_out, settings):
     """Time W @ a (dense and CSR, PyTorch) per layer and compare with simulated EIE.
 
     The headline is the geometric mean, over the layers with stable timings, of the median
     CPU dense batch-1 time per frame (thread CPU time with one thread) over the simulated
     EIE time; it is printed with the thread count and the machine's load average.
     """
+    from eiesim.config import ArchConfig
     from workloads.baselines import run_baselines
 
+    if not pes and settings:
+        raise EieError("--set configures the simulated EIE, which --pes 0 turns off")
+    eie = ArchConfig.make(**config_fields(settings, n_pe=pes)) if pes else None
     outputs = check_outputs({"--json": json_out})
     names = benchmark  # "all" or one name; run_baselines expands it
     report = run_baselines(
         names, list(devices) or None, batches, repeats, warmup, threads, seed,
-        eie_pes=pes or None, engine=engine, energy_seconds=energy_seconds,
+        eie=eie, engine=engine, energy_seconds=energy_seconds,
         progress=lambda msg: click.echo(msg, err=True), max_spread=max_spread,
     )
     click.echo(report.to_markdown())

@@ -41,7 +41,7 @@ def measure_baselines(s: PaperSettings, names: list[str]):
     from concurrent.futures import ProcessPoolExecutor
 
     kwargs = dict(batches=s.baseline_batches, repeats=s.baseline_repeats, warmup=s.baseline_warmup, seed=s.seed,
-                  eie_pes=None, threads=1)
+                  eie=None, threads=1)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(run_baselines, names, **kwargs).result()
 
