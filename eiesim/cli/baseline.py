@@ -30,8 +30,8 @@ from workloads.sampling import MAX_REPEATS_FACTOR, MAX_SPREAD, MIN_SAMPLE_S
               help="torch threads (torch.set_num_threads); one keeps a shared machine's noise lowest.")
 @click.option("--seed", default=0, show_default=True, type=SEED,
               help="Seed of the generated layer weights and input frames.")
-@click.option("--pes", default=64, show_default=True, type=click.IntRange(min=0),
-              help="PEs of the simulated EIE column (0: do not simulate).")
+@click.option("--pes", type=click.IntRange(min=0),
+              help="PEs of the simulated EIE column (0: do not simulate) [default: 64].")
 @click.option("--engine", type=click.Choice(list(engine_names())), default="fast", show_default=True,
               help="Simulator engine.")
 @click.option("--energy-seconds", default=0.5, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
@@ -50,9 +50,9 @@ def baseline(benchmark, devices, batches, repeats, warmup, max_spread, threads, 
     from eiesim.config import ArchConfig
     from workloads.baselines import run_baselines
 
-    if not pes and settings:
+    if pes == 0 and settings:
         raise EieError("--set configures the simulated EIE, which --pes 0 turns off")
-    eie = ArchConfig.make(**config_fields(settings, n_pe=pes)) if pes else None
+    eie = None if pes == 0 else ArchConfig.make(**config_fields(settings, n_pe=pes))
     outputs = check_outputs({"--json": json_out})
     names = benchmark  # "all" or one name; run_baselines expands it
     report = run_baselines(
