@@ -10,12 +10,20 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from eiesim import clear_caches
 from eiesim.energy.base import Line, ModelEnergy
 from eiesim.energy.report import EnergyReport
 from eiesim.sweep import SweepSpec, tasks
 from eiesim.sweep.layers import cache_folder
 
 from tests.sweep_helpers import TINY
+
+
+@pytest.fixture(autouse=True)
+def _as_a_new_worker():
+    """Each test starts as a new worker process would: no memo, no last encoding, no engine
+    warmed (an earlier test's run would otherwise leave them filled)."""
+    clear_caches()
 
 
 def _line(name: str, module: str, count: float, pj_each: float) -> Line:
@@ -68,7 +76,6 @@ class _Spy:
 def test_the_engine_is_warmed_once_per_engine_and_process(monkeypatch):
     spy = _Spy()  # no need to compile anything here
     monkeypatch.setattr(tasks, "simulate", spy)
-    tasks._WARM.clear()
     tasks.warm_engine("fast")
     tasks.warm_engine("fast")
     assert spy.calls == [{"engine": "fast", "outputs": False}]  # the engine asked for, timing only
