@@ -40,8 +40,15 @@ def _sweep(store, chunk: int, jobs: int = 1, *options: str) -> list[str]:
 )
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path, run_cli, sig, jobs, group, options):
     store = tmp_path / "store"
-    proc = subprocess.Popen(_sweep(store, 1, jobs, *options), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A program started while SIGINT is ignored keeps ignoring it, and this test may run so (as
+    # a script's background job, or in mutmut's workers, which ignore Ctrl-C): the sweep would
+    # then not stop. A handled SIGINT is reset to its default in the started program.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(_sweep(store, 1, jobs, *options), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 120
     while len(list(store.glob("part-*.parquet"))) < 3:
         assert proc.poll() is None, "sweep ended before it could be killed"

@@ -52,7 +52,9 @@ MODULES: dict[str, list[str]] = {
                                "tests/test_streamed_weights.py::test_worked_example_cycle_by_cycle"],
     **{f"eiesim/sweep/{name}.py": [*SWEEP_TESTS, *{
         "store": ["tests/test_sweep_run.py"],
-        "runner": ["tests/test_sweep_run.py", "tests/test_sweep_resume.py"],
+        "sources": ["tests/test_sweep_sources.py"],
+        "tasks": ["tests/test_sweep_tasks.py"],
+        "runner": ["tests/test_sweep_run.py", "tests/test_sweep_resume.py", "tests/test_sweep_runner.py"],
         "fingerprint": ["tests/test_caches.py", "tests/test_fingerprint.py"]}.get(name, [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
     "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py", "tests/test_torch_graph.py"],
