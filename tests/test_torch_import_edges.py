@@ -1,0 +1,218 @@
+"""Import of PyTorch layers at its edges: a GRU without bias laid out by hand, modules and
+state dicts at the root (no prefix), every skip reason and error message exactly, and how
+state-dict files are read (tensors mapped to the CPU, no arbitrary objects unpickled)."""
+
+import fractions
+import io
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from eiecore.errors import EieError  # noqa: E402
+from workloads.torch_import import (  # noqa: E402
+    _load_state_dict,
+    layers_from_module,
+    layers_from_state_dict,
+    load_torch_layers,
+)
+
+NO_LAYER = "has no nn.Linear, nn.LSTM or nn.GRU layer to import"
+RNN = ("rnn (RNN): nn.RNN (vanilla RNN) is not supported: its nonlinearity (tanh or relu) is not stored in a state dict; "
+       "use nn.LSTM or nn.GRU")
+
+
+def tensor(*rows):
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def test_gru_without_bias_by_hand():
+    # H = 1, one input: W_ih = (r, z, n) = (1, 2, 3), W_hh = (4, 5, 6). Rows over [x | h]:
+    # r = [1 4], z = [2 5], n's input term [3 0], n's hidden term [0 6]; no bias column.
+    state = {"weight_ih_l0": tensor([1.0], [2.0], [3.0]), "weight_hh_l0": tensor([4.0], [5.0], [6.0])}
+    (name, matrix, has_bias), = layers_from_state_dict(state).layers
+    assert (name, has_bias) == ("gru.l0", False)
+    np.testing.assert_array_equal(matrix, [[1, 4], [2, 5], [3, 0], [0, 6]])
+    gru = nn.GRU(1, 1, bias=False).double()
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(state["weight_ih_l0"])
+        gru.weight_hh_l0.copy_(state["weight_hh_l0"])
+    np.testing.assert_array_equal(layers_from_module(gru).layers[0].matrix, matrix)
+
+
+@pytest.mark.parametrize("key", ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"])
+def test_gru_weights_of_the_wrong_type_name_the_layer(key):
+    state = {"g.weight_ih_l0": torch.ones(3, 2), "g.weight_hh_l0": torch.ones(3, 1),
+             "g.bias_ih_l0": torch.ones(3), "g.bias_hh_l0": torch.ones(3)}
+    state[f"g.{key}"] = state[f"g.{key}"].long()
+    with pytest.raises(EieError) as info:
+        layers_from_state_dict(state)
+    assert str(info.value) == "layer g.l0: weights must be floating-point numbers, got torch.int64"
+
+
+def test_an_lstm_of_hidden_size_one_from_a_state_dict():
+    state = {"weight_ih_l0": torch.ones(4, 2), "weight_hh_l0": torch.ones(4, 1)}
+    (name, matrix, has_bias), = layers_from_state_dict(state).layers
+    assert (name, matrix.shape, has_bias) == ("lstm.l0", (4, 3), False)
+
+
+@pytest.mark.parametrize("state, message", [
+    ({"r.weight_ih_l0": torch.ones(4, 2)}, "r: recurrent weights without a 2-D weight_hh_l0"),
+    ({"r.weight_ih_l0": torch.ones(4, 2), "r.weight_hh_l0": torch.ones(4)},
+     "r: recurrent weights without a 2-D weight_hh_l0"),
+    ({"r.weight_ih_l0": torch.ones(4, 2), "r.weight_hh_l0": torch.ones(4, 0)},
+     "r: recurrent weights without a 2-D weight_hh_l0"),
+    # 9 rows over hidden 2: 4 gates and one row left over, not an LSTM.
+    ({"r.weight_ih_l0": torch.ones(9, 2), "r.weight_hh_l0": torch.ones(9, 2)},
+     "r: weight_hh_l0 is (9, 2): not an LSTM, GRU or RNN"),
+    ({"weight_ih_l0": torch.ones(9, 2), "weight_hh_l0": torch.ones(9, 2)},
+     "state dict root: weight_hh_l0 is (9, 2): not an LSTM, GRU or RNN"),
+])
+def test_recurrent_shapes_that_are_no_known_layer(state, message):
+    with pytest.raises(EieError) as info:
+        layers_from_state_dict(state)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("state, skipped", [
+    ({"bn.running_mean": torch.zeros(3), "bn.num_batches_tracked": torch.tensor(0)},
+     "bn (state dict): no weight matrix (running_mean, num_batches_tracked)"),
+    ({"weight": torch.ones(3), "bias": torch.ones(3)}, "state dict root (state dict): a 1-D weight is not a fully "
+                                                       "connected layer"),
+    ({"a.in_proj_weight": torch.ones(6, 2), "a.in_proj_bias": torch.ones(6)},
+     "a (state dict): attention's packed in_proj is not imported (its out_proj Linear is)"),
+    ({"e.weight": torch.ones(5, 2)}, "e (state dict): a 2-D weight without a bias: a state dict cannot tell "
+                                     "nn.Linear(bias=False) from nn.Embedding; import the model with --torch-module "
+                                     "(and --state-dict) instead"),
+    (nn.RNN(2, 2).state_dict(), RNN),
+])
+def test_state_dict_skip_reasons_word_for_word(state, skipped):
+    with pytest.raises(EieError) as info:
+        layers_from_state_dict(state)
+    assert str(info.value) == f"state dict {NO_LAYER} ({skipped})"
+    assert layers_from_state_dict({**state, "fc.weight": torch.ones(1, 1), "fc.bias": torch.ones(1)}).skipped == (
+        skipped,)
+
+
+@pytest.mark.parametrize("module, skipped", [
+    (nn.Conv1d(1, 1, 2), "Conv1d (Conv1d): convolutions are not fully connected layers (EIE runs FC and LSTM layers)"),
+    (nn.LayerNorm(2), "LayerNorm (LayerNorm): not a fully connected or recurrent layer"),
+    (nn.RNN(2, 2), RNN),
+])
+def test_module_skip_reasons_word_for_word(module, skipped):
+    with pytest.raises(EieError) as info:
+        layers_from_module(module)
+    assert str(info.value) == f"module {type(module).__name__} {NO_LAYER} ({skipped})"
+
+
+def test_attention_is_skipped_but_its_out_proj_imported():
+    net = layers_from_module(nn.MultiheadAttention(2, 1))
+    assert [layer.name for layer in net.layers] == ["out_proj"]
+    assert net.skipped == ("MultiheadAttention (MultiheadAttention): attention's packed in_proj is not imported "
+                           "(its out_proj Linear is)",)
+
+
+def save(path, state):
+    torch.save(state, path)
+    return str(path)
+
+
+def test_messages_name_the_file_and_the_root_prefix(tmp_path):
+    with pytest.raises(EieError) as info:
+        load_torch_layers()
+    assert str(info.value) == "a PyTorch source needs 'module:attr', a state-dict file, or both"
+    path = save(tmp_path / "norm.pt", nn.LayerNorm(2).state_dict())
+    with pytest.raises(EieError) as info:
+        load_torch_layers(state_dict=path)
+    assert str(info.value) == (f"{path} {NO_LAYER} (state dict root (state dict): a 1-D weight is not a fully "
+                               "connected layer)")
+    # A pruning mask at the root: the names carry no prefix.
+    for state, message in [
+        ({"weight_mask": torch.ones(2, 2)}, "state dict has weight_mask but no weight_orig"),
+        ({"weight_orig": torch.ones(2, 2), "weight_mask": torch.ones(2, 1), "bias": torch.ones(2)},
+         "weight_mask has shape (2, 1) but weight_orig has (2, 2)"),
+        ({"fc.weight_orig": torch.ones(2, 2), "fc.weight_mask": torch.full((2, 2), 0.5), "fc.bias": torch.ones(2)},
+         "fc.weight_mask must hold only 0 and 1 (a pruning mask)"),
+    ]:
+        with pytest.raises(EieError) as info:
+            load_torch_layers(state_dict=save(tmp_path / "mask.pt", state))
+        assert str(info.value) == message
+
+
+def test_a_root_state_dict_loads_into_its_module(tmp_path, monkeypatch):
+    (tmp_path / "edge_models_xyz.py").write_text(textwrap.dedent("""
+        import torch
+        linear = torch.nn.Linear(2, 1)
+        def fails_quietly():
+            raise RuntimeError()
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = save(tmp_path / "lin.pt", {"weight": tensor([1.0, 2.0]), "bias": tensor(3.0)})
+    (name, matrix, has_bias), = load_torch_layers("edge_models_xyz:linear", state_dict=path).layers
+    assert (name, has_bias) == ("linear", True)
+    np.testing.assert_array_equal(matrix, [[1, 2, 3]])
+    wrong = save(tmp_path / "wrong.pt", {"weight": torch.ones(3, 3), "bias": torch.ones(3)})
+    with pytest.raises(EieError) as info:
+        load_torch_layers("edge_models_xyz:linear", state_dict=wrong)
+    assert str(info.value) == (f"cannot load {wrong} into Linear: RuntimeError: Error(s) in loading state_dict "
+                               "for Linear:")
+    # An exception without a message is named by its type alone.
+    with pytest.raises(EieError) as info:
+        load_torch_layers("edge_models_xyz:fails_quietly")
+    assert str(info.value) == "calling edge_models_xyz:fails_quietly() failed: RuntimeError"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("edge_no_such_module_xyz:net",
+     "cannot import module 'edge_no_such_module_xyz': ModuleNotFoundError: No module named 'edge_no_such_module_xyz'"),
+    ("edge_a_xyz:b:net", "cannot import module 'edge_a_xyz:b': ModuleNotFoundError: No module named 'edge_a_xyz:b'"),
+    (5, "PyTorch module 5 must be 'module:attr'"),
+])
+def test_module_specs_that_cannot_be_imported(spec, message):
+    with pytest.raises(EieError) as info:
+        load_torch_layers(spec)
+    assert str(info.value) == message
+
+
+def test_the_current_directory_is_searched_before_the_path(tmp_path, monkeypatch):
+    elsewhere, here = tmp_path / "elsewhere", tmp_path / "here"
+    for folder, width in ((elsewhere, 5), (here, 2)):
+        folder.mkdir()
+        (folder / "edge_shadowed_xyz.py").write_text(f"import torch\nnet = torch.nn.Linear({width}, 1)\n")
+    monkeypatch.syspath_prepend(str(elsewhere))
+    monkeypatch.chdir(here)
+    monkeypatch.delitem(sys.modules, "edge_shadowed_xyz", raising=False)
+    try:
+        assert load_torch_layers("edge_shadowed_xyz:net").layers[0].matrix.shape == (1, 3)
+    finally:
+        sys.modules.pop("edge_shadowed_xyz", None)
+
+
+def test_a_state_dict_saved_on_a_gpu_is_read_onto_the_cpu(tmp_path):
+    """The storages of a checkpoint written on a GPU are marked 'cuda' in its pickle; written
+    here by relabelling a CPU checkpoint's storage location."""
+    buffer = io.BytesIO()
+    torch.save({"fc.weight": torch.ones(2, 3), "fc.bias": torch.zeros(2)}, buffer)
+    path = tmp_path / "gpu.pt"
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src, zipfile.ZipFile(path, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith("data.pkl"):
+                assert data.count(b"X\x03\x00\x00\x00cpu") == 1
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x04\x00\x00\x00cuda")
+            dst.writestr(name, data)
+    state = _load_state_dict(str(path))
+    assert [(key, value.device.type) for key, value in state.items()] == [("fc.weight", "cpu"), ("fc.bias", "cpu")]
+
+
+def test_a_file_with_other_objects_is_not_unpickled(tmp_path):
+    path = save(tmp_path / "obj.pt", {"fc.weight": torch.ones(1, 1), "fc.bias": torch.ones(1),
+                                      "ratio": fractions.Fraction(1, 2)})
+    with pytest.raises(EieError, match=r"cannot read .*obj\.pt as a PyTorch state dict: UnpicklingError: Weights "
+                                       r"only load failed"):
+        load_torch_layers(state_dict=path)
