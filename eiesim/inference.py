@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -638,19 +637,18 @@ def plot_latency(result: InferenceResult, path) -> None:
 
     data = [result.cycles[:, i] / result.clock_mhz for i in range(len(result.layer_names))]
     labels = [*result.layer_names, "network"]
-    fig, axes = plt.subplots(1, len(labels), figsize=(max(4.0, 1.6 * len(labels) + 1.0), 3.4), squeeze=False,
-                             sharey=True)
-    for ax, values, label in zip(axes[0], [*data, result.latency_us], labels):
+    # At least two panels (a layer and the network), so ``axes`` is a row of them.
+    fig, axes = plt.subplots(1, len(labels), figsize=(1.6 * len(labels) + 1.0, 3.4), sharey=True)
+    for ax, values, label in zip(axes, [*data, result.latency_us], labels):
         ax.boxplot(values, whis=(5, 95), showfliers=True, widths=0.6)
         ax.set_xticks([1], [label], rotation=20, ha="right")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("latency per input (us)")
+    axes[0].set_ylabel("latency per input (us)")
     fig.suptitle(f"{len(result.latency_us)} inputs, {result.config.n_pe} PEs at {result.clock_mhz:g} MHz "
                  "(box: quartiles, whiskers: p5-p95)", fontsize=9)
     fig.tight_layout()
-    suffix = Path(path).suffix.lstrip(".") or "png"
-    try:
-        fig.savefig(path, format=suffix, dpi=120)
+    try:  # the format is the file name's suffix
+        fig.savefig(path, dpi=120)
     except ValueError as exc:  # matplotlib names the formats it supports
         raise EieError(f"cannot draw {path}: {' '.join(str(exc).split())}") from None
     finally:

@@ -1,0 +1,144 @@
+"""Whole-network inference results by hand: the summary's statistics, the JSON document, the
+latency figure and the accuracy of sequence outputs, on results whose numbers are set here."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from eiesim.config import ArchConfig
+from eiesim.inference import InferenceResult, plot_latency
+
+SMALL = ArchConfig(n_pe=2, accumulators_per_pe=4)  # 800 MHz: 800 cycles are 1 us
+
+
+def result(**extra) -> InferenceResult:
+    """Four inputs through layers a and b, every number chosen by hand."""
+    cycles = np.array([[800, 1600], [1600, 800], [2400, 4000], [800, 0]])  # totals 3, 3, 8, 1 us
+    energy = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])  # totals 3, 7, 11, 15 pJ
+    calls = np.array([[1, 2], [1, 2], [1, 2], [1, 4]])
+    density = np.array([[1.0, 0.5], [0.5, 0.5], [0.25, 0.5], [0.25, 0.25]])
+    outputs = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    floats = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    formats = {"a": {"act_frac_bits": 12, "weight_frac_bits": 14}, "b": {"act_frac_bits": 10, "weight_frac_bits": 13}}
+    return InferenceResult(["a", "b"], cycles, energy, calls, density, outputs, floats, formats, SMALL, "fast",
+                           **extra)
+
+
+def percentiles(p50, p95, top, mean):
+    return {"p50": p50, "p95": p95, "max": top, "mean": mean}
+
+
+def test_summary_by_hand():
+    s = result(host_ops={"aten.add": 2.0}, dropped_negative={"b": 0.25}).summary()
+    # Totals 3, 3, 8, 1 us sorted 1, 3, 3, 8: p95 at rank 0.95 x 3 = 2.85, 3 + 0.85 x 5.
+    assert s["inputs"] == 4
+    assert s["latency_us"] == pytest.approx(percentiles(3.0, 7.25, 8.0, 3.75))
+    assert s["energy_pj"] == {"mean": 9.0, "max": 15.0}
+    a, b = s["layers"]["a"], s["layers"]["b"]
+    assert a.pop("latency_us") == pytest.approx(percentiles(1.5, 2.85, 3.0, 1.75))
+    assert a == {"mean_cycles": 1400.0, "mean_energy_pj": 4.0, "calls_per_input": 1.0, "input_density": 0.5,
+                 "act_frac_bits": 12, "weight_frac_bits": 14}
+    assert b.pop("latency_us") == pytest.approx(percentiles(1.5, 4.55, 5.0, 2.0))  # 0, 1, 2, 5: 2 + 0.85 x 3
+    assert b == {"mean_cycles": 1600.0, "mean_energy_pj": 5.0, "calls_per_input": 2.5, "input_density": 0.4375,
+                 "act_frac_bits": 10, "weight_frac_bits": 13}
+    assert list(s["layers"]) == ["a", "b"]
+    # Chip against float: errors 1 (input 0) and 1 (input 3), relative to max |float| = 1; argmax
+    # 0, 1, 0, 1 against 0, 1, 0, 0. Correlation of the flattened outputs: their centred sums
+    # give 1.5 / sqrt(3.875 x 2).
+    vs = s["vs_float"]
+    assert (vs["max_abs_error"], vs["max_rel_error"], vs["top1_agreement"], vs["not_finite"]) == (1.0, 1.0, 0.75, 0)
+    assert vs["correlation"] == pytest.approx(1.5 / np.sqrt(7.75))
+    assert s["host_ops_per_input"] == {"aten.add": 2.0} and s["dropped_negative_inputs"] == {"b": 0.25}
+    assert "reference" not in s and "vs_reference" not in s and "accuracy" not in s
+
+
+def test_summary_against_a_reference_and_labels():
+    ref = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    s = result(reference=ref, labels=np.array([0, 1, 1, 1]), reference_name="torch").summary()
+    assert s["reference"] == "torch"
+    # Chip - ref: 1 at input 0, 1 and -1 at input 2: 1, relative to max |ref| = 1 (not max |chip| = 2).
+    assert (s["vs_reference"]["max_abs_error"], s["vs_reference"]["max_rel_error"]) == (1.0, 1.0)
+    assert s["vs_reference"]["top1_agreement"] == 0.75  # argmax 0, 1, 0, 1 against 0, 1, 1, 1
+    assert s["float_vs_reference"]["top1_agreement"] == 0.5  # 0, 1, 0, 0 against 0, 1, 1, 1
+    assert s["accuracy"] == {"chip": 0.75, "float": 0.5, "reference": 1.0}
+    # Reference statistics relative to max |reference|, chip and float alike.
+    swapped = result(reference=np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])).summary()
+    assert swapped["float_vs_reference"]["max_rel_error"] == 0.5  # 1 / max |ref| = 1 / 2
+    assert result(labels=np.array([0, 1, 1, 1])).summary()["accuracy"] == {"chip": 0.75, "float": 0.5}
+
+
+def test_accuracy_of_sequence_outputs_takes_the_class_axis():
+    # One input, two time steps, three classes: argmax over the last axis is 1, then 0.
+    outputs = np.array([[[0.0, 5.0, 1.0], [2.0, 0.0, 1.0]]])
+    r = InferenceResult(["a"], np.array([[800]]), np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1)), outputs,
+                        outputs, {"a": {}}, SMALL, "fast", labels=np.array([[1, 1]]))
+    assert r.summary()["accuracy"] == {"chip": 0.5, "float": 0.5}
+
+
+NOT_MODELLED = ("work outside the PE array (host operations: LSTM/GRU gate nonlinearities and state update, and "
+                "every operation of host_ops_per_input; moving x_t and h_t into the source register file); the "
+                "register-file swap between layers costs 0 cycles")
+
+
+def test_json_document():
+    r = result()
+    doc = r.to_dict()
+    assert {k: doc[k] for k in ("engine", "n_pe", "queue_depth", "timing", "settings", "clock_mhz", "precision",
+                                "value_bits", "layer_names")} == {
+        "engine": "fast", "n_pe": 2, "queue_depth": 8, "timing": "spec", "settings": SMALL.settings(),
+        "clock_mhz": 800.0, "precision": "fixed", "value_bits": 16, "layer_names": ["a", "b"]}
+    assert doc["per_input"] == {"cycles": r.cycles.tolist(), "energy_pj": r.energy_pj.tolist(),
+                                "latency_us": [3.0, 3.0, 8.0, 1.0]}
+    assert doc["not_modelled"] == NOT_MODELLED
+    assert doc["latency_us"] == r.summary()["latency_us"] and doc["inputs"] == 4
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+def test_latency_figure_by_hand(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    # One layer over 100 inputs of 1..100 us: the whiskers end at the last values inside p5 = 5.95
+    # and p95 = 95.05 (6 and 95), the 10 values past them are drawn as outliers.
+    cycles = 800 * np.arange(1, 101)[:, None]
+    r = InferenceResult(["fc"], cycles, np.ones((100, 1)), np.ones((100, 1)), np.ones((100, 1)),
+                        np.zeros((100, 1)), np.zeros((100, 1)), {"fc": {}}, SMALL, "fast")
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (figures.append(fig), close(fig)))
+    path = tmp_path / "lat.png"
+    plot_latency(r, path)
+    (fig,) = figures
+    # Two panels (the layer, the network) of 1.6 in each + 1 in, 3.4 in high, at 120 dpi.
+    assert png_size(path) == (504, 408)
+    assert len(fig.axes) == 2
+    for ax, label in zip(fig.axes, ["fc", "network"]):
+        assert [t.get_text() for t in ax.get_xticklabels()] == [label] and list(ax.get_xticks()) == [1]
+        tick = ax.get_xticklabels()[0]
+        assert (tick.get_rotation(), tick.get_horizontalalignment()) == (20.0, "right")
+        assert all(line.get_visible() and line.get_alpha() == 0.3 for line in ax.yaxis.get_gridlines())
+        assert not any(line.get_visible() for line in ax.xaxis.get_gridlines())
+        box, low, high, _, _, median, outliers = ax.lines
+        assert (min(low.get_ydata()), max(high.get_ydata())) == (6.0, 95.0)
+        assert list(median.get_ydata()) == [50.5, 50.5]
+        assert sorted(outliers.get_ydata()) == [1, 2, 3, 4, 5, 96, 97, 98, 99, 100]
+        assert (min(box.get_xdata()), max(box.get_xdata())) == pytest.approx((0.7, 1.3))  # 0.6 wide
+    a, b = fig.axes
+    assert a.get_shared_y_axes().joined(a, b)
+    assert (a.get_ylabel(), b.get_ylabel()) == ("latency per input (us)", "")
+    title = fig._suptitle
+    assert title.get_text() == "100 inputs, 2 PEs at 800 MHz (box: quartiles, whiskers: p5-p95)"
+    assert title.get_fontsize() == 9
+
+
+def test_a_latency_figure_in_an_unknown_format_is_one_line(tmp_path):
+    with pytest.raises(Exception) as info:
+        plot_latency(result(), tmp_path / "lat.xyz")
+    message = str(info.value)
+    assert type(info.value).__name__ == "EieError" and "\n" not in message
+    assert message.startswith(f"cannot draw {tmp_path / 'lat.xyz'}: Format 'xyz' is not supported (supported "
+                              "formats: ")
