@@ -142,3 +142,65 @@ def test_a_latency_figure_in_an_unknown_format_is_one_line(tmp_path):
     assert type(info.value).__name__ == "EieError" and "\n" not in message
     assert message.startswith(f"cannot draw {tmp_path / 'lat.xyz'}: Format 'xyz' is not supported (supported "
                               "formats: ")
+
+
+@pytest.mark.parametrize("chip, ref, expected", [
+    # One value not finite: left out; the rest 1, 2, 3 against 1, 2, 4 (max |ref| 4); the
+    # correlation of those three: centred products sum to 3 over sqrt(2 x 14/3).
+    ([[np.inf, 1.0], [2.0, 3.0]], [[1.0, 1.0], [2.0, 4.0]],
+     {"max_abs_error": 1.0, "max_rel_error": 0.25, "correlation": 3 / np.sqrt(28 / 3), "top1_agreement": 1.0,
+      "not_finite": 1}),
+    # A reference of zeros: no relative error and no correlation (it does not vary).
+    ([[1.0, 0.0]], [[0.0, 0.0]],
+     {"max_abs_error": 1.0, "max_rel_error": None, "correlation": None, "top1_agreement": 1.0, "not_finite": 0}),
+    ([[0.0, 0.0]], [[0.0, 0.0]],
+     {"max_abs_error": 0.0, "max_rel_error": None, "correlation": None, "top1_agreement": 1.0, "not_finite": 0}),
+    # Nothing finite: nothing to say.
+    ([[np.nan, 1.0]], [[1.0, np.inf]],
+     {"max_abs_error": None, "max_rel_error": None, "correlation": None, "top1_agreement": None, "not_finite": 2}),
+    # One value: no correlation, no top-1.
+    ([[3.0]], [[1.0]],
+     {"max_abs_error": 2.0, "max_rel_error": 2.0, "correlation": None, "top1_agreement": None, "not_finite": 0}),
+    # A chip output that does not vary (1 wherever finite): no correlation. Top-1 over the rows
+    # left whole (rows 0 and 1, argmax 0 against 1).
+    ([[1.0, 1.0], [1.0, 1.0], [np.nan, 1.0]], [[0.0, 1.0], [1.0, 3.0], [0.0, 0.0]],
+     {"max_abs_error": 2.0, "max_rel_error": 2 / 3, "correlation": None, "top1_agreement": 0.0, "not_finite": 1}),
+    # Values near the top of float64 compare without overflow: the error of 1e308 is exact and
+    # the two points lie on a falling line.
+    ([[1e308, 0.5e308]], [[0.0, 0.5e308]],
+     {"max_abs_error": 1e308, "max_rel_error": 2.0, "correlation": -1.0, "top1_agreement": 0.0, "not_finite": 0}),
+])
+def test_agreement_edges_by_hand(chip, ref, expected):
+    from eiesim.inference import agreement
+
+    got = agreement(np.array(chip), np.array(ref))
+    assert got == pytest.approx(expected) and list(got) == list(expected)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None), ("auto", "auto"), (0, 0), (8, 8), ("8", 8), (np.int64(3), 3), (np.uint8(5), 5)])
+def test_fraction_bit_settings(value, expected):
+    from eiesim.inference import parse_frac_bits
+
+    got = parse_frac_bits(value, "--bits")
+    assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize("value, message", [
+    (True, "--bits takes a number of bits or 'auto', got True"),
+    (np.bool_(False), "--bits takes a number of bits or 'auto', got np.False_"),
+    (8.7, "--bits takes a number of bits or 'auto', got 8.7"),
+    (8.0, "--bits takes a number of bits or 'auto', got 8.0"),
+    ("8.7", "--bits takes a number of bits or 'auto', got '8.7'"),
+    ("Auto", "--bits takes a number of bits or 'auto', got 'Auto'"),
+    ([8], "--bits takes a number of bits or 'auto', got [8]"),
+    (-1, "--bits must be at least 0, got -1"),
+    ("-2", "--bits must be at least 0, got -2"),
+])
+def test_bad_fraction_bit_settings(value, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import parse_frac_bits
+
+    with pytest.raises(EieError) as info:
+        parse_frac_bits(value, "--bits")
+    assert str(info.value) == message
