@@ -204,3 +204,101 @@ def test_bad_fraction_bit_settings(value, message):
     with pytest.raises(EieError) as info:
         parse_frac_bits(value, "--bits")
     assert str(info.value) == message
+
+
+# ----- runs of small networks ------------------------------------------------------------
+
+
+def chain_model(config=SMALL):
+    """a = relu([[1, 0.5], [-1, 2]] x), then b = [1, 1] a: every value exact in fixed point."""
+    from compressor.csc import compress_layer
+    from eiesim.modelfile import CompressedModel
+
+    a = compress_layer(np.array([[1.0, 0.5], [-1.0, 2.0]]), config, name="a", activation="relu")
+    b = compress_layer(np.array([[1.0, 1.0]]), config, name="b", activation="none")
+    return CompressedModel([a, b], config)
+
+
+def test_negative_inputs_dropped_under_a_positive_only_broadcast():
+    from eiesim.inference import infer
+
+    # Input 0 gives layer a one negative input of its four over both inputs: 1/4. Under eie-cpp
+    # it is dropped: a sees [1, 0], relu([1, -1]) = [1, 0], b = 1. Layer b reads a ReLU's output.
+    r = infer(chain_model(), np.array([[1.0, -1.0], [0.5, 0.5]]), timing="eie-cpp")
+    assert r.dropped_negative == {"a": 0.25}
+    np.testing.assert_array_equal(r.outputs, [[1.0], [1.25]])
+    np.testing.assert_array_equal(r.input_density, [[1.0, 0.5], [1.0, 1.0]])  # a's [1, 0] is half zero
+    assert r.summary()["dropped_negative_inputs"] == {"a": 0.25}
+    assert infer(chain_model(), np.array([[1.0, -1.0]])).dropped_negative == {}  # spec timing: none dropped
+
+
+def test_float32_overflow_is_a_warning_and_left_out_of_the_statistics():
+    from compressor.csc import compress_layer
+    from eiecore.errors import EieWarning
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    big = CompressedModel([compress_layer(np.array([[3e38, 3e38]]), SMALL, name="x", activation="none")], SMALL)
+    with pytest.warns(EieWarning) as caught:
+        r = infer(big, np.array([[3.0, 3.0], [0.0, 0.0]]), precision="float32")
+    assert [str(w.message) for w in caught] == [
+        "float32 arithmetic overflowed: 1 of the chip's 2 outputs are infinite or NaN; the statistics leave them out"]
+    assert np.isinf(r.outputs[0, 0]) and r.outputs[1, 0] == 0.0
+    assert r.summary()["vs_float"]["not_finite"] == 1
+
+
+def test_run_time_checks_of_infer_word_for_word():
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    model, x = chain_model(), np.ones((2, 2))
+    for kwargs, message in [
+        ({"reference": np.array([[np.nan], [1.0]])}, "reference outputs contain NaN or infinity"),
+        ({"reference": np.ones((2, 2))}, "reference outputs have shape (2, 2), the chip's have (2, 1)"),
+        ({"labels": np.array([0, 1])}, "labels need a network with at least 2 outputs (a class is the largest output)"),
+        ({"calibration": np.ones((2, 3)), "act_frac_bits": 8},
+         "calibration inputs have 3 features but the first layer (a) takes 2"),
+    ]:
+        with pytest.raises(EieError) as info:
+            infer(model, x, **kwargs)
+        assert str(info.value) == message
+    with pytest.raises(EieError) as info:
+        infer("model.eie", x)
+    assert str(info.value) == ("model must be a CompressedModel (load a file with eiesim.modelfile.load_model), "
+                               "got str")
+
+
+def two_class_model():
+    from compressor.csc import compress_layer
+    from eiesim.modelfile import CompressedModel
+
+    return CompressedModel([compress_layer(np.array([[1.0, 0.0], [0.0, 1.0]]), SMALL, name="id",
+                                           activation="none")], SMALL)
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, 2], "labels must be classes 0..1 (the network has 2 outputs), got 0..2"),
+    ([-1, 1], "labels must be classes 0..1 (the network has 2 outputs), got -1..1"),
+    ([[0, 1]], "labels must be integers of shape (2,), got int64 (1, 2)"),
+])
+def test_labels_out_of_range(labels, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    with pytest.raises(EieError) as info:
+        infer(two_class_model(), np.array([[1.0, 0.0], [0.0, 1.0]]), labels=np.array(labels))
+    assert str(info.value) == message
+
+
+def test_labels_at_both_ends_and_the_settings_passed_on():
+    from eiesim.inference import infer
+
+    # Identity: input 0 is class 0, input 1 class 1 (the last class allowed).
+    r = infer(two_class_model(), np.array([[1.0, 0.0], [0.0, 1.0]]), labels=np.array([0, 1]), queue_depth=2,
+              config={"clock_mhz": 400.0}, value_bits=12, progress=True)
+    assert r.summary()["accuracy"] == {"chip": 1.0, "float": 1.0}
+    assert (r.config.queue_depth, r.config.clock_mhz, r.config.value_bits) == (2, 400.0, 12)
+    # Inputs, partial sums and weights reach 1: 1 x 2^11 = 2048 > 2047, so 10 fraction bits of a
+    # 12-bit word (the model's own 12 weight fraction bits would not fit it).
+    assert r.formats == {"id": {"act_frac_bits": 10, "weight_frac_bits": 10}}
+    np.testing.assert_array_equal(r.outputs, [[1.0, 0.0], [0.0, 1.0]])
