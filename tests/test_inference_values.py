@@ -302,3 +302,66 @@ def test_labels_at_both_ends_and_the_settings_passed_on():
     # 12-bit word (the model's own 12 weight fraction bits would not fit it).
     assert r.formats == {"id": {"act_frac_bits": 10, "weight_frac_bits": 10}}
     np.testing.assert_array_equal(r.outputs, [[1.0, 0.0], [0.0, 1.0]])
+
+
+def lstm_stage(*directions, hidden=1):
+    return {"kind": "lstm", "name": "rec", "input_size": 1, "hidden_size": hidden, "proj_size": 0,
+            "directions": [{"gates": g, "proj": p, "reverse": r} for g, p, r in directions]}
+
+
+def layer(rows, cols, name, **kwargs):
+    from compressor.csc import compress_layer
+
+    return compress_layer(np.ones((rows, cols)), SMALL, name=name, **{"activation": "none", **kwargs})
+
+
+@pytest.mark.parametrize("layers, stage, message", [
+    # Hidden 1: 4 gate rows over x (1) and h (1).
+    ([layer(4, 2, "g"), layer(1, 1, "p", has_bias=True)], lstm_stage(("g", "p", False)),
+     "projection layer p must be 1 wide, without bias or activation"),
+    ([layer(4, 2, "g"), layer(1, 2, "p")], lstm_stage(("g", "p", False)),
+     "projection layer p must be 1 wide, without bias or activation"),
+    ([layer(4, 2, "g"), layer(1, 1, "p", activation="relu")], lstm_stage(("g", "p", False)),
+     "projection layer p must be 1 wide, without bias or activation"),
+    ([layer(3, 2, "g")], lstm_stage(("g", None, False)),
+     "LSTM layer g is 3 x 2: not 4 x 1 gate rows over input and state, without activation"),
+    ([layer(4, 1, "g")], lstm_stage(("g", None, False)),  # no input column left
+     "LSTM layer g is 4 x 1: not 4 x 1 gate rows over input and state, without activation"),
+    ([layer(4, 2, "g", activation="relu")], lstm_stage(("g", None, False)),
+     "LSTM layer g is 4 x 2: not 4 x 1 gate rows over input and state, without activation"),
+    ([layer(4, 2, "g"), layer(4, 3, "h")], lstm_stage(("g", None, False), ("h", None, True)),
+     "LSTM stage rec needs directions of one size"),
+])
+def test_recurrent_stages_that_do_not_fit_their_layers(layers, stage, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import Network
+    from eiesim.modelfile import CompressedModel
+
+    with pytest.raises(EieError) as info:
+        Network(CompressedModel(layers, SMALL, metadata={"network": {"stages": [stage], "skipped": []}}))
+    assert str(info.value) == message
+
+
+def test_a_projected_bidirectional_stage_and_its_chain():
+    from eiecore.errors import EieError
+    from eiesim.inference import Network
+    from eiesim.modelfile import CompressedModel
+
+    # Hidden 2 projected to 1, input 3: gates 8 x (3 + 1); two directions give 2 outputs.
+    layers = [layer(8, 4, "f"), layer(1, 2, "fp"), layer(8, 4, "r"), layer(1, 2, "rp"), layer(5, 2, "head")]
+    stage = {"kind": "gru", "name": "rec", "input_size": 3, "hidden_size": 2, "proj_size": 1,
+             "directions": [{"gates": "f", "proj": "fp", "reverse": False}, {"gates": "r", "proj": "rp",
+                                                                            "reverse": True}]}
+    meta = {"network": {"stages": [stage, {"kind": "linear", "layer": "head"}], "skipped": []}}
+    net = Network(CompressedModel(layers, SMALL, metadata=meta))
+    first, head = net.stages
+    assert (first.kind, first.name, first.hidden_size, first.n_inputs, first.n_outputs) == ("gru", "rec", 2, 3, 2)
+    assert first.layers == (("f", "fp", False), ("r", "rp", True))
+    assert (head.kind, head.name, head.layers, head.n_inputs, head.n_outputs) == ("linear", "head",
+                                                                                 (("head", None, False),), 2, 5)
+    assert net.recurrent and net.n_inputs == 3
+    assert net.call_order() == ["f", "fp", "r", "rp", "head"]
+    meta["network"]["stages"][1] = {"kind": "linear", "layer": "wide"}
+    with pytest.raises(EieError) as info:
+        Network(CompressedModel([*layers[:4], layer(5, 3, "wide")], SMALL, metadata=meta))
+    assert str(info.value) == "rec has 2 outputs but wide takes 3 inputs: the layers do not form a chain"
