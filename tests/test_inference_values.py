@@ -365,3 +365,112 @@ def test_a_projected_bidirectional_stage_and_its_chain():
     with pytest.raises(EieError) as info:
         Network(CompressedModel([*layers[:4], layer(5, 3, "wide")], SMALL, metadata=meta))
     assert str(info.value) == "rec has 2 outputs but wide takes 3 inputs: the layers do not form a chain"
+
+
+# ----- a graph built by hand ---------------------------------------------------------------
+
+
+def graph_model(width=2, module="fc", dtype="float"):
+    """x -> fc (layer a: [[1, 2], [3, 4]]) -> relu on the host -> times 0.5 on the host -> y."""
+    from compressor.csc import compress_layer
+    from eiesim.modelfile import CompressedModel
+
+    a = compress_layer(np.array([[1.0, 2.0], [3.0, 4.0]]), SMALL, name="a", activation="none")
+    node = lambda name, op, args, **extra: {"name": name, "op": op, "module": module, "args": args,  # noqa: E731
+                                            "kwargs": {}, **extra}
+    graph = {"inputs": [{"name": "x", "shape": [1, width], "dtype": dtype}],
+             "nodes": [node("fc", "eie.linear", [{"ref": "x"}], layers=["a"]),
+                       node("r", "aten.relu.default", [{"ref": "fc"}]),
+                       node("h", "aten.mul.Tensor", [{"ref": "r"}, 0.5])],
+             "outputs": [{"ref": "h"}]}
+    return CompressedModel([a], SMALL, metadata={"network": {"graph": graph, "skipped": []}})
+
+
+def test_a_graph_runs_its_host_operations_after_the_chip():
+    from eiesim.inference import Network, infer
+
+    # [1, -1]: fc gives [-1, -1], relu 0, 0; [1, 1]: [3, 7] -> [1.5, 3.5]. Each input as a batch
+    # of one: outputs (2, 2), not (2, 1, 2).
+    r = infer(graph_model(), np.array([[1.0, -1.0], [1.0, 1.0]]))
+    np.testing.assert_array_equal(r.outputs, [[0.0, 0.0], [1.5, 3.5]])
+    np.testing.assert_array_equal(r.float_outputs, r.outputs)
+    assert r.host_ops == {"aten.relu.default": 1.0, "aten.mul.Tensor": 1.0}  # per input
+    assert r.layer_names == ["a"] and r.calls.tolist() == [[1], [1]]
+    net = Network(graph_model())
+    assert net.stages == [] and net.node_stages == {} and not net.recurrent
+    assert net.call_order() == ["a"]
+    assert [(group, [n["name"] for n in nodes]) for group, nodes in net.host_ops_after()] == [("", []), ("a", ["r", "h"])]
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (np.ones((2, 3)), "inputs must have shape (inputs, 2) like the example input the model was captured with, "
+                      "got (2, 3)"),
+    (np.ones((0, 2)), "inputs must have shape (inputs, 2) like the example input the model was captured with, "
+                      "got (0, 2)"),
+    (np.ones(2), "inputs must have shape (inputs, 2) like the example input the model was captured with, got (2,)"),
+    (np.array([[1.0, 1.0], [1.0, np.inf]]), "inputs contain NaN or infinity (input 1)"),
+])
+def test_graph_inputs_word_for_word(inputs, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    with pytest.raises(EieError) as info:
+        infer(graph_model(), inputs)
+    assert str(info.value) == message
+
+
+def test_a_graph_layer_fed_the_wrong_width_names_the_module():
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    for module, label in (("fc", "fc"), ("", "(model)")):
+        with pytest.raises(EieError) as info:
+            infer(graph_model(width=3, module=module), np.ones((1, 3)))
+        assert str(info.value) == f"layer a takes 2 inputs, but module {label} gives it shape (1, 3)"
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (np.ones(2), "inputs must be a 2-D array (inputs x features), got shape (2,)"),
+    (np.ones((0, 2)), "inputs are empty (shape (0, 2))"),
+    (np.ones((2, 3)), "inputs have 3 features but the first layer (a) takes 2"),
+    (np.array([[1.0, 1.0], [np.nan, 1.0]]), "inputs contain NaN or infinity (input 1)"),
+])
+def test_chain_inputs_word_for_word(inputs, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    with pytest.raises(EieError) as info:
+        infer(chain_model(), inputs)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (np.ones((2, 1)), "inputs must be a 3-D array (inputs x time steps x features), got shape (2, 1)"),
+    (np.ones((1, 0, 1)), "inputs are empty (shape (1, 0, 1))"),
+    (np.ones((0, 2, 1)), "inputs are empty (shape (0, 2, 1))"),
+    (np.ones((1, 2, 2)), "inputs have 2 features but the first layer (rec) takes 1"),
+])
+def test_sequence_inputs_word_for_word(inputs, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    model = CompressedModel([layer(4, 2, "g")], SMALL,
+                            metadata={"network": {"stages": [lstm_stage(("g", None, False))], "skipped": []}})
+    with pytest.raises(EieError) as info:
+        infer(model, inputs)
+    assert str(info.value) == message
+
+
+def test_automatic_activation_bits_need_calibration_in_fixed_point_only():
+    from eiecore.errors import EieError
+    from eiesim.inference import Network, choose_formats
+
+    net = Network(chain_model())
+    with pytest.raises(EieError) as info:
+        choose_formats(net, SMALL, None)
+    assert str(info.value) == "automatic activation fraction bits need calibration inputs"
+    # float32 reads no fraction bits: no calibration run, value_bits - 1 for the activations;
+    # the weights' largest magnitude 2 (layer a) and 1 (layer b) in a 16-bit word.
+    assert choose_formats(net, SMALL.replace(precision="float32"), None) == {
+        "a": {"act_frac_bits": 15, "weight_frac_bits": 13}, "b": {"act_frac_bits": 15, "weight_frac_bits": 14}}
