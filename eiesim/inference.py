@@ -640,7 +640,7 @@ def plot_latency(result: InferenceResult, path) -> None:
     # At least two panels (a layer and the network), so ``axes`` is a row of them.
     fig, axes = plt.subplots(1, len(labels), figsize=(1.6 * len(labels) + 1.0, 3.4), sharey=True)
     for ax, values, label in zip(axes, [*data, result.latency_us], labels):
-        ax.boxplot(values, whis=(5, 95), showfliers=True, widths=0.6)
+        ax.boxplot(values, whis=(5, 95), widths=0.6)  # outliers drawn (the default)
         ax.set_xticks([1], [label], rotation=20, ha="right")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("latency per input (us)")

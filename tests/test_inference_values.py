@@ -128,6 +128,7 @@ def test_latency_figure_by_hand(tmp_path, monkeypatch):
         assert sorted(outliers.get_ydata()) == [1, 2, 3, 4, 5, 96, 97, 98, 99, 100]
         assert (min(box.get_xdata()), max(box.get_xdata())) == pytest.approx((0.7, 1.3))  # 0.6 wide
     a, b = fig.axes
+    assert a.get_position().x1 < b.get_position().x0  # side by side, in one row
     assert a.get_shared_y_axes().joined(a, b)
     assert (a.get_ylabel(), b.get_ylabel()) == ("latency per input (us)", "")
     title = fig._suptitle
