@@ -371,7 +371,7 @@ def test_a_projected_bidirectional_stage_and_its_chain():
 # ----- a graph built by hand ---------------------------------------------------------------
 
 
-def graph_model(width=2, module="fc", dtype="float"):
+def graph_model(width=2, module="fc", dtype="float", steps=None):
     """x -> fc (layer a: [[1, 2], [3, 4]]) -> relu on the host -> times 0.5 on the host -> y."""
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
@@ -379,7 +379,8 @@ def graph_model(width=2, module="fc", dtype="float"):
     a = compress_layer(np.array([[1.0, 2.0], [3.0, 4.0]]), SMALL, name="a", activation="none")
     node = lambda name, op, args, **extra: {"name": name, "op": op, "module": module, "args": args,  # noqa: E731
                                             "kwargs": {}, **extra}
-    graph = {"inputs": [{"name": "x", "shape": [1, width], "dtype": dtype}],
+    shape = [1, width] if steps is None else [1, steps, width]
+    graph = {"inputs": [{"name": "x", "shape": shape, "dtype": dtype}],
              "nodes": [node("fc", "eie.linear", [{"ref": "x"}], layers=["a"]),
                        node("r", "aten.relu.default", [{"ref": "fc"}]),
                        node("h", "aten.mul.Tensor", [{"ref": "r"}, 0.5])],
@@ -418,6 +419,20 @@ def test_graph_inputs_word_for_word(inputs, message):
     with pytest.raises(EieError) as info:
         infer(graph_model(), inputs)
     assert str(info.value) == message
+
+
+def test_graph_inputs_of_more_axes():
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    with pytest.raises(EieError) as info:
+        infer(graph_model(steps=3), np.ones((1, 2, 2)))
+    assert str(info.value) == ("inputs must have shape (inputs, 3, 2) like the example input the model was captured "
+                               "with, got (1, 2, 2)")
+    # Each of the 3 vectors of an input goes through layer a: [1, 1] -> [3, 7] -> relu, x 0.5.
+    r = infer(graph_model(steps=3), np.ones((2, 3, 2)))
+    np.testing.assert_array_equal(r.outputs, np.full((2, 3, 2), [1.5, 3.5]))
+    assert r.calls.tolist() == [[3], [3]]
 
 
 def test_a_graph_layer_fed_the_wrong_width_names_the_module():
@@ -475,3 +490,48 @@ def test_automatic_activation_bits_need_calibration_in_fixed_point_only():
     # the weights' largest magnitude 2 (layer a) and 1 (layer b) in a 16-bit word.
     assert choose_formats(net, SMALL.replace(precision="float32"), None) == {
         "a": {"act_frac_bits": 15, "weight_frac_bits": 13}, "b": {"act_frac_bits": 15, "weight_frac_bits": 14}}
+
+
+def token_gru_model():
+    """Token ids -> embedding (host) -> one-layer GRU (chip, hidden 1) -> [0] (host) -> layers p
+    and q side by side (chip). The GRU's gate rows over [x (2) | h (1)]: r and z 0 (both gates
+    0.5), n's input term x_0, n's hidden term 0: h_t = 0.5 tanh(x_0) + 0.5 h_(t-1)."""
+    from compressor.csc import compress_layer
+    from eiesim.modelfile import CompressedModel
+
+    gates = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    layers = [compress_layer(gates, SMALL, name="g", activation="none"),
+              compress_layer(np.array([[2.0]]), SMALL, name="p", activation="none"),
+              compress_layer(np.array([[-1.0]]), SMALL, name="q", activation="none")]
+    stage = {"kind": "gru", "name": "rnn.l0", "input_size": 2, "hidden_size": 1, "proj_size": 0,
+             "directions": [{"gates": "g", "proj": None, "reverse": False}]}
+    node = lambda name, op, args, **extra: {"name": name, "op": op, "module": name, "args": args,  # noqa: E731
+                                            "kwargs": {}, **extra}
+    graph = {"inputs": [{"name": "x", "shape": [1, 2], "dtype": "int"}],
+             "nodes": [node("emb", "aten.embedding.default", [{"array": "table"}, {"ref": "x"}]),
+                       node("rnn", "eie.gru", [{"ref": "emb"}, {"array": "h0"}], stages=[stage], batch_first=True),
+                       node("out", "getitem", [{"ref": "rnn"}, 0]),
+                       node("fc", "eie.linear", [{"ref": "out"}], layers=["p", "q"])],
+             "outputs": [{"ref": "fc"}]}
+    arrays = {"table": np.array([[0.5, 0.0], [0.0, 0.0], [1.0, 0.0]]), "h0": np.zeros((1, 1, 1))}
+    return CompressedModel(layers, SMALL, metadata={"network": {"graph": graph, "skipped": []}}, host_arrays=arrays)
+
+
+def test_a_graph_of_token_ids_through_a_gru():
+    from eiecore.errors import EieError
+    from eiesim.inference import Network, infer
+
+    model = token_gru_model()
+    net = Network(model)
+    assert [(group, [n["name"] for n in nodes]) for group, nodes in net.host_ops_after()] == [
+        ("", ["emb"]), ("g", ["out"]), ("p + q", [])]
+    assert net.call_order() == ["g", "p", "q"]
+    r = infer(model, np.array([[0, 2]]))
+    h1 = 0.5 * np.tanh(0.5)
+    h2 = 0.5 * np.tanh(1.0) + 0.5 * h1
+    np.testing.assert_allclose(r.float_outputs, [[[2 * h1, -h1], [2 * h2, -h2]]], rtol=1e-12)
+    np.testing.assert_allclose(r.outputs, r.float_outputs, atol=1e-3)
+    assert r.calls.tolist() == [[2, 2, 2]] and r.host_ops == {"aten.embedding.default": 1.0, "getitem": 1.0}
+    with pytest.raises(EieError) as info:
+        infer(model, np.array([[0.0, 2.5]]))
+    assert str(info.value).startswith("inputs (token ids, like the example input) must be integers")
