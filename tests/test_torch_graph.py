@@ -452,6 +452,29 @@ def test_cli_capture_errors(run_cli, tmp_path, args, message):
     assert not (tmp_path / "m.eie").exists()
 
 
+def test_a_failed_capture_logs_nothing_besides_its_error(run_cli, tmp_path):
+    """torch logs a failed export's traceback through its own stderr handlers (which capsys
+    does not see) before raising: the CLI's error must stay its only line."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    loggers = [logging.getLogger(name) for name in ("torch", "torch._subclasses.fake_tensor")]
+    level = loggers[0].level
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        code, _, err = run_cli("compress", "--torch-module", f"{ZOO_MODULE}:mlp_classifier", "--input-shape", "8",
+                               "--out", tmp_path / "m.eie")
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    assert code != 0 and err.count("\n") == 1
+    assert [record.getMessage() for record in records] == []
+    assert loggers[0].level == level  # torch's own level is restored
+
+
 def test_cli_reference_torch_needs_a_captured_model(run_cli, tmp_path):
     np.save(tmp_path / "w.npy", np.eye(3))
     np.save(tmp_path / "x.npy", np.ones((2, 3)))
