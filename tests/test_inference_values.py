@@ -433,6 +433,12 @@ def test_graph_inputs_of_more_axes():
     r = infer(graph_model(steps=3), np.ones((2, 3, 2)))
     np.testing.assert_array_equal(r.outputs, np.full((2, 3, 2), [1.5, 3.5]))
     assert r.calls.tolist() == [[3], [3]]
+    # Three identical calls per input: three times one call's cycles and energy, summed.
+    from eiesim.simulation import simulate
+
+    one = simulate(graph_model().layers[0], np.ones(2), SMALL.replace(**r.formats["a"]))
+    assert r.cycles.tolist() == [[3 * one.cycles]] * 2
+    np.testing.assert_allclose(r.energy_pj, [[3 * one.energy.total]] * 2)
 
 
 def test_a_graph_layer_fed_the_wrong_width_names_the_module():
@@ -535,3 +541,33 @@ def test_a_graph_of_token_ids_through_a_gru():
     with pytest.raises(EieError) as info:
         infer(model, np.array([[0.0, 2.5]]))
     assert str(info.value).startswith("inputs (token ids, like the example input) must be integers")
+
+
+def test_calibration_inputs_set_the_formats_not_the_inputs():
+    from eiesim.inference import infer
+
+    # Calibrated on [8, 8]: layer a's partial sums reach 8 + 0.5 x 8 = 12 (12 x 2^11 fits, 2^12
+    # does not: 11 bits); b reads relu([12, 8]) and sums to 20 (10 bits). On the inputs alone
+    # ([0.25, 0.5]) a would see at most 0.75 (15 bits).
+    r = infer(chain_model(), np.array([[0.25, 0.5]]), calibration=np.array([[8.0, 8.0]]), reference=np.array([[1.25]]),
+              reference_name="torch")
+    assert {name: f["act_frac_bits"] for name, f in r.formats.items()} == {"a": 11, "b": 10}
+    assert infer(chain_model(), np.array([[0.25, 0.5]])).formats["a"]["act_frac_bits"] == 15
+    assert r.summary()["reference"] == "torch" and r.summary()["vs_reference"]["max_abs_error"] == 0.0
+
+
+def test_an_energy_table_reaches_every_layer_call(tmp_path):
+    from eiesim.inference import infer
+    from eiesim.simulation import simulate
+    from tests.energy_helpers import EVENTS_TOML, replace_value
+
+    path = tmp_path / "t.toml"
+    path.write_text(replace_value(EVENTS_TOML, "regfile_32", "value", "2.0"))
+    model, x = chain_model(), np.array([[0.25, 0.5]])
+    r = infer(model, x, energy_table=str(path), engine="reference")
+    assert r.engine == "reference"
+    a_in, b_in = [0.25, 0.5], [0.5, 0.75]
+    want = [simulate(layer, acts, SMALL.replace(**r.formats[layer.name]), energy_table=str(path)).energy.total
+            for layer, acts in zip(model.layers, (a_in, b_in))]
+    np.testing.assert_allclose(r.energy_pj, [want])
+    assert r.energy_pj.sum() > infer(model, x).energy_pj.sum()
