@@ -571,3 +571,44 @@ def test_an_energy_table_reaches_every_layer_call(tmp_path):
             for layer, acts in zip(model.layers, (a_in, b_in))]
     np.testing.assert_allclose(r.energy_pj, [want])
     assert r.energy_pj.sum() > infer(model, x).energy_pj.sum()
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_sequence_first_recurrent_graph_with_initial_states_matches_torch(kind):
+    """torch's LSTM / GRU in its default (time, batch, features) layout, two layers both ways,
+    from given initial states, returning its output and final states: the captured graph with
+    the imported matrices gives torch's numbers (torch computes in float32)."""
+    torch = pytest.importorskip("torch")
+    from compressor.csc import compress_layer
+    from eiesim.inference import Network, forward
+    from eiesim.modelfile import CompressedModel
+    from workloads.torch_graph import capture
+    from workloads.torch_zoo import torch_outputs
+
+    class SequenceFirst(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(7)
+            self.rnn = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(3, 2, num_layers=2, bidirectional=True)
+            self.h0, self.c0 = torch.nn.Parameter(torch.randn(4, 1, 2)), torch.nn.Parameter(torch.randn(4, 1, 2))
+
+        def forward(self, x):
+            if kind == "lstm":
+                out, (h, c) = self.rnn(x.transpose(0, 1), (self.h0, self.c0))
+                return torch.cat([out.flatten(), h.flatten(), c.flatten()])[None]
+            out, h = self.rnn(x.transpose(0, 1), self.h0)
+            return torch.cat([out.flatten(), h.flatten()])[None]
+
+    module, x = SequenceFirst(), np.random.default_rng(0).uniform(-1, 1, (2, 4, 3))
+    net = capture(module, x)
+    assert [node["batch_first"] for node in net.graph["nodes"] if node["op"] == f"eie.{kind}"] == [False]
+    layers = [compress_layer(w, SMALL, name=n, has_bias=b, activation=net.activations.get(n, "none"))
+              for n, w, b in net.layers]
+    model = CompressedModel(layers, SMALL, metadata={"network": {"graph": net.graph, "skipped": []}},
+                            host_arrays=net.host_arrays)
+    matrices = {n: (w, b) for n, w, b in net.layers}
+    exact = forward(Network(model), x, call=lambda layer, a: matrices[layer.name][0] @ (
+        np.append(a, 1.0) if matrices[layer.name][1] else a))
+    reference = torch_outputs(module, x)
+    assert exact.shape == reference.shape == (2, 4 * 4 + 4 * 2 * (2 if kind == "lstm" else 1))
+    np.testing.assert_allclose(exact, reference, atol=1e-6)
