@@ -139,23 +139,21 @@ class Network:
             seq = _run_stage(self, stage, seq, call)
         return seq if self.recurrent else seq[0]
 
-    def _get(self, name: str) -> EncodedLayer:
-        if name not in self.layers:
-            raise EieError(f"the model's network description names layer {name!r}, which the file does not hold")
-        return self.layers[name]
-
     def _stage(self, spec: Any) -> Stage:
+        """A stage of the description, which :func:`eiesim.graph.check_network` checked field
+        by field (every layer it names is in the file) when the model was made."""
         if spec["kind"] == "linear":
-            layer = self._get(spec.get("layer"))
-            return Stage("linear", layer.name, ((layer.name, None, False),), 0, layer.n_inputs, layer.shape[0])
-        kind, name, hidden = spec["kind"], spec.get("name", "?"), int(spec.get("hidden_size", 0))
+            layer = self.layers[spec["layer"]]
+            return Stage("linear", layer.name, ((layer.name, None, False),), n_inputs=layer.n_inputs,
+                         n_outputs=layer.shape[0])
+        kind, name, hidden = spec["kind"], spec["name"], spec["hidden_size"]
         gates = 4  # LSTM: i, f, g, o; GRU: r, z, n's input term, n's hidden term
         dirs, widths = [], set()
-        for d in spec.get("directions", []):
-            layer, proj = self._get(d["gates"]), d.get("proj")
+        for d in spec["directions"]:
+            layer, proj = self.layers[d["gates"]], d["proj"]
             out = hidden
             if proj is not None:
-                p = self._get(proj)
+                p = self.layers[proj]
                 if p.has_bias or p.shape[1] != hidden or p.activation != "none":
                     raise EieError(f"projection layer {proj} must be {hidden} wide, without bias or activation")
                 out = p.shape[0]
@@ -164,8 +162,8 @@ class Network:
                 raise EieError(f"{kind.upper()} layer {layer.name} is {layer.shape[0]} x {layer.n_inputs}: "
                                f"not {gates} x {hidden} gate rows over input and state, without activation")
             widths.add((n_in, out))
-            dirs.append((layer.name, proj, bool(d.get("reverse"))))
-        if not dirs or len(widths) != 1:
+            dirs.append((layer.name, proj, d["reverse"]))
+        if len(widths) != 1:
             raise EieError(f"{kind.upper()} stage {name} needs directions of one size")
         (n_in, out), = widths
         return Stage(kind, name, tuple(dirs), hidden, n_in, out * len(dirs))
@@ -197,7 +195,7 @@ class _Ranges:
     sums: dict[str, float] = field(default_factory=dict)
 
     def record(self, name: str, a: np.ndarray, sums_max: float) -> None:
-        self.inputs[name] = max(self.inputs.get(name, 0.0), float(np.max(np.abs(a), initial=0.0)))
+        self.inputs[name] = max(self.inputs.get(name, 0.0), float(np.max(np.abs(a))))  # a layer has inputs
         self.sums[name] = max(self.sums.get(name, 0.0), sums_max)
 
 
@@ -226,8 +224,8 @@ def choose_formats(network: Network, config: ArchConfig, calibration: np.ndarray
         else:
             wf = int(weight_frac_bits)
         if act_frac_bits == AUTO:
-            af = vb - 1 if ranges is None else frac_bits_for(max(ranges.inputs.get(name, 0.0),
-                                                                   ranges.sums.get(name, 0.0)), vb)
+            # (every layer runs in the calibration run: the description leaves none out)
+            af = vb - 1 if ranges is None else frac_bits_for(max(ranges.inputs[name], ranges.sums[name]), vb)
         else:
             af = int(act_frac_bits)
         formats[name] = {"act_frac_bits": af, "weight_frac_bits": wf}
@@ -317,12 +315,10 @@ def _run_recurrent_stage(network: Network, stage: Stage, seq: np.ndarray, call: 
     (h, c) of each direction (zeros when None); returns its outputs and final states."""
     outs, finals = [], []
     for d, (gates_name, proj_name, reverse) in enumerate(stage.layers):
-        gates, proj = network.layers[gates_name], network.layers.get(proj_name) if proj_name else None
+        gates, proj = network.layers[gates_name], network.layers.get(proj_name)  # None: no projection
         h_width = proj.shape[0] if proj is not None else stage.hidden_size
-        h, c = np.zeros(h_width), np.zeros(stage.hidden_size)
-        if initial is not None:
-            h = initial[d][0]
-            c = c if initial[d][1] is None else initial[d][1]
+        # (a GRU's initial c is None: it has no cell state)
+        h, c = (np.zeros(h_width), np.zeros(stage.hidden_size)) if initial is None else initial[d]
         steps = range(len(seq) - 1, -1, -1) if reverse else range(len(seq))
         out = np.zeros((len(seq), h_width))
         for t in steps:

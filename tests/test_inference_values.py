@@ -498,7 +498,7 @@ def test_automatic_activation_bits_need_calibration_in_fixed_point_only():
         "a": {"act_frac_bits": 15, "weight_frac_bits": 13}, "b": {"act_frac_bits": 15, "weight_frac_bits": 14}}
 
 
-def token_gru_model():
+def token_gru_model(table_width=2, feed="emb"):
     """Token ids -> embedding (host) -> one-layer GRU (chip, hidden 1) -> [0] (host) -> layers p
     and q side by side (chip). The GRU's gate rows over [x (2) | h (1)]: r and z 0 (both gates
     0.5), n's input term x_0, n's hidden term 0: h_t = 0.5 tanh(x_0) + 0.5 h_(t-1)."""
@@ -515,11 +515,13 @@ def token_gru_model():
                                             "kwargs": {}, **extra}
     graph = {"inputs": [{"name": "x", "shape": [1, 2], "dtype": "int"}],
              "nodes": [node("emb", "aten.embedding.default", [{"array": "table"}, {"ref": "x"}]),
-                       node("rnn", "eie.gru", [{"ref": "emb"}, {"array": "h0"}], stages=[stage], batch_first=True),
+                       node("rnn", "eie.gru", [{"ref": feed}, {"array": "h0"}], stages=[stage], batch_first=True),
                        node("out", "getitem", [{"ref": "rnn"}, 0]),
                        node("fc", "eie.linear", [{"ref": "out"}], layers=["p", "q"])],
              "outputs": [{"ref": "fc"}]}
-    arrays = {"table": np.array([[0.5, 0.0], [0.0, 0.0], [1.0, 0.0]]), "h0": np.zeros((1, 1, 1))}
+    table = np.zeros((3, table_width))
+    table[:, 0] = [0.5, 0.0, 1.0]
+    arrays = {"table": table, "h0": np.zeros((1, 1, 1))}
     return CompressedModel(layers, SMALL, metadata={"network": {"graph": graph, "skipped": []}}, host_arrays=arrays)
 
 
@@ -541,6 +543,28 @@ def test_a_graph_of_token_ids_through_a_gru():
     with pytest.raises(EieError) as info:
         infer(model, np.array([[0.0, 2.5]]))
     assert str(info.value).startswith("inputs (token ids, like the example input) must be integers")
+
+
+@pytest.mark.parametrize("model, message", [
+    (lambda: token_gru_model(table_width=3), "GRU rnn.l0 takes (batch, time, 2) inputs, got shape (1, 2, 3)"),
+    (lambda: token_gru_model(feed="x"), "GRU rnn.l0 takes (batch, time, 2) inputs, got shape (1, 2)"),
+])
+def test_a_recurrent_node_fed_the_wrong_shape(model, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    with pytest.raises(EieError) as info:
+        infer(model(), np.array([[0, 2]]))
+    assert str(info.value) == message
+
+
+def test_calibration_given_to_choose_formats_is_checked():
+    from eiecore.errors import EieError
+    from eiesim.inference import Network, choose_formats
+
+    with pytest.raises(EieError) as info:
+        choose_formats(Network(chain_model()), SMALL, np.ones((1, 3)))
+    assert str(info.value) == "calibration inputs have 3 features but the first layer (a) takes 2"
 
 
 def test_calibration_inputs_set_the_formats_not_the_inputs():
