@@ -84,12 +84,8 @@ class Network:
                     self._check_chain(stages)
             return
         raw = described.get("stages") or [{"kind": "linear", "layer": name} for name in model.names]
-        self.stages = [self._stage(s) for s in raw]
+        self.stages = [self._stage(s) for s in raw]  # (the description uses every layer: checked)
         self._check_chain(self.stages)
-        used = [name for s in self.stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
-        missing = [name for name in self.layers if name not in used]
-        if missing:
-            raise EieError(f"the model's network description leaves out layer(s) {', '.join(missing)}")
 
     @staticmethod
     def _check_chain(stages: list[Stage]) -> None:
@@ -109,12 +105,12 @@ class Network:
     def call_order(self) -> list[str]:
         """Layer names in the order they first run (for tables and figures)."""
         if self.graph is None:
-            stages = self.stages
-        else:
-            stages = [s for node in self.graph["nodes"]
-                      for s in (self.node_stages.get(node["name"]) or
-                                [Stage("linear", n, ((n, None, False),)) for n in node.get("layers", [])])]
-        names = [name for s in stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
+            runs = [s.layers for s in self.stages]
+        else:  # a recurrent node's stages, or a linear node's layers (no projection)
+            runs = [[entry for s in self.node_stages[node["name"]] for entry in s.layers]
+                    if node["name"] in self.node_stages else [(n, None) for n in node.get("layers", [])]
+                    for node in self.graph["nodes"]]
+        names = [name for run in runs for layer, proj, *_ in run for name in (layer, proj) if name]
         return list(dict.fromkeys(names))
 
     def host_ops_after(self) -> list[tuple[str, list[dict]]]:
@@ -253,7 +249,7 @@ def _run_graph(network: Network, x: np.ndarray, call: LayerCall, counts: dict[st
     for node in graph["nodes"]:
         op = node["op"]
         if op == "eie.linear":
-            a = np.asarray(resolve(node["args"][0], env, arrays), np.float64)
+            a = np.asarray(env[node["args"][0]["ref"]], np.float64)  # one reference: checked
             layers = [network.layers[name] for name in node["layers"]]
             if a.ndim == 0 or a.shape[-1] != layers[0].n_inputs:
                 raise EieError(f"layer {layers[0].name} takes {layers[0].n_inputs} inputs, but module "
@@ -267,7 +263,7 @@ def _run_graph(network: Network, x: np.ndarray, call: LayerCall, counts: dict[st
             env[node["name"]] = run_host_op(node, env, arrays)
             if counts is not None:
                 counts[op] = counts.get(op, 0) + 1
-    out = np.asarray(resolve(graph["outputs"][0], env, arrays), np.float64)
+    out = np.asarray(env[graph["outputs"][0]["ref"]], np.float64)  # one reference: checked
     return out[0] if out.ndim and out.shape[0] == 1 else out
 
 
@@ -461,11 +457,10 @@ def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | int | None
         # Computed on values scaled to at most 1, so large finite outputs cannot overflow.
         unit = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
         a, b = a / unit, b / unit
-        with np.errstate(over="ignore"):
-            err = float(np.max(np.abs(a - b))) * unit
+        err = float(np.max(np.abs(a - b))) * unit  # a Python float: past the top it is inf, silently
         scale = float(np.max(np.abs(ref[finite])))
         out["max_abs_error"], out["max_rel_error"] = err, (err / scale if scale > 0 else None)
-        out["correlation"] = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
+        out["correlation"] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else None  # (one value: 0)
     rows = finite.all(axis=-1)
     if chip.shape[-1] > 1 and rows.any():
         out["top1_agreement"] = float(np.mean(chip[rows].argmax(axis=-1) == ref[rows].argmax(axis=-1)))
@@ -563,7 +558,7 @@ def infer(
     calls = np.zeros((len(x), len(names)), np.int64)
     density = np.zeros((len(x), len(names)))
     negative = np.zeros((2, len(names)))  # inputs < 0, all inputs (positive-only broadcast only)
-    index = {"i": 0}
+    index: dict[str, int] = {}  # the input being run (set by numbered)
 
     def on_chip(layer: EncodedLayer, a: np.ndarray) -> np.ndarray:
         result = simulate(layer, a, configs[layer.name], engine=engine, energy_table=energy_table)

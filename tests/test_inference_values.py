@@ -170,6 +170,16 @@ def test_a_latency_figure_in_an_unknown_format_is_one_line(tmp_path):
     # the two points lie on a falling line.
     ([[1e308, 0.5e308]], [[0.0, 0.5e308]],
      {"max_abs_error": 1e308, "max_rel_error": 2.0, "correlation": -1.0, "top1_agreement": 0.0, "not_finite": 0}),
+    # A chip output far larger than the reference: the scale is the larger of the two, so
+    # nothing overflows; the reference, 1e-300 over 1e308, is 0 after scaling and does not vary.
+    ([[1e308, -1e308]], [[1e-300, 0.0]],
+     {"max_abs_error": 1e308, "max_rel_error": 1e308 / 1e-300, "correlation": None, "top1_agreement": 1.0,
+      "not_finite": 0}),
+    # Sequence outputs (input, time, class): top-1 over the last axis; one class: no top-1.
+    ([[[0.0, 1.0], [0.0, 1.0]]], [[[0.0, 1.0], [1.0, 0.0]]],
+     {"max_abs_error": 1.0, "max_rel_error": 1.0, "correlation": 0.0, "top1_agreement": 0.5, "not_finite": 0}),
+    ([[[1.0], [3.0]]], [[[1.0], [2.0]]],
+     {"max_abs_error": 1.0, "max_rel_error": 0.5, "correlation": 1.0, "top1_agreement": None, "not_finite": 0}),
 ])
 def test_agreement_edges_by_hand(chip, ref, expected):
     from eiesim.inference import agreement
@@ -371,7 +381,7 @@ def test_a_projected_bidirectional_stage_and_its_chain():
 # ----- a graph built by hand ---------------------------------------------------------------
 
 
-def graph_model(width=2, module="fc", dtype="float", steps=None):
+def graph_model(width=2, module="fc", dtype="float", steps=None, tail=None):
     """x -> fc (layer a: [[1, 2], [3, 4]]) -> relu on the host -> times 0.5 on the host -> y."""
     from compressor.csc import compress_layer
     from eiesim.modelfile import CompressedModel
@@ -383,7 +393,8 @@ def graph_model(width=2, module="fc", dtype="float", steps=None):
     graph = {"inputs": [{"name": "x", "shape": shape, "dtype": dtype}],
              "nodes": [node("fc", "eie.linear", [{"ref": "x"}], layers=["a"]),
                        node("r", "aten.relu.default", [{"ref": "fc"}]),
-                       node("h", "aten.mul.Tensor", [{"ref": "r"}, 0.5])],
+                       node("h", "aten.mul.Tensor", [{"ref": "r"}, 0.5]) if tail is None else
+                       node("h", "aten.mean.dim", [{"ref": "r"}, tail])],
              "outputs": [{"ref": "h"}]}
     return CompressedModel([a], SMALL, metadata={"network": {"graph": graph, "skipped": []}})
 
@@ -470,7 +481,7 @@ def test_chain_inputs_word_for_word(inputs, message):
     (np.ones((2, 1)), "inputs must be a 3-D array (inputs x time steps x features), got shape (2, 1)"),
     (np.ones((1, 0, 1)), "inputs are empty (shape (1, 0, 1))"),
     (np.ones((0, 2, 1)), "inputs are empty (shape (0, 2, 1))"),
-    (np.ones((1, 2, 2)), "inputs have 2 features but the first layer (rec) takes 1"),
+    (np.ones((1, 3, 2)), "inputs have 2 features but the first layer (rec) takes 1"),
 ])
 def test_sequence_inputs_word_for_word(inputs, message):
     from eiecore.errors import EieError
@@ -636,3 +647,89 @@ def test_a_sequence_first_recurrent_graph_with_initial_states_matches_torch(kind
     reference = torch_outputs(module, x)
     assert exact.shape == reference.shape == (2, 4 * 4 + 4 * 2 * (2 if kind == "lstm" else 1))
     np.testing.assert_allclose(exact, reference, atol=1e-6)
+
+
+def test_a_graph_keeps_the_batch_axis_through_its_layers():
+    from eiesim.inference import infer
+
+    # x (1, 3, 2) -> fc (1, 3, 2) -> relu -> mean over axis 1 (the 3 vectors, not the batch):
+    # [1, 1] -> [3, 7], [1, 0] -> [1, 3], [0, 1] -> [2, 4]: means 2 and 14/3.
+    x = np.array([[[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]])
+    r = infer(graph_model(steps=3, tail=[1]), x)
+    np.testing.assert_allclose(r.outputs, [[2.0, 14 / 3]])
+    # Calls of differing density: 1, 1/2, 1/2 averaged over the 3 calls.
+    assert r.calls.tolist() == [[3]] and r.input_density[0, 0] == pytest.approx(2 / 3)
+    assert r.cycles.dtype == np.int64 and r.calls.dtype == np.int64
+    # The mean over both axes is one number per input (no batch axis left to drop).
+    scalar = infer(graph_model(tail=[0, 1]), np.array([[1.0, 1.0], [1.0, -1.0]]))
+    np.testing.assert_allclose(scalar.outputs, [5.0, 0.0])  # mean(3, 7); relu(-1, -1)
+
+
+def test_labels_of_sequence_outputs_and_default_names():
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    # Hidden 2 over input 1: outputs (inputs, 3 steps, 2 classes), labels (inputs, 3 steps).
+    model = CompressedModel([layer(8, 3, "g")], SMALL,
+                            metadata={"network": {"stages": [lstm_stage(("g", None, False), hidden=2)], "skipped": []}})
+    x = np.ones((1, 3, 1))
+    r = infer(model, x, labels=np.array([[0, 1, 1]]), reference=np.zeros((1, 3, 2)))
+    assert r.outputs.shape == (1, 3, 2) and r.labels.shape == (1, 3)
+    assert r.summary()["reference"] == "the reference outputs"
+    with pytest.raises(EieError) as info:
+        infer(model, x, labels=np.array([[0, 1, 2]]))
+    assert str(info.value) == "labels must be classes 0..1 (the network has 2 outputs), got 0..2"
+    for kwargs, message in [
+        ({"reference": np.array([[["a", "b"]] * 3])}, "reference outputs must be real numbers, got dtype <U1"),
+        ({"weight_frac_bits": "x"}, "weight_frac_bits takes a number of bits or 'auto', got 'x'"),
+    ]:
+        with pytest.raises(EieError) as info:
+            infer(model, x, **kwargs)
+        assert str(info.value) == message
+
+
+def test_the_progress_bar_only_when_asked(monkeypatch):
+    import tqdm
+
+    from eiesim.inference import infer
+
+    bars = []
+
+    class Bar(list):
+        def __init__(self, rows, **kwargs):
+            super().__init__(rows)
+            bars.append(kwargs)
+
+        def close(self):
+            bars.append("closed")
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    infer(chain_model(), np.ones((2, 2)))
+    assert bars == []
+    infer(chain_model(), np.ones((2, 2)), progress=True)
+    assert bars == [{"desc": "inputs", "unit": "input", "leave": False, "disable": None}, "closed"]
+
+
+def test_an_all_zero_layer_calibrates():
+    from compressor.csc import compress_layer
+    from eiesim.inference import infer
+    from eiesim.modelfile import CompressedModel
+
+    # No weight left: no partial sum; the input 2 sets the bits (2 x 2^14 = 32768 > 32767: 13).
+    zero = CompressedModel([compress_layer(np.zeros((1, 2)), SMALL, name="z", activation="none")], SMALL)
+    r = infer(zero, np.array([[2.0, 1.0]]))
+    assert r.formats["z"]["act_frac_bits"] == 13 and r.outputs.tolist() == [[0.0]]
+
+
+@pytest.mark.parametrize("model, inputs, message", [
+    (chain_model, np.array([["a", "b"]]), "inputs must be real numbers, got dtype <U1"),
+    (graph_model, np.array([["a", "b"]]), "inputs must be real numbers, got dtype <U1"),
+])
+def test_inputs_that_are_not_numbers(model, inputs, message):
+    from eiecore.errors import EieError
+    from eiesim.inference import infer
+
+    with pytest.raises(EieError) as info:
+        infer(model(), inputs)
+    assert str(info.value) == message
