@@ -216,3 +216,108 @@ def test_a_file_with_other_objects_is_not_unpickled(tmp_path):
     with pytest.raises(EieError, match=r"cannot read .*obj\.pt as a PyTorch state dict: UnpicklingError: Weights "
                                        r"only load failed"):
         load_torch_layers(state_dict=path)
+
+
+def lstm(rows=8, hidden=2, inputs=3, tag="l0", **extra):
+    return {f"r.weight_ih_{tag}": torch.ones(rows, inputs), f"r.weight_hh_{tag}": torch.ones(rows, hidden), **extra}
+
+
+@pytest.mark.parametrize("state, message", [
+    ({**lstm(), "r.weight_ih_l1": torch.ones(8, 2)}, "LSTM layer r.l1: weight_ih_l1 and weight_hh_l1 are both needed"),
+    (lstm(**{"r.bias_ih_l0": torch.ones(8)}), "LSTM layer r.l0: has one of bias_ih_l0 / bias_hh_l0 only"),
+    (lstm(**{"r.bias_ih_l0": torch.ones(7), "r.bias_hh_l0": torch.ones(8)}),
+     "LSTM layer r.l0: bias_ih_l0 has shape (7,), expected (8,)"),
+    ({"r.weight_ih_l0": torch.ones(4, 3), "r.weight_hh_l0": torch.ones(8, 2)},
+     "LSTM layer r.l0: weight_ih and weight_hh need 4 x hidden rows, got 4 and 8"),
+    (lstm(**{"r.weight_hr_l0": torch.ones(2)}), "LSTM layer r.l0: weight_hr_l0 does not fit an LSTM projection"),
+    (lstm(hidden=1, **{"r.weight_hr_l0": torch.ones(1, 3)}),
+     "LSTM layer r.l0: weight_hr_l0 does not fit an LSTM projection"),
+    (lstm(hidden=3, **{"r.weight_hr_l0": torch.ones(1, 2)}),
+     "LSTM layer r.l0: weight_hr_l0 does not fit an LSTM projection"),
+    ({"r.weight_ih_l0": torch.ones(6, 3), "r.weight_hh_l0": torch.ones(6, 2), "r.weight_ih_l1": torch.ones(6, 2),
+      "r.weight_hh_l1": torch.ones(6, 3)}, "GRU layer r.l1: weight_hh is (6, 3), expected 6 x 2"),
+    ({**lstm(), **lstm(inputs=4, tag="l0_reverse")}, "LSTM layer r.l0_reverse: its directions differ in size"),
+])
+def test_recurrent_layers_that_do_not_fit_word_for_word(state, message):
+    with pytest.raises(EieError) as info:
+        layers_from_state_dict(state)
+    assert str(info.value) == message
+
+
+def test_stages_word_for_word():
+    net = layers_from_state_dict({**lstm(), **lstm(tag="l0_reverse"), "fc.weight": torch.ones(1, 4),
+                                  "fc.bias": torch.ones(1)})
+    assert net.stages == (
+        {"kind": "lstm", "name": "r.l0", "input_size": 3, "hidden_size": 2, "proj_size": 0,
+         "directions": [{"gates": "r.l0", "proj": None, "reverse": False},
+                        {"gates": "r.l0_reverse", "proj": None, "reverse": True}]},
+        {"kind": "linear", "layer": "fc"})
+
+
+def linear_with(**tensors):
+    module = nn.Linear(2, 3)
+    for key, value in tensors.items():
+        setattr(module, key, nn.Parameter(value, requires_grad=False))
+    return module
+
+
+@pytest.mark.parametrize("module, message", [
+    (linear_with(weight=torch.ones(3)), "layer linear: weight must be a 2-D matrix"),
+    (linear_with(bias=torch.ones(2)), "layer linear: bias has shape (2,), expected (3,)"),
+    (linear_with(weight=torch.ones(3, 2, dtype=torch.long)),
+     "layer linear: weights must be floating-point numbers, got torch.int64"),
+    (linear_with(bias=torch.ones(3, dtype=torch.long)),
+     "layer linear: weights must be floating-point numbers, got torch.int64"),
+    (linear_with(weight=torch.ones(3, 2, dtype=torch.complex64)),
+     "layer linear: weights must be real numbers, got torch.complex64"),
+    (linear_with(weight=torch.ones(3, 2).to_sparse()),
+     "layer linear: weights: a sparse tensor (torch.sparse_coo) is not imported; save the dense weight and a "
+     "weight_mask"),
+    (linear_with(weight=torch.empty(3, 2, device="meta")),
+     "layer linear: weights are on the meta device (no values): load real weights first"),
+    ("a module", "expected a torch.nn.Module, got str"),
+    (nn.ReLU(), f"module ReLU {NO_LAYER} (it has no parameters)"),
+    (nn.Sequential(nn.LayerNorm(2), nn.LayerNorm(2)), f"module Sequential {NO_LAYER} (0 (LayerNorm): not a fully "
+                                                      "connected or recurrent layer; 1 (LayerNorm): not a fully "
+                                                      "connected or recurrent layer)"),
+])
+def test_module_layers_that_cannot_be_imported_word_for_word(module, message):
+    with pytest.raises(EieError) as info:
+        layers_from_module(module)
+    assert str(info.value) == message
+
+
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
+def test_a_quantized_weight_is_refused():
+    quantized = torch.quantize_per_tensor(torch.ones(3, 2), 0.1, 0, torch.qint8)
+    module = nn.Linear(2, 3)
+    del module.weight
+    module.weight = quantized  # a plain attribute: a parameter cannot be quantized
+    with pytest.raises(EieError) as info:
+        layers_from_module(module)
+    assert str(info.value) == "layer linear: weights are a quantized tensor (torch.qint8): import the float model"
+
+
+def test_numpy_weights_and_modules_with_buffers_only(monkeypatch):
+    from workloads.torch_import import _numpy, require_torch
+
+    for array, message in [(np.ones(2, int), "weights must be floating-point numbers, got int64"),
+                           (np.ones(2, complex), "weights must be real numbers, got complex128")]:
+        with pytest.raises(EieError) as info:
+            _numpy(array)
+        assert str(info.value) == message
+    # A module holding buffers only (no parameters) is listed as skipped.
+    net = layers_from_module(nn.Sequential(nn.BatchNorm1d(2, affine=False), nn.Linear(2, 1)))
+    assert net.skipped == ("0 (BatchNorm1d): not a fully connected or recurrent layer",)
+    # A pruning mask that is not 0/1, read from the module.
+    from torch.nn.utils import prune
+
+    pruned = prune.custom_from_mask(nn.Linear(2, 1), "weight", torch.ones(1, 2))
+    pruned.weight_mask.fill_(0.5)
+    with pytest.raises(EieError) as info:
+        layers_from_module(pruned)
+    assert str(info.value) == "weight_mask must hold only 0 and 1 (a pruning mask)"
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(EieError) as info:
+        require_torch()
+    assert str(info.value) == "PyTorch is not installed; install eiesim[torch]"
