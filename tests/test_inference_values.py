@@ -412,6 +412,7 @@ def test_a_graph_runs_its_host_operations_after_the_chip():
     net = Network(graph_model())
     assert net.stages == [] and net.node_stages == {} and not net.recurrent
     assert net.call_order() == ["a"]
+    assert Network(chain_model()).host_ops_after() == [("", [])]  # a chain has no host operations
     assert [(group, [n["name"] for n in nodes]) for group, nodes in net.host_ops_after()] == [("", []), ("a", ["r", "h"])]
 
 
@@ -628,10 +629,11 @@ def test_a_sequence_first_recurrent_graph_with_initial_states_matches_torch(kind
             self.h0, self.c0 = torch.nn.Parameter(torch.randn(4, 1, 2)), torch.nn.Parameter(torch.randn(4, 1, 2))
 
         def forward(self, x):
+            h0 = self.h0 + 0.0 * x[:, :1, :1]  # a computed initial state (a reference), and a stored one (c0)
             if kind == "lstm":
-                out, (h, c) = self.rnn(x.transpose(0, 1), (self.h0, self.c0))
+                out, (h, c) = self.rnn(x.transpose(0, 1), (h0, self.c0))
                 return torch.cat([out.flatten(), h.flatten(), c.flatten()])[None]
-            out, h = self.rnn(x.transpose(0, 1), self.h0)
+            out, h = self.rnn(x.transpose(0, 1), h0)
             return torch.cat([out.flatten(), h.flatten()])[None]
 
     module, x = SequenceFirst(), np.random.default_rng(0).uniform(-1, 1, (2, 4, 3))
@@ -647,6 +649,8 @@ def test_a_sequence_first_recurrent_graph_with_initial_states_matches_torch(kind
     reference = torch_outputs(module, x)
     assert exact.shape == reference.shape == (2, 4 * 4 + 4 * 2 * (2 if kind == "lstm" else 1))
     np.testing.assert_allclose(exact, reference, atol=1e-6)
+    groups = [group for group, _ in Network(model).host_ops_after()]
+    assert groups == ["", "rnn.l0 + rnn.l0_reverse + rnn.l1 + rnn.l1_reverse"]
 
 
 def test_a_graph_keeps_the_batch_axis_through_its_layers():
@@ -680,6 +684,9 @@ def test_labels_of_sequence_outputs_and_default_names():
     with pytest.raises(EieError) as info:
         infer(model, x, labels=np.array([[0, 1, 2]]))
     assert str(info.value) == "labels must be classes 0..1 (the network has 2 outputs), got 0..2"
+    with pytest.raises(EieError) as info:
+        infer(model, x, labels=np.array([[0, 1]]))
+    assert str(info.value) == "labels must be integers of shape (1, 3), got int64 (1, 2)"
     for kwargs, message in [
         ({"reference": np.array([[["a", "b"]] * 3])}, "reference outputs must be real numbers, got dtype <U1"),
         ({"weight_frac_bits": "x"}, "weight_frac_bits takes a number of bits or 'auto', got 'x'"),
