@@ -306,6 +306,13 @@ def test_numpy_weights_and_modules_with_buffers_only(monkeypatch):
         with pytest.raises(EieError) as info:
             _numpy(array)
         assert str(info.value) == message
+    np.testing.assert_array_equal(_numpy(np.array([0.5, 2.0], np.float32)), [0.5, 2.0])  # float32 is float
+    # An attribute under a weight's name that is no tensor is no weight: a Linear without bias.
+    odd = nn.Linear(2, 1)
+    del odd.bias
+    odd.bias = 3.0
+    (name, matrix, has_bias), = layers_from_module(odd).layers
+    assert matrix.shape == (1, 2) and not has_bias
     # A module holding buffers only (no parameters) is listed as skipped.
     net = layers_from_module(nn.Sequential(nn.BatchNorm1d(2, affine=False), nn.Linear(2, 1)))
     assert net.skipped == ("0 (BatchNorm1d): not a fully connected or recurrent layer",)
