@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -85,12 +84,8 @@ class Network:
                     self._check_chain(stages)
             return
         raw = described.get("stages") or [{"kind": "linear", "layer": name} for name in model.names]
-        self.stages = [self._stage(s) for s in raw]
+        self.stages = [self._stage(s) for s in raw]  # (the description uses every layer: checked)
         self._check_chain(self.stages)
-        used = [name for s in self.stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
-        missing = [name for name in self.layers if name not in used]
-        if missing:
-            raise EieError(f"the model's network description leaves out layer(s) {', '.join(missing)}")
 
     @staticmethod
     def _check_chain(stages: list[Stage]) -> None:
@@ -110,12 +105,12 @@ class Network:
     def call_order(self) -> list[str]:
         """Layer names in the order they first run (for tables and figures)."""
         if self.graph is None:
-            stages = self.stages
-        else:
-            stages = [s for node in self.graph["nodes"]
-                      for s in (self.node_stages.get(node["name"]) or
-                                [Stage("linear", n, ((n, None, False),)) for n in node.get("layers", [])])]
-        names = [name for s in stages for layer, proj, _ in s.layers for name in (layer, proj) if name]
+            runs = [s.layers for s in self.stages]
+        else:  # a recurrent node's stages, or a linear node's layers (no projection)
+            runs = [[entry for s in self.node_stages[node["name"]] for entry in s.layers]
+                    if node["name"] in self.node_stages else [(n, None) for n in node.get("layers", [])]
+                    for node in self.graph["nodes"]]
+        names = [name for run in runs for layer, proj, *_ in run for name in (layer, proj) if name]
         return list(dict.fromkeys(names))
 
     def host_ops_after(self) -> list[tuple[str, list[dict]]]:
@@ -140,23 +135,21 @@ class Network:
             seq = _run_stage(self, stage, seq, call)
         return seq if self.recurrent else seq[0]
 
-    def _get(self, name: str) -> EncodedLayer:
-        if name not in self.layers:
-            raise EieError(f"the model's network description names layer {name!r}, which the file does not hold")
-        return self.layers[name]
-
     def _stage(self, spec: Any) -> Stage:
+        """A stage of the description, which :func:`eiesim.graph.check_network` checked field
+        by field (every layer it names is in the file) when the model was made."""
         if spec["kind"] == "linear":
-            layer = self._get(spec.get("layer"))
-            return Stage("linear", layer.name, ((layer.name, None, False),), 0, layer.n_inputs, layer.shape[0])
-        kind, name, hidden = spec["kind"], spec.get("name", "?"), int(spec.get("hidden_size", 0))
+            layer = self.layers[spec["layer"]]
+            return Stage("linear", layer.name, ((layer.name, None, False),), n_inputs=layer.n_inputs,
+                         n_outputs=layer.shape[0])
+        kind, name, hidden = spec["kind"], spec["name"], spec["hidden_size"]
         gates = 4  # LSTM: i, f, g, o; GRU: r, z, n's input term, n's hidden term
         dirs, widths = [], set()
-        for d in spec.get("directions", []):
-            layer, proj = self._get(d["gates"]), d.get("proj")
+        for d in spec["directions"]:
+            layer, proj = self.layers[d["gates"]], d["proj"]
             out = hidden
             if proj is not None:
-                p = self._get(proj)
+                p = self.layers[proj]
                 if p.has_bias or p.shape[1] != hidden or p.activation != "none":
                     raise EieError(f"projection layer {proj} must be {hidden} wide, without bias or activation")
                 out = p.shape[0]
@@ -165,8 +158,8 @@ class Network:
                 raise EieError(f"{kind.upper()} layer {layer.name} is {layer.shape[0]} x {layer.n_inputs}: "
                                f"not {gates} x {hidden} gate rows over input and state, without activation")
             widths.add((n_in, out))
-            dirs.append((layer.name, proj, bool(d.get("reverse"))))
-        if not dirs or len(widths) != 1:
+            dirs.append((layer.name, proj, d["reverse"]))
+        if len(widths) != 1:
             raise EieError(f"{kind.upper()} stage {name} needs directions of one size")
         (n_in, out), = widths
         return Stage(kind, name, tuple(dirs), hidden, n_in, out * len(dirs))
@@ -198,7 +191,7 @@ class _Ranges:
     sums: dict[str, float] = field(default_factory=dict)
 
     def record(self, name: str, a: np.ndarray, sums_max: float) -> None:
-        self.inputs[name] = max(self.inputs.get(name, 0.0), float(np.max(np.abs(a), initial=0.0)))
+        self.inputs[name] = max(self.inputs.get(name, 0.0), float(np.max(np.abs(a))))  # a layer has inputs
         self.sums[name] = max(self.sums.get(name, 0.0), sums_max)
 
 
@@ -227,8 +220,8 @@ def choose_formats(network: Network, config: ArchConfig, calibration: np.ndarray
         else:
             wf = int(weight_frac_bits)
         if act_frac_bits == AUTO:
-            af = vb - 1 if ranges is None else frac_bits_for(max(ranges.inputs.get(name, 0.0),
-                                                                   ranges.sums.get(name, 0.0)), vb)
+            # (every layer runs in the calibration run: the description leaves none out)
+            af = vb - 1 if ranges is None else frac_bits_for(max(ranges.inputs[name], ranges.sums[name]), vb)
         else:
             af = int(act_frac_bits)
         formats[name] = {"act_frac_bits": af, "weight_frac_bits": wf}
@@ -256,7 +249,7 @@ def _run_graph(network: Network, x: np.ndarray, call: LayerCall, counts: dict[st
     for node in graph["nodes"]:
         op = node["op"]
         if op == "eie.linear":
-            a = np.asarray(resolve(node["args"][0], env, arrays), np.float64)
+            a = np.asarray(env[node["args"][0]["ref"]], np.float64)  # one reference: checked
             layers = [network.layers[name] for name in node["layers"]]
             if a.ndim == 0 or a.shape[-1] != layers[0].n_inputs:
                 raise EieError(f"layer {layers[0].name} takes {layers[0].n_inputs} inputs, but module "
@@ -270,7 +263,7 @@ def _run_graph(network: Network, x: np.ndarray, call: LayerCall, counts: dict[st
             env[node["name"]] = run_host_op(node, env, arrays)
             if counts is not None:
                 counts[op] = counts.get(op, 0) + 1
-    out = np.asarray(resolve(graph["outputs"][0], env, arrays), np.float64)
+    out = np.asarray(env[graph["outputs"][0]["ref"]], np.float64)  # one reference: checked
     return out[0] if out.ndim and out.shape[0] == 1 else out
 
 
@@ -318,12 +311,10 @@ def _run_recurrent_stage(network: Network, stage: Stage, seq: np.ndarray, call: 
     (h, c) of each direction (zeros when None); returns its outputs and final states."""
     outs, finals = [], []
     for d, (gates_name, proj_name, reverse) in enumerate(stage.layers):
-        gates, proj = network.layers[gates_name], network.layers.get(proj_name) if proj_name else None
+        gates, proj = network.layers[gates_name], network.layers.get(proj_name)  # None: no projection
         h_width = proj.shape[0] if proj is not None else stage.hidden_size
-        h, c = np.zeros(h_width), np.zeros(stage.hidden_size)
-        if initial is not None:
-            h = initial[d][0]
-            c = c if initial[d][1] is None else initial[d][1]
+        # (a GRU's initial c is None: it has no cell state)
+        h, c = (np.zeros(h_width), np.zeros(stage.hidden_size)) if initial is None else initial[d]
         steps = range(len(seq) - 1, -1, -1) if reverse else range(len(seq))
         out = np.zeros((len(seq), h_width))
         for t in steps:
@@ -466,11 +457,10 @@ def agreement(chip: np.ndarray, ref: np.ndarray) -> dict[str, float | int | None
         # Computed on values scaled to at most 1, so large finite outputs cannot overflow.
         unit = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
         a, b = a / unit, b / unit
-        with np.errstate(over="ignore"):
-            err = float(np.max(np.abs(a - b))) * unit
+        err = float(np.max(np.abs(a - b))) * unit  # a Python float: past the top it is inf, silently
         scale = float(np.max(np.abs(ref[finite])))
         out["max_abs_error"], out["max_rel_error"] = err, (err / scale if scale > 0 else None)
-        out["correlation"] = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
+        out["correlation"] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else None  # (one value: 0)
     rows = finite.all(axis=-1)
     if chip.shape[-1] > 1 and rows.any():
         out["top1_agreement"] = float(np.mean(chip[rows].argmax(axis=-1) == ref[rows].argmax(axis=-1)))
@@ -568,7 +558,7 @@ def infer(
     calls = np.zeros((len(x), len(names)), np.int64)
     density = np.zeros((len(x), len(names)))
     negative = np.zeros((2, len(names)))  # inputs < 0, all inputs (positive-only broadcast only)
-    index = {"i": 0}
+    index: dict[str, int] = {}  # the input being run (set by numbered)
 
     def on_chip(layer: EncodedLayer, a: np.ndarray) -> np.ndarray:
         result = simulate(layer, a, configs[layer.name], engine=engine, energy_table=energy_table)
@@ -638,19 +628,18 @@ def plot_latency(result: InferenceResult, path) -> None:
 
     data = [result.cycles[:, i] / result.clock_mhz for i in range(len(result.layer_names))]
     labels = [*result.layer_names, "network"]
-    fig, axes = plt.subplots(1, len(labels), figsize=(max(4.0, 1.6 * len(labels) + 1.0), 3.4), squeeze=False,
-                             sharey=True)
-    for ax, values, label in zip(axes[0], [*data, result.latency_us], labels):
-        ax.boxplot(values, whis=(5, 95), showfliers=True, widths=0.6)
+    # At least two panels (a layer and the network), so ``axes`` is a row of them.
+    fig, axes = plt.subplots(1, len(labels), figsize=(1.6 * len(labels) + 1.0, 3.4), sharey=True)
+    for ax, values, label in zip(axes, [*data, result.latency_us], labels):
+        ax.boxplot(values, whis=(5, 95), widths=0.6)  # outliers drawn (the default)
         ax.set_xticks([1], [label], rotation=20, ha="right")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("latency per input (us)")
+    axes[0].set_ylabel("latency per input (us)")
     fig.suptitle(f"{len(result.latency_us)} inputs, {result.config.n_pe} PEs at {result.clock_mhz:g} MHz "
                  "(box: quartiles, whiskers: p5-p95)", fontsize=9)
     fig.tight_layout()
-    suffix = Path(path).suffix.lstrip(".") or "png"
-    try:
-        fig.savefig(path, format=suffix, dpi=120)
+    try:  # the format is the file name's suffix
+        fig.savefig(path, dpi=120)
     except ValueError as exc:  # matplotlib names the formats it supports
         raise EieError(f"cannot draw {path}: {' '.join(str(exc).split())}") from None
     finally:

@@ -6,7 +6,15 @@ mutation: ``energy/events.py``'s width helpers, reached only through the ``lru_c
 ``event_energies``, survived that way.
 """
 
+import os
+
 import pytest
+
+# mutmut forks each mutant's test process from its runner, whose statistics run has already
+# used torch: a fork of a process with OpenMP worker threads deadlocks in its first parallel
+# operation, so every mutant whose tests run torch would time out and count as caught. With
+# one thread torch starts no workers. Set before torch is imported (this plugin loads first).
+os.environ["OMP_NUM_THREADS"] = "1"
 
 from eiesim import clear_caches
 

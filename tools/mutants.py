@@ -57,8 +57,9 @@ MODULES: dict[str, list[str]] = {
         "runner": ["tests/test_sweep_run.py", "tests/test_sweep_resume.py", "tests/test_sweep_runner.py"],
         "fingerprint": ["tests/test_caches.py", "tests/test_fingerprint.py"]}.get(name, [])]
        for name in ("fingerprint", "sources", "grid", "layers", "tasks", "runner", "store")},
-    "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py", "tests/test_torch_graph.py"],
-    "workloads/torch_import.py": ["tests/test_torch_import.py"],
+    "eiesim/inference.py": ["tests/test_number_formats.py", "tests/test_inference.py", "tests/test_torch_graph.py",
+                            "tests/test_inference_values.py"],
+    "workloads/torch_import.py": ["tests/test_torch_import.py", "tests/test_torch_import_edges.py"],
 }
 # Modules with numba kernels: mutated and tested with NUMBA_DISABLE_JIT=1, so the kernels
 # run (mutated) as Python. The others keep the JIT: their tests then run at full speed.

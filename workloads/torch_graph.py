@@ -73,8 +73,11 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
     is_int = np.issubdtype(x.dtype, np.integer)
     tensor = torch.from_numpy(x.astype(np.int64 if is_int else np.float32))
     module.eval()
-    quiet = logging.root.manager.disable
-    logging.disable(logging.ERROR)  # export logs its own traceback before raising: the user gets one line
+    # torch logs a failed export's traceback on its own stderr handler before raising it; the
+    # error below names the cause in one line.
+    torch_log = logging.getLogger("torch")
+    level = torch_log.level
+    torch_log.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():  # export's note on nn.LSTM/GRU's cached flat weights is not the user's concern
             warnings.filterwarnings("ignore", message="The tensor attribute", category=UserWarning)
@@ -85,7 +88,7 @@ def capture(module, example: np.ndarray, origin: dict | None = None) -> TorchNet
     except Exception as exc:  # export raises many kinds (unsupported Python, data-dependent flow, ...)
         raise EieError(f"torch.export could not capture {type(module).__name__}.forward(): {_first_line(exc)}") from None
     finally:
-        logging.disable(quiet)
+        torch_log.setLevel(level)
     return _Capture(program).run({"name": "", "shape": list(x.shape), "dtype": "int" if is_int else "float"},
                                  origin, type(module).__name__)
 

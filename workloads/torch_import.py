@@ -231,15 +231,12 @@ class _Builder:
         self._add(name, [top], bias)
 
     def _add(self, name: str, weights: list, bias) -> None:
-        """[W_1 | W_2 | ... | b] as float64 numpy, checked."""
+        """[W_1 | W_2 | ... | b] as float64 numpy, checked (the callers' blocks have equal rows)."""
         blocks = [_numpy(w, name) for w in weights]
         if bias is not None:
             if tuple(bias.shape) != (blocks[0].shape[0],):
                 raise EieError(f"layer {name}: bias has shape {tuple(bias.shape)}, expected ({blocks[0].shape[0]},)")
             blocks.append(_numpy(bias, name).reshape(-1, 1))
-        rows = {b.shape[0] for b in blocks}
-        if len(rows) != 1:
-            raise EieError(f"layer {name}: weight and bias row counts differ ({sorted(rows)})")
         matrix = np.concatenate(blocks, axis=1)
         if not np.all(np.isfinite(matrix)):
             raise EieError(f"layer {name} has NaN or infinite weights")
