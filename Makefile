@@ -37,9 +37,10 @@ test: $(STAMP)
 	# The fast engine's kernels once more as plain Python, so their source is exercised too.
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -k fast tests/test_fast_engine.py tests/test_engines.py || [ $$? -eq 5 ]
 
-# Hypothesis with fresh random examples, ten times as many (a failure prints a reproduce blob).
+# Hypothesis with fresh random examples, ten times as many (a failure prints a reproduce blob),
+# and the slow tests that make test leaves out (every lab graded, not a fixed sample).
 test-deep: $(STAMP)
-	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q -n 2
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q -n 2 -m "not benchmark"
 
 # Mutation testing (mutmut) of the modules with normative arithmetic, one after another;
 # MODULE=eiesim/fit.py runs one, JOBS=1 one mutant at a time. Results: build/mutants/*.json, recorded in docs/testing.md.

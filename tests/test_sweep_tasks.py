@@ -33,9 +33,9 @@ def _line(name: str, module: str, count: float, pj_each: float) -> Line:
 def _report(area) -> EnergyReport:
     event = ModelEnergy(  # lines a and b share module spmat, c is act's only line
         "event", "src", total=10.0, per_module={"spmat": 4.0, "act": 6.0}, per_pe=np.array([4.0, 6.0]),
-        time_us=2.0, lines=[_line("a", "spmat", 2, 1.5), _line("b", "spmat", 4, 0.25), _line("c", "act", 3, 2.0)])
+        outside_pes={}, time_us=2.0, lines=[_line("a", "spmat", 2, 1.5), _line("b", "spmat", 4, 0.25), _line("c", "act", 3, 2.0)])
     table2 = ModelEnergy("table2", "src", total=5.0, per_module={"pe": 5.0}, per_pe=np.array([2.0, 3.0]),
-                         time_us=2.0, lines=[_line("x", "pe", 1, 5.0)])
+                         outside_pes={}, time_us=2.0, lines=[_line("x", "pe", 1, 5.0)])
     return EnergyReport([event, table2], area)
 
 
