@@ -102,7 +102,36 @@ def test_lenet_study_smallest_run():
     (("ppr", "--layers", "none", "--no-lenet"), "nothing to run"),
     (("table4", "--inputs", "0"), "--inputs must be at least 1"),
     (("table4", "--layers", "AlexNet"), "unknown benchmark"),
+    (("ppr", "--set", "queue_depth=0", "--no-lenet"), "queue_depth"),
 ])
 def test_study_cli_bad_input_is_one_line(run_cli, args, message):
     code, _, err = run_cli("study", *args)
     assert code != 0 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_balance_cli_runs_on_the_machine_set(tiny_benchmarks, run_cli, tmp_path):
+    base = ArchConfig(n_pe=4, queue_depth=1, clock_mhz=400.0)
+    code, _, err = run_cli("study", "balance", "--layers", "Tiny-A", "--workload", "uniform", "--inputs", "1",
+                           "--set", "n_pe=4", "--set", "queue_depth=1", "--set", "clock_mhz=400",
+                           "--no-progress", "--out", tmp_path / "b")
+    assert code == 0, err
+    got = pd.read_parquet(tmp_path / "b" / "balance.parquet")
+    expected = pruning.balance_study(["Tiny-A"], ("uniform",), 4, 1, 0, (None, 1), progress=False, base=base)
+    pd.testing.assert_frame_equal(got, expected)
+    # The clock reached the times (cycles / 400 MHz, not the default 800), the queue depth the cycles.
+    np.testing.assert_allclose(got["time_us"], got["cycles"] / 400.0)
+    default = pruning.balance_study(["Tiny-A"], ("uniform",), 4, 1, 0, (None, 1), progress=False)
+    assert (got["cycles"] != default["cycles"]).any()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("table4", "--set", "timing=spec"), "--set timing: eiesim study table4 varies timing itself"),
+    (("llm", "--set", "n_pe=8"), "--set n_pe: eiesim study llm varies n_pe itself"),
+    (("llm", "--set", "weights=streamed"), "--set weights: eiesim study llm varies weights itself"),
+    (("llm", "--set", "dram_bytes_per_cycle=8"),
+     "--set dram_bytes_per_cycle: eiesim study llm varies dram_bytes_per_cycle itself"),
+    (("balance", "--pes", "4", "--set", "n_pe=8"), "--set n_pe=8: n_pe is already set by a named option"),
+])
+def test_study_set_refusals_are_one_line(run_cli, args, message):
+    code, out, err = run_cli("study", *args)
+    assert (code, out, err) == (1, "", f"eiesim: error: {message}\n")

@@ -1,6 +1,7 @@
 """EIE Table IV validation: the paper's numbers, the decomposition's arithmetic, the real fc8."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from eiesim.paper import table4
@@ -66,3 +67,23 @@ def test_real_fc8_gives_the_documented_cycles():
     # §5.1 (eie-cpp, buffer 8) 7926 = Table IV's 9.9 us.
     assert real["profile"].tolist() == ["spec", "eie-cpp"] and real["cycles"].tolist() == [7891, 7926]
     assert real["time_us"].iloc[1] == pytest.approx(7926 / 800)
+
+
+def test_cli_set_reaches_the_validation(run_cli, tmp_path):
+    from eiesim.config import ArchConfig
+    from eiesim.simulation import simulate
+    from workloads.benchmarks import benchmark_activation_batch, benchmark_layer
+
+    code, _, err = run_cli("study", "table4", "--layers", "NT-LSTM", "--inputs", "1", "--set", "n_pe=32",
+                           "--no-progress", "--out", tmp_path / "t")
+    assert code == 0, err
+    got = pd.read_parquet(tmp_path / "t" / "table4_validation.parquet")
+    base = ArchConfig(n_pe=32)
+    expected = table4.validation(["NT-LSTM"], inputs=1, progress=False, base=base)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs["config"] == {"n_pe": 32} and expected.attrs["config"] == {"n_pe": 32}
+    # Simulated at 32 PEs under the spec profile: the layer interleaved over 32 PEs, one frame.
+    layer, _ = benchmark_layer("NT-LSTM", base, 0)
+    frame = benchmark_activation_batch("NT-LSTM", 1, 0)[:, 0]
+    assert got["spec_uniform_us"].item() == simulate(layer, frame, base, outputs=False).cycles / 800
+    assert layer.n_pe == 32

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from eiesim.cli import INPUTS, SEED
+from eiesim.cli import INPUTS, SEED, config_fields, config_option
 
 SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -71,6 +71,19 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
     return values
 
 
+def _base(settings: tuple[str, ...], varied: tuple[str, ...] = (), **named):
+    """The machine a study runs on: its named options and ``--set`` fields over the defaults;
+    a field the study varies itself (``varied``) is refused."""
+    from eiecore.errors import EieError
+    from eiesim.config import ArchConfig
+
+    fields = config_fields(settings, **named)
+    for name in varied:
+        if name in fields:
+            raise EieError(f"--set {name}: eiesim study {click.get_current_context().info_name} varies {name} itself")
+    return ArchConfig.make(**fields)
+
+
 def _out_folder(out):
     from eiecore.atomic import check_output_folder
 
@@ -94,26 +107,28 @@ def _save(folder, name: str, df) -> None:
 @click.option("--inputs", type=INPUTS, default=3, show_default=True, help="inputs per layer (cycles are their mean)")
 @click.option("--group", type=int, default=1, show_default=True,
               help="besides whole-layer balancing, balance every G columns (G divides K; 0: whole layer only)")
-@click.option("--pes", type=int, default=64, show_default=True, help="number of PEs N (the shares of balanced pruning)")
+@click.option("--pes", type=int, help="number of PEs N (the shares of balanced pruning) [default: 64]")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
 @click.option("--out", metavar="DIR", help="write balance.parquet there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
+@config_option
+def balance(layers, modes, inputs, group, pes, seed, out, no_progress, settings) -> None:
     """Load-balance-aware (balanced) against magnitude pruning at equal density: load efficiency,
     imbalance and cycles per benchmark layer and workload mode."""
     from eiecore.errors import EieError
     from eiesim.paper.pruning import BALANCE_COLUMNS, balance_study
     from eiesim.paper.report import markdown_table
 
-    if group < 0 or pes < 1:
+    if group < 0 or (pes is not None and pes < 1):
         raise EieError("--pes must be at least 1 and --group at least 0")
+    base = _base(settings, n_pe=pes)
     names = _layers(layers)
     if not names:
         raise EieError("--layers none leaves nothing to compare")
     folder = _out_folder(out)
     chosen = ("uniform", "heterogeneous") if modes == "both" else (modes,)
-    df = balance_study(names, chosen, pes, inputs, seed, (None, group) if group else (None,),
-                       progress=not no_progress)
+    df = balance_study(names, chosen, base.n_pe, inputs, seed, (None, group) if group else (None,),
+                       progress=not no_progress, base=base)
     _save(folder, "balance", df)
     click.echo(markdown_table(df[BALANCE_COLUMNS], ".4g"))
 
@@ -129,11 +144,12 @@ def balance(layers, modes, inputs, group, pes, seed, out, no_progress) -> None:
 @click.option("--margin", type=float, default=0.01, show_default=True,
               help="equal accuracy = dense test accuracy minus this")
 @click.option("--full", is_flag=True, help="all nine layers, eight densities, full LeNet training (tens of minutes)")
-@click.option("--pes", type=int, default=64, show_default=True, help="number of PEs N")
+@click.option("--pes", type=int, help="number of PEs N [default: 64]")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers, inputs and training")
 @click.option("--out", metavar="DIR", help="write the tables (Parquet) and figures (PNG, SVG) there")
 @click.option("--no-progress", is_flag=True, help="no progress bars")
-def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progress) -> None:
+@config_option
+def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progress, settings) -> None:
     """Pruning-to-performance ratio on EIE: unstructured, balanced, row, column and block pruning
     swept over the pruning rate; cycles, energy, storage, speedup over dense, PPR = rate / speedup."""
     from click.core import ParameterSource
@@ -150,8 +166,9 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         layers = "all"
     if full and ctx.get_parameter_source("densities") == ParameterSource.DEFAULT:
         densities = "0.7,0.5,0.35,0.2,0.1,0.07,0.04,0.02"
-    if pes < 1:
+    if pes is not None and pes < 1:
         raise EieError("--pes must be at least 1")
+    base = _base(settings, n_pe=pes)
     if not 0.0 <= margin < 1.0:
         raise EieError(f"--margin must lie in [0, 1), got {margin}")
     names, rates = _layers(layers), _floats(densities, "--densities")
@@ -159,23 +176,23 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
         raise EieError("nothing to run: --layers none with --no-lenet")
     folder = _out_folder(out)
     if names:
-        points = ppr_study(names, rates, pes, inputs, seed, progress=not no_progress)
+        points = ppr_study(names, rates, base.n_pe, inputs, seed, progress=not no_progress, base=base)
         _save(folder, "ppr", points)
         click.echo(markdown_table(points[[c for c in PPR_COLUMNS if c in points]], ".4g"))
         if folder is not None:
             speedup_figure(points, folder / "ppr_speedup")
     if lenet:
-        settings = LeNetPruning(margin=margin, n_pe=pes) if full else LeNetPruning.quick()
+        pruning = LeNetPruning(margin=margin, n_pe=base.n_pe) if full else LeNetPruning.quick()
         if not full:
-            settings = LeNetPruning(**{**settings.__dict__, "margin": margin, "n_pe": pes})
-        lenet_points, chosen = lenet_study(settings, seed, progress=not no_progress)
+            pruning = LeNetPruning(**{**pruning.__dict__, "margin": margin, "n_pe": base.n_pe})
+        lenet_points, chosen = lenet_study(pruning, seed, progress=not no_progress, base=base)
         _save(folder, "ppr_lenet", lenet_points)
         _save(folder, "ppr_lenet_equal_accuracy", chosen)
         click.echo("\nLeNet-300-100 (fc1 + fc2 pruned and retrained, fc3 dense):\n")
         click.echo(markdown_table(lenet_points[[c for c in LENET_COLUMNS if c in lenet_points]], ".4g"))
         click.echo("\nEqual accuracy:\n")
         click.echo(markdown_table(chosen[[c for c in LENET_COLUMNS + ["reaches_target"] if c in chosen]], ".4g"))
-        click.echo("\n" + lenet_answer(chosen, settings, seed))
+        click.echo("\n" + lenet_answer(chosen, pruning, seed))
         if folder is not None:
             storage_accuracy_figure(lenet_points, folder / "ppr_lenet_storage_accuracy")
 
@@ -187,19 +204,21 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of layers and inputs")
 @click.option("--out", metavar="DIR", help="write table4_validation.parquet (and table4_real_fc8.parquet) there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def table4(layers, inputs, seed, out, no_progress) -> None:
+@config_option
+def table4(layers, inputs, seed, out, no_progress, settings) -> None:
     """EIE Table IV explained: the paper's theoretical and actual times beside ours under both
     timing profiles and both workload modes, and the gap split into measured causes (the same
     section as in 'eiesim paper')."""
     from eiecore.errors import EieError
-    from eiesim.paper.table4 import markdown, real_fc8, validation
+    from eiesim.paper.table4 import VARIED, markdown, real_fc8, validation
 
+    base = _base(settings, VARIED)
     names = _layers(layers)
     if not names:
         raise EieError("--layers none leaves nothing to validate")
     folder = _out_folder(out)
-    df = validation(names, inputs, seed, progress=not no_progress)
-    real = real_fc8()
+    df = validation(names, inputs, seed, progress=not no_progress, base=base)
+    real = real_fc8(base=base)
     _save(folder, "table4_validation", df)
     if len(real):
         _save(folder, "table4_real_fc8", real)
@@ -225,16 +244,21 @@ def table4(layers, inputs, seed, out, no_progress) -> None:
 @click.option("--json", "json_out", metavar="OUT", help="write the rows and break-even densities as JSON to OUT")
 @click.option("--out", metavar="DIR", help="write llm.parquet, llm_break_even.parquet and the figure llm_bytes (PNG, SVG) there")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def llm(model, methods, densities, activations, pes, bandwidths, measured, seed, json_out, out, no_progress) -> None:
+@config_option
+def llm(model, methods, densities, activations, pes, bandwidths, measured, seed, json_out, out, no_progress,
+        settings) -> None:
     """LLM decode at batch 1 with weights streamed from DRAM (SPEC §5.2): tokens/s, GB, mJ and load
     efficiency per token against dense INT4 / INT8 streams, with the break-even density. Synthetic
     weights only: no real weights are used."""
     from eiecore.atomic import check_outputs, json_text, text_writer
     from eiecore.errors import EieError
-    from eiesim.paper.llm import LLM_COLUMNS, NOTE, break_even, bytes_figure, dense_bytes, llm_study, measured_baseline
+    from eiesim.paper.llm import (
+        LLM_COLUMNS, NOTE, VARIED, break_even, bytes_figure, dense_bytes, llm_study, measured_baseline,
+    )
     from eiesim.paper.report import markdown_table
     from workloads.llm import ACTIVATIONS, METHODS
 
+    base = _base(settings, VARIED)
     chosen_methods = [m.strip() for m in methods.split(",") if m.strip()]
     chosen_acts = [a.strip() for a in activations.split(",") if a.strip()]
     for name, values, allowed in (("--methods", chosen_methods, METHODS), ("--activations", chosen_acts, ACTIVATIONS)):
@@ -252,7 +276,8 @@ def llm(model, methods, densities, activations, pes, bandwidths, measured, seed,
         raise EieError("2:4 runs at density 0.5 only: add 0.5 to --densities")
     outputs = check_outputs({"--json": json_out})
     folder = _out_folder(out)
-    df = llm_study(model, chosen_methods, rates, chosen_acts, counts, widths, seed, progress=not no_progress)
+    df = llm_study(model, chosen_methods, rates, chosen_acts, counts, widths, seed, progress=not no_progress,
+                   base=base)
     even = break_even(df, model)
     _save(folder, "llm", df)
     _save(folder, "llm_break_even", even)
@@ -264,7 +289,7 @@ def llm(model, methods, densities, activations, pes, bandwidths, measured, seed,
     click.echo(f"\nDense weight streams: INT4 {dense['int4']:.3g} GB per token, INT8 {dense['int8']:.3g} GB per token.")
     click.echo("Break-even density (EIE's bytes per token = the dense stream's; n/a: outside the densities run):\n")
     click.echo(markdown_table(even, ".4g"))
-    doc = {"note": NOTE, "rows": df.to_dict(orient="records"),
+    doc = {"note": NOTE, "settings": base.settings(), "rows": df.to_dict(orient="records"),
            "break_even": even.astype(object).where(even.notna(), None).to_dict(orient="records")}
     if measured:
         cpu = measured_baseline(model, rates, seed, progress=not no_progress)

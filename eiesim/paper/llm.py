@@ -20,14 +20,16 @@ from workloads.llm import ACTIVATIONS, MODELS, decode_layer, token_activations
 
 LLM_COLUMNS = ["model", "method", "density", "activations", "n_pe", "dram_GBps", "tokens_per_s", "GB_per_token",
                "mJ_per_token", "dram_mJ_per_token", "load_efficiency", "dram_bound", "int4_tokens_per_s"]
+VARIED = ("n_pe", "weights", "dram_bytes_per_cycle")  # the fields llm_study sets itself on its base
 NOTE = ("Synthetic weights (i.i.d. normal, pruned by position; no real weights are used). "
         "Attention products, norms and residual adds run on the host and are not counted. "
         "The dense INT4 / INT8 lines stream every weight (no column is skipped for a zero activation).")
 
 
 def llm_study(model: str, methods, densities, activations, pes, bandwidths, seed: int = 0,
-              progress: bool = False) -> pd.DataFrame:
-    """One row per (method, density, activations, PEs, bandwidth). ``bandwidths`` in bytes per cycle."""
+              progress: bool = False, base: ArchConfig = ArchConfig()) -> pd.DataFrame:
+    """One row per (method, density, activations, PEs, bandwidth). ``bandwidths`` in bytes per cycle;
+    the machine is ``base`` with each PE count, its weights streamed (:data:`VARIED` are the study's own)."""
     from tqdm import tqdm
 
     spec = MODELS[model]
@@ -36,13 +38,13 @@ def llm_study(model: str, methods, densities, activations, pes, bandwidths, seed
     bar = tqdm(total=len(plan) * len(pes), desc=f"llm {spec.name}", disable=not progress)
     for method, density in plan:
         for n_pe in pes:
-            base = ArchConfig.make(n_pe=n_pe, weights="streamed")
+            machine = base.replace(n_pe=n_pe, weights="streamed")
             rng = np.random.default_rng([seed, n_pe])
-            layers = [decode_layer(method, (p.rows, p.cols), density, base, rng, p.name) for p in spec.projections]
+            layers = [decode_layer(method, (p.rows, p.cols), density, machine, rng, p.name) for p in spec.projections]
             for kind, zeros in ((a, ACTIVATIONS[a]) for a in activations):
                 acts = [token_activations(p.cols, zeros[p.site], rng) for p in spec.projections]
                 for bw in bandwidths:
-                    config = base.replace(dram_bytes_per_cycle=bw)
+                    config = machine.replace(dram_bytes_per_cycle=bw)
                     runs = [simulate(layer, a, config, outputs=False) for layer, a in zip(layers, acts)]
                     rows.append(_token_row(spec, method, density, kind, config, runs))
             bar.update()

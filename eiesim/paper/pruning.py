@@ -83,12 +83,13 @@ def _progress(progress, total: int, desc: str):
 # --- balanced vs magnitude -------------------------------------------------------------
 
 def balance_study(layers, modes=("uniform", "heterogeneous"), n_pe: int = 64, inputs: int = 3, seed: int = 0,
-                  groups=(None, 1), progress: bool = True) -> pd.DataFrame:
+                  groups=(None, 1), progress: bool = True, base: ArchConfig = ArchConfig()) -> pd.DataFrame:
     """Balanced (whole layer and per ``groups`` of columns) against magnitude pruning at the
-    same kept count, per layer and workload mode (see the module docstring)."""
+    same kept count, per layer and workload mode (see the module docstring), on ``base`` with
+    ``n_pe`` PEs."""
     from workloads.benchmarks import BENCHMARKS, benchmark_activation_batch, get_benchmark, make_workload
 
-    config = ArchConfig.make(n_pe=n_pe)
+    config = base.replace(n_pe=n_pe)
     names = [get_benchmark(n).name for n in layers]
     for name in names:  # fail before any work
         bench = BENCHMARKS[name]
@@ -122,11 +123,11 @@ def balance_study(layers, modes=("uniform", "heterogeneous"), n_pe: int = 64, in
                     mag = _pruned(parent, magnitude_mask(parent, kept / parent.shape[0] / parent.shape[1]))
                     magnitude_done[kept] = run_inputs(linear_encode(mag, config, **layer_args), frames, config)
                     rows.append(_balance_row(name, mode, "magnitude", None, kept, shape, mag, magnitude_done[kept],
-                                             magnitude_done[kept]))
+                                             magnitude_done[kept], config.clock_mhz))
                 bal = _pruned(parent, kept_mask)
                 result = run_inputs(linear_encode(bal, config, **layer_args), frames, config)
                 rows.append(_balance_row(name, mode, "balanced", group or shape[1], kept, shape, bal, result,
-                                         magnitude_done[kept]))
+                                         magnitude_done[kept], config.clock_mhz))
             bar.update(1)
     bar.close()
     df = pd.DataFrame(rows)
@@ -141,20 +142,21 @@ def _pruned(parent: sp.coo_matrix, mask: np.ndarray) -> sp.coo_matrix:
     return coo
 
 
-def _balance_row(name, mode, scheme, group, kept, shape, coo, result, magnitude) -> dict:
+def _balance_row(name, mode, scheme, group, kept, shape, coo, result, magnitude, clock_mhz: float) -> dict:
     from compressor.synthetic import count_spread
 
     spread = count_spread(coo.row, coo.col, shape)
     return {"layer": name, "workload": mode, "scheme": scheme, "group": group, "kept": kept,
             "density": kept / (shape[0] * shape[1]), "row_cv": spread["row_cv"], **result,
-            "time_us": result["cycles"] / 800.0, "speedup_vs_magnitude": magnitude["cycles"] / result["cycles"]}
+            "time_us": result["cycles"] / clock_mhz, "speedup_vs_magnitude": magnitude["cycles"] / result["cycles"]}
 
 
 # --- PPR on the benchmark layers --------------------------------------------------------
 
 def ppr_study(layers, densities, n_pe: int = 64, inputs: int = 2, seed: int = 0, schemes=PPR_SCHEMES,
-              progress: bool = True) -> pd.DataFrame:
-    """Every scheme x density on each layer's dense parent, against the dense layer."""
+              progress: bool = True, base: ArchConfig = ArchConfig()) -> pd.DataFrame:
+    """Every scheme x density on each layer's dense parent, against the dense layer, on ``base``
+    with ``n_pe`` PEs."""
     from workloads.benchmarks import BENCHMARKS, benchmark_activation_batch, get_benchmark
 
     for d in densities:
@@ -163,7 +165,7 @@ def ppr_study(layers, densities, n_pe: int = 64, inputs: int = 2, seed: int = 0,
     for s in schemes:
         if s not in PPR_SCHEMES:
             raise EieError(f"scheme must be one of {', '.join(PPR_SCHEMES)}, got {s!r}")
-    config = ArchConfig.make(n_pe=n_pe)
+    config = base.replace(n_pe=n_pe)
     names = [get_benchmark(n).name for n in layers]
     rows = []
     bar = _progress(progress, len(names) * (1 + len(schemes) * len(densities)), "ppr")
@@ -230,8 +232,9 @@ class LeNetPruning:
 
 
 def lenet_study(settings: LeNetPruning = LeNetPruning(), seed: int = 0, schemes=PPR_SCHEMES,
-                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """fc1 and fc2 of LeNet-300-100 pruned by each scheme and retrained; fc3 stays dense.
+                progress: bool = True, base: ArchConfig = ArchConfig()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """fc1 and fc2 of LeNet-300-100 pruned by each scheme and retrained; fc3 stays dense; EIE is
+    ``base`` with ``settings.n_pe`` PEs.
 
     Returns (every point, the equal-accuracy choice per scheme). Cycles, energy, load
     efficiency and storage are for fc1 + fc2 on EIE over the first ``images`` test images,
@@ -245,7 +248,7 @@ def lenet_study(settings: LeNetPruning = LeNetPruning(), seed: int = 0, schemes=
     from workloads.digits import load_digits_split
     from workloads.lenet import _deterministic_torch, accuracy, build_mlp, train
 
-    config = ArchConfig.make(n_pe=settings.n_pe)
+    config = base.replace(n_pe=settings.n_pe)
     data = load_digits_split(seed)
     rows = []
     bar = _progress(progress, 1 + len(schemes) * len(settings.densities), "lenet")

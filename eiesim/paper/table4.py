@@ -39,11 +39,12 @@ from eiesim.paper.report import EIE_TABLE4_US
 EIE_TABLE4_THEORETICAL_US = {"Alex-6": 28.1, "Alex-7": 11.7, "Alex-8": 8.9, "VGG-6": 28.1, "VGG-7": 7.9,
                              "VGG-8": 7.3, "NT-We": 5.2, "NT-Wd": 13.0, "NT-LSTM": 6.5}
 PROFILES = ("spec", "eie-cpp")
+VARIED = ("timing",)  # the field the validation sets itself on its base (one run per profile)
 DENSITY_STEP = 0.05  # for the sensitivity of time to input density
 
 
-def _config(profile: str) -> ArchConfig:
-    return ArchConfig.make(timing=profile)
+def _config(profile: str, base: ArchConfig) -> ArchConfig:
+    return base.replace(timing=profile)
 
 
 def _times_us(layer, frames: np.ndarray, config: ArchConfig) -> np.ndarray:
@@ -75,9 +76,11 @@ def standard_error(values: np.ndarray) -> float:
 INPUTS = 100  # inputs per layer: the heterogeneous means' standard error stays below the steps compared
 
 
-def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = True,
+               base: ArchConfig = ArchConfig()) -> pd.DataFrame:
     """One row per layer: paper times, ours per profile x mode (mean over ``inputs`` inputs
-    and its standard error), ratios, the decomposition."""
+    and its standard error), ratios, the decomposition; the machine is ``base`` under each
+    timing profile (``df.attrs["config"]``: its non-default fields)."""
     from tqdm.auto import tqdm
 
     from workloads.benchmarks import (
@@ -87,15 +90,16 @@ def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = Tru
     rows = []
     for name in tqdm([get_benchmark(n).name for n in layers], desc="table IV", unit="layer", disable=not progress):
         bench = BENCHMARKS[name]
-        uniform, _ = benchmark_layer(name, ArchConfig(), seed)  # the sweeps' layer cache
-        hetero, _ = benchmark_layer(name, ArchConfig(), seed, HETEROGENEOUS)
+        uniform, _ = benchmark_layer(name, base, seed)  # the sweeps' layer cache
+        hetero, _ = benchmark_layer(name, base, seed, HETEROGENEOUS)
         u_frames = benchmark_activation_batch(name, inputs, seed)
         h_frames = benchmark_activation_batch(name, inputs, seed, HETEROGENEOUS)
         row = {"layer": name, "paper_theoretical_us": EIE_TABLE4_THEORETICAL_US[name],
                "paper_actual_us": EIE_TABLE4_US[name],
-               "ours_ideal_us": np.ceil(uniform.n_real * bench.act_density / 64) / 800, "inputs": inputs}
+               "ours_ideal_us": np.ceil(uniform.n_real * bench.act_density / base.n_pe) / base.clock_mhz,
+               "inputs": inputs}
         for profile in PROFILES:
-            cfg = _config(profile)
+            cfg = _config(profile, base)
             for mode, layer, frames in (("uniform", uniform, u_frames), ("heterogeneous", hetero, h_frames)):
                 times = _times_us(layer, frames, cfg)
                 t = float(times.mean())
@@ -104,8 +108,8 @@ def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = Tru
                 row[f"{profile}_{mode}_ratio"] = t / EIE_TABLE4_US[name]
         # The decomposition, one cause at a time (see the module docstring).
         last = PROFILES[-1]
-        cfg = _config(last)
-        base = row["spec_uniform_us"]
+        cfg = _config(last, base)
+        base_us = row["spec_uniform_us"]
         with_profile = row[f"{last}_uniform_us"]
         with_rows = _mean_time_us(hetero, u_frames, cfg)
         with_inputs = with_rows
@@ -118,8 +122,8 @@ def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = Tru
                 real_like = np.stack([random_activations(length, real_density, rng) for _ in range(inputs)], axis=1)
                 with_inputs = _mean_time_us(hetero, real_like, cfg)
                 input_note = f"real input density {real_density:.3f}"
-        row.update({"decomposition_profile": last, "base_us": base,
-                    "step_timing_profile_us": with_profile - base, "step_row_heterogeneity_us": with_rows - with_profile,
+        row.update({"decomposition_profile": last, "base_us": base_us,
+                    "step_timing_profile_us": with_profile - base_us, "step_row_heterogeneity_us": with_rows - with_profile,
                     "step_input_density_us": with_inputs - with_rows, "input_density_source": input_note,
                     "explained_us": with_inputs, "remaining_us": EIE_TABLE4_US[name] - with_inputs})
         # Sensitivity: time per unit of input density, and the density that would close the gap.
@@ -137,6 +141,7 @@ def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = Tru
         rows.append(row)
     df = pd.DataFrame(rows)
     df.attrs["seed"] = seed
+    df.attrs["config"] = base.settings()
     return df
 
 
@@ -151,9 +156,10 @@ def _fc8_input_density() -> float | None:
     return float(np.count_nonzero(acts) / acts.size)
 
 
-def real_fc8(profiles=PROFILES) -> pd.DataFrame:
+def real_fc8(profiles=PROFILES, base: ArchConfig = ArchConfig()) -> pd.DataFrame:
     """The authors' real fc8 with its real input (when the data is present): ours per profile
-    against Table IV's Alex-8 (9.9 us = 7926 cycles in the authors' simulator)."""
+    (``base`` under each timing profile) against Table IV's Alex-8 (9.9 us = 7926 cycles in
+    the authors' simulator)."""
     from compressor.csc import interleave
     from eiecore.errors import EieError
     from eiesim.paper.heterogeneity import load_fc8
@@ -167,7 +173,7 @@ def real_fc8(profiles=PROFILES) -> pd.DataFrame:
     rows_, cols_ = np.nonzero(codes)
     out = []
     for profile in profiles:
-        cfg = _config(profile)
+        cfg = _config(profile, base)
         layer = interleave(rows_, cols_, codes[rows_, cols_].astype(np.uint8), codes.shape,
                            data["codebook"].astype(np.float64), cfg, name="fc8 (real)", has_bias=True,
                            activation="none")
