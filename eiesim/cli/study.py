@@ -114,7 +114,7 @@ def _save(folder, name: str, df) -> None:
 @config_option
 def balance(layers, modes, inputs, group, pes, seed, out, no_progress, settings) -> None:
     """Load-balance-aware (balanced) against magnitude pruning at equal density: load efficiency,
-    imbalance and cycles per benchmark layer and workload mode."""
+    imbalance and cycles per benchmark layer and workload mode, on the machine --pes and --set give."""
     from eiecore.errors import EieError
     from eiesim.paper.pruning import BALANCE_COLUMNS, balance_study
     from eiesim.paper.report import markdown_table
@@ -151,7 +151,8 @@ def balance(layers, modes, inputs, group, pes, seed, out, no_progress, settings)
 @config_option
 def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progress, settings) -> None:
     """Pruning-to-performance ratio on EIE: unstructured, balanced, row, column and block pruning
-    swept over the pruning rate; cycles, energy, storage, speedup over dense, PPR = rate / speedup."""
+    swept over the pruning rate; cycles, energy, storage, speedup over dense, PPR = rate / speedup;
+    on the machine --pes and --set give."""
     from click.core import ParameterSource
 
     from eiecore.errors import EieError
@@ -208,7 +209,8 @@ def ppr(layers, densities, inputs, lenet, margin, full, pes, seed, out, no_progr
 def table4(layers, inputs, seed, out, no_progress, settings) -> None:
     """EIE Table IV explained: the paper's theoretical and actual times beside ours under both
     timing profiles and both workload modes, and the gap split into measured causes (the same
-    section as in 'eiesim paper')."""
+    section as in 'eiesim paper'). --set gives the machine, any field but timing (both profiles are
+    run); the Parquet table's metadata records the fields set (config)."""
     from eiecore.errors import EieError
     from eiesim.paper.table4 import VARIED, markdown, real_fc8, validation
 
@@ -249,7 +251,8 @@ def llm(model, methods, densities, activations, pes, bandwidths, measured, seed,
         settings) -> None:
     """LLM decode at batch 1 with weights streamed from DRAM (SPEC §5.2): tokens/s, GB, mJ and load
     efficiency per token against dense INT4 / INT8 streams, with the break-even density. Synthetic
-    weights only: no real weights are used."""
+    weights only: no real weights are used. --set gives the machine, any field but n_pe (--pes), weights
+    (streamed) and dram_bytes_per_cycle (--bandwidths); the JSON records the fields set (settings)."""
     from eiecore.atomic import check_outputs, json_text, text_writer
     from eiecore.errors import EieError
     from eiesim.paper.llm import (
