@@ -123,7 +123,8 @@ def validation(layers, inputs: int = INPUTS, seed: int = 0, progress: bool = Tru
                 with_inputs = _mean_time_us(hetero, real_like, cfg)
                 input_note = f"real input density {real_density:.3f}"
         row.update({"decomposition_profile": last, "base_us": base_us,
-                    "step_timing_profile_us": with_profile - base_us, "step_row_heterogeneity_us": with_rows - with_profile,
+                    "step_timing_profile_us": with_profile - base_us,
+                    "step_row_heterogeneity_us": with_rows - with_profile,
                     "step_input_density_us": with_inputs - with_rows, "input_density_source": input_note,
                     "explained_us": with_inputs, "remaining_us": EIE_TABLE4_US[name] - with_inputs})
         # Sensitivity: time per unit of input density, and the density that would close the gap.
